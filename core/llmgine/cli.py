@@ -1,0 +1,105 @@
+"""The ``llmgine`` command: ``llmgine plugins`` lists what is installed and what it provides.
+
+Plugins add subcommands through the ``register_cli`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .plugins import load_plugins
+from .plugins._manager import call_plugin_hook, provided_by
+
+__all__ = ["main"]
+
+
+def _plugin_rows() -> list[dict[str, Any]]:
+    with warnings.catch_warnings():  # failures are shown in the listing instead
+        warnings.simplefilter("ignore")
+        infos = load_plugins(lenient=True)
+    rows = []
+    for info in infos:
+        row: dict[str, Any] = {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "module": info.module,
+            "hooks": list(info.hooks),
+            "commands": [],
+            "subscriptions": [],
+            "state": "error" if info.error else "active",
+            "error": info.error,
+            "activate": None,
+        }
+        if info.status is not None:
+            row["state"] = "active" if info.status.active else "idle"
+            row["detail"] = info.status.detail
+            row["activate"] = info.status.activate
+        if info.error is None:
+            try:
+                row["commands"], row["subscriptions"] = provided_by(info.name)
+            except Exception as exc:  # a plugin's hook is broken: report it, keep listing
+                row["state"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    return rows
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    rows = _plugin_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no llmgine plugins installed (entry-point group 'llmgine.plugins')")
+        return 0
+    for row in rows:
+        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else row["module"]
+        print(f"{row['name']}  [{row['state']}]  {dist}")
+        if row["error"]:
+            print(f"  error: {row['error']}")
+        if row.get("detail"):
+            print(f"  status: {row['detail']}")
+        if row["activate"]:
+            print(f"  activate: {row['activate']}")
+        for label in ("hooks", "commands", "subscriptions"):
+            if row[label]:
+                print(f"  {label}: {', '.join(row[label])}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``llmgine`` argument parser, with every plugin's subcommands added."""
+    parser = argparse.ArgumentParser(prog="llmgine", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    plugins = sub.add_parser("plugins", help="list installed plugins and what they provide")
+    plugins.add_argument("--json", action="store_true", help="print JSON instead of text")
+    plugins.set_defaults(func=_cmd_plugins)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        infos = load_plugins(lenient=True)
+    for info in infos:
+        if info.error is None and "register_cli" in info.hooks:
+            call_plugin_hook(info.name, "register_cli", subparsers=sub)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``llmgine`` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Delivering one event to its subscribers, sync and async, isolating their failures.
+
+All subscribers of an event share one scope, so an event costs one context-variable
+switch however many subscribers it has. After each subscriber returns, the events
+it queued move to the back of the publish queue; when it raises, they are dropped,
+exactly as for a failed command handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any
+
+from ._eager import resume
+from ._naming import type_name
+from ._scope import Scope, current_scope
+from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
+from .events import SystemEvent
+
+if TYPE_CHECKING:
+    from ._subscribers import Subscriber, SubscriberRegistry
+    from .events import Event
+
+__all__ = ["Delivery", "Failure"]
+
+logger = logging.getLogger("llmgine.bus")
+
+#: (failed subscriber, its exception)
+Failure = tuple["Subscriber", Exception]
+#: (event, its depth, whether it reports a subscriber failure)
+Queue = deque[tuple["Event", int, bool]]
+
+
+class Delivery:
+    """The part of :class:`~llmgine.messages.bus.MessageBus` that runs subscribers."""
+
+    strict: bool
+    max_cascade_depth: int
+    _registry: SubscriberRegistry
+
+    def _deliver(self, event: Event, depth: int, is_report: bool, queue: Queue) -> list[Failure]:
+        plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
+            event.__class__, event.event_type
+        )
+        if not plan.subscribers:
+            return []
+        if plan.async_subscribers:
+            names = ", ".join(s.name for s in plan.async_subscribers)
+            raise AsyncHandlerError(
+                f"event {event.event_type!r} has async subscribers ({names}); "
+                "publish it with 'await message_bus.emit_async(event)' or dispatch_async()"
+            )
+        if depth > self.max_cascade_depth:
+            self._cascade(event)
+        scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+        failures: list[Failure] = []
+        token = current_scope.set(scope)
+        try:
+            for subscriber in plan.subscribers:
+                try:
+                    result = subscriber.handler(event)
+                    if result is not None and result.__class__ is CoroutineType:
+                        result.close()
+                        raise AsyncHandlerError(
+                            f"subscriber {subscriber.name} returned a coroutine; "
+                            "publish with 'await message_bus.emit_async(event)'"
+                        )
+                except Exception as exc:
+                    scope.pending = None
+                    failures.append((subscriber, exc))
+                    continue
+                if scope.pending is not None:
+                    queue.extend((e, depth + 1, False) for e in scope.pending)
+                    scope.pending = None
+        finally:
+            current_scope.reset(token)
+        if failures:
+            self._failed(event, depth, is_report, failures, queue)
+        return failures
+
+    async def _deliver_async(
+        self, event: Event, depth: int, is_report: bool, queue: Queue
+    ) -> list[Failure]:
+        plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
+            event.__class__, event.event_type
+        )
+        if not plan.subscribers:
+            return []
+        if depth > self.max_cascade_depth:
+            self._cascade(event)
+        failures: list[Failure] = []
+        # Per subscriber: its scope, and the task finishing it if it suspended.
+        started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]] = []
+        for subscriber in plan.subscribers:
+            scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+            token = current_scope.set(scope)
+            try:
+                result = subscriber.handler(event)
+                task = None
+                if result.__class__ is CoroutineType:
+                    try:
+                        task = resume(result, result.send(None))
+                    except StopIteration:  # finished in its first step: no task needed
+                        task = None
+            except Exception as exc:
+                failures.append((subscriber, exc))
+                continue
+            finally:
+                current_scope.reset(token)
+            started.append((subscriber, scope, task))
+        tasks = [task for _, _, task in started if task is not None]
+        if tasks:
+            try:
+                await asyncio.wait(tasks)
+            except BaseException:  # we were cancelled: so are the subscribers still running
+                for task in tasks:
+                    task.cancel()
+                raise
+        for subscriber, scope, task in started:
+            error = task.exception() if task is not None else None
+            if error is not None:
+                failures.append((subscriber, error))  # type: ignore[arg-type]
+            elif scope.pending is not None:
+                queue.extend((e, depth + 1, False) for e in scope.pending)
+        if failures:
+            self._failed(event, depth, is_report, failures, queue)
+        return failures
+
+    def _cascade(self, event: Event) -> None:
+        raise EventCascadeError(
+            f"event {event.event_type!r} ({type_name(event.__class__)}) is more than "
+            f"{self.max_cascade_depth} generations of events-causing-events deep "
+            f"(correlation {event.correlation_id}); subscribers are probably re-queuing events "
+            "in a loop. Raise MessageBus.isolated(max_cascade_depth=...) if the depth is intended"
+        )
+
+    def _failed(
+        self, event: Event, depth: int, is_report: bool, failures: list[Failure], queue: Queue
+    ) -> None:
+        """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
+        if self.strict:
+            raise SubscriberError(event, [(s.name, exc) for s, exc in failures])
+        for subscriber, exc in failures:
+            logger.error(
+                "subscriber %s failed on event %s (%s, id %s)",
+                subscriber.name,
+                event.event_type,
+                type_name(event.__class__),
+                event.event_id,
+                exc_info=exc,
+            )
+            if is_report:
+                continue  # a subscriber of a failure report failed: logging it is enough
+            report = SystemEvent(
+                component="bus",
+                severity="error",
+                message=f"subscriber {subscriber.name} failed on {event.event_type}: {exc!r}",
+                details={
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "subscriber": subscriber.name,
+                    "error_type": type_name(type(exc)),
+                    "error": str(exc),
+                },
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+            )
+            queue.append((report, depth + 1, True))

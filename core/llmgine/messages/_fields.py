@@ -1,0 +1,46 @@
+"""attrs field helpers shared by the core's concrete messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["kept", "mapping", "non_empty_str", "optional_id"]
+
+
+def non_empty_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: ``value`` is a non-empty ``str``; the error names class and field."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} must be a str, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if not value:
+        raise ValueError(f"{type(instance).__name__}.{attribute.name} must not be empty")
+
+
+def optional_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: ``None`` or a non-empty ``str``."""
+    if value is not None:
+        non_empty_str(instance, attribute, value)
+
+
+def mapping(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: ``value`` is a mapping (a dict of data)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} must be a mapping (e.g. a dict), "
+            f"got {type(value).__name__} {value!r}"
+        )
+
+
+def kept(name: str) -> Any:
+    """An attrs default that keeps the value the base class's ``__new__`` already set.
+
+    Concrete core messages declare their ids as keyword-only attrs fields, so they
+    can be given explicitly (and survive ``attrs.evolve``/pickling), while the
+    value generated in ``__new__`` stays the default.
+    """
+    return attrs.Factory(lambda self: getattr(self, name), takes_self=True)

@@ -1,0 +1,169 @@
+"""Event subscriptions and the per-event-type cache of who receives what.
+
+Subscriptions are kept as an immutable tuple that is replaced (under a lock) on
+every change, together with an empty lookup cache. ``emit`` reads the cache
+first and the tuple second, so a lookup racing with a (un)subscribe in another
+thread at worst fills a cache that was already thrown away; it never sees a
+half-updated list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._naming import callable_name, is_async_callable, type_name
+from ._patterns import compile_pattern, is_pattern, validate_type_name
+
+__all__ = ["Plan", "Subscriber", "SubscriberRegistry", "Subscription"]
+
+#: Cache entries past this count are dropped (instance-named types can be many).
+_CACHE_LIMIT = 4096
+
+
+class Subscriber:
+    """A subscriber as delivery sees it: the callable, whether it is async, its name."""
+
+    __slots__ = ("handler", "is_async", "name")
+
+    def __init__(self, handler: Callable[[Any], Any], is_async: bool) -> None:
+        self.handler = handler
+        self.is_async = is_async
+        self.name = callable_name(handler)
+
+
+class Plan:
+    """The subscribers of one (event class, event type name), in subscription order."""
+
+    __slots__ = ("async_subscribers", "handlers", "subscribers")
+
+    def __init__(self, subscribers: tuple[Subscriber, ...]) -> None:
+        self.subscribers = subscribers
+        self.handlers = tuple(s.handler for s in subscribers)
+        self.async_subscribers = tuple(s for s in subscribers if s.is_async)
+
+
+class Subscription:
+    """Returned by ``subscribe_event``: call :meth:`unsubscribe` (or use ``with``) to stop."""
+
+    __slots__ = ("_matches", "_registry", "_seq", "key", "subscriber")
+
+    def __init__(
+        self,
+        registry: SubscriberRegistry,
+        key: str | type,
+        subscriber: Subscriber,
+        seq: int,
+        matches: Callable[[type, str], bool],
+    ) -> None:
+        #: what was subscribed to: an event type name, a pattern, or an event class
+        self.key = key
+        self.subscriber = subscriber
+        self._seq = seq
+        self._matches = matches
+        self._registry = registry
+
+    @property
+    def handler(self) -> Callable[[Any], Any]:
+        """The subscribed callable."""
+        return self.subscriber.handler
+
+    @property
+    def active(self) -> bool:
+        """Whether the subscription still receives events."""
+        return self in self._registry.subscriptions
+
+    def unsubscribe(self) -> None:
+        """Stop receiving events. Calling it again does nothing."""
+        self._registry.remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        key = type_name(self.key) if isinstance(self.key, type) else repr(self.key)
+        return f"<Subscription {key} -> {self.subscriber.name}>"
+
+
+class SubscriberRegistry:
+    """All subscriptions of one bus, and the cached :class:`Plan` per event type."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+        self.subscriptions: tuple[Subscription, ...] = ()
+        #: (event class, event type name) -> Plan; replaced, never mutated in place, on change
+        self.cache: dict[tuple[type, str], Plan] = {}
+
+    def add(self, key: str | type, handler: Callable[[Any], Any]) -> Subscription:
+        """Subscribe ``handler`` to ``key`` and return the handle."""
+        matches = _matcher(key)
+        if not callable(handler):
+            raise TypeError(f"subscriber for {key!r} must be callable, got {handler!r}")
+        subscriber = Subscriber(handler, is_async_callable(handler))
+        with self._lock:
+            sub = Subscription(self, key, subscriber, next(self._seq), matches)
+            self.subscriptions = (*self.subscriptions, sub)
+            self.cache = {}
+        return sub
+
+    def remove(self, sub: Subscription) -> None:
+        """Remove a subscription (no-op if it is already gone)."""
+        with self._lock:
+            if sub in self.subscriptions:
+                self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
+                self.cache = {}
+
+    def clear(self) -> None:
+        """Remove every subscription."""
+        with self._lock:
+            self.subscriptions = ()
+            self.cache = {}
+
+    def plan(self, event_class: type, name: str) -> Plan:
+        """Return (and cache) the subscribers of events of ``event_class`` named ``name``."""
+        cache = self.cache  # read before the subscriptions: see the module docstring
+        key = (event_class, name)
+        plan = cache.get(key)
+        if plan is None:
+            plan = self._build(event_class, name)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = plan
+        return plan
+
+    def _build(self, event_class: type, name: str) -> Plan:
+        chosen: list[Subscriber] = []
+        seen: list[Callable[[Any], Any]] = []
+        for sub in self.subscriptions:  # already in subscription order
+            handler = sub.subscriber.handler
+            if sub._matches(event_class, name) and handler not in seen:
+                seen.append(handler)
+                chosen.append(sub.subscriber)
+        return Plan(tuple(chosen))
+
+
+def _matcher(key: object) -> Callable[[type, str], bool]:
+    from .events import Event
+
+    if isinstance(key, type):
+        if not issubclass(key, Event):
+            raise TypeError(
+                f"can only subscribe to Event subclasses, got {type_name(key)}; "
+                "commands are handled with register_command()"
+            )
+        return lambda cls, name: issubclass(cls, key)
+    if isinstance(key, str):
+        if is_pattern(key):
+            predicate = compile_pattern(key)
+            return lambda cls, name: predicate(name)
+        validate_type_name(key)
+        return lambda cls, name: name == key
+    raise TypeError(
+        f"subscribe_event() takes an event type name, a pattern or an Event subclass, got {key!r}"
+    )

@@ -1,0 +1,381 @@
+"""The message bus: one handler per command type, any number of subscribers per event.
+
+``message_bus`` is the process-wide bus (``MessageBus()`` returns the same
+object). ``MessageBus.isolated()`` gives a fresh, independent bus for tests and
+for applications that embed more than one.
+
+How a dispatch goes: find the handler for the command's class (its nearest
+registered base; cached) -> open a :class:`~llmgine.messages._scope.Scope` in a
+context variable -> run the handler -> on success publish the events it queued
+with ``add_pending_event``, in order, breadth-first (events queued by
+subscribers go to the back of the queue); on failure drop them and re-raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import CoroutineType
+from typing import Any, ClassVar, TypeVar
+
+from ._delivery import Delivery
+from ._naming import callable_name, is_async_callable, type_name
+from ._scope import Scope, current_scope
+from ._subscribers import Plan, SubscriberRegistry, Subscription
+from .commands import Command
+from .errors import (
+    AsyncHandlerError,
+    CommandHandlerNotFound,
+    DuplicateHandlerError,
+    MessageBusException,
+    NoActiveScopeError,
+)
+from .events import Event
+
+__all__ = [
+    "CommandHandlerNotFound",
+    "DEFAULT_MAX_CASCADE_DEPTH",
+    "MessageBus",
+    "MessageBusException",
+    "Subscription",
+    "message_bus",
+]
+
+logger = logging.getLogger("llmgine.bus")
+
+R = TypeVar("R")
+C = TypeVar("C", bound=Command[Any])
+E = TypeVar("E", bound=Event)
+
+#: How many generations of events-causing-events a bus allows before it raises
+#: :class:`~llmgine.messages.errors.EventCascadeError`.
+DEFAULT_MAX_CASCADE_DEPTH = 100
+
+
+class _Handler:
+    __slots__ = ("handler", "is_async", "name", "source")
+
+    def __init__(self, handler: Callable[[Any], Any], source: str | None) -> None:
+        self.handler = handler
+        self.is_async = is_async_callable(handler)
+        self.name = callable_name(handler)
+        self.source = source
+
+    def describe(self) -> str:
+        return f"{self.name} (from {self.source})" if self.source else self.name
+
+
+class MessageBus(Delivery):
+    """Routes commands to their one handler and events to their subscribers.
+
+    ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
+    ``strict=True`` makes subscriber errors raise :class:`SubscriberError` (for tests)
+    instead of being logged and reported as a ``system.bus.error`` event.
+    """
+
+    _default: ClassVar[MessageBus | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    strict: bool
+    max_cascade_depth: int
+    _lock: threading.Lock
+    _handlers: dict[type, _Handler]
+    _resolved: dict[type, _Handler]
+    _registry: SubscriberRegistry
+    _close_callbacks: list[Callable[[], Any]]
+
+    def __new__(cls) -> MessageBus:
+        with cls._default_lock:
+            if MessageBus._default is None:
+                MessageBus._default = cls.isolated()
+            return MessageBus._default
+
+    @classmethod
+    def isolated(
+        cls, *, strict: bool = False, max_cascade_depth: int = DEFAULT_MAX_CASCADE_DEPTH
+    ) -> MessageBus:
+        """Return a new bus that shares no handlers or subscribers with any other."""
+        if max_cascade_depth < 1:
+            raise ValueError(f"max_cascade_depth must be at least 1, got {max_cascade_depth}")
+        self = object.__new__(cls)
+        self.strict = strict
+        self.max_cascade_depth = max_cascade_depth
+        self._lock = threading.Lock()
+        self._handlers = {}
+        self._resolved = {}
+        self._registry = SubscriberRegistry()
+        self._close_callbacks = []
+        return self
+
+    def __repr__(self) -> str:
+        kind = "process-wide" if self is MessageBus._default else "isolated"
+        return (
+            f"<MessageBus {kind}: {len(self._handlers)} command handlers, "
+            f"{len(self._registry.subscriptions)} subscriptions>"
+        )
+
+    # Registration -------------------------------------------------------------
+
+    def register_command(
+        self,
+        command_type: type[C],
+        handler: Callable[[C], Any],
+        *,
+        source: str | None = None,
+    ) -> None:
+        """Make ``handler`` the one handler of ``command_type`` (and subclasses without their own).
+
+        ``source`` (e.g. a plugin name) appears in error messages. Raises
+        :class:`DuplicateHandlerError` if the type already has a handler.
+        """
+        if not (isinstance(command_type, type) and issubclass(command_type, Command)):
+            raise TypeError(f"register_command() needs a Command subclass, got {command_type!r}")
+        if not callable(handler):
+            raise TypeError(
+                f"handler for {type_name(command_type)} must be callable, got {handler!r}"
+            )
+        new = _Handler(handler, source)
+        with self._lock:
+            old = self._handlers.get(command_type)
+            if old is not None:
+                raise DuplicateHandlerError(
+                    f"command {type_name(command_type)} already has a handler, {old.describe()}; "
+                    f"cannot also register {new.describe()}. Each command type has exactly one "
+                    "handler: unregister_command() the first, or disable one of the plugins"
+                )
+            self._handlers[command_type] = new
+            self._resolved = {}
+
+    def unregister_command(self, command_type: type[Command[Any]]) -> None:
+        """Remove the handler of ``command_type``; raises ``CommandHandlerNotFound`` if none."""
+        with self._lock:
+            if self._handlers.pop(command_type, None) is None:
+                raise CommandHandlerNotFound(command_type)
+            self._resolved = {}
+
+    def command_handlers(self) -> dict[type[Command[Any]], tuple[str, str | None]]:
+        """Return ``{command type: (handler name, source)}`` for every registered handler."""
+        return {t: (h.name, h.source) for t, h in self._handlers.items()}
+
+    def subscribe_event(
+        self, event_type: str | type[E], handler: Callable[[E], Any]
+    ) -> Subscription:
+        """Call ``handler`` for every event that ``event_type`` matches; returns the handle.
+
+        ``event_type`` is an exact type name (``"resource.created"``), a pattern over
+        dot-separated segments (``"*"`` for all events, ``"resource.*"``, ``"system.**"``),
+        or an event class (matching its subclasses too). Subscribers run in the order
+        they subscribed, and each receives an event once even if several of its
+        subscriptions match.
+        """
+        return self._registry.add(event_type, handler)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Every active subscription, in subscription order."""
+        return self._registry.subscriptions
+
+    def subscribers_for(self, event: Event) -> Plan:
+        """Return the subscribers ``event`` would be delivered to, in delivery order."""
+        return self._registry.plan(event.__class__, event.event_type)
+
+    def reset(self) -> None:
+        """Forget every handler, subscription and close callback (mainly for tests)."""
+        with self._lock:
+            self._handlers.clear()
+            self._resolved = {}
+            self._close_callbacks.clear()
+        self._registry.clear()
+
+    # Commands -------------------------------------------------------------------
+
+    def _handler_for(self, command: object) -> _Handler:
+        cls = command.__class__
+        if not isinstance(command, Command):
+            raise TypeError(f"dispatch() needs a Command instance, got {command!r}")
+        for klass in cls.__mro__:
+            found = self._handlers.get(klass)
+            if found is not None:
+                self._resolved[cls] = found
+                return found
+        raise CommandHandlerNotFound(cls)
+
+    def dispatch(self, command: Command[R]) -> R:
+        """Run the command's handler, publish the events it queued, and return its result.
+
+        The handler's exception reaches the caller unchanged and its queued events are
+        dropped. An ``async def`` handler raises :class:`AsyncHandlerError`: use
+        :meth:`dispatch_async`.
+        """
+        entry = self._resolved.get(command.__class__) or self._handler_for(command)
+        if entry.is_async:
+            raise AsyncHandlerError(
+                f"handler {entry.name} of {type_name(command.__class__)} is async; "
+                "use 'await message_bus.dispatch_async(command)'"
+            )
+        scope = _open(command)
+        token = current_scope.set(scope)
+        try:
+            result = entry.handler(command)
+        finally:
+            current_scope.reset(token)
+        if result.__class__ is CoroutineType:
+            result.close()
+            raise AsyncHandlerError(
+                f"handler {entry.name} of {type_name(command.__class__)} returned a coroutine; "
+                "use 'await message_bus.dispatch_async(command)'"
+            )
+        if scope.pending is not None:
+            self._publish(scope.pending, scope.depth + 1)
+        return result  # type: ignore[no-any-return]
+
+    async def dispatch_async(self, command: Command[R]) -> R:
+        """Like :meth:`dispatch`, awaiting ``async def`` handlers and subscribers.
+
+        Plain handlers are called directly. If the dispatch is cancelled, nothing it
+        queued is published.
+        """
+        entry = self._resolved.get(command.__class__) or self._handler_for(command)
+        scope = _open(command)
+        token = current_scope.set(scope)
+        try:
+            result = entry.handler(command)
+            if entry.is_async or result.__class__ is CoroutineType:
+                result = await result
+        finally:
+            current_scope.reset(token)
+        if scope.pending is not None:
+            await self._publish_async(scope.pending, scope.depth + 1)
+        return result  # type: ignore[no-any-return]
+
+    # Events -----------------------------------------------------------------------
+
+    def add_pending_event(self, event: Event) -> None:
+        """Queue ``event`` to be published when the current handler or subscriber succeeds.
+
+        Works on any bus object: the event joins the dispatch (or delivery) in progress
+        in the current context. Raises :class:`NoActiveScopeError` outside one.
+        """
+        scope = current_scope.get()
+        if scope is None:
+            raise NoActiveScopeError(
+                "add_pending_event() was called outside a command handler or event subscriber, "
+                "so there is nothing to publish it after; use message_bus.emit(event) "
+                "(or await emit_async(event)) to publish it now"
+            )
+        if not isinstance(event, Event):
+            raise TypeError(f"add_pending_event() needs an Event instance, got {event!r}")
+        _stamp(event, scope)
+        if scope.pending is None:
+            scope.pending = [event]
+        else:
+            scope.pending.append(event)
+
+    def emit(self, event: Event) -> None:
+        """Publish ``event`` now to every matching subscriber, then the events they queue.
+
+        A failing subscriber does not stop the others (see ``strict``). An ``async def``
+        subscriber raises :class:`AsyncHandlerError` before any subscriber runs: use
+        :meth:`emit_async`.
+        """
+        if not isinstance(event, Event):
+            raise TypeError(f"emit() needs an Event instance, got {event!r}")
+        scope = current_scope.get()
+        _stamp(event, scope)
+        self._publish([event], scope.depth + 1 if scope is not None else 1)
+
+    async def emit_async(self, event: Event) -> None:
+        """Like :meth:`emit`; ``async def`` subscribers of one event run concurrently."""
+        if not isinstance(event, Event):
+            raise TypeError(f"emit_async() needs an Event instance, got {event!r}")
+        scope = current_scope.get()
+        _stamp(event, scope)
+        await self._publish_async([event], scope.depth + 1 if scope is not None else 1)
+
+    def _publish(self, events: list[Event], depth: int) -> None:
+        queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+        while queue:
+            self._deliver(*queue.popleft(), queue)
+
+    async def _publish_async(self, events: list[Event], depth: int) -> None:
+        queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+        while queue:
+            await self._deliver_async(*queue.popleft(), queue)
+
+    # Shutdown ----------------------------------------------------------------------
+
+    def on_close(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` (plain or ``async def``) at close; the last one added runs first."""
+        self._close_callbacks.append(callback)
+
+    def close(self) -> None:
+        """Run the close callbacks so plugins can flush what they hold.
+
+        Each callback runs once; all run even if some raise, and the errors are then
+        raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
+        Async callbacks need :meth:`aclose`.
+        """
+        errors: list[Exception] = []
+        for callback in self._take_close_callbacks():
+            try:
+                if is_async_callable(callback):
+                    raise AsyncHandlerError(
+                        f"close callback {callable_name(callback)} is async; "
+                        "use 'await bus.aclose()'"
+                    )
+                callback()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise ExceptionGroup("close callbacks failed", errors)
+
+    async def aclose(self) -> None:
+        """Like :meth:`close`, awaiting ``async def`` callbacks."""
+        errors: list[Exception] = []
+        for callback in self._take_close_callbacks():
+            try:
+                result = callback()
+                if isinstance(result, Awaitable):
+                    await result
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise ExceptionGroup("close callbacks failed", errors)
+
+    def _take_close_callbacks(self) -> list[Callable[[], Any]]:
+        with self._lock:
+            callbacks, self._close_callbacks = self._close_callbacks, []
+        return callbacks[::-1]
+
+
+def _open(command: Command[Any]) -> Scope:
+    """Stamp a command's correlation and causation (unless set) and open its scope."""
+    parent = current_scope.get()
+    setattr_ = object.__setattr__
+    if parent is None:
+        if command.correlation_id is None:
+            setattr_(command, "correlation_id", command.command_id)
+        return Scope(command.command_id, command.correlation_id, 0)  # type: ignore[arg-type]
+    if command.correlation_id is None:
+        setattr_(command, "correlation_id", parent.correlation_id)
+    if command.causation_id is None:
+        setattr_(command, "causation_id", parent.message_id)
+    return Scope(command.command_id, command.correlation_id, parent.depth)  # type: ignore[arg-type]
+
+
+def _stamp(event: Event, scope: Scope | None) -> None:
+    """Fill an event's correlation and causation from the scope it is published from."""
+    if event.correlation_id is None:
+        setattr_ = object.__setattr__
+        if scope is None:
+            setattr_(event, "correlation_id", event.event_id)
+        else:
+            setattr_(event, "correlation_id", scope.correlation_id)
+            if event.causation_id is None:
+                setattr_(event, "causation_id", scope.message_id)
+
+
+#: The process-wide bus; ``MessageBus()`` returns this same object.
+message_bus = MessageBus()

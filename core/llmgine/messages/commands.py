@@ -1,0 +1,108 @@
+"""Commands: intentions to change the system's state. Each command type has one handler.
+
+:class:`Command` is the base of every command. It is a plain class, not an attrs
+or dataclass class, so that both ``@dataclass`` and attrs subclasses work; every
+instance gets a unique ``command_id`` when it is created, whichever ``__init__``
+its class has. ``Command[R]`` says that the command's handler returns ``R``, and
+``dispatch`` is typed accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._fields import kept, mapping, non_empty_str, optional_id
+from ._ids import new_id
+
+__all__ = [
+    "Command",
+    "CreateResourceCommand",
+    "DeleteResourceCommand",
+    "ResumeWorkflowCommand",
+    "StartWorkflowCommand",
+    "UpdateResourceCommand",
+]
+
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Command(Generic[R_co]):
+    """Base class of every command; ``R_co`` is the type its handler returns.
+
+    Attributes set on every instance (the bus fills the last two when the command
+    is dispatched, unless they were set already):
+
+    * ``command_id``: unique string id.
+    * ``correlation_id``: id of the first message of the chain this one belongs to.
+    * ``causation_id``: id of the message whose handling dispatched this one (``None`` at the top).
+    """
+
+    __slots__ = ("__weakref__", "causation_id", "command_id", "correlation_id")
+
+    command_id: str
+    correlation_id: str | None
+    causation_id: str | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = object.__new__(cls)
+        setattr_ = object.__setattr__  # subclasses may be frozen
+        setattr_(self, "command_id", new_id())
+        setattr_(self, "correlation_id", None)
+        setattr_(self, "causation_id", None)
+        return self
+
+
+@attrs.frozen
+class _CoreCommand(Command[R_co]):
+    """A frozen attrs command whose ids can also be given to the constructor."""
+
+    command_id: str = attrs.field(kw_only=True, default=kept("command_id"), validator=non_empty_str)
+    correlation_id: str | None = attrs.field(
+        kw_only=True, default=None, validator=optional_id, repr=False
+    )
+    causation_id: str | None = attrs.field(
+        kw_only=True, default=None, validator=optional_id, repr=False
+    )
+
+
+@attrs.frozen
+class CreateResourceCommand(_CoreCommand[str]):
+    """Create a resource of ``resource_type`` from ``resource_data``; the handler returns its id."""
+
+    resource_type: str = attrs.field(validator=non_empty_str)
+    resource_data: Mapping[str, Any] = attrs.field(validator=mapping)
+
+
+@attrs.frozen
+class UpdateResourceCommand(_CoreCommand[None]):
+    """Replace the data of the existing resource ``resource_id``."""
+
+    resource_id: str = attrs.field(validator=non_empty_str)
+    resource_type: str = attrs.field(validator=non_empty_str)
+    resource_data: Mapping[str, Any] = attrs.field(validator=mapping)
+
+
+@attrs.frozen
+class DeleteResourceCommand(_CoreCommand[None]):
+    """Delete the existing resource ``resource_id``."""
+
+    resource_id: str = attrs.field(validator=non_empty_str)
+    resource_type: str = attrs.field(validator=non_empty_str)
+
+
+@attrs.frozen
+class StartWorkflowCommand(_CoreCommand[str]):
+    """Start a run of workflow ``workflow_name`` with ``input``; the handler returns the run id."""
+
+    workflow_name: str = attrs.field(validator=non_empty_str)
+    input: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
+
+
+@attrs.frozen
+class ResumeWorkflowCommand(_CoreCommand[str]):
+    """Resume the interrupted workflow run ``run_id`` from its last completed step."""
+
+    run_id: str = attrs.field(validator=non_empty_str)

@@ -1,0 +1,83 @@
+"""The message bus's exceptions. All derive from :class:`MessageBusException`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = [
+    "AsyncHandlerError",
+    "CommandHandlerNotFound",
+    "DuplicateHandlerError",
+    "EventCascadeError",
+    "InvalidPatternError",
+    "MessageBusException",
+    "NoActiveScopeError",
+    "SubscriberError",
+]
+
+
+class MessageBusException(Exception):
+    """Base class of every error raised by the message bus."""
+
+
+class CommandHandlerNotFound(MessageBusException, LookupError):
+    """No handler is registered for the dispatched command's type or any of its bases."""
+
+    def __init__(self, command_type: type) -> None:
+        from ._naming import type_name
+
+        self.command_type = command_type
+        super().__init__(
+            f"no handler registered for command {type_name(command_type)}; register one with "
+            "message_bus.register_command(), or install the plugin that handles it and call "
+            "register_handlers()"
+        )
+
+
+class DuplicateHandlerError(MessageBusException, ValueError):
+    """A second handler was registered for a command type (each command has exactly one)."""
+
+
+class InvalidPatternError(MessageBusException, ValueError):
+    """An event type name or subscription pattern is malformed."""
+
+
+class NoActiveScopeError(MessageBusException, RuntimeError):
+    """``add_pending_event`` was called outside a command handler or event subscriber."""
+
+
+class AsyncHandlerError(MessageBusException, TypeError):
+    """A synchronous ``dispatch``/``emit`` met an ``async def`` handler or subscriber."""
+
+
+class EventCascadeError(MessageBusException, RecursionError):
+    """Events causing events went deeper than the bus's ``max_cascade_depth``."""
+
+
+class SubscriberError(MessageBusException, ExceptionGroup):
+    """Strict mode: one or more subscribers of an event raised (an ``ExceptionGroup``).
+
+    Raised after every subscriber of the event has run. ``event`` is the event and
+    ``subscribers`` names the failed subscribers, in the order of ``exceptions``.
+    """
+
+    event: Event
+    subscribers: tuple[str, ...]
+
+    def __new__(cls, event: Event, failures: Sequence[tuple[str, Exception]]) -> SubscriberError:
+        self = super().__new__(cls, _summary(event, failures), [exc for _, exc in failures])
+        self.event = event
+        self.subscribers = tuple(name for name, _ in failures)
+        return self
+
+    def __init__(self, event: Event, failures: Sequence[tuple[str, Exception]]) -> None:
+        super().__init__(_summary(event, failures), [exc for _, exc in failures])
+
+
+def _summary(event: Event, failures: Sequence[tuple[str, Exception]]) -> str:
+    names = ", ".join(name for name, _ in failures)
+    return f"{len(failures)} subscriber(s) of event {event.event_type!r} failed: {names}"

@@ -1,0 +1,135 @@
+"""Finding installed plugins: entry points, environment filters, version checks.
+
+Nothing here imports a plugin: a plugin blocked by ``LLMGINE_DISABLE_PLUGINS`` or
+an incompatible version is turned away before its code runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib.metadata import Distribution, EntryPoint, entry_points
+
+import attrs
+
+from .._version import __version__
+from .errors import IncompatiblePluginError
+
+__all__ = [
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "LOAD_ENV",
+    "Candidate",
+    "check_compatible",
+    "discover",
+    "normalize",
+]
+
+#: The entry-point group plugins register under.
+ENTRY_POINT_GROUP = "llmgine.plugins"
+#: Comma-separated plugin (entry point or distribution) names never to load.
+DISABLE_ENV = "LLMGINE_DISABLE_PLUGINS"
+#: If set, only these plugins are loaded (empty: none). DISABLE wins over LOAD.
+LOAD_ENV = "LLMGINE_LOAD_PLUGINS"
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalization: ``My_Plugin.x`` -> ``my-plugin-x``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@attrs.frozen
+class Candidate:
+    """An installed plugin's entry point, not yet imported."""
+
+    entry_point: EntryPoint
+    distribution: Distribution | None
+
+    @property
+    def name(self) -> str:
+        """The entry-point name, which is the plugin's name."""
+        return self.entry_point.name
+
+    @property
+    def dist_name(self) -> str | None:
+        """The distribution's project name."""
+        return self.distribution.metadata["Name"] if self.distribution is not None else None
+
+    @property
+    def dist_version(self) -> str | None:
+        """The distribution's version."""
+        return self.distribution.version if self.distribution is not None else None
+
+    def describe(self) -> str:
+        """``'name' (module:attr) from dist version``, for error messages."""
+        where = f"{self.dist_name} {self.dist_version}" if self.distribution else "unknown dist"
+        return f"plugin {self.name!r} ({self.entry_point.value}) from {where}"
+
+    def names(self) -> set[str]:
+        """Names the environment filters match: entry point and distribution, normalized."""
+        found = {normalize(self.name)}
+        if self.dist_name:
+            found.add(normalize(self.dist_name))
+        return found
+
+
+def _env_names(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {normalize(n.strip()) for n in value.split(",") if n.strip()}
+
+
+def discover() -> list[Candidate]:
+    """Return the installed plugins allowed by the environment, in load order.
+
+    Load order is by normalized distribution name, then entry-point name. A
+    distribution visible more than once on ``sys.path`` counts once (the first).
+    """
+    disabled = _env_names(DISABLE_ENV) or set()
+    only = _env_names(LOAD_ENV)
+    seen: set[tuple[str, str]] = set()
+    found: list[Candidate] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        candidate = Candidate(ep, ep.dist)
+        key = (normalize(candidate.dist_name or ""), candidate.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        names = candidate.names()
+        if names & disabled or (only is not None and not names & only):
+            continue
+        found.append(candidate)
+    found.sort(key=lambda c: (normalize(c.dist_name or ""), c.name))
+    return found
+
+
+def check_compatible(candidate: Candidate, core_version: str = __version__) -> None:
+    """Raise :class:`IncompatiblePluginError` if the plugin's ``llmgine`` requirement excludes
+    the running core."""
+    if candidate.distribution is None:
+        return
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
+    for line in candidate.distribution.requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if normalize(req.name) != "llmgine":
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            ok = req.specifier.contains(Version(core_version), prereleases=True)
+        except InvalidVersion:
+            ok = True
+        if not ok:
+            raise IncompatiblePluginError(
+                f"{candidate.describe()} requires {req} but the installed core is "
+                f"llmgine {core_version}; upgrade one of them, or block the plugin with "
+                f"{DISABLE_ENV}={candidate.name}",
+                plugin=candidate.name,
+                distribution=candidate.dist_name,
+            )

@@ -1,0 +1,297 @@
+"""Loading plugins into pluggy, and registering what they provide on a bus.
+
+Pluggy is used at start-up only: the hooks hand over handlers and subscribers,
+and from then on a dispatch is a dict lookup and a call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from .. import PROJECT_NAME
+from ..messages._naming import callable_name, type_name
+from ..messages.bus import MessageBus, message_bus
+from . import hookspecs
+from ._discovery import Candidate, check_compatible, discover
+from .errors import PluginLoadError
+from .status import PluginStatus
+
+__all__ = [
+    "LENIENT_ENV",
+    "PluginInfo",
+    "call_plugin_hook",
+    "get_plugin_manager",
+    "load_plugins",
+    "register_handlers",
+    "register_plugin",
+]
+
+#: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
+LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
+
+
+@attrs.frozen
+class PluginInfo:
+    """What is known about one plugin: where it came from and what it provides."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    module: str | None = None
+    hooks: tuple[str, ...] = ()
+    status: PluginStatus | None = None
+    #: why it failed to load (lenient mode and ``llmgine plugins`` only)
+    error: str | None = None
+
+
+class _State:
+    """The process's plugin manager and what it has loaded (one per process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.discovered = False
+        #: plugin name -> info, in load order (failed plugins included, with .error)
+        self.infos: dict[str, PluginInfo] = {}
+        #: bus -> names of the plugins registered on it
+        self.registered: weakref.WeakKeyDictionary[MessageBus, list[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+
+_state = _State()
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """Return the process's pluggy ``PluginManager`` (project name ``"llmgine"``)."""
+    return _state.pm
+
+
+def _lenient(value: bool | None) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get(LENIENT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _fail(error: PluginLoadError, lenient: bool, info: PluginInfo) -> None:
+    if not lenient:
+        raise error
+    warnings.warn(f"{error} (skipped: lenient mode)", RuntimeWarning, stacklevel=4)
+    _state.infos[info.name] = attrs.evolve(info, error=str(error))
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Add a plugin object or module that is not installed (e.g. in tests or an app).
+
+    Returns the name it is registered under; ``register_handlers()`` then picks it
+    up like an installed one. Its hooks are validated at once.
+    """
+    with _state.lock:
+        registered = _state.pm.register(plugin, name)
+        if registered is None:
+            raise ValueError(f"plugin {name or plugin!r} is blocked in the plugin manager")
+        try:
+            _check_hooks(registered)
+        except PluginLoadError:
+            _state.pm.unregister(name=registered)
+            raise
+        _state.infos[registered] = _describe(registered, plugin, None)
+        return registered
+
+
+def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
+    """Import every installed plugin (once per process) and return them, in load order.
+
+    Raises :class:`PluginLoadError` for a plugin that fails to import, is
+    incompatible, or implements an unknown hook, unless ``lenient`` (or
+    ``LLMGINE_PLUGINS_LENIENT=1``), which warns and skips it instead.
+    """
+    lenient = _lenient(lenient)
+    with _state.lock:
+        if not _state.discovered:
+            loaded = [c for c in discover() if _load(c, lenient)]
+            # Unknown hooks are checked after all loaded: a plugin may add hookspecs
+            # that a plugin loaded before it implements.
+            for candidate in loaded:
+                try:
+                    _check_hooks(candidate.name)
+                except PluginLoadError as error:
+                    _state.pm.unregister(name=candidate.name)
+                    _fail(error, lenient, _state.infos[candidate.name])
+            _state.discovered = True
+        return list(_state.infos.values())
+
+
+def _load(candidate: Candidate, lenient: bool) -> bool:
+    info = PluginInfo(
+        name=candidate.name,
+        distribution=candidate.dist_name,
+        version=candidate.dist_version,
+        module=candidate.entry_point.value,
+    )
+    if _state.pm.has_plugin(candidate.name):
+        other = _state.infos.get(candidate.name)
+        where = f"{other.distribution} {other.version}" if other else "register_plugin()"
+        error = PluginLoadError(
+            f"{candidate.describe()} has the same name as the plugin from {where}; "
+            "plugin names must be unique",
+            plugin=candidate.name,
+            distribution=candidate.dist_name,
+        )
+        _fail(error, lenient, info)
+        return False
+    try:
+        check_compatible(candidate)
+        plugin = candidate.entry_point.load()
+    except PluginLoadError as incompatible:
+        _fail(incompatible, lenient, info)
+        return False
+    except Exception as exc:
+        failed = PluginLoadError(
+            f"{candidate.describe()} failed to import: {type(exc).__name__}: {exc}",
+            plugin=candidate.name,
+            distribution=candidate.dist_name,
+        )
+        failed.__cause__ = exc
+        _fail(failed, lenient, info)
+        return False
+    _state.pm.register(plugin, name=candidate.name)
+    _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
+    return True
+
+
+def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
+    hooks = tuple(sorted(c.name for c in _state.pm.get_hookcallers(plugin) or ()))
+    status = None
+    if "plugin_status" in hooks:
+        status = call_plugin_hook(name, "plugin_status")
+    if base is None:
+        module = getattr(plugin, "__name__", None) or type_name(type(plugin))
+        base = PluginInfo(name=name, module=module)
+    return attrs.evolve(base, hooks=hooks, status=status)
+
+
+def _check_hooks(name: str) -> None:
+    plugin = _state.pm.get_plugin(name)
+    for caller in _state.pm.get_hookcallers(plugin) or ():
+        if caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and not impl.optionalhook:
+                info = _state.infos.get(name)
+                dist = f" from {info.distribution} {info.version}" if info else ""
+                raise PluginLoadError(
+                    f"plugin {name!r}{dist} implements unknown hook {caller.name!r} "
+                    f"({callable_name(impl.function)}); check the spelling against the "
+                    "hooks in llmgine.plugins.hookspecs, or mark a hook of another plugin "
+                    "with @hookimpl(optionalhook=True)",
+                    plugin=name,
+                    distribution=info.distribution if info else None,
+                )
+
+
+def call_plugin_hook(plugin_name: str, hook: str, **kwargs: Any) -> Any:
+    """Call one plugin's implementation of ``hook`` (pluggy passes only declared args)."""
+    plugin = _state.pm.get_plugin(plugin_name)
+    caller = getattr(_state.pm.hook, hook)
+    for impl in caller.get_hookimpls():
+        if impl.plugin is plugin:
+            return impl.function(*(kwargs[arg] for arg in impl.argnames))
+    return None
+
+
+def register_handlers(
+    bus: MessageBus | None = None, *, lenient: bool | None = None
+) -> list[PluginInfo]:
+    """Load every installed plugin and register its handlers and subscribers on ``bus``.
+
+    ``bus`` defaults to the process-wide ``message_bus``. Idempotent: a plugin is
+    registered on a bus once, however often this is called. After registering,
+    each newly registered plugin's ``startup`` hook runs, and closing the bus runs
+    their ``shutdown`` hooks. Returns the loaded plugins in load order.
+    """
+    bus = message_bus if bus is None else bus
+    infos = load_plugins(lenient=lenient)
+    lenient = _lenient(lenient)
+    with _state.lock:
+        first_time = bus not in _state.registered
+        done = _state.registered.setdefault(bus, [])
+        new = [i.name for i in infos if i.error is None and i.name not in done]
+        new = [name for name in new if _register_one(bus, name, lenient)]
+        done.extend(new)
+        if first_time:
+            bus.on_close(lambda: _each(_state.registered.get(bus, ()), "shutdown", bus=bus))
+        _each(new, "startup", bus=bus)
+    return [_state.infos[i.name] for i in infos]
+
+
+def _each(names: Iterable[str], hook: str, **kwargs: Any) -> None:
+    for name in list(names):
+        if _state.pm.get_plugin(name) is not None:
+            call_plugin_hook(name, hook, **kwargs)
+
+
+def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
+    """Register one plugin's commands and subscribers, all or nothing."""
+    commands: list[type] = []
+    subscriptions: list[Any] = []
+
+    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
+        bus.register_command(command_type, handler, source=f"plugin {name!r}")
+        commands.append(command_type)
+
+    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
+        subscriptions.append(bus.subscribe_event(key, handler))
+
+    try:
+        call_plugin_hook(name, "register_commands", register=register)
+        call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+    except Exception as exc:
+        for command_type in commands:
+            bus.unregister_command(command_type)
+        for subscription in subscriptions:
+            subscription.unsubscribe()
+        info = _state.infos[name]
+        error = PluginLoadError(
+            f"plugin {name!r} could not register its handlers: {exc}",
+            plugin=name,
+            distribution=info.distribution,
+        )
+        error.__cause__ = exc
+        _fail(error, lenient, info)
+        return False
+    return True
+
+
+def provided_by(name: str) -> tuple[list[str], list[str]]:
+    """Return the command types and subscription keys plugin ``name`` registers, as text.
+
+    Calls the plugin's registration hooks with recording callbacks, on no bus.
+    """
+    commands: list[str] = []
+    keys: list[str] = []
+
+    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
+        commands.append(type_name(command_type))
+
+    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
+        keys.append(type_name(key) if isinstance(key, type) else str(key))
+
+    call_plugin_hook(name, "register_commands", register=register)
+    call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+    return commands, keys
+
+
+def _reset_for_tests() -> None:
+    """Forget every loaded plugin (tests only; a real process loads plugins once)."""
+    global _state
+    _state = _State()

@@ -1,0 +1,22 @@
+"""Errors raised while discovering, loading and registering plugins."""
+
+from __future__ import annotations
+
+__all__ = ["IncompatiblePluginError", "PluginLoadError"]
+
+
+class PluginLoadError(Exception):
+    """A plugin could not be loaded; the message names the entry point and distribution.
+
+    The original exception, if any, is chained as ``__cause__``. ``plugin`` is the
+    entry-point name and ``distribution`` the distribution that provides it.
+    """
+
+    def __init__(self, message: str, *, plugin: str, distribution: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
+class IncompatiblePluginError(PluginLoadError):
+    """A plugin declares a requirement on ``llmgine`` that the running core does not meet."""

@@ -1,0 +1,57 @@
+"""The hooks a plugin can implement: llmgine's contract with plugin authors.
+
+Each hook is documented in full in the plugin author's guide (README.md); the
+one-line docstrings here are what ``llmgine plugins`` and editors show.
+Plugins implement them as plain functions marked with ``@llmgine.hookimpl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import hookspec
+
+if TYPE_CHECKING:
+    from ..messages.bus import MessageBus
+    from .status import PluginStatus
+
+__all__ = [
+    "plugin_status",
+    "register_cli",
+    "register_commands",
+    "register_subscribers",
+    "shutdown",
+    "startup",
+]
+
+
+@hookspec
+def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+    """Register command handlers by calling ``register(CommandType, handler)``."""
+
+
+@hookspec
+def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], None]) -> None:
+    """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
+
+
+@hookspec
+def startup(bus: MessageBus) -> None:
+    """Called once per bus after every plugin's handlers and subscribers are registered."""
+
+
+@hookspec
+def shutdown(bus: MessageBus) -> None:
+    """Called when the bus is closed: flush and release what the plugin holds."""
+
+
+@hookspec
+def plugin_status() -> PluginStatus | None:
+    """Return whether the plugin is active, or idle until configured (and how to activate it)."""
+
+
+@hookspec
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``llmgine`` subcommands: ``subparsers.add_parser(...).set_defaults(func=...)``."""
