@@ -26,6 +26,7 @@ VENV = Path(os.environ.get("LLMGINE_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 MARKER = VENV / ".llmgine-installed"
+BENCH_MARKER = VENV / ".llmgine-bench-installed"
 
 
 def plugin_dirs() -> list[Path]:
@@ -60,6 +61,18 @@ def ensure_env() -> None:
     MARKER.write_text(wanted)
 
 
+def ensure_bench_extra() -> None:
+    """Install the ``bench`` extra (the peer libraries the benchmarks compare with), once."""
+    wanted = fingerprint()
+    if BENCH_MARKER.exists() and BENCH_MARKER.read_text() == wanted:
+        return
+    print("installing the benchmark peers (llmgine[bench]) into", VENV, flush=True)
+    args = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if subprocess.run([*args, "-e", f"{ROOT}[test,dev,bench]"]).returncode:
+        sys.exit("pip could not install the bench extra (see above)")
+    BENCH_MARKER.write_text(wanted)
+
+
 def run(*args: str) -> int:
     return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
 
@@ -76,6 +89,7 @@ def main(argv: list[str]) -> int:
         code = run("-m", "pytest", *rest)
         return 0 if code == 5 and rest else code  # 5: a selection matched no test
     if task == "bench":
+        ensure_bench_extra()
         return run(str(ROOT / "bench" / "run.py"), *rest)
     for command in (
         ["-m", "ruff", "check", "."],
