@@ -82,15 +82,28 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset_for_tests()
 
 
-def test_hook_register_commands_and_subscribers_wire_a_plugin() -> None:
+def test_hook_register_commands_gives_the_bus_a_handler() -> None:
     plugin = GreeterPlugin()
     register_plugin(plugin, "greeter")
     bus = MessageBus.isolated(strict=True)
     infos = register_handlers(bus)
     assert [i.name for i in infos] == ["greeter"]
     assert bus.dispatch(Greet("ada")) == "hello ada"
-    assert [e.name for e in plugin.seen] == ["ada"]  # type: ignore[attr-defined]
-    assert bus.command_handlers()[Greet][1] == "plugin 'greeter'"
+    assert bus.command_handlers()[Greet] == (
+        "tests.test_plugin_registration.GreeterPlugin.greet",
+        "plugin 'greeter'",
+    )
+
+
+def test_hook_register_subscribers_subscribes_by_pattern() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    bus.emit(Greeted("grace"))
+    bus.dispatch(Greet("ada"))
+    assert [e.name for e in plugin.seen] == ["grace", "ada"]  # type: ignore[attr-defined]
+    assert [s.key for s in bus.subscriptions] == ["greeting.*"]
 
 
 def test_register_handlers_is_idempotent() -> None:
@@ -115,12 +128,19 @@ def test_each_bus_gets_its_own_registration() -> None:
     assert plugin.calls.count("startup") == 2
 
 
-def test_hook_startup_runs_after_registration_and_shutdown_at_close() -> None:
+def test_hook_startup_runs_after_registration() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    register_handlers(MessageBus.isolated())
+    assert plugin.calls == ["register_commands", "register_subscribers", "startup"]
+
+
+def test_hook_shutdown_runs_once_when_the_bus_closes() -> None:
     plugin = GreeterPlugin()
     register_plugin(plugin, "greeter")
     bus = MessageBus.isolated()
     register_handlers(bus)
-    assert plugin.calls == ["register_commands", "register_subscribers", "startup"]
+    assert "shutdown" not in plugin.calls
     bus.close()
     assert plugin.calls[-1] == "shutdown"
     bus.close()  # close callbacks run once
@@ -199,3 +219,18 @@ def test_a_plugin_module_can_be_registered() -> None:
     bus = MessageBus.isolated()
     register_handlers(bus)
     assert bus.dispatch(Greet("x")) == "from module"
+
+
+def test_hook_register_cli_adds_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmgine import cli
+
+    class Hello:
+        @llmgine.hookimpl
+        def register_cli(self, subparsers: Any) -> None:
+            parser = subparsers.add_parser("hello", help="say hello")
+            parser.add_argument("who")
+            parser.set_defaults(func=lambda args: print(f"hello {args.who}") or 3)
+
+    register_plugin(Hello(), "hello")
+    assert cli.main(["hello", "world"]) == 3
+    assert capsys.readouterr().out == "hello world\n"
