@@ -55,4 +55,5 @@ def test_every_hook_has_a_test(hook: str) -> None:
 def test_every_hookspec_has_a_one_line_docstring(hook: str) -> None:
     caller = getattr(get_plugin_manager().hook, hook)
     doc = inspect.getdoc(caller.spec.function) or ""
-    assert doc and "\n" not in doc.strip(), f"hookspec {hook} needs a one-line docstring"
+    assert doc, f"hookspec {hook} needs a one-line docstring"
+    assert "\n" not in doc.strip(), f"hookspec {hook}'s docstring must be one line"
