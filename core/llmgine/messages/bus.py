@@ -195,10 +195,14 @@ class MessageBus(Delivery):
         cls = command.__class__
         if not isinstance(command, Command):
             raise TypeError(f"dispatch() needs a Command instance, got {command!r}")
+        # Take the cache before reading the handlers: a registration racing with us
+        # replaces the cache after changing the handlers, so a stale answer can only
+        # land in a cache that is already discarded.
+        resolved = self._resolved
         for klass in cls.__mro__:
             found = self._handlers.get(klass)
             if found is not None:
-                self._resolved[cls] = found
+                resolved[cls] = found
                 return found
         raise CommandHandlerNotFound(cls)
 
