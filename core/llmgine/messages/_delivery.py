@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections.abc import MutableSequence
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,9 @@ from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
 if TYPE_CHECKING:
-    from ._subscribers import Subscriber, SubscriberRegistry
+    from collections.abc import Callable
+
+    from ._subscribers import Plan, Subscriber, SubscriberRegistry
     from .events import Event
 
 __all__ = ["Delivery", "Failure"]
@@ -30,8 +32,8 @@ logger = logging.getLogger("llmgine.bus")
 
 #: (failed subscriber, its exception)
 Failure = tuple["Subscriber", Exception]
-#: (event, its depth, whether it reports a subscriber failure)
-Queue = deque[tuple["Event", int, bool]]
+#: (event, its depth, whether it reports a subscriber failure), first in first out
+Queue = MutableSequence[tuple["Event", int, bool]]
 
 
 class Delivery:
@@ -45,7 +47,8 @@ class Delivery:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
-        if not plan.subscribers:
+        handlers = plan.handlers
+        if not handlers:
             return []
         if plan.async_subscribers:
             names = ", ".join(s.name for s in plan.async_subscribers)
@@ -56,29 +59,34 @@ class Delivery:
         if depth > self.max_cascade_depth:
             self._cascade(event)
         scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-        failures: list[Failure] = []
+        failures: list[Failure] | None = None
         token = current_scope.set(scope)
         try:
-            for subscriber in plan.subscribers:
+            # The plain handler tuple keeps the loop tight; a failure, the rare case,
+            # looks its subscriber up by position.
+            for handler in handlers:
                 try:
-                    result = subscriber.handler(event)
+                    result = handler(event)
                     if result is not None and result.__class__ is CoroutineType:
                         result.close()
                         raise AsyncHandlerError(
-                            f"subscriber {subscriber.name} returned a coroutine; "
-                            "publish with 'await message_bus.emit_async(event)'"
+                            f"subscriber {_subscriber(plan, handler).name} returned a "
+                            "coroutine; publish with 'await message_bus.emit_async(event)'"
                         )
                 except Exception as exc:
                     scope.pending = None
-                    failures.append((subscriber, exc))
+                    if failures is None:
+                        failures = []
+                    failures.append((_subscriber(plan, handler), exc))
                     continue
                 if scope.pending is not None:
-                    queue.extend((e, depth + 1, False) for e in scope.pending)
+                    queue.extend([(e, depth + 1, False) for e in scope.pending])
                     scope.pending = None
         finally:
             current_scope.reset(token)
-        if failures:
-            self._failed(event, depth, is_report, failures, queue)
+        if failures is None:
+            return []
+        self._failed(event, depth, is_report, failures, queue)
         return failures
 
     async def _deliver_async(
@@ -169,3 +177,8 @@ class Delivery:
                 causation_id=event.event_id,
             )
             queue.append((report, depth + 1, True))
+
+
+def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
+    """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
+    return plan.subscribers[plan.handlers.index(handler)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
@@ -287,8 +287,14 @@ class MessageBus(Delivery):
         if not isinstance(event, Event):
             raise TypeError(f"emit() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        _stamp(event, scope)
-        self._publish([event], scope.depth + 1 if scope is not None else 1)
+        if event.correlation_id is None:
+            _stamp(event, scope)
+        # _publish((event,), depth), unrolled for the one-event case: anything added to
+        # _publish for every published event must be added here too.
+        caused: list[tuple[Event, int, bool]] = []
+        self._deliver(event, 1 if scope is None else scope.depth + 1, False, caused)
+        if caused:
+            self._drain(caused)
 
     async def emit_async(self, event: Event) -> None:
         """Like :meth:`emit`; ``async def`` subscribers of one event run concurrently."""
@@ -298,10 +304,21 @@ class MessageBus(Delivery):
         _stamp(event, scope)
         await self._publish_async([event], scope.depth + 1 if scope is not None else 1)
 
-    def _publish(self, events: list[Event], depth: int) -> None:
-        queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+    def _publish(self, events: Sequence[Event], depth: int) -> None:
+        # The given events go straight to delivery and only what they cause is queued
+        # (most events cause nothing, so most publishes never build a deque). Still
+        # breadth-first: all of ``events`` are delivered before anything they caused.
+        caused: list[tuple[Event, int, bool]] = []
+        for event in events:
+            self._deliver(event, depth, False, caused)
+        if caused:
+            self._drain(caused)
+
+    def _drain(self, caused: list[tuple[Event, int, bool]]) -> None:
+        queue = deque(caused)
         while queue:
-            self._deliver(*queue.popleft(), queue)
+            event, depth, is_report = queue.popleft()
+            self._deliver(event, depth, is_report, queue)
 
     async def _publish_async(self, events: list[Event], depth: int) -> None:
         queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
