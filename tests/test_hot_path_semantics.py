@@ -312,3 +312,81 @@ def test_ids_stay_unique_after_fork() -> None:
     parent = Happened().event_id
     assert len({before, child, parent}) == 3
     assert child.rsplit("-", 1)[0] != parent.rsplit("-", 1)[0]
+
+
+def test_async_subscriber_can_await_a_suspending_nested_dispatch() -> None:
+    # Its first step runs eagerly; the context-variable token the nested dispatch
+    # makes there must still be valid when it resumes in its task.
+    bus = MessageBus.isolated(strict=True)
+    results: list[int] = []
+
+    async def handle(command: Do) -> int:
+        await asyncio.sleep(0)
+        bus.add_pending_event(Happened(5))
+        return 1
+
+    async def subscriber(event: Happened) -> None:
+        if event.n == 0:
+            results.append(await bus.dispatch_async(Do()))
+
+    bus.register_command(Do, handle)
+    bus.subscribe_event("hot.happened", subscriber)
+    bus.subscribe_event("hot.happened", lambda e: results.append(e.n))
+    asyncio.run(bus.emit_async(Happened(0)))
+    assert results == [0, 5, 1]
+
+
+class Start(Event):
+    event_type = "hot.start"
+
+
+def test_async_subscribers_keep_their_events_apart_and_in_order() -> None:
+    bus = MessageBus.isolated()
+    published: list[int] = []
+
+    async def suspends_then_queues(event: Start) -> None:
+        bus.add_pending_event(Happened(11))
+        await asyncio.sleep(0)
+        bus.add_pending_event(Happened(12))
+
+    async def quick(event: Start) -> None:
+        bus.add_pending_event(Happened(21))
+
+    async def fails_after_suspending(event: Start) -> None:
+        bus.add_pending_event(Happened(31))
+        await asyncio.sleep(0)
+        raise RuntimeError("late failure")
+
+    async def fails_at_once(event: Start) -> None:
+        bus.add_pending_event(Happened(41))
+        raise RuntimeError("early failure")
+
+    def plain(event: Start) -> None:
+        bus.add_pending_event(Happened(51))
+
+    for subscriber in (suspends_then_queues, fails_at_once, quick, fails_after_suspending, plain):
+        bus.subscribe_event("hot.start", subscriber)
+    bus.subscribe_event("hot.happened", lambda e: published.append(e.n) if e.n > 10 else None)
+    asyncio.run(bus.emit_async(Start()))
+    # in subscription order; the two failed subscribers' events are dropped
+    assert published == [11, 12, 21, 51]
+
+
+def test_async_subscriber_context_changes_do_not_leak_to_the_caller() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("hot_var", default="caller")
+    bus = MessageBus.isolated(strict=True)
+    seen: list[str] = []
+
+    async def setter(event: Event) -> None:
+        var.set("subscriber")
+
+    bus.subscribe_event("hot.happened", setter)
+
+    async def main() -> None:
+        await bus.emit_async(Happened())
+        seen.append(var.get())
+
+    asyncio.run(main())
+    assert seen == ["caller"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import MutableSequence
+from contextvars import Context, copy_context
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from ._subscribers import Plan, Subscriber, SubscriberRegistry
     from .events import Event
@@ -32,6 +33,8 @@ logger = logging.getLogger("llmgine.bus")
 
 #: (failed subscriber, its exception)
 Failure = tuple["Subscriber", Exception]
+#: (subscriber, the events it queued or the scope it keeps, its task if it suspended)
+Outcome = tuple["Subscriber", Any, "asyncio.Task[Any] | None"]
 #: (event, its depth, whether it reports a subscriber failure), first in first out
 Queue = MutableSequence[tuple["Event", int, bool]]
 
@@ -95,44 +98,46 @@ class Delivery:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
-        if not plan.subscribers:
+        subscribers = plan.subscribers
+        if not subscribers:
             return []
         if depth > self.max_cascade_depth:
             self._cascade(event)
+        # Subscribers that finish in their first step (the common case) share one scope
+        # and one context, as in the sync path, and run in one context.run(). Each
+        # coroutine takes that first step in the context a task would run it in (as
+        # 3.12's eager tasks do), so context-variable tokens it makes stay valid if it
+        # suspends; it then keeps that context and scope in its own task, and the
+        # subscribers after it start with a fresh pair (so do those after a failure).
+        outcomes: list[Outcome] = []
         failures: list[Failure] = []
-        # Per subscriber: its scope, and the task finishing it if it suspended.
-        started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]] = []
-        for subscriber in plan.subscribers:
-            scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-            token = current_scope.set(scope)
-            try:
-                result = subscriber.handler(event)
-                task = None
-                if result.__class__ is CoroutineType:
-                    try:
-                        task = resume(result, result.send(None))
-                    except StopIteration:  # finished in its first step: no task needed
-                        task = None
-            except Exception as exc:
-                failures.append((subscriber, exc))
-                continue
-            finally:
-                current_scope.reset(token)
-            started.append((subscriber, scope, task))
-        tasks = [task for _, _, task in started if task is not None]
-        if tasks:
-            try:
-                await asyncio.wait(tasks)
-            except BaseException:  # we were cancelled: so are the subscribers still running
-                for task in tasks:
-                    task.cancel()
-                raise
-        for subscriber, scope, task in started:
-            error = task.exception() if task is not None else None
-            if error is not None:
-                failures.append((subscriber, error))  # type: ignore[arg-type]
-            elif scope.pending is not None:
-                queue.extend((e, depth + 1, False) for e in scope.pending)
+        rest = subscribers
+        while rest:
+            scope, context = _fresh(event, depth)
+            stopped, coro, yielded = context.run(_start, rest, event, scope, outcomes, failures)
+            if stopped is None:
+                break
+            if coro is not None:
+                outcomes[-1] = (stopped, scope, resume(coro, yielded, context))
+            rest = rest[rest.index(stopped) + 1 :]
+        if outcomes:
+            tasks = [t for _, _, t in outcomes if t is not None]
+            if tasks:
+                try:
+                    await asyncio.wait(tasks)
+                except BaseException:  # we were cancelled: so are the subscribers still running
+                    for running in tasks:
+                        running.cancel()
+                    raise
+            for subscriber, pending, task in outcomes:
+                if task is not None:
+                    error = task.exception()
+                    if error is not None:
+                        failures.append((subscriber, error))  # type: ignore[arg-type]
+                        continue
+                    pending = pending.pending
+                if pending:
+                    queue.extend([(e, depth + 1, False) for e in pending])
         if failures:
             self._failed(event, depth, is_report, failures, queue)
         return failures
@@ -182,3 +187,46 @@ class Delivery:
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
     return plan.subscribers[plan.handlers.index(handler)]
+
+
+def _fresh(event: Event, depth: int) -> tuple[Scope, Context]:
+    """A new scope for subscribers of ``event``, set in a new copy of the current context."""
+    scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+    context = copy_context()
+    context.run(current_scope.set, scope)
+    return scope, context
+
+
+def _start(
+    subscribers: tuple[Subscriber, ...],
+    event: Event,
+    scope: Scope,
+    outcomes: list[Outcome],
+    failures: list[Failure],
+) -> tuple[Subscriber | None, Coroutine[Any, Any, Any] | None, Any]:
+    """Run ``subscribers`` (in the current context) until one suspends or fails.
+
+    Records each one's events (or, for one that suspended, a placeholder the caller
+    completes with its task) in ``outcomes`` and failures in ``failures``. Returns
+    ``(subscriber, coroutine, what it yielded)`` for one that suspended,
+    ``(subscriber, None, None)`` for one that failed, and ``(None, None, None)``
+    when all finished.
+    """
+    for subscriber in subscribers:
+        try:
+            result = subscriber.handler(event)
+            if result.__class__ is CoroutineType:
+                try:
+                    yielded = result.send(None)
+                except StopIteration:
+                    pass
+                else:
+                    outcomes.append((subscriber, scope, None))
+                    return subscriber, result, yielded
+        except Exception as exc:
+            failures.append((subscriber, exc))
+            return subscriber, None, None
+        if scope.pending is not None:
+            outcomes.append((subscriber, scope.pending, None))
+            scope.pending = None
+    return None, None, None

@@ -1,16 +1,17 @@
 """Start coroutines eagerly, paying for a task only if they suspend.
 
 Python 3.12 has ``asyncio.eager_task_factory``; 3.11 does not, so we step the
-coroutine once ourselves. If it finishes in that step (the common case for a
-subscriber that only does a little work) there is no task at all; if it
-suspends, :func:`resume` hands it to a task without disturbing the future it is
-waiting on.
+coroutine once ourselves, inside the context its task would get. If it finishes
+in that step (the common case for a subscriber that only does a little work)
+there is no task at all; if it suspends, :func:`resume` hands it, with that same
+context, to a task without disturbing the future it is waiting on.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Generator
+from contextvars import Context
 from typing import Any
 
 __all__ = ["resume"]
@@ -46,6 +47,7 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
                 return stop.value
 
 
-def resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> asyncio.Task[Any]:
-    """Finish a coroutine that suspended after its first step, in a new task."""
-    return asyncio.ensure_future(_drive(coro, yielded))
+def resume(coro: Coroutine[Any, Any, Any], yielded: Any, context: Context) -> asyncio.Task[Any]:
+    """Finish, in a new task running in ``context``, a coroutine that suspended after its
+    first step (which ran in ``context`` too, so tokens it made there stay valid)."""
+    return asyncio.get_running_loop().create_task(_drive(coro, yielded), context=context)

@@ -301,8 +301,13 @@ class MessageBus(Delivery):
         if not isinstance(event, Event):
             raise TypeError(f"emit_async() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        _stamp(event, scope)
-        await self._publish_async([event], scope.depth + 1 if scope is not None else 1)
+        if event.correlation_id is None:
+            _stamp(event, scope)
+        # _publish_async((event,), depth), unrolled like emit()'s.
+        caused: list[tuple[Event, int, bool]] = []
+        await self._deliver_async(event, 1 if scope is None else scope.depth + 1, False, caused)
+        if caused:
+            await self._drain_async(caused)
 
     def _publish(self, events: Sequence[Event], depth: int) -> None:
         # The given events go straight to delivery and only what they cause is queued
@@ -320,10 +325,19 @@ class MessageBus(Delivery):
             event, depth, is_report = queue.popleft()
             self._deliver(event, depth, is_report, queue)
 
-    async def _publish_async(self, events: list[Event], depth: int) -> None:
-        queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+    async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
+        # As _publish: only the events caused by ``events`` are queued.
+        caused: list[tuple[Event, int, bool]] = []
+        for event in events:
+            await self._deliver_async(event, depth, False, caused)
+        if caused:
+            await self._drain_async(caused)
+
+    async def _drain_async(self, caused: list[tuple[Event, int, bool]]) -> None:
+        queue = deque(caused)
         while queue:
-            await self._deliver_async(*queue.popleft(), queue)
+            event, depth, is_report = queue.popleft()
+            await self._deliver_async(event, depth, is_report, queue)
 
     # Shutdown ----------------------------------------------------------------------
 
