@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["kept", "mapping", "non_empty_str", "optional_id"]
+__all__ = ["kept", "mapping", "non_empty_str", "optional_id", "slot_setter"]
 
 
 def non_empty_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -44,3 +44,10 @@ def kept(name: str) -> Any:
     value generated in ``__new__`` stays the default.
     """
     return attrs.Factory(lambda self: getattr(self, name), takes_self=True)
+
+
+def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    """The setter of slot ``name`` of ``cls``: sets it even on frozen subclasses, and
+    costs less per call than ``object.__setattr__`` (which looks the name up first)."""
+    setter: Callable[[object, object], None] = vars(cls)[name].__set__
+    return setter

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._fields import kept, mapping, non_empty_str, optional_id
+from ._fields import kept, mapping, non_empty_str, optional_id, slot_setter
 from ._ids import new_id
 
 __all__ = [
@@ -47,12 +47,18 @@ class Command(Generic[R_co]):
     causation_id: str | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        self = object.__new__(cls)
-        setattr_ = object.__setattr__  # subclasses may be frozen
-        setattr_(self, "command_id", new_id())
-        setattr_(self, "correlation_id", None)
-        setattr_(self, "causation_id", None)
+        self = _new(cls)
+        # (the slots' own setters: subclasses may be frozen)
+        _set_command_id(self, new_id())
+        _set_correlation_id(self, None)
+        _set_causation_id(self, None)
         return self
+
+
+_new = object.__new__
+_set_command_id = slot_setter(Command, "command_id")
+_set_correlation_id = slot_setter(Command, "correlation_id")
+_set_causation_id = slot_setter(Command, "causation_id")
 
 
 @attrs.frozen

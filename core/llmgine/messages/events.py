@@ -16,13 +16,13 @@ name (``class OrderPlaced(Event)`` has type ``"OrderPlaced"``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import attrs
 
-from ._fields import kept, mapping, non_empty_str, optional_id
-from ._ids import new_id, utc_now
+from ._fields import kept, mapping, non_empty_str, optional_id, slot_setter
+from ._ids import new_id
 from ._patterns import validate_type_name
 
 __all__ = [
@@ -64,12 +64,12 @@ class Event:
     causation_id: str | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        self = object.__new__(cls)
-        setattr_ = object.__setattr__  # subclasses may be frozen
-        setattr_(self, "event_id", new_id())
-        setattr_(self, "timestamp", utc_now())
-        setattr_(self, "correlation_id", None)
-        setattr_(self, "causation_id", None)
+        self = _new(cls)
+        # (the slots' own setters: subclasses may be frozen)
+        _set_event_id(self, new_id())
+        _set_timestamp(self, _now(UTC))
+        _set_correlation_id(self, None)
+        _set_causation_id(self, None)
         return self
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -84,6 +84,14 @@ class Event:
                 break
             if declared is not None:  # an attrs field computed per instance (SystemEvent)
                 break
+
+
+_new = object.__new__
+_now = datetime.now
+_set_event_id = slot_setter(Event, "event_id")
+_set_timestamp = slot_setter(Event, "timestamp")
+_set_correlation_id = slot_setter(Event, "correlation_id")
+_set_causation_id = slot_setter(Event, "causation_id")
 
 
 @attrs.frozen
