@@ -8,8 +8,6 @@ exactly as for a failed command handler.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import MutableSequence
 from contextvars import Context, copy_context
 from types import CoroutineType
@@ -22,14 +20,13 @@ from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable, Coroutine
 
     from ._subscribers import Plan, Subscriber, SubscriberRegistry
     from .events import Event
 
 __all__ = ["Delivery", "Failure"]
-
-logger = logging.getLogger("llmgine.bus")
 
 #: (failed subscriber, its exception)
 Failure = tuple["Subscriber", Exception]
@@ -123,6 +120,8 @@ class Delivery:
         if outcomes:
             tasks = [t for _, _, t in outcomes if t is not None]
             if tasks:
+                import asyncio  # imported already: a loop is running (kept off import time)
+
                 try:
                     await asyncio.wait(tasks)
                 except BaseException:  # we were cancelled: so are the subscribers still running
@@ -156,6 +155,9 @@ class Delivery:
         """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
         if self.strict:
             raise SubscriberError(event, [(s.name, exc) for s, exc in failures])
+        import logging  # only when something failed (kept off import time)
+
+        logger = logging.getLogger("llmgine.bus")
         for subscriber, exc in failures:
             logger.error(
                 "subscriber %s failed on event %s (%s, id %s)",

@@ -9,10 +9,12 @@ context, to a task without disturbing the future it is waiting on.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine, Generator
 from contextvars import Context
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["resume"]
 
@@ -50,4 +52,6 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
 def resume(coro: Coroutine[Any, Any, Any], yielded: Any, context: Context) -> asyncio.Task[Any]:
     """Finish, in a new task running in ``context``, a coroutine that suspended after its
     first step (which ran in ``context`` too, so tokens it made there stay valid)."""
+    import asyncio  # imported already: a loop is running (kept off import time)
+
     return asyncio.get_running_loop().create_task(_drive(coro, yielded), context=context)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 from datetime import UTC, datetime
 
 __all__ = ["new_id", "utc_now"]
@@ -22,7 +21,7 @@ _counter: itertools.count[int] = itertools.count()
 
 def _reseed() -> None:
     global _prefix, _counter
-    _prefix = secrets.token_hex(8) + "-"
+    _prefix = os.urandom(8).hex() + "-"  # what secrets.token_hex(8) does, without its imports
     _counter = itertools.count(1)
 
 

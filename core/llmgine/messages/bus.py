@@ -13,7 +13,6 @@ subscribers go to the back of the queue); on failure drop them and re-raise.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,8 +41,6 @@ __all__ = [
     "Subscription",
     "message_bus",
 ]
-
-logger = logging.getLogger("llmgine.bus")
 
 R = TypeVar("R")
 C = TypeVar("C", bound=Command[Any])

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-from importlib.metadata import Distribution, EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .._version import __version__
 from .errors import IncompatiblePluginError
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution, EntryPoint
 
 __all__ = [
     "DISABLE_ENV",
@@ -90,6 +93,8 @@ def discover() -> list[Candidate]:
     only = _env_names(LOAD_ENV)
     seen: set[tuple[str, str]] = set()
     found: list[Candidate] = []
+    from importlib.metadata import entry_points  # its imports cost more than all of llmgine
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         candidate = Candidate(ep, ep.dist)
         key = (normalize(candidate.dist_name or ""), candidate.name)

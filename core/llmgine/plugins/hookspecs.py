@@ -7,13 +7,14 @@ Plugins implement them as plain functions marked with ``@llmgine.hookimpl``.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import hookspec
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..messages.bus import MessageBus
     from .status import PluginStatus
 
