@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._eager import resume
 from ._naming import type_name
-from ._scope import Scope, current_scope
+from ._scope import Scope, current_scope, new_scope
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
@@ -58,7 +58,12 @@ class Delivery:
             )
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+        # Scope(event.event_id, event.correlation_id, depth), minus the __init__ call
+        scope = new_scope(Scope)
+        scope.message_id = event.event_id
+        scope.correlation_id = event.correlation_id  # type: ignore[assignment]
+        scope.depth = depth
+        scope.pending = None
         failures: list[Failure] | None = None
         token = current_scope.set(scope)
         try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["Scope", "current_scope"]
+__all__ = ["Scope", "current_scope", "new_scope"]
 
 
 class Scope:
@@ -31,5 +31,9 @@ class Scope:
         #: events queued by the code running in this scope; None until the first one
         self.pending: list[Event] | None = None
 
+
+#: ``new_scope(Scope)`` makes an empty scope, for code that fills the four slots itself
+#: because ``Scope(...)`` costs an ``__init__`` call per event (see ``_delivery``).
+new_scope = object.__new__
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
