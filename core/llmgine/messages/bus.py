@@ -20,8 +20,9 @@ from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from ._delivery import Delivery
+from ._fields import slot_setter
 from ._naming import callable_name, is_async_callable, type_name
-from ._scope import Scope, current_scope
+from ._scope import Scope, current_scope, new_scope
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from .commands import Command
 from .errors import (
@@ -385,16 +386,27 @@ class MessageBus(Delivery):
 def _open(command: Command[Any]) -> Scope:
     """Stamp a command's correlation and causation (unless set) and open its scope."""
     parent = current_scope.get()
-    setattr_ = object.__setattr__
     if parent is None:
         if command.correlation_id is None:
-            setattr_(command, "correlation_id", command.command_id)
-        return Scope(command.command_id, command.correlation_id, 0)  # type: ignore[arg-type]
-    if command.correlation_id is None:
-        setattr_(command, "correlation_id", parent.correlation_id)
-    if command.causation_id is None:
-        setattr_(command, "causation_id", parent.message_id)
-    return Scope(command.command_id, command.correlation_id, parent.depth)  # type: ignore[arg-type]
+            _set_correlation_id(command, command.command_id)
+        depth = 0
+    else:
+        if command.correlation_id is None:
+            _set_correlation_id(command, parent.correlation_id)
+        if command.causation_id is None:
+            _set_causation_id(command, parent.message_id)
+        depth = parent.depth
+    # Scope(command.command_id, command.correlation_id, depth), minus the __init__ call
+    scope = new_scope(Scope)
+    scope.message_id = command.command_id
+    scope.correlation_id = command.correlation_id  # type: ignore[assignment]
+    scope.depth = depth
+    scope.pending = None
+    return scope
+
+
+_set_correlation_id = slot_setter(Command, "correlation_id")
+_set_causation_id = slot_setter(Command, "causation_id")
 
 
 def _stamp(event: Event, scope: Scope | None) -> None:
