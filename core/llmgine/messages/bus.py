@@ -412,13 +412,16 @@ _set_causation_id = slot_setter(Command, "causation_id")
 def _stamp(event: Event, scope: Scope | None) -> None:
     """Fill an event's correlation and causation from the scope it is published from."""
     if event.correlation_id is None:
-        setattr_ = object.__setattr__
         if scope is None:
-            setattr_(event, "correlation_id", event.event_id)
+            _set_event_correlation_id(event, event.event_id)
         else:
-            setattr_(event, "correlation_id", scope.correlation_id)
+            _set_event_correlation_id(event, scope.correlation_id)
             if event.causation_id is None:
-                setattr_(event, "causation_id", scope.message_id)
+                _set_event_causation_id(event, scope.message_id)
+
+
+_set_event_correlation_id = slot_setter(Event, "correlation_id")
+_set_event_causation_id = slot_setter(Event, "causation_id")
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.
