@@ -390,3 +390,21 @@ def test_async_subscriber_context_changes_do_not_leak_to_the_caller() -> None:
 
     asyncio.run(main())
     assert seen == ["caller"]
+
+
+def test_a_timestamp_read_late_is_still_the_creation_time() -> None:
+    before = datetime.now(UTC)
+    event = Happened(1)
+    after = datetime.now(UTC)
+    import time
+
+    time.sleep(0.01)
+    stamp = event.timestamp
+    assert isinstance(stamp, datetime)
+    assert stamp.tzinfo is not None
+    assert before - timedelta(microseconds=1) <= stamp <= after
+    assert event.timestamp is stamp
+    for clone in (copy.copy(event), pickle.loads(pickle.dumps(event))):
+        assert (clone.event_id, clone.timestamp) == (event.event_id, stamp)
+    fresh = Happened(2)
+    assert pickle.loads(pickle.dumps(fresh)).timestamp == fresh.timestamp

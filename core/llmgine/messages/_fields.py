@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MemberDescriptorType
 from typing import Any
 
 import attrs
@@ -47,7 +48,12 @@ def kept(name: str) -> Any:
 
 
 def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
-    """The setter of slot ``name`` of ``cls``: sets it even on frozen subclasses, and
-    costs less per call than ``object.__setattr__`` (which looks the name up first)."""
-    setter: Callable[[object, object], None] = vars(cls)[name].__set__
-    return setter
+    """The setter of slot ``name`` of ``cls`` (or its nearest base that has it): it sets
+    it even on frozen subclasses, and costs less per call than ``object.__setattr__``
+    (which looks the name up first)."""
+    for klass in cls.__mro__:
+        found = vars(klass).get(name)
+        if isinstance(found, MemberDescriptorType):
+            setter: Callable[[object, object], None] = found.__set__
+            return setter
+    raise TypeError(f"{cls.__qualname__} has no slot {name!r}")
