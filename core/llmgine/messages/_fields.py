@@ -30,7 +30,7 @@ def optional_id(instance: object, attribute: attrs.Attribute[Any], value: object
 
 def mapping(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """attrs validator: ``value`` is a mapping (a dict of data)."""
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):  # (ABC checks are slow)
         raise TypeError(
             f"{type(instance).__name__}.{attribute.name} must be a mapping (e.g. a dict), "
             f"got {type(value).__name__} {value!r}"
