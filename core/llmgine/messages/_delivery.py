@@ -44,9 +44,10 @@ class Delivery:
     _registry: SubscriberRegistry
 
     def _deliver(self, event: Event, depth: int, is_report: bool, queue: Queue) -> list[Failure]:
-        plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
-            event.__class__, event.event_type
-        )
+        try:
+            plan = self._registry.cache[event.__class__][event.event_type]
+        except KeyError:
+            plan = self._registry.plan(event.__class__, event.event_type)
         handlers = plan.handlers
         if not handlers:
             return []
@@ -97,9 +98,10 @@ class Delivery:
     async def _deliver_async(
         self, event: Event, depth: int, is_report: bool, queue: Queue
     ) -> list[Failure]:
-        plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
-            event.__class__, event.event_type
-        )
+        try:
+            plan = self._registry.cache[event.__class__][event.event_type]
+        except KeyError:
+            plan = self._registry.plan(event.__class__, event.event_type)
         subscribers = plan.subscribers
         if not subscribers:
             return []

@@ -97,8 +97,10 @@ class SubscriberRegistry:
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self.subscriptions: tuple[Subscription, ...] = ()
-        #: (event class, event type name) -> Plan; replaced, never mutated in place, on change
-        self.cache: dict[tuple[type, str], Plan] = {}
+        #: event class -> event type name -> Plan; replaced, never mutated in place, on
+        #: change. Two plain lookups (``cache[cls][name]``) cost less than building and
+        #: hashing a (class, name) key for every event.
+        self.cache: dict[type, dict[str, Plan]] = {}
 
     def add(self, key: str | type, handler: Callable[[Any], Any]) -> Subscription:
         """Subscribe ``handler`` to ``key`` and return the handle."""
@@ -128,13 +130,17 @@ class SubscriberRegistry:
     def plan(self, event_class: type, name: str) -> Plan:
         """Return (and cache) the subscribers of events of ``event_class`` named ``name``."""
         cache = self.cache  # read before the subscriptions: see the module docstring
-        key = (event_class, name)
-        plan = cache.get(key)
-        if plan is None:
-            plan = self._build(event_class, name)
+        by_name = cache.get(event_class)
+        if by_name is None:
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
-            cache[key] = plan
+            by_name = cache.setdefault(event_class, {})
+        plan = by_name.get(name)
+        if plan is None:
+            plan = self._build(event_class, name)
+            if len(by_name) >= _CACHE_LIMIT:
+                by_name.clear()
+            by_name[name] = plan
         return plan
 
     def _build(self, event_class: type, name: str) -> Plan:
