@@ -9,6 +9,7 @@ Peer cases whose library is not installed are skipped, not failed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,7 +118,18 @@ def _floor_env() -> Env:
     def chain(message: Any) -> None:  # a handler that makes one message and passes it on
         subscriber(Plain3(1, 2, 3))
 
+    def step(coroutine: Any) -> Any:  # what starting a coroutine eagerly costs
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        return None
+
     return {
+        "var": contextvars.ContextVar("bench_var", default=None),
+        "now": datetime.now,
+        "UTC": UTC,
+        "step": step,
         "msg": Plain3(1, 2, 3),
         "handler": handler,
         "ahandler": afns10[0],
@@ -149,6 +161,22 @@ FLOORS = [
         "floor",
         "frozen attrs message, 3 fields + uuid4 + time",
         "AttrsUuidTime(1, 2, 3)",
+        _floor_env,
+    ),
+    # Building blocks no bus can skip, for reading the ratios (not floors of any row):
+    Case(
+        "ctxvar",
+        "floor",
+        "ContextVar set + reset (1 per dispatch/event)",
+        "token = var.set(msg)\nvar.reset(token)",
+        _floor_env,
+    ),
+    Case("utcnow", "floor", "datetime.now(UTC) alone", "now(UTC)", _floor_env),
+    Case(
+        "coro_step",
+        "floor",
+        "make a coroutine, run it to StopIteration",
+        "step(ahandler(msg))",
         _floor_env,
     ),
     Case("await", "floor", "await handler(msg)", "await ahandler(msg)", _floor_env, True),
