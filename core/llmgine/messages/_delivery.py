@@ -9,7 +9,7 @@ exactly as for a failed command handler.
 from __future__ import annotations
 
 from collections.abc import MutableSequence
-from contextvars import Context, copy_context
+from contextvars import copy_context
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +117,13 @@ class Delivery:
         failures: list[Failure] = []
         rest = subscribers
         while rest:
-            scope, context = _fresh(event, depth)
+            # Scope(event.event_id, event.correlation_id, depth), minus the __init__ call
+            scope = new_scope(Scope)
+            scope.message_id = event.event_id
+            scope.correlation_id = event.correlation_id  # type: ignore[assignment]
+            scope.depth = depth
+            scope.pending = None
+            context = copy_context()
             stopped, coro, yielded = context.run(_start, rest, event, scope, outcomes, failures)
             if stopped is None:
                 break
@@ -198,14 +204,6 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return plan.subscribers[plan.handlers.index(handler)]
 
 
-def _fresh(event: Event, depth: int) -> tuple[Scope, Context]:
-    """A new scope for subscribers of ``event``, set in a new copy of the current context."""
-    scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-    context = copy_context()
-    context.run(current_scope.set, scope)
-    return scope, context
-
-
 def _start(
     subscribers: tuple[Subscriber, ...],
     event: Event,
@@ -213,7 +211,8 @@ def _start(
     outcomes: list[Outcome],
     failures: list[Failure],
 ) -> tuple[Subscriber | None, Coroutine[Any, Any, Any] | None, Any]:
-    """Run ``subscribers`` (in the current context) until one suspends or fails.
+    """Set ``scope`` in the current context and run ``subscribers`` in it until one
+    suspends or fails.
 
     Records each one's events (or, for one that suspended, a placeholder the caller
     completes with its task) in ``outcomes`` and failures in ``failures``. Returns
@@ -221,6 +220,7 @@ def _start(
     ``(subscriber, None, None)`` for one that failed, and ``(None, None, None)``
     when all finished.
     """
+    current_scope.set(scope)  # no reset: the context is thrown away or kept by a task
     for subscriber in subscribers:
         try:
             result = subscriber.handler(event)
