@@ -94,7 +94,7 @@ class Delivery:
         failures: list[Failure] = []
         # Per subscriber: its scope, and the task finishing it if it suspended.
         started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]] = []
-        for subscriber in plan.subscribers:
+        for subscriber in plan.asubscribers:
             scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
             token = current_scope.set(scope)
             try:

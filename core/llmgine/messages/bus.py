@@ -20,9 +20,12 @@ from collections.abc import Awaitable, Callable
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
+from . import _middleware
 from ._delivery import Delivery
+from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
 from ._scope import Scope, current_scope
+from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from .commands import Command
 from .errors import (
@@ -55,10 +58,12 @@ DEFAULT_MAX_CASCADE_DEPTH = 100
 
 
 class _Handler:
-    __slots__ = ("handler", "is_async", "name", "source")
+    __slots__ = ("ahandler", "handler", "is_async", "name", "source")
 
     def __init__(self, handler: Callable[[Any], Any], source: str | None) -> None:
         self.handler = handler
+        #: what dispatch_async calls: ``handler`` unless async middleware wraps it
+        self.ahandler = handler
         self.is_async = is_async_callable(handler)
         self.name = callable_name(handler)
         self.source = source
@@ -85,6 +90,7 @@ class MessageBus(Delivery):
     _resolved: dict[type, _Handler]
     _registry: SubscriberRegistry
     _close_callbacks: list[Callable[[], Any]]
+    _middleware: MiddlewareStack
 
     def __new__(cls) -> MessageBus:
         with cls._default_lock:
@@ -107,6 +113,7 @@ class MessageBus(Delivery):
         self._resolved = {}
         self._registry = SubscriberRegistry()
         self._close_callbacks = []
+        self._middleware = MiddlewareStack()
         return self
 
     def __repr__(self) -> str:
@@ -187,7 +194,31 @@ class MessageBus(Delivery):
             self._handlers.clear()
             self._resolved = {}
             self._close_callbacks.clear()
+            self._middleware = MiddlewareStack()
+        self._registry.wrap = None
         self._registry.clear()
+
+    def snapshot(self) -> BusSnapshot:
+        """Capture handlers, subscriptions, middleware, close callbacks and settings.
+
+        ``snapshot.restore()`` (or ``with bus.snapshot(): ...``) puts them back, which
+        is how ``llmgine.testing`` keeps tests from leaking into ``message_bus``.
+        """
+        return BusSnapshot(self)
+
+    # Middleware ---------------------------------------------------------------------
+
+    def add_command_middleware(self, middleware: Middleware) -> Callable[[], None]:
+        """Wrap every command handler in ``middleware(command, call_next)``; returns a remover.
+
+        Middleware added first runs outermost. See :mod:`llmgine.middleware` for the
+        sync/async rules and the shipped middleware.
+        """
+        return _middleware.install(self, "command", middleware)
+
+    def add_event_middleware(self, middleware: Middleware) -> Callable[[], None]:
+        """Wrap every subscriber call in ``middleware(event, call_next)``; returns a remover."""
+        return _middleware.install(self, "event", middleware)
 
     # Commands -------------------------------------------------------------------
 
@@ -198,6 +229,7 @@ class MessageBus(Delivery):
         for klass in cls.__mro__:
             found = self._handlers.get(klass)
             if found is not None:
+                found = self._middleware.wrap_handler(found, cls)
                 self._resolved[cls] = found
                 return found
         raise CommandHandlerNotFound(cls)
@@ -241,7 +273,7 @@ class MessageBus(Delivery):
         scope = _open(command)
         token = current_scope.set(scope)
         try:
-            result = entry.handler(command)
+            result = entry.ahandler(command)
             if entry.is_async or result.__class__ is CoroutineType:
                 result = await result
         finally:

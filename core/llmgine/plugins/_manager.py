@@ -26,6 +26,7 @@ from .status import PluginStatus
 
 __all__ = [
     "LENIENT_ENV",
+    "TRACE_ENV",
     "PluginInfo",
     "call_plugin_hook",
     "get_plugin_manager",
@@ -36,6 +37,8 @@ __all__ = [
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
+#: Set to 1/true/yes to print the tree of commands and events on stderr (see llmgine.tracing).
+TRACE_ENV = "LLMGINE_TRACE"
 
 
 @attrs.frozen
@@ -221,17 +224,26 @@ def register_handlers(
     """
     bus = message_bus if bus is None else bus
     infos = load_plugins(lenient=lenient)
-    lenient = _lenient(lenient)
+    _register_on(bus, [i.name for i in infos if i.error is None], _lenient(lenient))
+    if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        from ..tracing import install_tracing
+
+        install_tracing(bus)
+    return [_state.infos[i.name] for i in infos]
+
+
+def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> None:
+    """Register the plugins ``names`` (not yet registered there) on ``bus``, then start them."""
     with _state.lock:
-        first_time = bus not in _state.registered
-        done = _state.registered.setdefault(bus, [])
-        new = [i.name for i in infos if i.error is None and i.name not in done]
+        state = _state
+        first_time = bus not in state.registered
+        done = state.registered.setdefault(bus, [])
+        new = [name for name in names if name not in done]
         new = [name for name in new if _register_one(bus, name, lenient)]
         done.extend(new)
         if first_time:
-            bus.on_close(lambda: _each(_state.registered.get(bus, ()), "shutdown", bus=bus))
+            bus.on_close(lambda: _each(state.registered.get(bus, ()), "shutdown", bus=bus))
         _each(new, "startup", bus=bus)
-    return [_state.infos[i.name] for i in infos]
 
 
 def _each(names: Iterable[str], hook: str, **kwargs: Any) -> None:
@@ -252,14 +264,30 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
         subscriptions.append(bus.subscribe_event(key, handler))
 
+    removers: list[Callable[[], None]] = []
+
+    def add_command_middleware(middleware: Any) -> None:
+        removers.append(bus.add_command_middleware(middleware))
+
+    def add_event_middleware(middleware: Any) -> None:
+        removers.append(bus.add_event_middleware(middleware))
+
     try:
         call_plugin_hook(name, "register_commands", register=register)
         call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+        call_plugin_hook(
+            name,
+            "register_middleware",
+            add_command_middleware=add_command_middleware,
+            add_event_middleware=add_event_middleware,
+        )
     except Exception as exc:
         for command_type in commands:
             bus.unregister_command(command_type)
         for subscription in subscriptions:
             subscription.unsubscribe()
+        for remove in removers:
+            remove()
         info = _state.infos[name]
         error = PluginLoadError(
             f"plugin {name!r} could not register its handlers: {exc}",

@@ -21,6 +21,7 @@ __all__ = [
     "plugin_status",
     "register_cli",
     "register_commands",
+    "register_middleware",
     "register_subscribers",
     "shutdown",
     "startup",
@@ -35,6 +36,17 @@ def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) ->
 @hookspec
 def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], None]) -> None:
     """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
+
+
+@hookspec
+def register_middleware(
+    add_command_middleware: Callable[[Any], None], add_event_middleware: Callable[[Any], None]
+) -> None:
+    """Wrap handlers with ``add_command_middleware(mw)`` / ``add_event_middleware(mw)``.
+
+    Called by ``register_handlers()`` after the plugin's commands and subscribers, in
+    plugin load order; each middleware goes inside those added before it.
+    """
 
 
 @hookspec

@@ -1,0 +1,3 @@
+"""Fixtures shared by the core's tests."""
+
+pytest_plugins = ["pytester"]
