@@ -27,6 +27,7 @@ from ._naming import callable_name, is_async_callable, type_name
 from ._scope import Scope, current_scope
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
+from ._typing import CommandClass
 from .commands import Command
 from .errors import (
     AsyncHandlerError,
@@ -127,14 +128,16 @@ class MessageBus(Delivery):
 
     def register_command(
         self,
-        command_type: type[C],
-        handler: Callable[[C], Any],
+        command_type: CommandClass[C, R],
+        handler: Callable[[C], R],
         *,
         source: str | None = None,
     ) -> None:
         """Make ``handler`` the one handler of ``command_type`` (and subclasses without their own).
 
-        ``source`` (e.g. a plugin name) appears in error messages. Raises
+        Type checkers reject a handler that does not accept ``command_type``'s instances
+        or does not return its ``Command[R]`` result type. ``source`` (e.g. a plugin
+        name) appears in error messages. Raises
         :class:`DuplicateHandlerError` if the type already has a handler.
         """
         if not (isinstance(command_type, type) and issubclass(command_type, Command)):

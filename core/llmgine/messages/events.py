@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import attrs
 
@@ -63,7 +63,7 @@ class Event:
     correlation_id: str | None
     causation_id: str | None
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = object.__new__(cls)
         setattr_ = object.__setattr__  # subclasses may be frozen
         setattr_(self, "event_id", new_id())

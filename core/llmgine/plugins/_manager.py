@@ -257,7 +257,7 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
     commands: list[type] = []
     subscriptions: list[Any] = []
 
-    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
+    def register(command_type: Any, handler: Callable[[Any], Any]) -> None:
         bus.register_command(command_type, handler, source=f"plugin {name!r}")
         commands.append(command_type)
 

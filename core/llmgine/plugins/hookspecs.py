@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .. import hookspec
 
 if TYPE_CHECKING:
+    from ..messages._typing import Register, Subscribe
     from ..messages.bus import MessageBus
     from .status import PluginStatus
 
@@ -29,12 +30,12 @@ __all__ = [
 
 
 @hookspec
-def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+def register_commands(register: Register) -> None:
     """Register command handlers by calling ``register(CommandType, handler)``."""
 
 
 @hookspec
-def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], None]) -> None:
+def register_subscribers(subscribe: Subscribe) -> None:
     """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
 
 
