@@ -29,6 +29,7 @@ from .messages._naming import callable_name, type_name
 from .messages.bus import MessageBus
 from .messages.commands import Command
 from .messages.events import Event
+from .middleware import Around
 
 __all__ = ["Tracer", "install_tracing"]
 
@@ -112,54 +113,45 @@ def _brief(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class _CommandTrace:
+class _CommandTrace(Around):
     """Command middleware printing each dispatch (sync and async)."""
 
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def __call__(self, command: Command[Any], call_next: Next[Any]) -> Any:
-        started = self.tracer.command_started(command)
-        try:
-            result = call_next(command)
-        except BaseException as exc:
-            self.tracer.command_done(command, started, exc, None)
-            raise
-        self.tracer.command_done(command, started, None, result)
-        return result
+    def before(self, message: Any, call_next: Next[Any]) -> tuple[int, float]:
+        return self.tracer.command_started(message)
 
-    async def acall(self, command: Command[Any], call_next: Next[Any]) -> Any:
-        started = self.tracer.command_started(command)
-        try:
-            result = await call_next(command)
-        except BaseException as exc:
-            self.tracer.command_done(command, started, exc, None)
-            raise
-        self.tracer.command_done(command, started, None, result)
-        return result
+    def after(
+        self,
+        message: Any,
+        call_next: Next[Any],
+        state: Any,
+        error: BaseException | None,
+        result: Any = None,
+    ) -> None:
+        self.tracer.command_done(message, state, error, result)
 
 
-class _EventTrace:
+class _EventTrace(Around):
     """Event middleware printing each event and subscriber call (sync and async)."""
 
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def __call__(self, event: Event, call_next: Next[Any]) -> Any:
-        depth = self.tracer.subscriber_started(event, call_next.handler_name)
-        try:
-            return call_next(event)
-        except Exception as exc:
-            self.tracer.subscriber_failed(depth, call_next.handler_name, exc)
-            raise
+    def before(self, message: Any, call_next: Next[Any]) -> int:
+        return self.tracer.subscriber_started(message, call_next.handler_name)
 
-    async def acall(self, event: Event, call_next: Next[Any]) -> Any:
-        depth = self.tracer.subscriber_started(event, call_next.handler_name)
-        try:
-            return await call_next(event)
-        except Exception as exc:
-            self.tracer.subscriber_failed(depth, call_next.handler_name, exc)
-            raise
+    def after(
+        self,
+        message: Any,
+        call_next: Next[Any],
+        state: Any,
+        error: BaseException | None,
+        result: Any = None,
+    ) -> None:
+        if error is not None:
+            self.tracer.subscriber_failed(state, call_next.handler_name, error)
 
 
 def _every_event(event: Event) -> None:
