@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import pytest
 
@@ -35,6 +35,8 @@ from .messages.events import Event
 from .plugins import _manager
 
 __all__ = ["EventRecorder", "LoadPlugin"]
+
+E = TypeVar("E", bound=Event)
 
 #: What selects events: an Event subclass, an exact type name, or a pattern (``"resource.*"``).
 EventKey = type[Event] | str
@@ -96,12 +98,22 @@ class EventRecorder:
         """The ``event_type`` of each recorded event, in order."""
         return [e.event_type for e in self.events]
 
-    def of(self, key: EventKey) -> list[Event]:
+    @overload
+    def of(self, key: type[E]) -> list[E]: ...
+    @overload
+    def of(self, key: str) -> list[Event]: ...
+
+    def of(self, key: EventKey) -> list[Any]:
         """The recorded events that ``key`` selects, in order."""
         selected = _selector(key)
         return [e for e in self.events if selected(e)]
 
-    def one(self, key: EventKey) -> Event:
+    @overload
+    def one(self, key: type[E]) -> E: ...
+    @overload
+    def one(self, key: str) -> Event: ...
+
+    def one(self, key: EventKey) -> Any:
         """The single recorded event that ``key`` selects; fails if there are 0 or several."""
         found = self.of(key)
         if len(found) != 1:
