@@ -257,13 +257,20 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
     manager after the test.
     """
     loaded: list[tuple[str, MessageBus]] = []
+    added: list[str] = []  # plugins this fixture put into the plugin manager
 
     def load(plugin: object, name: str | None = None, *, bus: MessageBus | None = None) -> str:
         if name is None:
             base = getattr(plugin, "__name__", None) or type(plugin).__name__
             name = f"{base}-test{next(_counter)}"
         target = llmgine_bus if bus is None else bus
-        registered = _manager.register_plugin(plugin, name)
+        pm = _manager.get_plugin_manager()
+        if pm.is_registered(plugin):  # loaded already (into another bus, or installed)
+            registered = pm.get_name(plugin)
+            assert registered is not None
+        else:
+            registered = _manager.register_plugin(plugin, name)
+            added.append(registered)
         loaded.append((registered, target))
         _manager._register_on(target, [registered], False)
         return registered
@@ -276,6 +283,7 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
         if name in names:
             names.remove(name)
             _manager.call_plugin_hook(name, "shutdown", bus=bus)
+    for name in added:
         if state.pm.get_plugin(name) is not None:
             state.pm.unregister(name=name)
         state.infos.pop(name, None)
