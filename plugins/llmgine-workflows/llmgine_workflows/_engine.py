@@ -195,17 +195,19 @@ class WorkflowEngine:
 
     def _check_handlers(self, workflow: Workflow) -> None:
         handlers = self.bus.command_handlers()
-        missing = [
-            f"step {step.name!r} needs {tp.__module__}.{tp.__qualname__}"
-            for step in workflow.steps
-            for tp in step.command_types()
-            if not any(klass in handlers for klass in tp.__mro__)
-        ]
+        missing: dict[str, list[str]] = {}  # command type -> steps that need it
+        for step in workflow.steps:
+            for tp in step.command_types():
+                if not any(klass in handlers for klass in tp.__mro__):
+                    missing.setdefault(f"{tp.__module__}.{tp.__qualname__}", []).append(step.name)
         if missing:
+            listed = "; ".join(
+                f"{tp} (step {', '.join(map(repr, steps))})" for tp, steps in missing.items()
+            )
             raise MissingHandlerError(
-                f"workflow {workflow.name!r} cannot start: {'; '.join(missing)}, which has no "
-                "handler on this bus. Register one (bus.register_command, or install the plugin "
-                "that handles it and call register_handlers()) before starting the workflow"
+                f"workflow {workflow.name!r} cannot start: no handler on this bus for {listed}. "
+                "Register one (bus.register_command, or install the plugin that handles it and "
+                "call register_handlers()) before starting the workflow"
             )
 
     async def _drive(self, workflow: Workflow, run: RunRecord) -> None:

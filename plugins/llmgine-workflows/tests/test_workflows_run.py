@@ -182,7 +182,9 @@ def test_missing_handler_fails_before_any_step(
         pass
 
     register_workflow(Workflow("w", [act_step("a"), Step("lost", Orphan, lambda i, r: Orphan())]))
-    with pytest.raises(MissingHandlerError, match=r"step 'lost' needs .*Orphan.*no handler"):
+    with pytest.raises(
+        MissingHandlerError, match=r"no handler on this bus for .*Orphan \(step 'lost'\)"
+    ):
         bus.dispatch(StartWorkflowCommand("w", {}))
     assert recorder.calls == []
     assert recorder.events == []
