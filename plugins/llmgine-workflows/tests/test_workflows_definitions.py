@@ -62,7 +62,7 @@ def test_a_builder_must_be_callable(builder: Any) -> None:
 
 def test_a_builder_must_take_input_and_results() -> None:
     with pytest.raises(WorkflowDefinitionError, match=r"step 'a': build .*two positional"):
-        Step("a", Act, lambda inp: Act("x"))
+        Step("a", Act, lambda inp: Act("x"))  # type: ignore[arg-type,misc]
 
 
 def test_a_compensation_needs_both_builder_and_command_type() -> None:

@@ -55,7 +55,7 @@ def start_and_kill_at_step_two(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while not ready.exists():
             if child.poll() is not None:
-                pytest.fail(f"the child exited early ({child.returncode}): {child.stderr.read()}")
+                pytest.fail(f"the child exited early ({child.returncode}): {child.communicate()}")
             if time.monotonic() > deadline:
                 pytest.fail("the child never reached step two")
             time.sleep(0.02)
