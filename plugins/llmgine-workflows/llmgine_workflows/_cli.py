@@ -51,6 +51,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     common(resume)
     resume.add_argument("run_ids", metavar="RUN_ID", nargs="*")
+    resume.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the named runs even if their owner process may be alive",
+    )
     resume.set_defaults(func=_resume)
 
 
@@ -143,6 +148,8 @@ def _resume(args: argparse.Namespace) -> int:
     failures = 0
     for run_id in run_ids:
         try:
+            if args.force:
+                engine.store.claim(run_id, force=True)
             message_bus.dispatch(ResumeWorkflowCommand(run_id))
         except Exception as exc:
             failures += 1

@@ -197,10 +197,11 @@ class RunStore:
             ).rowcount
         return bool(inserted)
 
-    def claim(self, run_id: str) -> RunRecord:
+    def claim(self, run_id: str, *, force: bool = False) -> RunRecord:
         """Make this process the owner of unfinished run ``run_id``, atomically.
 
-        Raises :class:`WorkflowRunError` if another live process owns it.
+        Raises :class:`WorkflowRunError` if another process that may be alive owns it
+        (one on another host always may), unless ``force``.
         """
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")  # no other process claims in between
@@ -209,10 +210,11 @@ class RunStore:
                 if run.finished:
                     self._conn.execute("ROLLBACK")
                     return run
-                if run.owner != this_owner() and owner_alive(run.owner):
+                if not force and run.owner != this_owner() and owner_alive(run.owner):
                     raise WorkflowRunError(
-                        f"run {run_id} is owned by process {run.owner}, which looks alive; "
-                        "resume it only after that process has exited"
+                        f"run {run_id} is owned by process {run.owner}, which may be alive; "
+                        "resume it after that process has exited (or, if it has, with "
+                        "'llmgine workflows resume --force RUN_ID')"
                     )
                 self._conn.execute(
                     "UPDATE runs SET owner = ?, updated_at = ? WHERE run_id = ?",

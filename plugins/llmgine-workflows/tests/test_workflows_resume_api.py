@@ -88,9 +88,13 @@ def test_a_run_owned_by_a_live_process_is_not_taken_over(
     interrupted_run(store, owner=f"{socket.gethostname()}:{os.getppid()}")
     engine = install(bus, store=store)
     assert engine.interrupted() == []
-    with pytest.raises(WorkflowRunError, match=r"owned by process .*looks alive"):
+    with pytest.raises(WorkflowRunError, match=r"owned by process .*may be alive.*--force"):
         bus.dispatch(ResumeWorkflowCommand("r1"))
     assert recorder.calls == []
+    # taking it over on purpose (what `llmgine workflows resume --force` does)
+    assert engine.store.claim("r1", force=True).owner == this_owner()
+    bus.dispatch(ResumeWorkflowCommand("r1"))
+    assert [c[1] for c in recorder.calls] == ["b", "c"]
 
 
 def test_a_run_of_a_changed_workflow_is_not_resumed(
