@@ -263,8 +263,8 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
         subscriptions.append(bus.subscribe_event(key, handler))
 
     try:
-        call_plugin_hook(name, "register_commands", register=register)
-        call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+        call_plugin_hook(name, "register_commands", register=register, bus=bus)
+        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=bus)
     except Exception as exc:
         for command_type in commands:
             bus.unregister_command(command_type)
@@ -285,7 +285,8 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
 def provided_by(name: str) -> tuple[list[str], list[str]]:
     """Return the command types and subscription keys plugin ``name`` registers, as text.
 
-    Calls the plugin's registration hooks with recording callbacks, on no bus.
+    Calls the plugin's registration hooks with recording callbacks and a throwaway
+    bus, which is never started, so nothing is activated.
     """
     commands: list[str] = []
     keys: list[str] = []
@@ -296,8 +297,9 @@ def provided_by(name: str) -> tuple[list[str], list[str]]:
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
         keys.append(type_name(key) if isinstance(key, type) else str(key))
 
-    call_plugin_hook(name, "register_commands", register=register)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+    throwaway = MessageBus.isolated()
+    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
+    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
     return commands, keys
 
 

@@ -28,12 +28,16 @@ __all__ = [
 
 
 @hookspec
-def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+def register_commands(
+    register: Callable[[type, Callable[[Any], Any]], None], bus: MessageBus
+) -> None:
     """Register command handlers by calling ``register(CommandType, handler)``."""
 
 
 @hookspec
-def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], None]) -> None:
+def register_subscribers(
+    subscribe: Callable[[Any, Callable[[Any], Any]], None], bus: MessageBus
+) -> None:
     """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,28 +24,29 @@ from ._registry import collect_plugin_workflows, ensure_hookspec
 
 ensure_hookspec()
 
-#: Engines whose handlers ``register_commands`` gave a bus, waiting for ``startup``
-#: to tell which bus. The core runs a bus's ``register_commands`` and then its
-#: ``startup`` hooks under one lock, so the newest unbound engine is that bus's.
-_unbound: list[WorkflowEngine] = []
+#: Each bus's engine, from ``register_commands`` until ``startup`` binds it. Binding
+#: opens the run store, so it waits for ``startup``: ``llmgine plugins`` calls
+#: ``register_commands`` on a throwaway bus that is never started.
+_unbound: weakref.WeakKeyDictionary[MessageBus, WorkflowEngine] = weakref.WeakKeyDictionary()
 
 
 @llmgine.hookimpl
-def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+def register_commands(
+    register: Callable[[type, Callable[[Any], Any]], None], bus: MessageBus
+) -> None:
     """Handle ``StartWorkflowCommand`` and ``ResumeWorkflowCommand``."""
     engine = WorkflowEngine()
     register(StartWorkflowCommand, engine.handle_start)
     register(ResumeWorkflowCommand, engine.handle_resume)
-    _unbound.append(engine)
+    _unbound[bus] = engine
 
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
     """Bind the engine to ``bus`` and collect every plugin's workflows."""
     ensure_hookspec()
-    if _unbound:
-        engine = _unbound.pop()
-        _unbound.clear()  # engines from listing-only calls (``llmgine plugins``)
+    engine = _unbound.pop(bus, None)
+    if engine is not None:
         engine.bind(bus)
     collect_plugin_workflows()
 
