@@ -75,7 +75,7 @@ def store_description() -> tuple[str, bool]:
             return f"SQLite file {os.path.abspath(path)} (from {DB_ENV})", True
         return "in memory (lost at exit)", False
     if isinstance(store, SqliteResourceStore):
-        return f"SQLite file {store.path.resolve()}", True
+        return f"SQLite file {os.path.abspath(store.path)}", True
     if isinstance(store, InMemoryResourceStore):
         return "in memory (lost at exit)", False
     return f"custom store {store!r}", True

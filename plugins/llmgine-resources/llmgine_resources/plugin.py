@@ -72,7 +72,7 @@ def handle_delete(command: DeleteResourceCommand) -> None:
 
 
 @llmgine.hookimpl
-def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+def register_commands(register: Callable[[type, Callable[[Any], Any]], object]) -> None:
     """Handle the three resource commands (``IdempotentCreateResourceCommand`` included)."""
     register(CreateResourceCommand, handle_create)
     register(UpdateResourceCommand, handle_update)
