@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -110,3 +111,18 @@ def test_concurrent_creates_and_one_idempotency_key_from_many_threads(
         stores[0].create("order", {"total": 2}, idempotency_key="once")
     for store in set(stores):
         store.close()
+
+
+@pytest.mark.parametrize(("durable", "synchronous"), [(False, 1), (True, 2)])
+def test_the_database_uses_wal_and_durable_syncs_every_commit(
+    tmp_path: Path, durable: bool, synchronous: int
+) -> None:
+    path = tmp_path / "r.db"
+    store = SqliteResourceStore(path, durable=durable)
+    assert store._connection().execute("PRAGMA synchronous").fetchone() == (
+        synchronous,
+    )  # 1 NORMAL, 2 FULL
+    store.close()
+    other = sqlite3.connect(path)
+    assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    other.close()
