@@ -55,10 +55,10 @@ def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], object
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
-    """Open the log file now, so a bad path is logged at startup, not at the first event."""
+    """Open the log file now, so a bad path is reported at startup, not at the first event."""
     log = get_audit_log()
-    if log is not None:
-        log.open()
+    if log is not None and log.open() == "failed":
+        bus.emit(_report("failed", log.last_error, str(log.path), log.dropped))
 
 
 @llmgine.hookimpl

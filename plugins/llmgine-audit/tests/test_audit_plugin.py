@@ -10,7 +10,7 @@ from pathlib import Path
 import llmgine_audit
 import pytest
 from llmgine.messages.bus import MessageBus
-from llmgine.messages.events import SystemEvent
+from llmgine.messages.events import Event, SystemEvent
 from llmgine.plugins import PluginStatus, _manager, register_handlers, register_plugin
 from llmgine_audit import LOG_ENV, AuditLog
 from llmgine_audit import plugin as audit_plugin
@@ -81,13 +81,19 @@ def test_startup_reports_a_bad_path_once_before_any_event(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     llmgine_audit.configure(path=tmp_path / "missing" / "audit.jsonl")
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    reports: list[Event] = []
+    bus.subscribe_event("system.audit.*", reports.append)
     with caplog.at_level(logging.ERROR, logger="llmgine.audit"):
-        audit_plugin.startup(MessageBus.isolated())
+        audit_plugin.startup(bus)
+        bus.emit(event("dropped"))
     log = llmgine_audit.get_audit_log()
     assert log is not None
-    assert (log.failing, log.dropped) == (True, 0)
+    assert (log.failing, log.dropped) == (True, 2)  # the report itself, and the event
     assert [r.name for r in caplog.records] == ["llmgine.audit"]
     assert "missing" in caplog.records[0].getMessage()
+    assert [e.event_type for e in reports] == ["system.audit.error"]
 
 
 def test_register_handlers_runs_the_hooks_and_closing_the_bus_closes_the_file(
