@@ -60,7 +60,9 @@ def test_a_non_optional_register_workflows_without_this_plugin_is_an_unknown_hoo
         register_plugin(workflow_plugin("w", optional=False), "declarer")
 
 
-def test_hook_register_workflows_declares_workflows_that_run_on_the_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hook_register_workflows_declares_workflows_that_run_on_the_bus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     plugin = workflow_plugin("from-plugin")
     register_plugin(plugin, "declarer")
     infos = {info.name: info for info in load_plugins()}
