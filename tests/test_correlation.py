@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
@@ -26,12 +27,14 @@ class Happened(Event):
     label: str
 
 
-def test_a_top_level_command_starts_its_own_correlation(bus: MessageBus) -> None:
+@pytest.mark.parametrize("publish", ["add_pending_event", "emit"])
+def test_a_top_level_command_starts_its_own_correlation(bus: MessageBus, publish: str) -> None:
+    """Events queued or emitted by its handler join it, caused by the command."""
     events: list[Happened] = []
     bus.subscribe_event(Happened, events.append)
 
     def handler(command: Outer) -> str:
-        bus.add_pending_event(Happened(label="a"))
+        getattr(bus, publish)(Happened(label="a"))
         return "ok"
 
     bus.register_command(Outer, handler)
@@ -175,21 +178,6 @@ def test_nested_dispatch_async_inherits_correlation_and_keeps_scopes_apart(
     assert inner_commands[0].correlation_id == command.command_id
     assert inner_commands[0].causation_id == command.command_id
     assert {e.correlation_id for e in events} == {command.command_id}
-
-
-def test_emit_inside_a_handler_joins_the_handlers_correlation(bus: MessageBus) -> None:
-    events: list[Happened] = []
-    bus.subscribe_event(Happened, events.append)
-
-    def handler(command: Outer) -> str:
-        bus.emit(Happened(label="now"))
-        return "ok"
-
-    bus.register_command(Outer, handler)
-    command = Outer()
-    bus.dispatch(command)
-    assert events[0].correlation_id == command.command_id
-    assert events[0].causation_id == command.command_id
 
 
 def test_explicit_ids_are_not_overwritten(bus: MessageBus) -> None:

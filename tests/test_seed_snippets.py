@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sys
 import types
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -250,11 +251,10 @@ def test_all_four_snippets_in_one_program(
     assert errors == []
 
 
-def test_the_stand_in_handlers_are_replaced_by_an_installed_plugin(
-    seeded_bus: MessageBus,
-) -> None:
-    """Once a plugin handles the resource commands, the stand-ins are not registered."""
+def test_the_stand_in_handlers_give_way_to_an_installed_plugin(seeded_bus: MessageBus) -> None:
+    """With a plugin that handles the resource commands installed, the stand-ins are unused."""
+    installed = {ep.name for ep in entry_points(group="llmgine.plugins")}
+    expected = "plugin 'resources'" if "resources" in installed else "test stand-in"
     sources = {t: source for t, (_, source) in seeded_bus.command_handlers().items()}
-    for command_type in (CreateResourceCommand, UpdateResourceCommand, DeleteResourceCommand):
-        assert command_type in sources
-        assert sources[command_type] is not None
+    assert sources[CreateResourceCommand] == expected
+    assert sources[UpdateResourceCommand] == expected
