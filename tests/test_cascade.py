@@ -19,6 +19,12 @@ class Tick(Event):
 
 
 @dataclasses.dataclass
+class Echo(Event):
+    event_type = "test.echo"
+    n: int
+
+
+@dataclasses.dataclass
 class Start(Command[None]):
     pass
 
@@ -142,3 +148,22 @@ def test_a_recursive_emit_async_loop_raises_to_the_caller() -> None:
     with pytest.raises(EventCascadeError):
         asyncio.run(bus.emit_async(Tick(n=1)))
     assert seen == [1, 2, 3, 4]
+
+
+def test_a_loop_started_by_a_plain_subscriber_stops_emit_async_and_its_started_tasks() -> None:
+    bus = MessageBus.isolated(max_cascade_depth=5)
+
+    async def waits(event: Tick) -> None:
+        await asyncio.sleep(3600)
+
+    bus.subscribe_event(Tick, waits)  # its task is started before the loop breaks
+    bus.subscribe_event(Tick, lambda e: bus.emit(Echo(n=1)))
+    bus.subscribe_event(Echo, lambda e: bus.emit(Echo(n=e.n + 1)))
+
+    async def main() -> list[asyncio.Task[object]]:
+        with pytest.raises(EventCascadeError, match=r"test\.echo"):
+            await bus.emit_async(Tick(n=1))
+        await asyncio.sleep(0)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(main()) == []  # the subscriber task was cancelled, not left behind

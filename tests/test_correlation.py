@@ -196,6 +196,7 @@ def test_explicit_ids_are_not_overwritten(bus: MessageBus) -> None:
     bus.dispatch(command)
     assert command.correlation_id == "request-42"
     assert events[0].correlation_id == "given-correlation"
+    assert events[0].causation_id == command.command_id  # still stamped with its cause
 
 
 def test_concurrent_dispatches_keep_their_own_correlations(bus: MessageBus) -> None:

@@ -195,3 +195,20 @@ def test_unregister_racing_with_a_lookup_never_leaves_a_stale_handler(bus: Messa
     assert results == ["base:r"]  # the racer's own dispatch began before the unregister
     with pytest.raises(CommandHandlerNotFound):
         bus.dispatch(GrandChild(name="after"))
+
+
+def test_errors_name_callable_instances_and_partials(bus: MessageBus) -> None:
+    import functools
+
+    class Handler:
+        def __call__(self, command: Base) -> str:
+            return "instance"
+
+    bus.register_command(Base, Handler())
+    with pytest.raises(DuplicateHandlerError) as info:
+        bus.register_command(Base, functools.partial(handle_child))
+    assert (
+        "test_dispatch.test_errors_name_callable_instances_and_partials.<locals>.Handler instance"
+        in str(info.value)
+    )
+    assert "test_dispatch.handle_child" in str(info.value)

@@ -150,3 +150,13 @@ def test_emit_inside_a_handler_publishes_at_once(bus: MessageBus) -> None:
     bus.register_command(Do, handler)
     bus.dispatch(Do())
     assert seen == ["emitted", "queued"]
+
+
+@pytest.mark.parametrize("bad", ["not an event", None, Do()])
+def test_emit_rejects_non_events(bus: MessageBus, bad: object) -> None:
+    import asyncio
+
+    with pytest.raises(TypeError, match=r"emit\(\) needs an Event instance"):
+        bus.emit(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"emit_async\(\) needs an Event instance"):
+        asyncio.run(bus.emit_async(bad))  # type: ignore[arg-type]

@@ -105,7 +105,7 @@ def test_double_star_matches_one_or_more_segments(bus: MessageBus) -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["", "res*", "resource.*x", "a..b", ".a", "a.", "***", "a.***"],
+    ["", "res*", "resource.*x", "a..b", ".a", "a.", "***", "a.***", "a..*", "*.", "**."],
 )
 def test_invalid_patterns_raise_naming_the_pattern(bus: MessageBus, pattern: str) -> None:
     with pytest.raises(InvalidPatternError) as info:
@@ -256,3 +256,23 @@ def test_subscribing_while_another_thread_emits_is_safe(bus: MessageBus) -> None
     bus.subscribe_event("resource.created", lambda e: late.append("late"))
     bus.emit(created())  # the cache was rebuilt after the churn
     assert late == ["late"]
+
+
+def test_subscription_exposes_its_key_and_handler(bus: MessageBus) -> None:
+    def handler(event: Event) -> None: ...
+
+    subscription = bus.subscribe_event("resource.*", handler)
+    assert subscription.key == "resource.*"
+    assert subscription.handler is handler
+    assert bus.subscriptions == (subscription,)
+
+
+def test_many_distinct_type_names_keep_matching(bus: MessageBus) -> None:
+    """SystemEvent names come from instances; the lookup cache must not grow without bound."""
+    seen: list[str] = []
+    bus.subscribe_event("system.*.error", lambda e: seen.append(e.component))
+    for i in range(5000):
+        bus.emit(system(f"c{i}", "info"))
+        bus.emit(system(f"c{i}", "error"))
+    assert len(seen) == 5000
+    assert len(bus._registry.cache) <= 4096

@@ -388,14 +388,16 @@ def _open(command: Command[Any]) -> Scope:
 
 def _stamp(event: Event, scope: Scope | None) -> None:
     """Fill an event's correlation and causation from the scope it is published from."""
-    if event.correlation_id is None:
-        setattr_ = object.__setattr__
-        if scope is None:
+    setattr_ = object.__setattr__
+    if scope is None:
+        if event.correlation_id is None:
             setattr_(event, "correlation_id", event.event_id)
-        else:
-            setattr_(event, "correlation_id", scope.correlation_id)
-            if event.causation_id is None:
-                setattr_(event, "causation_id", scope.message_id)
+        return
+    # each unless set: a given correlation (e.g. a request id) still gets its cause
+    if event.correlation_id is None:
+        setattr_(event, "correlation_id", scope.correlation_id)
+    if event.causation_id is None:
+        setattr_(event, "causation_id", scope.message_id)
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.
