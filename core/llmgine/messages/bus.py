@@ -195,8 +195,9 @@ class MessageBus(Delivery):
         cls = command.__class__
         if not isinstance(command, Command):
             raise TypeError(f"dispatch() needs a Command instance, got {command!r}")
-        # Take the cache before reading the handlers: if a (un)register replaces it
-        # meanwhile, what we found goes into the discarded dict, never the new one.
+        # Take the cache before reading the handlers: a registration racing with us
+        # replaces the cache after changing the handlers, so a stale answer can only
+        # land in a cache that is already discarded.
         resolved = self._resolved
         for klass in cls.__mro__:
             found = self._handlers.get(klass)
