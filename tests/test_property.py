@@ -61,6 +61,49 @@ def test_bare_star_and_exact_name_match_like_the_reference(name: list[str]) -> N
     assert seen == ["star", "exact", "double"]
 
 
+class Root(Event):
+    event_type = "a"
+
+
+class Mid(Root):
+    event_type = "a.b"
+
+
+class Leaf(Mid):
+    event_type = "a.b.ab"
+
+
+classes = st.sampled_from([Root, Mid, Leaf])
+keys = st.one_of(patterns.map(".".join), names.map(".".join), classes, st.just("*"))
+
+
+@given(
+    subscriptions=st.lists(st.tuples(keys, st.integers(0, 3)), max_size=8),
+    event_class=classes,
+)
+def test_delivery_order_and_dedup_match_the_reference(
+    subscriptions: list[tuple[str | type[Event], int]], event_class: type[Event]
+) -> None:
+    """Subscription order, each handler at most once, whatever mix of keys matched."""
+    bus = MessageBus.isolated()
+    calls: list[int] = []
+    handlers = [lambda e, i=i: calls.append(i) for i in range(4)]
+    for key, index in subscriptions:
+        bus.subscribe_event(key, handlers[index])
+    bus.emit(event_class())
+
+    def matches(key: str | type[Event]) -> bool:
+        if isinstance(key, type):
+            return issubclass(event_class, key)
+        return key == "*" or reference_match(key.split("."), event_class.event_type.split("."))
+
+    expected: list[int] = []
+    for key, index in subscriptions:
+        if matches(key) and index not in expected:
+            expected.append(index)
+    assert calls == expected
+
+
 # Pending-event isolation ---------------------------------------------------------
 
 
