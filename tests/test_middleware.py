@@ -14,6 +14,8 @@ from llmgine.middleware import HandlerTimeoutError, Logging, Next, Retry, Timeou
 from llmgine.plugins import PluginLoadError
 from llmgine.testing import EventRecorder
 
+M = __name__  # test_middleware, or tests.test_middleware
+
 
 @dataclass
 class Add(Command[int]):
@@ -89,7 +91,7 @@ def test_around_middleware_wraps_both_paths(llmgine_bus: MessageBus) -> None:
     llmgine_bus.add_command_middleware(timing)
     llmgine_bus.dispatch(Add(1, 1))
     asyncio.run(llmgine_bus.dispatch_async(Add(1, 1)))
-    stats = timing.stats[("test_middleware.Add", "test_middleware.add")]
+    stats = timing.stats[(f"{M}.Add", f"{M}.add")]
     assert (stats.calls, stats.failures) == (2, 0)
     assert stats.max_seconds >= stats.mean_seconds > 0
 
@@ -131,8 +133,8 @@ def test_event_middleware_wraps_each_subscriber_on_both_paths(llmgine_bus: Messa
     asyncio.run(llmgine_bus.emit_async(Added(total=1)))
     assert log == ["first", "second"]  # the plain-function middleware is sync-only
     assert sorted(name for _, name in timing.stats) == [
-        "test_middleware.test_event_middleware_wraps_each_subscriber_on_both_paths.<locals>.first",
-        "test_middleware.test_event_middleware_wraps_each_subscriber_on_both_paths.<locals>.second",
+        f"{M}.test_event_middleware_wraps_each_subscriber_on_both_paths.<locals>.first",
+        f"{M}.test_event_middleware_wraps_each_subscriber_on_both_paths.<locals>.second",
     ]
 
 
@@ -280,9 +282,9 @@ def test_logging_middleware(llmgine_bus: MessageBus, caplog: pytest.LogCaptureFi
         with pytest.raises(TypeError):
             llmgine_bus.dispatch(Add(1, None))  # type: ignore[arg-type]
     messages = [r.getMessage() for r in caplog.records]
-    assert messages[0].startswith("command test_middleware.Add ")
-    assert messages[0].endswith("-> test_middleware.add")
-    assert " done by test_middleware.add in " in messages[1]
+    assert messages[0].startswith(f"command {M}.Add ")
+    assert messages[0].endswith(f"-> {M}.add")
+    assert f" done by {M}.add in " in messages[1]
     assert caplog.records[3].levelno == logging.WARNING
     assert " failed in " in messages[3]
 
@@ -306,7 +308,7 @@ class MiddlewarePlugin:
             raise RuntimeError("broken plugin")
 
 
-def test_plugin_middleware_goes_inside_host_middleware_added_before(
+def test_hook_register_middleware_goes_inside_host_middleware_added_before(
     llmgine_bus: MessageBus, llmgine_load_plugin: Any
 ) -> None:
     log: list[str] = []
@@ -324,7 +326,7 @@ def test_plugin_middleware_goes_inside_host_middleware_added_before(
     ]
 
 
-def test_a_plugin_failing_to_register_leaves_no_middleware(
+def test_hook_register_middleware_failing_leaves_no_middleware(
     llmgine_bus: MessageBus, llmgine_load_plugin: Any
 ) -> None:
     with pytest.raises(PluginLoadError, match="broken plugin"):

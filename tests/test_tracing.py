@@ -62,14 +62,15 @@ def normalized(text: str) -> list[str]:
     return re.sub(r"in \d+\.\d ms", "in T ms", text).splitlines()
 
 
+M = __name__  # test_tracing, or tests.test_tracing
 EXPECTED = [
-    "▶ test_tracing.PlaceOrder #N",
-    "✔ test_tracing.PlaceOrder -> 'o_1' in T ms",
-    "  ● order.placed (test_tracing.OrderPlaced) #N",
-    "    → test_tracing.make_bus.<locals>.send_receipt",
-    "    ▶ test_tracing.ChargeCard #N",
-    "    ✔ test_tracing.ChargeCard -> 'ch_1' in T ms",
-    "  ● nobody.listens (test_tracing.Unheard) #N",
+    f"▶ {M}.PlaceOrder #N",
+    f"✔ {M}.PlaceOrder -> 'o_1' in T ms",
+    f"  ● order.placed ({M}.OrderPlaced) #N",
+    f"    → {M}.make_bus.<locals>.send_receipt",
+    f"    ▶ {M}.ChargeCard #N",
+    f"    ✔ {M}.ChargeCard -> 'ch_1' in T ms",
+    f"  ● nobody.listens ({M}.Unheard) #N",
 ]
 
 
@@ -106,12 +107,11 @@ def test_failures_are_printed() -> None:
     bus.emit(OrderPlaced(item="x"))
     lines = normalized(out.getvalue())
     assert lines[:2] == [
-        "▶ test_tracing.ChargeCard #N",
-        "✘ test_tracing.ChargeCard raised ValueError: negative amount in T ms",
+        f"▶ {M}.ChargeCard #N",
+        f"✘ {M}.ChargeCard raised ValueError: negative amount in T ms",
     ]
     assert (
-        "  ✘ test_tracing.test_failures_are_printed.<locals>.broken raised RuntimeError: no paper"
-        in lines
+        f"  ✘ {M}.test_failures_are_printed.<locals>.broken raised RuntimeError: no paper" in lines
     )
     assert "  ● system.bus.error (llmgine.messages.events.SystemEvent) #N" in lines
 
@@ -129,8 +129,8 @@ def test_env_var_makes_register_handlers_install_the_tracer(
     register_handlers(bus)
     bus.dispatch(ChargeCard(amount=1))
     assert normalized(capsys.readouterr().err) == [
-        "▶ test_tracing.ChargeCard #N",
-        "✔ test_tracing.ChargeCard -> 'ch_1' in T ms",
+        f"▶ {M}.ChargeCard #N",
+        f"✔ {M}.ChargeCard -> 'ch_1' in T ms",
     ]
 
 

@@ -14,7 +14,6 @@ from collections import deque
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from ._eager import resume
 from ._naming import type_name
 from ._scope import Scope, current_scope
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
@@ -68,6 +67,8 @@ class Delivery:
                             f"subscriber {subscriber.name} returned a coroutine; "
                             "publish with 'await message_bus.emit_async(event)'"
                         )
+                except EventCascadeError:
+                    raise  # from an emit/dispatch inside the subscriber: the loop must stop
                 except Exception as exc:
                     scope.pending = None
                     failures.append((subscriber, exc))
@@ -77,6 +78,7 @@ class Delivery:
                     scope.pending = None
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if failures:
             self._failed(event, depth, is_report, failures, queue)
         return failures
@@ -92,20 +94,23 @@ class Delivery:
         if depth > self.max_cascade_depth:
             self._cascade(event)
         failures: list[Failure] = []
-        # Per subscriber: its scope, and the task finishing it if it suspended.
+        # Per subscriber: its scope, and the task running it if it is a coroutine.
         started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]] = []
         for subscriber in plan.asubscribers:
             scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
             token = current_scope.set(scope)
             try:
                 result = subscriber.handler(event)
-                task = None
-                if result.__class__ is CoroutineType:
-                    try:
-                        task = resume(result, result.send(None))
-                    except StopIteration:  # finished in its first step: no task needed
-                        task = None
+                # A task of its own, created while its scope is set (the task copies the
+                # context): like any task it is asyncio.current_task() in its body, so
+                # asyncio.timeout() and TaskGroup cancel it and not the emitter, and its
+                # context-variable changes (and their tokens) stay its own.
+                task = asyncio.ensure_future(result) if result.__class__ is CoroutineType else None
+            except EventCascadeError:
+                _abandon(started)
+                raise
             except Exception as exc:
+                scope.closed = True
                 failures.append((subscriber, exc))
                 continue
             finally:
@@ -116,13 +121,13 @@ class Delivery:
             try:
                 await asyncio.wait(tasks)
             except BaseException:  # we were cancelled: so are the subscribers still running
-                for task in tasks:
-                    task.cancel()
+                _abandon(started)
                 raise
         for subscriber, scope, task in started:
-            error = task.exception() if task is not None else None
+            scope.closed = True
+            error = _outcome(subscriber, task) if task is not None else None
             if error is not None:
-                failures.append((subscriber, error))  # type: ignore[arg-type]
+                failures.append((subscriber, error))
             elif scope.pending is not None:
                 queue.extend((e, depth + 1, False) for e in scope.pending)
         if failures:
@@ -169,3 +174,23 @@ class Delivery:
                 causation_id=event.event_id,
             )
             queue.append((report, depth + 1, True))
+
+
+def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | None:
+    """The exception a finished subscriber task failed with, if any."""
+    if task.cancelled():
+        # Not our cancellation (that raised in the emitter): the subscriber's own
+        # doing, so it is that subscriber's failure.
+        return RuntimeError(f"subscriber {subscriber.name} was cancelled before it finished")
+    error = task.exception()
+    if error is None or (isinstance(error, Exception) and not isinstance(error, EventCascadeError)):
+        return error
+    raise error  # a runaway cascade, KeyboardInterrupt and the like are not subscriber failures
+
+
+def _abandon(started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]]) -> None:
+    """Cancel the subscriber tasks still running and close every scope: nothing gets published."""
+    for _, scope, task in started:
+        scope.closed = True
+        if task is not None:
+            task.cancel()

@@ -21,7 +21,7 @@ __all__ = ["Scope", "current_scope"]
 class Scope:
     """What is being handled: its message id, its correlation, and the events it queued."""
 
-    __slots__ = ("correlation_id", "depth", "message_id", "pending")
+    __slots__ = ("closed", "correlation_id", "depth", "message_id", "pending")
 
     def __init__(self, message_id: str, correlation_id: str, depth: int) -> None:
         self.message_id = message_id
@@ -30,6 +30,8 @@ class Scope:
         self.depth = depth
         #: events queued by the code running in this scope; None until the first one
         self.pending: list[Event] | None = None
+        #: set when the handler or subscriber returned: later events have nowhere to go
+        self.closed = False
 
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)

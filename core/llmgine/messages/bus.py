@@ -229,11 +229,15 @@ class MessageBus(Delivery):
         cls = command.__class__
         if not isinstance(command, Command):
             raise TypeError(f"dispatch() needs a Command instance, got {command!r}")
+        # Take the cache before reading the handlers: a registration racing with us
+        # replaces the cache after changing the handlers, so a stale answer can only
+        # land in a cache that is already discarded.
+        resolved = self._resolved
         for klass in cls.__mro__:
             found = self._handlers.get(klass)
             if found is not None:
                 found = self._middleware.wrap_handler(found, cls)
-                self._resolved[cls] = found
+                resolved[cls] = found
                 return found
         raise CommandHandlerNotFound(cls)
 
@@ -256,6 +260,7 @@ class MessageBus(Delivery):
             result = entry.handler(command)
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if result.__class__ is CoroutineType:
             result.close()
             raise AsyncHandlerError(
@@ -281,6 +286,7 @@ class MessageBus(Delivery):
                 result = await result
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if scope.pending is not None:
             await self._publish_async(scope.pending, scope.depth + 1)
         return result  # type: ignore[no-any-return]
@@ -291,14 +297,21 @@ class MessageBus(Delivery):
         """Queue ``event`` to be published when the current handler or subscriber succeeds.
 
         Works on any bus object: the event joins the dispatch (or delivery) in progress
-        in the current context. Raises :class:`NoActiveScopeError` outside one.
+        in the current context. Raises :class:`NoActiveScopeError` outside one, including
+        from a task or thread that outlived the handler or subscriber that started it.
         """
         scope = current_scope.get()
-        if scope is None:
+        if scope is None or scope.closed:
+            where = (
+                "outside a command handler or event subscriber"
+                if scope is None
+                else f"after the handler or subscriber of {scope.message_id} returned "
+                "(from a task or thread it started that outlived it)"
+            )
             raise NoActiveScopeError(
-                "add_pending_event() was called outside a command handler or event subscriber, "
-                "so there is nothing to publish it after; use message_bus.emit(event) "
-                "(or await emit_async(event)) to publish it now"
+                f"add_pending_event() was called {where}, so there is nothing to publish it "
+                "after; use message_bus.emit(event) (or await emit_async(event)) to publish "
+                "it now"
             )
         if not isinstance(event, Event):
             raise TypeError(f"add_pending_event() needs an Event instance, got {event!r}")
@@ -350,17 +363,26 @@ class MessageBus(Delivery):
 
         Each callback runs once; all run even if some raise, and the errors are then
         raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
-        Async callbacks need :meth:`aclose`.
+        If any callback is ``async def``, nothing runs and :class:`AsyncHandlerError`
+        says to use :meth:`aclose`, which then runs them all.
         """
+        with self._lock:
+            pending = [c for c in self._close_callbacks if is_async_callable(c)]
+        if pending:
+            names = ", ".join(callable_name(c) for c in pending)
+            raise AsyncHandlerError(
+                f"close callbacks {names} are async; use 'await bus.aclose()' (no callback has run)"
+            )
         errors: list[Exception] = []
         for callback in self._take_close_callbacks():
             try:
-                if is_async_callable(callback):
+                result = callback()
+                if result.__class__ is CoroutineType:
+                    result.close()
                     raise AsyncHandlerError(
-                        f"close callback {callable_name(callback)} is async; "
-                        "use 'await bus.aclose()'"
+                        f"close callback {callable_name(callback)} returned a coroutine, which "
+                        "was closed unawaited; use 'await bus.aclose()'"
                     )
-                callback()
             except Exception as exc:
                 errors.append(exc)
         if errors:
@@ -402,14 +424,16 @@ def _open(command: Command[Any]) -> Scope:
 
 def _stamp(event: Event, scope: Scope | None) -> None:
     """Fill an event's correlation and causation from the scope it is published from."""
-    if event.correlation_id is None:
-        setattr_ = object.__setattr__
-        if scope is None:
+    setattr_ = object.__setattr__
+    if scope is None:
+        if event.correlation_id is None:
             setattr_(event, "correlation_id", event.event_id)
-        else:
-            setattr_(event, "correlation_id", scope.correlation_id)
-            if event.causation_id is None:
-                setattr_(event, "causation_id", scope.message_id)
+        return
+    # each unless set: a given correlation (e.g. a request id) still gets its cause
+    if event.correlation_id is None:
+        setattr_(event, "correlation_id", scope.correlation_id)
+    if event.causation_id is None:
+        setattr_(event, "causation_id", scope.message_id)
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.

@@ -63,6 +63,8 @@ class _State:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.discovered = False
+        #: plugins whose hook names have been validated
+        self.checked: set[str] = set()
         #: plugin name -> info, in load order (failed plugins included, with .error)
         self.infos: dict[str, PluginInfo] = {}
         #: bus -> names of the plugins registered on it
@@ -108,6 +110,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
             _state.pm.unregister(name=registered)
             raise
         _state.infos[registered] = _describe(registered, plugin, None)
+        _state.checked.add(registered)
         return registered
 
 
@@ -121,20 +124,25 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
     lenient = _lenient(lenient)
     with _state.lock:
         if not _state.discovered:
-            loaded = [c for c in discover() if _load(c, lenient)]
+            # Skip what an earlier, interrupted call already loaded or turned away.
+            for candidate in discover():
+                if candidate.name not in _state.infos:
+                    _load(candidate, lenient)
             # Unknown hooks are checked after all loaded: a plugin may add hookspecs
             # that a plugin loaded before it implements.
-            for candidate in loaded:
-                try:
-                    _check_hooks(candidate.name)
-                except PluginLoadError as error:
-                    _state.pm.unregister(name=candidate.name)
-                    _fail(error, lenient, _state.infos[candidate.name])
+            for name, info in list(_state.infos.items()):
+                if info.error is None and name not in _state.checked:
+                    try:
+                        _check_hooks(name)
+                    except PluginLoadError as error:
+                        _state.pm.unregister(name=name)
+                        _fail(error, lenient, info)
+                    _state.checked.add(name)
             _state.discovered = True
         return list(_state.infos.values())
 
 
-def _load(candidate: Candidate, lenient: bool) -> bool:
+def _load(candidate: Candidate, lenient: bool) -> None:
     info = PluginInfo(
         name=candidate.name,
         distribution=candidate.dist_name,
@@ -151,25 +159,27 @@ def _load(candidate: Candidate, lenient: bool) -> bool:
             distribution=candidate.dist_name,
         )
         _fail(error, lenient, info)
-        return False
+        return
+    step = "failed to import"
     try:
         check_compatible(candidate)
         plugin = candidate.entry_point.load()
+        step = "could not be registered with pluggy"
+        _state.pm.register(plugin, name=candidate.name)
+        step = "failed in its plugin_status hook"
+        _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
     except PluginLoadError as incompatible:
         _fail(incompatible, lenient, info)
-        return False
     except Exception as exc:
+        if _state.pm.has_plugin(candidate.name):
+            _state.pm.unregister(name=candidate.name)
         failed = PluginLoadError(
-            f"{candidate.describe()} failed to import: {type(exc).__name__}: {exc}",
+            f"{candidate.describe()} {step}: {type(exc).__name__}: {exc}",
             plugin=candidate.name,
             distribution=candidate.dist_name,
         )
         failed.__cause__ = exc
         _fail(failed, lenient, info)
-        return False
-    _state.pm.register(plugin, name=candidate.name)
-    _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
-    return True
 
 
 def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
@@ -273,13 +283,14 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
         removers.append(bus.add_event_middleware(middleware))
 
     try:
-        call_plugin_hook(name, "register_commands", register=register)
-        call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+        call_plugin_hook(name, "register_commands", register=register, bus=bus)
+        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=bus)
         call_plugin_hook(
             name,
             "register_middleware",
             add_command_middleware=add_command_middleware,
             add_event_middleware=add_event_middleware,
+            bus=bus,
         )
     except Exception as exc:
         for command_type in commands:
@@ -303,7 +314,8 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
 def provided_by(name: str) -> tuple[list[str], list[str]]:
     """Return the command types and subscription keys plugin ``name`` registers, as text.
 
-    Calls the plugin's registration hooks with recording callbacks, on no bus.
+    Calls the plugin's registration hooks with recording callbacks and a throwaway
+    bus, which is never started, so nothing is activated.
     """
     commands: list[str] = []
     keys: list[str] = []
@@ -314,8 +326,9 @@ def provided_by(name: str) -> tuple[list[str], list[str]]:
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
         keys.append(type_name(key) if isinstance(key, type) else str(key))
 
-    call_plugin_hook(name, "register_commands", register=register)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+    throwaway = MessageBus.isolated()
+    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
+    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
     return commands, keys
 
 

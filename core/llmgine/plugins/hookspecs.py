@@ -30,24 +30,22 @@ __all__ = [
 
 
 @hookspec
-def register_commands(register: Register) -> None:
+def register_commands(register: Register, bus: MessageBus) -> None:
     """Register command handlers by calling ``register(CommandType, handler)``."""
 
 
 @hookspec
-def register_subscribers(subscribe: Subscribe) -> None:
+def register_subscribers(subscribe: Subscribe, bus: MessageBus) -> None:
     """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
 
 
 @hookspec
 def register_middleware(
-    add_command_middleware: Callable[[Any], None], add_event_middleware: Callable[[Any], None]
+    add_command_middleware: Callable[[Any], None],
+    add_event_middleware: Callable[[Any], None],
+    bus: MessageBus,
 ) -> None:
-    """Wrap handlers with ``add_command_middleware(mw)`` / ``add_event_middleware(mw)``.
-
-    Called by ``register_handlers()`` after the plugin's commands and subscribers, in
-    plugin load order; each middleware goes inside those added before it.
-    """
+    """Wrap handlers: ``add_command_middleware(mw)``, ``add_event_middleware(mw)`` (call_next)."""
 
 
 @hookspec

@@ -1,0 +1,236 @@
+"""Registering plugin objects (not installed) and what register_handlers() does with them.
+
+Installed distributions are covered in tests/integration/test_installed_plugins.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import llmgine
+import pytest
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
+from llmgine.messages.errors import CommandHandlerNotFound
+from llmgine.messages.events import Event
+from llmgine.plugins import (
+    PluginLoadError,
+    PluginStatus,
+    get_plugin_manager,
+    register_handlers,
+    register_plugin,
+)
+from llmgine.plugins._manager import _reset_for_tests
+
+
+@dataclass
+class Greet(Command[str]):
+    name: str
+
+
+@dataclass
+class Greeted(Event):
+    event_type = "greeting.sent"
+    name: str
+
+
+class GreeterPlugin:
+    """A plugin object implementing every core hook, recording how it was called."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.seen: list[Event] = []
+
+    @llmgine.hookimpl
+    def register_commands(self, register: Any) -> None:
+        self.calls.append("register_commands")
+        register(Greet, self.greet)
+
+    @llmgine.hookimpl
+    def register_subscribers(self, subscribe: Any) -> None:
+        self.calls.append("register_subscribers")
+        subscribe("greeting.*", self.seen.append)
+
+    @llmgine.hookimpl
+    def startup(self, bus: MessageBus) -> None:
+        self.calls.append("startup")
+
+    @llmgine.hookimpl
+    def shutdown(self, bus: MessageBus) -> None:
+        self.calls.append("shutdown")
+
+    @llmgine.hookimpl
+    def plugin_status(self) -> PluginStatus:
+        return PluginStatus(active=False, detail="no greeting file", activate="set GREETINGS=1")
+
+    def greet(self, command: Greet) -> str:
+        from llmgine.messages.bus import message_bus
+
+        message_bus.add_pending_event(Greeted(command.name))
+        return f"hello {command.name}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # No installed plugin may leak into these tests, whatever the environment has.
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+    _reset_for_tests()
+    yield
+    _reset_for_tests()
+
+
+def test_hook_register_commands_gives_the_bus_a_handler() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated(strict=True)
+    infos = register_handlers(bus)
+    assert [i.name for i in infos] == ["greeter"]
+    assert bus.dispatch(Greet("ada")) == "hello ada"
+    assert bus.command_handlers()[Greet] == (
+        "tests.test_plugin_registration.GreeterPlugin.greet",
+        "plugin 'greeter'",
+    )
+
+
+def test_hook_register_subscribers_subscribes_by_pattern() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    bus.emit(Greeted("grace"))
+    bus.dispatch(Greet("ada"))
+    assert [e.name for e in plugin.seen] == ["grace", "ada"]  # type: ignore[attr-defined]
+    assert [s.key for s in bus.subscriptions] == ["greeting.*"]
+
+
+def test_register_handlers_is_idempotent() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    register_handlers(bus)  # a second call must not register twice (that would raise)
+    bus.dispatch(Greet("ada"))
+    assert len(plugin.seen) == 1
+    assert plugin.calls.count("register_commands") == 1
+    assert plugin.calls.count("startup") == 1
+
+
+def test_each_bus_gets_its_own_registration() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    first, second = MessageBus.isolated(), MessageBus.isolated()
+    register_handlers(first)
+    register_handlers(second)
+    assert second.dispatch(Greet("bo")) == "hello bo"
+    assert plugin.calls.count("startup") == 2
+
+
+def test_hook_startup_runs_after_registration() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    register_handlers(MessageBus.isolated())
+    assert plugin.calls == ["register_commands", "register_subscribers", "startup"]
+
+
+def test_hook_shutdown_runs_once_when_the_bus_closes() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated()
+    register_handlers(bus)
+    assert "shutdown" not in plugin.calls
+    bus.close()
+    assert plugin.calls[-1] == "shutdown"
+    bus.close()  # close callbacks run once
+    assert plugin.calls.count("shutdown") == 1
+
+
+def test_hook_plugin_status_is_reported() -> None:
+    register_plugin(GreeterPlugin(), "greeter")
+    (info,) = register_handlers(MessageBus.isolated())
+    assert info.status == PluginStatus(False, "no greeting file", "set GREETINGS=1")
+    assert "plugin_status" in info.hooks
+
+
+def test_unknown_hook_is_an_error_naming_plugin_and_hook() -> None:
+    class Typo:
+        @llmgine.hookimpl
+        def register_comands(self, register: Any) -> None:  # sic
+            raise AssertionError("never called")
+
+    with pytest.raises(PluginLoadError, match=r"'typo'.*unknown hook 'register_comands'"):
+        register_plugin(Typo(), "typo")
+    assert get_plugin_manager().get_plugin("typo") is None
+
+
+def test_optional_hook_of_absent_plugin_loads_fine() -> None:
+    class UsesWorkflows:
+        @llmgine.hookimpl(optionalhook=True)
+        def register_workflows(self, register: Any) -> None:
+            raise AssertionError("no workflows plugin, so never called")
+
+    register_plugin(UsesWorkflows(), "uses-workflows")
+    assert [i.name for i in register_handlers(MessageBus.isolated())] == ["uses-workflows"]
+
+
+def test_two_plugins_handling_one_command_name_both_and_the_command() -> None:
+    register_plugin(GreeterPlugin(), "greeter")
+    register_plugin(GreeterPlugin(), "greeter-two")
+    bus = MessageBus.isolated()
+    with pytest.raises(PluginLoadError) as info:
+        register_handlers(bus)
+    message = str(info.value)
+    assert "'greeter'" in message
+    assert "'greeter-two'" in message
+    assert "Greet" in message
+
+
+def test_failed_registration_is_rolled_back_and_lenient_mode_goes_on() -> None:
+    class HalfBroken:
+        @llmgine.hookimpl
+        def register_commands(self, register: Any) -> None:
+            register(Greet, lambda c: "half")
+
+        @llmgine.hookimpl
+        def register_subscribers(self, subscribe: Any) -> None:
+            subscribe("bad..pattern", print)
+
+    register_plugin(HalfBroken(), "half-broken")
+    bus = MessageBus.isolated()
+    with pytest.warns(RuntimeWarning, match="half-broken.*could not register"):
+        infos = register_handlers(bus, lenient=True)
+    assert infos[0].error is not None
+    with pytest.raises(CommandHandlerNotFound):  # its command was unregistered again
+        bus.dispatch(Greet("x"))
+    assert bus.subscriptions == ()
+
+
+def test_a_plugin_module_can_be_registered() -> None:
+    module = SimpleNamespace(__name__="my_app.plugin")
+
+    @llmgine.hookimpl
+    def register_commands(register: Any) -> None:
+        register(Greet, lambda c: "from module")
+
+    module.register_commands = register_commands  # type: ignore[attr-defined]
+    register_plugin(module, "mod")
+    bus = MessageBus.isolated()
+    register_handlers(bus)
+    assert bus.dispatch(Greet("x")) == "from module"
+
+
+def test_hook_register_cli_adds_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmgine import cli
+
+    class Hello:
+        @llmgine.hookimpl
+        def register_cli(self, subparsers: Any) -> None:
+            parser = subparsers.add_parser("hello", help="say hello")
+            parser.add_argument("who")
+            parser.set_defaults(func=lambda args: print(f"hello {args.who}") or 3)
+
+    register_plugin(Hello(), "hello")
+    assert cli.main(["hello", "world"]) == 3
+    assert capsys.readouterr().out == "hello world\n"
