@@ -61,22 +61,15 @@ __all__ = [
 class Around:
     """Base for middleware that does something before and after each call, on both paths.
 
-    Override :meth:`before` (its return value is handed to :meth:`after`) and
-    :meth:`after`; ``__call__`` and ``acall`` are written once here.
+    Override :meth:`before`, whose return value (everything :meth:`after` needs to
+    know) is handed to :meth:`after`; ``__call__`` and ``acall`` are written once here.
     """
 
     def before(self, message: Any, call_next: Next[Any]) -> Any:
-        """Called before the rest of the chain; returns a state for :meth:`after`."""
+        """Called before the rest of the chain; returns the state for :meth:`after`."""
         return None
 
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
         """Called after the rest of the chain with its exception, or ``None`` and its result."""
 
     def __call__(self, message: Any, call_next: Next[Any]) -> Any:
@@ -84,9 +77,9 @@ class Around:
         try:
             result = call_next(message)
         except BaseException as exc:
-            self.after(message, call_next, state, exc)
+            self.after(state, exc, None)
             raise
-        self.after(message, call_next, state, None, result)
+        self.after(state, None, result)
         return result
 
     async def acall(self, message: Any, call_next: Next[Any]) -> Any:
@@ -95,9 +88,9 @@ class Around:
         try:
             result = await call_next(message)
         except BaseException as exc:
-            self.after(message, call_next, state, exc)
+            self.after(state, exc, None)
             raise
-        self.after(message, call_next, state, None, result)
+        self.after(state, None, result)
         return result
 
 
@@ -120,35 +113,24 @@ class Logging(Around):
         self.level = level
         self.error_level = error_level
 
-    def before(self, message: Any, call_next: Next[Any]) -> float:
+    def before(self, message: Any, call_next: Next[Any]) -> tuple[str, str, float]:
         """Log the start of the call."""
-        self.logger.log(self.level, "%s -> %s", _describe(message), call_next.handler_name)
-        return time.perf_counter()
+        described, handler = _describe(message), call_next.handler_name
+        self.logger.log(self.level, "%s -> %s", described, handler)
+        return described, handler, time.perf_counter()
 
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
         """Log the end of the call, or its exception."""
-        ms = (time.perf_counter() - state) * 1000
+        described, handler, start = state
+        ms = (time.perf_counter() - start) * 1000
         if error is None:
-            self.logger.log(
-                self.level,
-                "%s done by %s in %.2f ms",
-                _describe(message),
-                call_next.handler_name,
-                ms,
-            )
+            self.logger.log(self.level, "%s done by %s in %.2f ms", described, handler, ms)
         else:
             self.logger.log(
                 self.error_level,
                 "%s failed in %s after %.2f ms: %r",
-                _describe(message),
-                call_next.handler_name,
+                described,
+                handler,
                 ms,
                 error,
                 exc_info=error,
@@ -183,24 +165,15 @@ class Timing(Around):
         self.report = report
         self.stats: dict[tuple[str, str], TimingStats] = {}
 
-    def before(self, message: Any, call_next: Next[Any]) -> float:
+    def before(self, message: Any, call_next: Next[Any]) -> tuple[Any, str, float]:
         """Start the clock."""
-        return time.perf_counter()
+        return message, call_next.handler_name, time.perf_counter()
 
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
         """Stop the clock and record."""
-        seconds = time.perf_counter() - state
-        key = (
-            getattr(message, "event_type", None) or type_name(message.__class__),
-            call_next.handler_name,
-        )
+        message, handler, start = state
+        seconds = time.perf_counter() - start
+        key = (getattr(message, "event_type", None) or type_name(message.__class__), handler)
         stats = self.stats.get(key)
         if stats is None:
             stats = self.stats[key] = TimingStats()
@@ -209,7 +182,7 @@ class Timing(Around):
         stats.total_seconds += seconds
         stats.max_seconds = max(stats.max_seconds, seconds)
         if self.report is not None:
-            self.report(message, call_next.handler_name, seconds, error)
+            self.report(message, handler, seconds, error)
 
 
 class Retry:

@@ -119,39 +119,25 @@ class _CommandTrace(Around):
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def before(self, message: Any, call_next: Next[Any]) -> tuple[int, float]:
-        return self.tracer.command_started(message)
+    def before(self, message: Any, call_next: Next[Any]) -> Any:
+        return message, self.tracer.command_started(message)
 
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
-        self.tracer.command_done(message, state, error, result)
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
+        command, started = state
+        self.tracer.command_done(command, started, error, result)
 
 
-class _EventTrace(Around):
+class _EventTrace(_CommandTrace):
     """Event middleware printing each event and subscriber call (sync and async)."""
 
-    def __init__(self, tracer: Tracer) -> None:
-        self.tracer = tracer
+    def before(self, message: Any, call_next: Next[Any]) -> Any:
+        name = call_next.handler_name
+        return self.tracer.subscriber_started(message, name), name
 
-    def before(self, message: Any, call_next: Next[Any]) -> int:
-        return self.tracer.subscriber_started(message, call_next.handler_name)
-
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
         if error is not None:
-            self.tracer.subscriber_failed(state, call_next.handler_name, error)
+            depth, name = state
+            self.tracer.subscriber_failed(depth, name, error)
 
 
 def _every_event(event: Event) -> None:

@@ -98,49 +98,26 @@ class _CommandSpans(Around):
     def __init__(self, spans: Spans) -> None:
         self.spans = spans
 
-    def before(self, message: Any, call_next: Next[Any]) -> Any:
-        span = self.spans.start(
-            message, f"dispatch {message.__class__.__qualname__}", call_next.handler_name
-        )
-        return span, context.attach(trace.set_span_in_context(span))
-
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
-        span, token = state
-        context.detach(token)
-        _end(span, error)
-
-
-class _SubscriberSpans(Around):
-    """A span per subscriber call."""
-
-    def __init__(self, spans: Spans) -> None:
-        self.spans = spans
-
     def _start(self, message: Any, call_next: Next[Any]) -> trace.Span:
-        return self.spans.start(message, f"deliver {message.event_type}", call_next.handler_name)
+        name = f"dispatch {message.__class__.__qualname__}"
+        return self.spans.start(message, name, call_next.handler_name)
 
     def before(self, message: Any, call_next: Next[Any]) -> Any:
         span = self._start(message, call_next)
         return span, context.attach(trace.set_span_in_context(span))
 
-    def after(
-        self,
-        message: Any,
-        call_next: Next[Any],
-        state: Any,
-        error: BaseException | None,
-        result: Any = None,
-    ) -> None:
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
         span, token = state
         context.detach(token)
         _end(span, error)
+
+
+class _SubscriberSpans(_CommandSpans):
+    """A span per subscriber call."""
+
+    def _start(self, message: Any, call_next: Next[Any]) -> trace.Span:
+        name = f"deliver {message.event_type}"
+        return self.spans.start(message, name, call_next.handler_name)
 
     async def acall(self, message: Any, call_next: Next[Any]) -> Any:
         # Not made current: an async subscriber that suspends is finished in a task

@@ -115,27 +115,20 @@ def check_tree(exporter: InMemorySpanExporter, command: Order) -> None:
     assert dict(dispatch.attributes or {})["llmgine.message.id"] == command.command_id
 
 
-def test_sync_spans_follow_causation(
-    traced_bus: MessageBus, exporter: InMemorySpanExporter
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_spans_follow_causation(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter, path: str
 ) -> None:
-    traced_bus.register_command(Order, order_on(traced_bus))
+    is_async = path == "async"
+    traced_bus.register_command(Order, (aorder_on if is_async else order_on)(traced_bus))
     traced_bus.register_command(Charge, charge)
-    traced_bus.subscribe_event(Ordered, send_receipt)
+    traced_bus.subscribe_event(Ordered, asend_receipt if is_async else send_receipt)
     traced_bus.subscribe_event(Receipt, lambda event: None)
     command = Order(item="book")
-    assert traced_bus.dispatch(command) == "ch_1"
-    check_tree(exporter, command)
-
-
-def test_async_spans_follow_causation(
-    traced_bus: MessageBus, exporter: InMemorySpanExporter
-) -> None:
-    traced_bus.register_command(Order, aorder_on(traced_bus))
-    traced_bus.register_command(Charge, charge)
-    traced_bus.subscribe_event(Ordered, asend_receipt)
-    traced_bus.subscribe_event(Receipt, lambda event: None)
-    command = Order(item="book")
-    assert asyncio.run(traced_bus.dispatch_async(command)) == "ch_1"
+    if is_async:
+        assert asyncio.run(traced_bus.dispatch_async(command)) == "ch_1"
+    else:
+        assert traced_bus.dispatch(command) == "ch_1"
     check_tree(exporter, command)
 
 
