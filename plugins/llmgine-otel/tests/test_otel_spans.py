@@ -14,6 +14,7 @@ import llmgine_otel.plugin
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine_otel import instrument
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -194,3 +195,27 @@ def test_installed_distribution_is_listed_idle_then_active() -> None:
     assert idle["state"] == "idle"
     assert idle["distribution"] == "llmgine-otel"
     assert otel_row({"LLMGINE_OTEL": "1"})["state"] == "active"
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_the_subscriber_span_is_current_in_the_subscriber(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter, path: str
+) -> None:
+    seen: list[int] = []
+
+    def plain(event: Receipt) -> None:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    async def coroutine(event: Receipt) -> None:
+        await asyncio.sleep(0)
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    if path == "sync":
+        traced_bus.subscribe_event(Receipt, plain)
+        traced_bus.emit(Receipt())
+    else:
+        traced_bus.subscribe_event(Receipt, coroutine)
+        asyncio.run(traced_bus.emit_async(Receipt()))
+    (span,) = exporter.get_finished_spans()
+    assert seen == [span.context.span_id]
+    assert not trace.get_current_span().get_span_context().is_valid  # detached again
