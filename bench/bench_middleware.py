@@ -4,9 +4,10 @@
 
 Each row runs the same operation on a fresh isolated bus: ``dispatch`` of a
 command whose plain handler queues nothing, ``emit`` of an event with one plain
-subscriber, and their async versions awaited inside one running loop. "+1 mw" adds
-one pass-through middleware (``lambda m, call_next: call_next(m)``, or its async
-twin) of the matching kind.
+subscriber, and their async versions awaited inside one running loop. "+1 fn" adds
+one pass-through middleware function of the matching kind (plain for the sync
+paths, ``async def`` for the async ones); "+1 Around" one pass-through
+``llmgine.middleware.Around`` (which keeps plain handlers plain on async paths).
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ async def apassthrough(message: Any, call_next: Any) -> Any:
     return await call_next(message)
 
 
+class Passthrough:
+    """What an Around subclass is: a plain __call__, an async acall, plain_on_async."""
+
+    plain_on_async = True
+
+    def __call__(self, message: Any, call_next: Any) -> Any:
+        return call_next(message)
+
+    async def acall(self, message: Any, call_next: Any) -> Any:
+        return await call_next(message)
+
+
 def make_bus(command_mw: Any = None, event_mw: Any = None) -> MessageBus:
     bus = MessageBus.isolated()
     bus.register_command(Ping, handle)
@@ -79,26 +92,26 @@ def best_async(make: Callable[[], Any]) -> float:
 
 def main() -> None:
     command, event = Ping(1), Pinged()
-    plain, cmw, emw = make_bus(), make_bus(command_mw=passthrough), make_bus(event_mw=passthrough)
-    acmw, aemw = make_bus(command_mw=apassthrough), make_bus(event_mw=apassthrough)
+    plain = make_bus()
+    fn = make_bus(command_mw=passthrough, event_mw=passthrough)
+    afn = make_bus(command_mw=apassthrough, event_mw=apassthrough)
+    around = make_bus(command_mw=Passthrough(), event_mw=Passthrough())
     rows = [
-        ("dispatch", best(lambda: plain.dispatch(command)), best(lambda: cmw.dispatch(command))),
-        ("emit", best(lambda: plain.emit(event)), best(lambda: emw.emit(event))),
+        ("dispatch", *(best(lambda b=b: b.dispatch(command)) for b in (plain, fn, around))),
+        ("emit", *(best(lambda b=b: b.emit(event)) for b in (plain, fn, around))),
         (
             "dispatch_async",
-            best_async(lambda: plain.dispatch_async(command)),
-            best_async(lambda: acmw.dispatch_async(command)),
+            *(best_async(lambda b=b: b.dispatch_async(command)) for b in (plain, afn, around)),
         ),
         (
             "emit_async",
-            best_async(lambda: plain.emit_async(event)),
-            best_async(lambda: aemw.emit_async(event)),
+            *(best_async(lambda b=b: b.emit_async(event)) for b in (plain, afn, around)),
         ),
     ]
-    print(f"python {sys.version.split()[0]}, {N} ops x best of {ROUNDS}")
-    print(f"{'operation':<16}{'no middleware':>16}{'+1 middleware':>16}")
-    for name, without, with_one in rows:
-        print(f"{name:<16}{without:>13.0f} ns{with_one:>13.0f} ns")
+    print(f"python {sys.version.split()[0]}, {N} ops x best of {ROUNDS}, ns per operation")
+    print(f"{'operation':<16}{'no middleware':>15}{'+1 fn':>10}{'+1 Around':>11}")
+    for name, without, with_fn, with_around in rows:
+        print(f"{name:<16}{without:>15.0f}{with_fn:>10.0f}{with_around:>11.0f}")
 
 
 if __name__ == "__main__":

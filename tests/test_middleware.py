@@ -334,3 +334,33 @@ def test_hook_register_middleware_failing_leaves_no_middleware(
     assert llmgine_bus._middleware.command == ()
     assert llmgine_bus._middleware.event == ()
     assert llmgine_bus.command_handlers() == {}
+
+
+def test_around_keeps_plain_subscribers_plain_on_the_async_path(llmgine_bus: MessageBus) -> None:
+    tasks: list[object] = []
+
+    def plain(event: Added) -> None:
+        tasks.append(asyncio.current_task())
+
+    async def emit() -> object:
+        await llmgine_bus.emit_async(Added(total=1))
+        return asyncio.current_task()
+
+    llmgine_bus.subscribe_event(Added, plain)
+    llmgine_bus.add_event_middleware(Timing())
+    emitter = asyncio.run(emit())
+    assert tasks == [emitter]  # called in the emitter's task: no coroutine, no task
+
+    async def async_only(message: Any, call_next: Next[Any]) -> Any:
+        return await call_next(message)
+
+    llmgine_bus.add_event_middleware(async_only)
+    emitter = asyncio.run(emit())
+    assert tasks[1] is not emitter  # now the chain is a coroutine, run in its own task
+
+
+def test_timeout_leaves_plain_handlers_unwrapped(llmgine_bus: MessageBus) -> None:
+    llmgine_bus.register_command(Add, add)
+    llmgine_bus.add_command_middleware(Timeout(1))
+    assert asyncio.run(llmgine_bus.dispatch_async(Add(1, 2))) == 3
+    assert llmgine_bus._resolved[Add].ahandler is add

@@ -25,7 +25,11 @@ Rules:
 * **Cost.** Chains are built once per command class (when its handler is first
   resolved) and once per event type (when its subscriber plan is built); a
   middleware's optional ``applies(message_class) -> bool`` is asked then, so a
-  middleware that does not apply to a class costs that class nothing. With no
+  middleware that does not apply to a class costs that class nothing (and
+  ``async_handlers_only = True`` leaves it out for plain handlers). A plain handler
+  or subscriber on an async path whose middleware are all :class:`Around` (or say
+  ``plain_on_async = True``) gets the plain chain, so it runs without a coroutine.
+  With no
   middleware, dispatch and delivery run exactly the code they run without this
   feature.
 """
@@ -64,6 +68,9 @@ class Around:
     Override :meth:`before`, whose return value (everything :meth:`after` needs to
     know) is handed to :meth:`after`; ``__call__`` and ``acall`` are written once here.
     """
+
+    #: around a plain handler, ``__call__`` does what ``acall`` does, without a coroutine
+    plain_on_async: ClassVar[bool] = True
 
     def before(self, message: Any, call_next: Next[Any]) -> Any:
         """Called before the rest of the chain; returns the state for :meth:`after`."""
@@ -269,10 +276,13 @@ class HandlerTimeoutError(TimeoutError):
 class Timeout:
     """Cancels an async handler or subscriber that runs longer than ``seconds``.
 
-    Async paths only (``dispatch_async``/``emit_async``): a plain function cannot be
-    interrupted, so plain handlers run to the end even here. A command class may
+    Async handlers and subscribers only, on the async paths: a plain function cannot
+    be interrupted, so plain handlers are not wrapped at all. A command class may
     set its own limit with the class attribute ``timeout_seconds``.
     """
+
+    #: plain handlers cannot be interrupted: their chains leave Timeout out
+    async_handlers_only: ClassVar[bool] = True
 
     def __init__(self, seconds: float) -> None:
         if seconds <= 0:

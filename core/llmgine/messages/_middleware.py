@@ -18,7 +18,13 @@ middleware wraps depends on its shape:
 
 An object may also define ``applies(message_class) -> bool``: it is asked once
 per command or event class when the chain is built, and a ``False`` leaves the
-middleware out of that class's chain entirely.
+middleware out of that class's chain entirely; and ``async_handlers_only = True``
+leaves it out of the chains of plain (non-async) handlers and subscribers.
+
+An object with ``plain_on_async = True`` declares that its plain ``__call__`` does
+the same as its ``acall`` around a plain handler (true of every
+:class:`llmgine.middleware.Around`); on an async path, a plain handler or
+subscriber whose middleware all say so gets the plain chain, without a coroutine.
 """
 
 from __future__ import annotations
@@ -114,18 +120,37 @@ def _chain(
     handler: Callable[[Any], Any],
     name: str,
     path: Literal["sync", "async"],
+    handler_is_async: bool,
 ) -> Callable[[Any], Any]:
     """Return ``handler`` wrapped in the middleware that apply, outermost first."""
     chosen = []
     for mw in middleware:
         applies = getattr(mw, "applies", None)
-        fn = _variant(mw, path)
-        if fn is not None and (applies is None or applies(message_class)):
-            chosen.append(fn)
+        if applies is not None and not applies(message_class):
+            continue
+        if not handler_is_async and getattr(mw, "async_handlers_only", False):
+            continue
+        if _variant(mw, path) is not None:
+            chosen.append(mw)
     if not chosen:
         return handler
-    link: _Tail | _Link = (_AsyncTail if path == "async" else _Tail)(handler, name)
-    for fn in reversed(chosen):
+    if (
+        path == "async"
+        and not handler_is_async
+        and all(getattr(mw, "plain_on_async", False) for mw in chosen)
+    ):
+        # A plain handler on an async path, and middleware whose plain variant does the
+        # same work there: the plain chain avoids a coroutine (which would cost the
+        # delivery a task per subscriber).
+        return _link([_variant(mw, "sync") for mw in chosen], _Tail(handler, name))
+    tail = (_AsyncTail if path == "async" else _Tail)(handler, name)
+    return _link([_variant(mw, path) for mw in chosen], tail)
+
+
+def _link(functions: list[Callable[..., Any] | None], tail: _Tail) -> _Tail | _Link:
+    link: _Tail | _Link = tail
+    for fn in reversed(functions):
+        assert fn is not None  # the caller chose middleware that have this variant
         link = _Link(fn, link)
     return link
 
@@ -159,8 +184,9 @@ class MiddlewareStack:
         if not self.command:
             return entry
         wrapped = copy.copy(entry)
-        wrapped.handler = _chain(self.command, command_class, entry.handler, entry.name, "sync")
-        wrapped.ahandler = _chain(self.command, command_class, entry.handler, entry.name, "async")
+        args = (self.command, command_class, entry.handler, entry.name)
+        wrapped.handler = _chain(*args, "sync", entry.is_async)
+        wrapped.ahandler = _chain(*args, "async", entry.is_async)
         return wrapped
 
     def wrap_subscribers(
@@ -176,7 +202,9 @@ class MiddlewareStack:
     def _wrap_one(
         self, subscriber: Subscriber, event_class: type, path: Literal["sync", "async"]
     ) -> Subscriber:
-        handler = _chain(self.event, event_class, subscriber.handler, subscriber.name, path)
+        handler = _chain(
+            self.event, event_class, subscriber.handler, subscriber.name, path, subscriber.is_async
+        )
         if handler is subscriber.handler:
             return subscriber
         wrapped = copy.copy(subscriber)
