@@ -6,10 +6,10 @@ and from then on a dispatch is a dict lookup and a call.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +33,9 @@ __all__ = [
     "register_handlers",
     "register_plugin",
 ]
+
+#: Key of ``MessageBus.extensions`` holding the names of the plugins registered on a bus.
+_EXTENSION = "llmgine.plugins"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
@@ -64,10 +67,6 @@ class _State:
         self.checked: set[str] = set()
         #: plugin name -> info, in load order (failed plugins included, with .error)
         self.infos: dict[str, PluginInfo] = {}
-        #: bus -> names of the plugins registered on it
-        self.registered: weakref.WeakKeyDictionary[MessageBus, list[str]] = (
-            weakref.WeakKeyDictionary()
-        )
 
 
 _state = _State()
@@ -233,13 +232,15 @@ def register_handlers(
     infos = load_plugins(lenient=lenient)
     lenient = _lenient(lenient)
     with _state.lock:
-        first_time = bus not in _state.registered
-        done = _state.registered.setdefault(bus, [])
+        # The names of the plugins registered on this bus live on the bus, so that
+        # bus.reset() forgets them along with their handlers.
+        done: list[str] | None = bus.extensions.get(_EXTENSION)
+        if done is None:
+            done = bus.extensions[_EXTENSION] = []
+            bus.on_close(functools.partial(_each, done, "shutdown", bus=bus))
         new = [i.name for i in infos if i.error is None and i.name not in done]
         new = [name for name in new if _register_one(bus, name, lenient)]
         done.extend(new)
-        if first_time:
-            bus.on_close(lambda: _each(_state.registered.get(bus, ()), "shutdown", bus=bus))
         _each(new, "startup", bus=bus)
     return [_state.infos[i.name] for i in infos]
 
