@@ -180,6 +180,8 @@ def test_message_bus_is_restored_after_each_test(pytester: pytest.Pytester) -> N
             register_handlers(message_bus)
 
         def test_nothing_leaked(module_subscriber):
+            assert greeter.STARTED == [message_bus]
+            assert greeter.STOPPED == [message_bus]  # shut down when its registration was undone
             assert [s.key for s in message_bus.subscriptions] == ["ping"]
             assert message_bus.command_handlers() == {}
             assert not message_bus.strict
@@ -227,3 +229,19 @@ def test_bus_snapshot_restores_and_works_as_context_manager() -> None:
     assert not snapshot.changed()
     bus.emit(Event())
     assert len(seen) == 3
+
+
+def test_bus_snapshot_restores_extensions_in_place() -> None:
+    from llmgine.messages.bus import MessageBus
+
+    bus = MessageBus.isolated()
+    names: list[str] = ["a"]
+    bus.extensions["plugins"] = names
+    snapshot = bus.snapshot()
+    names.append("b")
+    bus.extensions["new"] = {"x": 1}
+    assert snapshot.changed()
+    snapshot.restore()
+    assert bus.extensions == {"plugins": ["a"]}
+    assert bus.extensions["plugins"] is names  # close callbacks may hold the same list
+    assert not snapshot.changed()

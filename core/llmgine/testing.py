@@ -12,8 +12,9 @@ environment with llmgine gets these fixtures; none is autouse:
   it is removed from the plugin manager after the test.
 
 Independently of the fixtures, the process-wide ``message_bus`` (handlers,
-subscriptions, middleware, close callbacks, settings, and which plugins are
-registered on it) is restored after every test that changed it. The snapshot is
+subscriptions, middleware, close callbacks, settings, extensions such as which
+plugins are registered on it) is restored after every test that changed it; the
+plugins the test registered on it are shut down first. The snapshot is
 taken just before the test's first function-scoped fixture is set up, so what
 session-, module- and class-scoped fixtures register stays for the tests that
 share them.
@@ -175,33 +176,56 @@ _SNAPSHOT = pytest.StashKey["_GlobalSnapshot"]()
 
 
 class _GlobalSnapshot:
-    """``message_bus`` plus the plugin manager's record of what is registered on it."""
+    """``message_bus``, and the plugins the plugin manager holds."""
 
     def __init__(self) -> None:
         self.bus = BusSnapshot(message_bus)
         self.state = _manager._state
+        self.registered = list(_registered_on(message_bus))
         with self.state.lock:
-            registered = self.state.registered.get(message_bus)
-            self.registered = None if registered is None else list(registered)
             self.plugins = {name for name, _ in self.state.pm.list_name_plugin()}
 
     def restore(self) -> None:
-        if self.bus.changed():
-            self.bus.restore()
+        # Plugins the test registered on message_bus are shut down, as closing it would.
+        started = [n for n in _registered_on(message_bus) if n not in self.registered]
+        try:
+            _shut_down(message_bus, started)
+        finally:
+            if self.bus.changed():
+                self.bus.restore()
+            self._forget_plugins()
+
+    def _forget_plugins(self) -> None:
         state = self.state
         if state is not _manager._state:  # the plugin manager was reset: nothing to restore
             return
         with state.lock:
-            if self.registered is None:
-                state.registered.pop(message_bus, None)
-            else:
-                state.registered[message_bus] = list(self.registered)
             for name, _ in state.pm.list_name_plugin():
                 info = state.infos.get(name)
                 # installed plugins found by discovery stay: a process discovers them once
                 if name not in self.plugins and (info is None or info.distribution is None):
                     state.pm.unregister(name=name)
                     state.infos.pop(name, None)
+
+
+def _registered_on(bus: MessageBus) -> list[str]:
+    """The names of the plugins ``register_handlers()`` registered on ``bus`` (live list)."""
+    names: list[str] = bus.extensions.get(_manager._EXTENSION, [])
+    return names
+
+
+def _shut_down(bus: MessageBus, names: list[str]) -> None:
+    """Run the ``shutdown`` hook of each plugin (last started first); raise the first error."""
+    errors: list[Exception] = []
+    for name in reversed(names):
+        if _manager.get_plugin_manager().get_plugin(name) is None:
+            continue
+        try:
+            _manager.call_plugin_hook(name, "shutdown", bus=bus)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def _snapshot_once(item: pytest.Item) -> None:
@@ -277,13 +301,16 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
 
     yield load
     # Shut each plugin down now: once it leaves the plugin manager, closing the bus can't.
-    state = _manager._state
-    for name, bus in reversed(loaded):
-        names = state.registered.get(bus, [])
-        if name in names:
-            names.remove(name)
-            _manager.call_plugin_hook(name, "shutdown", bus=bus)
-    for name in added:
-        if state.pm.get_plugin(name) is not None:
-            state.pm.unregister(name=name)
-        state.infos.pop(name, None)
+    try:
+        for bus in {id(bus): bus for _, bus in loaded}.values():
+            names = _registered_on(bus)
+            mine = [name for name, target in loaded if target is bus and name in names]
+            for name in mine:
+                names.remove(name)
+            _shut_down(bus, mine)
+    finally:
+        state = _manager._state
+        for name in added:
+            if state.pm.get_plugin(name) is not None:
+                state.pm.unregister(name=name)
+            state.infos.pop(name, None)

@@ -92,6 +92,9 @@ class MessageBus(Delivery):
     _registry: SubscriberRegistry
     _close_callbacks: list[Callable[[], Any]]
     _middleware: MiddlewareStack
+    #: Per-bus state that plugins and the plugin loader keep, under a key of their
+    #: own (e.g. their distribution name); :meth:`reset` clears it.
+    extensions: dict[str, Any]
 
     def __new__(cls) -> MessageBus:
         with cls._default_lock:
@@ -115,6 +118,7 @@ class MessageBus(Delivery):
         self._registry = SubscriberRegistry()
         self._close_callbacks = []
         self._middleware = MiddlewareStack()
+        self.extensions = {}
         return self
 
     def __repr__(self) -> str:
@@ -192,12 +196,17 @@ class MessageBus(Delivery):
         return self._registry.plan(event.__class__, event.event_type)
 
     def reset(self) -> None:
-        """Forget every handler, subscription and close callback (mainly for tests)."""
+        """Forget every handler, subscription, close callback and extension (mainly for tests).
+
+        Plugins registered on the bus count as forgotten too: ``register_handlers()``
+        registers them again.
+        """
         with self._lock:
             self._handlers.clear()
             self._resolved = {}
             self._close_callbacks.clear()
             self._middleware = MiddlewareStack()
+            self.extensions.clear()
         self._registry.wrap = None
         self._registry.clear()
 

@@ -6,10 +6,10 @@ and from then on a dispatch is a dict lookup and a call.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +34,9 @@ __all__ = [
     "register_handlers",
     "register_plugin",
 ]
+
+#: Key of ``MessageBus.extensions`` holding the names of the plugins registered on a bus.
+_EXTENSION = "llmgine.plugins"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
@@ -67,10 +70,6 @@ class _State:
         self.checked: set[str] = set()
         #: plugin name -> info, in load order (failed plugins included, with .error)
         self.infos: dict[str, PluginInfo] = {}
-        #: bus -> names of the plugins registered on it
-        self.registered: weakref.WeakKeyDictionary[MessageBus, list[str]] = (
-            weakref.WeakKeyDictionary()
-        )
 
 
 _state = _State()
@@ -245,14 +244,15 @@ def register_handlers(
 def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> None:
     """Register the plugins ``names`` (not yet registered there) on ``bus``, then start them."""
     with _state.lock:
-        state = _state
-        first_time = bus not in state.registered
-        done = state.registered.setdefault(bus, [])
+        # The names of the plugins registered on this bus live on the bus, so that
+        # bus.reset() forgets them along with their handlers.
+        done: list[str] | None = bus.extensions.get(_EXTENSION)
+        if done is None:
+            done = bus.extensions[_EXTENSION] = []
+            bus.on_close(functools.partial(_each, done, "shutdown", bus=bus))
         new = [name for name in names if name not in done]
         new = [name for name in new if _register_one(bus, name, lenient)]
         done.extend(new)
-        if first_time:
-            bus.on_close(lambda: _each(state.registered.get(bus, ()), "shutdown", bus=bus))
         _each(new, "startup", bus=bus)
 
 
