@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import llmgine
 import pytest
+from llmgine.messages import Command, MessageBus
+from llmgine.plugins import Register
+from llmgine.testing import LoadPlugin
 
 PLUGIN_MODULE = """
 from dataclasses import dataclass
@@ -245,3 +251,25 @@ def test_bus_snapshot_restores_extensions_in_place() -> None:
     assert bus.extensions == {"plugins": ["a"]}
     assert bus.extensions["plugins"] is names  # close callbacks may hold the same list
     assert not snapshot.changed()
+
+
+def test_loading_a_plugin_again_reuses_its_registration(
+    llmgine_bus: MessageBus, llmgine_load_plugin: LoadPlugin
+) -> None:
+    class Plugin:
+        @llmgine.hookimpl
+        def register_commands(self, register: Register) -> None:
+            register(Ping, lambda command: "pong")
+
+    plugin = Plugin()
+    first = llmgine_load_plugin(plugin)
+    assert llmgine_load_plugin(plugin) == first  # same bus: registered once, no duplicate error
+    other = MessageBus.isolated()
+    assert llmgine_load_plugin(plugin, bus=other) == first  # another bus: registered there too
+    assert llmgine_bus.dispatch(Ping()) == "pong"
+    assert other.dispatch(Ping()) == "pong"
+
+
+@dataclass
+class Ping(Command[str]):
+    pass

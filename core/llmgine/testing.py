@@ -295,8 +295,9 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
         else:
             registered = _manager.register_plugin(plugin, name)
             added.append(registered)
-        loaded.append((registered, target))
-        _manager._register_on(target, [registered], False)
+        if registered not in _registered_on(target):  # else someone else's registration
+            loaded.append((registered, target))
+            _manager._register_on(target, [registered], False)
         return registered
 
     yield load
