@@ -1,4 +1,4 @@
-"""Runs the plugin author's guide in docs/fragments/toolkit.md, step by step.
+"""Runs the plugin author's guide walk-through in README.md, step by step.
 
 The commands, files and expected output all come from the guide itself, so the
 guide cannot drift from what works: a fresh virtual environment gets the core
@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDE = ROOT / "docs" / "fragments" / "toolkit.md"
+GUIDE = ROOT / "README.md"
 HEADING = "## Plugin author's guide"
 
 
