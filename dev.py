@@ -3,7 +3,7 @@
 
     python3 dev.py example   # run examples/example.py
     python3 dev.py test      # run the whole test suite (extra arguments go to pytest)
-    python3 dev.py check     # ruff check, ruff format --check, mypy --strict core/
+    python3 dev.py check     # ruff check, ruff format --check, mypy --strict (core, plugins)
     python3 dev.py bench     # run the benchmarks (extra arguments go to the runner)
 
 Each task first makes sure ``.venv`` exists and holds the core and every plugin
@@ -91,10 +91,13 @@ def main(argv: list[str]) -> int:
     if task == "bench":
         ensure_bench_extra()
         return run(str(ROOT / "bench" / "run.py"), *rest)
+    # Each plugin's package is type-checked on its own (their tests share module names).
+    packages = [str(p.relative_to(ROOT)) for d in plugin_dirs() for p in d.glob("llmgine_*")]
     for command in (
         ["-m", "ruff", "check", "."],
         ["-m", "ruff", "format", "--check", "."],
         ["-m", "mypy", "--strict", "core/"],
+        *(["-m", "mypy", "--strict", package] for package in packages),
     ):
         print("$", " ".join(command[1:]), flush=True)
         if code := run(*command):

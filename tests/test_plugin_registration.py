@@ -234,3 +234,18 @@ def test_hook_register_cli_adds_a_subcommand(capsys: pytest.CaptureFixture[str])
     register_plugin(Hello(), "hello")
     assert cli.main(["hello", "world"]) == 3
     assert capsys.readouterr().out == "hello world\n"
+
+
+def test_reset_bus_forgets_its_plugins_so_they_register_again() -> None:
+    plugin = GreeterPlugin()
+    register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated()
+    register_handlers(bus)
+    bus.reset()
+    with pytest.raises(CommandHandlerNotFound):
+        bus.dispatch(Greet("x"))
+    register_handlers(bus)
+    assert bus.dispatch(Greet("x")) == "hello x"
+    assert plugin.calls.count("startup") == 2
+    bus.close()
+    assert plugin.calls.count("shutdown") == 1  # the reset dropped the first close callback

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -73,6 +76,46 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new_plugin(args: argparse.Namespace) -> int:
+    from ._scaffold import ScaffoldError, plugin_names, render_plugin
+
+    try:
+        names = plugin_names(args.name)
+        written = render_plugin(args.name, args.dir)
+    except ScaffoldError as exc:
+        print(f"llmgine new-plugin: {exc}", file=sys.stderr)
+        return 2
+    root = args.dir if args.dir is not None else Path(names["dist"])
+    for path in written:
+        print(f"created {path}")
+    print(
+        f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
+        f"  cd {root}\n"
+        '  pip install -e ".[test]"\n'
+        "  pytest\n"
+        "  llmgine plugins"
+    )
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not command:
+        print(
+            "llmgine trace: give the program to run, e.g. 'llmgine trace -- python app.py'",
+            file=sys.stderr,
+        )
+        return 2
+    from .plugins._manager import TRACE_ENV
+
+    env = {**os.environ, TRACE_ENV: "1"}
+    try:
+        return subprocess.call(command, env=env)
+    except FileNotFoundError:
+        print(f"llmgine trace: command not found: {command[0]}", file=sys.stderr)
+        return 127
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``llmgine`` argument parser, with every plugin's subcommands added."""
     parser = argparse.ArgumentParser(prog="llmgine", description=__doc__)
@@ -81,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list installed plugins and what they provide")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of text")
     plugins.set_defaults(func=_cmd_plugins)
+    new = sub.add_parser(
+        "new-plugin", help="write a new plugin distribution (pyproject, code, tests, README)"
+    )
+    new.add_argument("name", help="plugin name, e.g. 'greeter' (gives llmgine-greeter)")
+    new.add_argument(
+        "--dir", type=Path, default=None, help="where to write it (default: ./llmgine-NAME)"
+    )
+    new.set_defaults(func=_cmd_new_plugin)
+    trace = sub.add_parser(
+        "trace",
+        help="run a program with LLMGINE_TRACE=1: print the tree of commands and events",
+    )
+    trace.add_argument("argv", nargs=argparse.REMAINDER, help="-- program [args...]")
+    trace.set_defaults(func=_cmd_trace)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         infos = load_plugins(lenient=True)

@@ -9,11 +9,9 @@ exactly as for a failed command handler.
 from __future__ import annotations
 
 from collections.abc import MutableSequence
-from contextvars import copy_context
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from ._eager import resume
 from ._naming import type_name
 from ._scope import Scope, current_scope, new_scope
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
@@ -21,7 +19,7 @@ from .events import SystemEvent
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
 
     from ._subscribers import Plan, Subscriber, SubscriberRegistry
     from .events import Event
@@ -30,8 +28,8 @@ __all__ = ["Delivery", "Failure"]
 
 #: (failed subscriber, its exception)
 Failure = tuple["Subscriber", Exception]
-#: (subscriber, the events it queued or the scope it keeps, its task if it suspended)
-Outcome = tuple["Subscriber", Any, "asyncio.Task[Any] | None"]
+#: (subscriber, its scope, the task running it if it is a coroutine)
+Started = tuple["Subscriber", Scope, "asyncio.Task[Any] | None"]
 #: (event, its depth, whether it reports a subscriber failure), first in first out
 Queue = MutableSequence[tuple["Event", int, bool]]
 
@@ -65,6 +63,7 @@ class Delivery:
         scope.correlation_id = event.correlation_id  # type: ignore[assignment]
         scope.depth = depth
         scope.pending = None
+        scope.closed = False
         failures: list[Failure] | None = None
         token = current_scope.set(scope)
         try:
@@ -79,6 +78,8 @@ class Delivery:
                             f"subscriber {_subscriber(plan, handler).name} returned a "
                             "coroutine; publish with 'await message_bus.emit_async(event)'"
                         )
+                except EventCascadeError:
+                    raise  # from an emit/dispatch inside the subscriber: the loop must stop
                 except Exception as exc:
                     scope.pending = None
                     if failures is None:
@@ -90,6 +91,7 @@ class Delivery:
                     scope.pending = None
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if failures is None:
             return []
         self._failed(event, depth, is_report, failures, queue)
@@ -102,54 +104,49 @@ class Delivery:
             plan = self._registry.cache[event.__class__][event.event_type]
         except KeyError:
             plan = self._registry.plan(event.__class__, event.event_type)
-        subscribers = plan.subscribers
-        if not subscribers:
+        if not plan.subscribers:
             return []
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        # Subscribers that finish in their first step (the common case) share one scope
-        # and one context, as in the sync path, and run in one context.run(). Each
-        # coroutine takes that first step in the context a task would run it in (as
-        # 3.12's eager tasks do), so context-variable tokens it makes stay valid if it
-        # suspends; it then keeps that context and scope in its own task, and the
-        # subscribers after it start with a fresh pair (so do those after a failure).
-        outcomes: list[Outcome] = []
-        failures: list[Failure] = []
-        rest = subscribers
-        while rest:
-            # Scope(event.event_id, event.correlation_id, depth), minus the __init__ call
-            scope = new_scope(Scope)
-            scope.message_id = event.event_id
-            scope.correlation_id = event.correlation_id  # type: ignore[assignment]
-            scope.depth = depth
-            scope.pending = None
-            context = copy_context()
-            stopped, coro, yielded = context.run(_start, rest, event, scope, outcomes, failures)
-            if stopped is None:
-                break
-            if coro is not None:
-                outcomes[-1] = (stopped, scope, resume(coro, yielded, context))
-            rest = rest[rest.index(stopped) + 1 :]
-        if outcomes:
-            tasks = [t for _, _, t in outcomes if t is not None]
-            if tasks:
-                import asyncio  # imported already: a loop is running (kept off import time)
+        import asyncio  # imported already: a loop is running (kept off import time)
 
-                try:
-                    await asyncio.wait(tasks)
-                except BaseException:  # we were cancelled: so are the subscribers still running
-                    for running in tasks:
-                        running.cancel()
-                    raise
-            for subscriber, pending, task in outcomes:
-                if task is not None:
-                    error = task.exception()
-                    if error is not None:
-                        failures.append((subscriber, error))  # type: ignore[arg-type]
-                        continue
-                    pending = pending.pending
-                if pending:
-                    queue.extend([(e, depth + 1, False) for e in pending])
+        failures: list[Failure] = []
+        # Per subscriber: its scope, and the task running it if it is a coroutine.
+        started: list[Started] = []
+        for subscriber in plan.asubscribers:
+            scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+            token = current_scope.set(scope)
+            try:
+                result = subscriber.handler(event)
+                # A task of its own, created while its scope is set (the task copies the
+                # context): like any task it is asyncio.current_task() in its body, so
+                # asyncio.timeout() and TaskGroup cancel it and not the emitter, and its
+                # context-variable changes (and their tokens) stay its own.
+                task = asyncio.ensure_future(result) if result.__class__ is CoroutineType else None
+            except EventCascadeError:
+                _abandon(started)
+                raise
+            except Exception as exc:
+                scope.closed = True
+                failures.append((subscriber, exc))
+                continue
+            finally:
+                current_scope.reset(token)
+            started.append((subscriber, scope, task))
+        tasks = [task for _, _, task in started if task is not None]
+        if tasks:
+            try:
+                await asyncio.wait(tasks)
+            except BaseException:  # we were cancelled: so are the subscribers still running
+                _abandon(started)
+                raise
+        for subscriber, scope, task in started:
+            scope.closed = True
+            error = _outcome(subscriber, task) if task is not None else None
+            if error is not None:
+                failures.append((subscriber, error))
+            elif scope.pending is not None:
+                queue.extend([(e, depth + 1, False) for e in scope.pending])
         if failures:
             self._failed(event, depth, is_report, failures, queue)
         return failures
@@ -204,38 +201,21 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return plan.subscribers[plan.handlers.index(handler)]
 
 
-def _start(
-    subscribers: tuple[Subscriber, ...],
-    event: Event,
-    scope: Scope,
-    outcomes: list[Outcome],
-    failures: list[Failure],
-) -> tuple[Subscriber | None, Coroutine[Any, Any, Any] | None, Any]:
-    """Set ``scope`` in the current context and run ``subscribers`` in it until one
-    suspends or fails.
+def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | None:
+    """The exception a finished subscriber task failed with, if any."""
+    if task.cancelled():
+        # Not our cancellation (that raised in the emitter): the subscriber's own
+        # doing, so it is that subscriber's failure.
+        return RuntimeError(f"subscriber {subscriber.name} was cancelled before it finished")
+    error = task.exception()
+    if error is None or (isinstance(error, Exception) and not isinstance(error, EventCascadeError)):
+        return error
+    raise error  # a runaway cascade, KeyboardInterrupt and the like are not subscriber failures
 
-    Records each one's events (or, for one that suspended, a placeholder the caller
-    completes with its task) in ``outcomes`` and failures in ``failures``. Returns
-    ``(subscriber, coroutine, what it yielded)`` for one that suspended,
-    ``(subscriber, None, None)`` for one that failed, and ``(None, None, None)``
-    when all finished.
-    """
-    current_scope.set(scope)  # no reset: the context is thrown away or kept by a task
-    for subscriber in subscribers:
-        try:
-            result = subscriber.handler(event)
-            if result.__class__ is CoroutineType:
-                try:
-                    yielded = result.send(None)
-                except StopIteration:
-                    pass
-                else:
-                    outcomes.append((subscriber, scope, None))
-                    return subscriber, result, yielded
-        except Exception as exc:
-            failures.append((subscriber, exc))
-            return subscriber, None, None
-        if scope.pending is not None:
-            outcomes.append((subscriber, scope.pending, None))
-            scope.pending = None
-    return None, None, None
+
+def _abandon(started: list[Started]) -> None:
+    """Cancel the subscriber tasks still running and close every scope: nothing gets published."""
+    for _, scope, task in started:
+        scope.closed = True
+        if task is not None:
+            task.cancel()

@@ -21,7 +21,7 @@ __all__ = ["Scope", "current_scope", "new_scope"]
 class Scope:
     """What is being handled: its message id, its correlation, and the events it queued."""
 
-    __slots__ = ("correlation_id", "depth", "message_id", "pending")
+    __slots__ = ("closed", "correlation_id", "depth", "message_id", "pending")
 
     def __init__(self, message_id: str, correlation_id: str, depth: int) -> None:
         self.message_id = message_id
@@ -30,9 +30,11 @@ class Scope:
         self.depth = depth
         #: events queued by the code running in this scope; None until the first one
         self.pending: list[Event] | None = None
+        #: set when the handler or subscriber returned: later events have nowhere to go
+        self.closed = False
 
 
-#: ``new_scope(Scope)`` makes an empty scope, for code that fills the four slots itself
+#: ``new_scope(Scope)`` makes an empty scope, for code that fills the five slots itself
 #: because ``Scope(...)`` costs an ``__init__`` call per event (see ``_delivery``).
 new_scope = object.__new__
 

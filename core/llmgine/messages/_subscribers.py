@@ -37,10 +37,16 @@ class Subscriber:
 class Plan:
     """The subscribers of one (event class, event type name), in subscription order."""
 
-    __slots__ = ("async_subscribers", "handlers", "subscribers")
+    __slots__ = ("asubscribers", "async_subscribers", "handlers", "subscribers")
 
-    def __init__(self, subscribers: tuple[Subscriber, ...]) -> None:
+    def __init__(
+        self,
+        subscribers: tuple[Subscriber, ...],
+        asubscribers: tuple[Subscriber, ...] | None = None,
+    ) -> None:
         self.subscribers = subscribers
+        #: what ``emit_async`` calls: the same subscribers, wrapped in the async middleware
+        self.asubscribers = subscribers if asubscribers is None else asubscribers
         self.handlers = tuple(s.handler for s in subscribers)
         self.async_subscribers = tuple(s for s in subscribers if s.is_async)
 
@@ -101,6 +107,14 @@ class SubscriberRegistry:
         #: change. Two plain lookups (``cache[cls][name]``) cost less than building and
         #: hashing a (class, name) key for every event.
         self.cache: dict[type, dict[str, Plan]] = {}
+        #: set by the bus while it has event middleware: wraps the subscribers of a new plan
+        self.wrap: (
+            Callable[
+                [tuple[Subscriber, ...], type],
+                tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]],
+            ]
+            | None
+        ) = None
 
     def add(self, key: str | type, handler: Callable[[Any], Any]) -> Subscription:
         """Subscribe ``handler`` to ``key`` and return the handle."""
@@ -151,6 +165,8 @@ class SubscriberRegistry:
             if sub._matches(event_class, name) and handler not in seen:
                 seen.append(handler)
                 chosen.append(sub.subscriber)
+        if self.wrap is not None:
+            return Plan(*self.wrap(tuple(chosen), event_class))
         return Plan(tuple(chosen))
 
 

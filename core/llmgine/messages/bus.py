@@ -19,11 +19,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
+from . import _middleware
 from ._delivery import Delivery
 from ._fields import slot_setter
+from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
 from ._scope import Scope, current_scope, new_scope
+from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
+from ._typing import CommandClass
 from .commands import Command
 from .errors import (
     AsyncHandlerError,
@@ -53,10 +57,12 @@ DEFAULT_MAX_CASCADE_DEPTH = 100
 
 
 class _Handler:
-    __slots__ = ("handler", "is_async", "name", "source")
+    __slots__ = ("ahandler", "handler", "is_async", "name", "source")
 
     def __init__(self, handler: Callable[[Any], Any], source: str | None) -> None:
         self.handler = handler
+        #: what dispatch_async calls: ``handler`` unless async middleware wraps it
+        self.ahandler = handler
         self.is_async = is_async_callable(handler)
         self.name = callable_name(handler)
         self.source = source
@@ -83,6 +89,10 @@ class MessageBus(Delivery):
     _resolved: dict[type, _Handler]
     _registry: SubscriberRegistry
     _close_callbacks: list[Callable[[], Any]]
+    _middleware: MiddlewareStack
+    #: Per-bus state that plugins and the plugin loader keep, under a key of their
+    #: own (e.g. their distribution name); :meth:`reset` clears it.
+    extensions: dict[str, Any]
 
     def __new__(cls) -> MessageBus:
         with cls._default_lock:
@@ -105,6 +115,8 @@ class MessageBus(Delivery):
         self._resolved = {}
         self._registry = SubscriberRegistry()
         self._close_callbacks = []
+        self._middleware = MiddlewareStack()
+        self.extensions = {}
         return self
 
     def __repr__(self) -> str:
@@ -118,14 +130,16 @@ class MessageBus(Delivery):
 
     def register_command(
         self,
-        command_type: type[C],
-        handler: Callable[[C], Any],
+        command_type: CommandClass[C, R],
+        handler: Callable[[C], R],
         *,
         source: str | None = None,
     ) -> None:
         """Make ``handler`` the one handler of ``command_type`` (and subclasses without their own).
 
-        ``source`` (e.g. a plugin name) appears in error messages. Raises
+        Type checkers reject a handler that does not accept ``command_type``'s instances
+        or does not return its ``Command[R]`` result type. ``source`` (e.g. a plugin
+        name) appears in error messages. Raises
         :class:`DuplicateHandlerError` if the type already has a handler.
         """
         if not (isinstance(command_type, type) and issubclass(command_type, Command)):
@@ -180,12 +194,41 @@ class MessageBus(Delivery):
         return self._registry.plan(event.__class__, event.event_type)
 
     def reset(self) -> None:
-        """Forget every handler, subscription and close callback (mainly for tests)."""
+        """Forget every handler, subscription, close callback and extension (mainly for tests).
+
+        Plugins registered on the bus count as forgotten too: ``register_handlers()``
+        registers them again.
+        """
         with self._lock:
             self._handlers.clear()
             self._resolved = {}
             self._close_callbacks.clear()
+            self._middleware = MiddlewareStack()
+            self.extensions.clear()
+        self._registry.wrap = None
         self._registry.clear()
+
+    def snapshot(self) -> BusSnapshot:
+        """Capture handlers, subscriptions, middleware, close callbacks and settings.
+
+        ``snapshot.restore()`` (or ``with bus.snapshot(): ...``) puts them back, which
+        is how ``llmgine.testing`` keeps tests from leaking into ``message_bus``.
+        """
+        return BusSnapshot(self)
+
+    # Middleware ---------------------------------------------------------------------
+
+    def add_command_middleware(self, middleware: Middleware) -> Callable[[], None]:
+        """Wrap every command handler in ``middleware(command, call_next)``; returns a remover.
+
+        Middleware added first runs outermost. See :mod:`llmgine.middleware` for the
+        sync/async rules and the shipped middleware.
+        """
+        return _middleware.install(self, "command", middleware)
+
+    def add_event_middleware(self, middleware: Middleware) -> Callable[[], None]:
+        """Wrap every subscriber call in ``middleware(event, call_next)``; returns a remover."""
+        return _middleware.install(self, "event", middleware)
 
     # Commands -------------------------------------------------------------------
 
@@ -200,6 +243,7 @@ class MessageBus(Delivery):
         for klass in cls.__mro__:
             found = self._handlers.get(klass)
             if found is not None:
+                found = self._middleware.wrap_handler(found, cls)
                 resolved[cls] = found
                 return found
         raise CommandHandlerNotFound(cls)
@@ -223,6 +267,7 @@ class MessageBus(Delivery):
             result = entry.handler(command)
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if result.__class__ is CoroutineType:
             result.close()
             raise AsyncHandlerError(
@@ -243,11 +288,12 @@ class MessageBus(Delivery):
         scope = _open(command)
         token = current_scope.set(scope)
         try:
-            result = entry.handler(command)
+            result = entry.ahandler(command)
             if entry.is_async or result.__class__ is CoroutineType:
                 result = await result
         finally:
             current_scope.reset(token)
+            scope.closed = True
         if scope.pending is not None:
             await self._publish_async(scope.pending, scope.depth + 1)
         return result  # type: ignore[no-any-return]
@@ -258,14 +304,21 @@ class MessageBus(Delivery):
         """Queue ``event`` to be published when the current handler or subscriber succeeds.
 
         Works on any bus object: the event joins the dispatch (or delivery) in progress
-        in the current context. Raises :class:`NoActiveScopeError` outside one.
+        in the current context. Raises :class:`NoActiveScopeError` outside one, including
+        from a task or thread that outlived the handler or subscriber that started it.
         """
         scope = current_scope.get()
-        if scope is None:
+        if scope is None or scope.closed:
+            where = (
+                "outside a command handler or event subscriber"
+                if scope is None
+                else f"after the handler or subscriber of {scope.message_id} returned "
+                "(from a task or thread it started that outlived it)"
+            )
             raise NoActiveScopeError(
-                "add_pending_event() was called outside a command handler or event subscriber, "
-                "so there is nothing to publish it after; use message_bus.emit(event) "
-                "(or await emit_async(event)) to publish it now"
+                f"add_pending_event() was called {where}, so there is nothing to publish it "
+                "after; use message_bus.emit(event) (or await emit_async(event)) to publish "
+                "it now"
             )
         if not isinstance(event, Event):
             raise TypeError(f"add_pending_event() needs an Event instance, got {event!r}")
@@ -285,7 +338,7 @@ class MessageBus(Delivery):
         if not isinstance(event, Event):
             raise TypeError(f"emit() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        if event.correlation_id is None:
+        if scope is not None or event.correlation_id is None:
             _stamp(event, scope)
         # _publish((event,), depth), unrolled for the one-event case: anything added to
         # _publish for every published event must be added here too.
@@ -299,7 +352,7 @@ class MessageBus(Delivery):
         if not isinstance(event, Event):
             raise TypeError(f"emit_async() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        if event.correlation_id is None:
+        if scope is not None or event.correlation_id is None:
             _stamp(event, scope)
         # _publish_async((event,), depth), unrolled like emit()'s.
         caused: list[tuple[Event, int, bool]] = []
@@ -348,17 +401,26 @@ class MessageBus(Delivery):
 
         Each callback runs once; all run even if some raise, and the errors are then
         raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
-        Async callbacks need :meth:`aclose`.
+        If any callback is ``async def``, nothing runs and :class:`AsyncHandlerError`
+        says to use :meth:`aclose`, which then runs them all.
         """
+        with self._lock:
+            pending = [c for c in self._close_callbacks if is_async_callable(c)]
+        if pending:
+            names = ", ".join(callable_name(c) for c in pending)
+            raise AsyncHandlerError(
+                f"close callbacks {names} are async; use 'await bus.aclose()' (no callback has run)"
+            )
         errors: list[Exception] = []
         for callback in self._take_close_callbacks():
             try:
-                if is_async_callable(callback):
+                result = callback()
+                if result.__class__ is CoroutineType:
+                    result.close()
                     raise AsyncHandlerError(
-                        f"close callback {callable_name(callback)} is async; "
-                        "use 'await bus.aclose()'"
+                        f"close callback {callable_name(callback)} returned a coroutine, which "
+                        "was closed unawaited; use 'await bus.aclose()'"
                     )
-                callback()
             except Exception as exc:
                 errors.append(exc)
         if errors:
@@ -402,6 +464,7 @@ def _open(command: Command[Any]) -> Scope:
     scope.correlation_id = command.correlation_id  # type: ignore[assignment]
     scope.depth = depth
     scope.pending = None
+    scope.closed = False
     return scope
 
 
@@ -411,13 +474,15 @@ _set_causation_id = slot_setter(Command, "causation_id")
 
 def _stamp(event: Event, scope: Scope | None) -> None:
     """Fill an event's correlation and causation from the scope it is published from."""
-    if event.correlation_id is None:
-        if scope is None:
+    if scope is None:
+        if event.correlation_id is None:
             _set_event_correlation_id(event, event.event_id)
-        else:
-            _set_event_correlation_id(event, scope.correlation_id)
-            if event.causation_id is None:
-                _set_event_causation_id(event, scope.message_id)
+        return
+    # each unless set: a given correlation (e.g. a request id) still gets its cause
+    if event.correlation_id is None:
+        _set_event_correlation_id(event, scope.correlation_id)
+    if event.causation_id is None:
+        _set_event_causation_id(event, scope.message_id)
 
 
 _set_event_correlation_id = slot_setter(Event, "correlation_id")

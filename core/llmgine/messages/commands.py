@@ -10,7 +10,7 @@ its class has. ``Command[R]`` says that the command's handler returns ``R``, and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import attrs
 
@@ -46,7 +46,12 @@ class Command(Generic[R_co]):
     correlation_id: str | None
     causation_id: str | None
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+    if TYPE_CHECKING:
+        # For type checkers only: lets CommandClass read R_co off a command class, so
+        # register_command() can check the handler's result type (see messages/_typing.py).
+        def __llmgine_result__(self) -> R_co: ...
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = _new(cls)
         # (the slots' own setters: subclasses may be frozen)
         _set_command_id(self, new_id())

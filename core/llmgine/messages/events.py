@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import attrs
 
@@ -69,7 +69,7 @@ class Event(_EventSlots):
     correlation_id: str | None
     causation_id: str | None
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = _new(cls)
         # (the slots' own setters: subclasses may be frozen)
         _set_event_id(self, new_id())

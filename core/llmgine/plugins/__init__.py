@@ -4,6 +4,7 @@ The public API is re-exported here; the hooks a plugin may implement are in
 :mod:`llmgine.plugins.hookspecs`.
 """
 
+from ..messages._typing import Register, Subscribe
 from ._discovery import DISABLE_ENV, ENTRY_POINT_GROUP, LOAD_ENV, normalize
 from ._manager import (
     LENIENT_ENV,
@@ -25,6 +26,8 @@ __all__ = [
     "PluginInfo",
     "PluginLoadError",
     "PluginStatus",
+    "Register",
+    "Subscribe",
     "get_plugin_manager",
     "load_plugins",
     "normalize",

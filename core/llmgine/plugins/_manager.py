@@ -6,10 +6,10 @@ and from then on a dispatch is a dict lookup and a call.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +26,7 @@ from .status import PluginStatus
 
 __all__ = [
     "LENIENT_ENV",
+    "TRACE_ENV",
     "PluginInfo",
     "call_plugin_hook",
     "get_plugin_manager",
@@ -34,8 +35,13 @@ __all__ = [
     "register_plugin",
 ]
 
+#: Key of ``MessageBus.extensions`` holding the names of the plugins registered on a bus.
+_EXTENSION = "llmgine.plugins"
+
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
+#: Set to 1/true/yes to print the tree of commands and events on stderr (see llmgine.tracing).
+TRACE_ENV = "LLMGINE_TRACE"
 
 
 @attrs.frozen
@@ -64,10 +70,6 @@ class _State:
         self.checked: set[str] = set()
         #: plugin name -> info, in load order (failed plugins included, with .error)
         self.infos: dict[str, PluginInfo] = {}
-        #: bus -> names of the plugins registered on it
-        self.registered: weakref.WeakKeyDictionary[MessageBus, list[str]] = (
-            weakref.WeakKeyDictionary()
-        )
 
 
 _state = _State()
@@ -231,17 +233,27 @@ def register_handlers(
     """
     bus = message_bus if bus is None else bus
     infos = load_plugins(lenient=lenient)
-    lenient = _lenient(lenient)
+    _register_on(bus, [i.name for i in infos if i.error is None], _lenient(lenient))
+    if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        from ..tracing import install_tracing
+
+        install_tracing(bus)
+    return [_state.infos[i.name] for i in infos]
+
+
+def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> None:
+    """Register the plugins ``names`` (not yet registered there) on ``bus``, then start them."""
     with _state.lock:
-        first_time = bus not in _state.registered
-        done = _state.registered.setdefault(bus, [])
-        new = [i.name for i in infos if i.error is None and i.name not in done]
+        # The names of the plugins registered on this bus live on the bus, so that
+        # bus.reset() forgets them along with their handlers.
+        done: list[str] | None = bus.extensions.get(_EXTENSION)
+        if done is None:
+            done = bus.extensions[_EXTENSION] = []
+            bus.on_close(functools.partial(_each, done, "shutdown", bus=bus))
+        new = [name for name in names if name not in done]
         new = [name for name in new if _register_one(bus, name, lenient)]
         done.extend(new)
-        if first_time:
-            bus.on_close(lambda: _each(_state.registered.get(bus, ()), "shutdown", bus=bus))
         _each(new, "startup", bus=bus)
-    return [_state.infos[i.name] for i in infos]
 
 
 def _each(names: Iterable[str], hook: str, **kwargs: Any) -> None:
@@ -255,21 +267,38 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
     commands: list[type] = []
     subscriptions: list[Any] = []
 
-    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
+    def register(command_type: Any, handler: Callable[[Any], Any]) -> None:
         bus.register_command(command_type, handler, source=f"plugin {name!r}")
         commands.append(command_type)
 
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
         subscriptions.append(bus.subscribe_event(key, handler))
 
+    removers: list[Callable[[], None]] = []
+
+    def add_command_middleware(middleware: Any) -> None:
+        removers.append(bus.add_command_middleware(middleware))
+
+    def add_event_middleware(middleware: Any) -> None:
+        removers.append(bus.add_event_middleware(middleware))
+
     try:
-        call_plugin_hook(name, "register_commands", register=register)
-        call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+        call_plugin_hook(name, "register_commands", register=register, bus=bus)
+        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=bus)
+        call_plugin_hook(
+            name,
+            "register_middleware",
+            add_command_middleware=add_command_middleware,
+            add_event_middleware=add_event_middleware,
+            bus=bus,
+        )
     except Exception as exc:
         for command_type in commands:
             bus.unregister_command(command_type)
         for subscription in subscriptions:
             subscription.unsubscribe()
+        for remove in removers:
+            remove()
         info = _state.infos[name]
         error = PluginLoadError(
             f"plugin {name!r} could not register its handlers: {exc}",
@@ -285,7 +314,8 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
 def provided_by(name: str) -> tuple[list[str], list[str]]:
     """Return the command types and subscription keys plugin ``name`` registers, as text.
 
-    Calls the plugin's registration hooks with recording callbacks, on no bus.
+    Calls the plugin's registration hooks with recording callbacks and a throwaway
+    bus, which is never started, so nothing is activated.
     """
     commands: list[str] = []
     keys: list[str] = []
@@ -296,8 +326,9 @@ def provided_by(name: str) -> tuple[list[str], list[str]]:
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
         keys.append(type_name(key) if isinstance(key, type) else str(key))
 
-    call_plugin_hook(name, "register_commands", register=register)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe)
+    throwaway = MessageBus.isolated()
+    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
+    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
     return commands, keys
 
 

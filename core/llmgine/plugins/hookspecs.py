@@ -15,6 +15,7 @@ from .. import hookspec
 if TYPE_CHECKING:
     import argparse
 
+    from ..messages._typing import Register, Subscribe
     from ..messages.bus import MessageBus
     from .status import PluginStatus
 
@@ -22,6 +23,7 @@ __all__ = [
     "plugin_status",
     "register_cli",
     "register_commands",
+    "register_middleware",
     "register_subscribers",
     "shutdown",
     "startup",
@@ -29,13 +31,22 @@ __all__ = [
 
 
 @hookspec
-def register_commands(register: Callable[[type, Callable[[Any], Any]], None]) -> None:
+def register_commands(register: Register, bus: MessageBus) -> None:
     """Register command handlers by calling ``register(CommandType, handler)``."""
 
 
 @hookspec
-def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], None]) -> None:
+def register_subscribers(subscribe: Subscribe, bus: MessageBus) -> None:
     """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
+
+
+@hookspec
+def register_middleware(
+    add_command_middleware: Callable[[Any], None],
+    add_event_middleware: Callable[[Any], None],
+    bus: MessageBus,
+) -> None:
+    """Wrap handlers: ``add_command_middleware(mw)``, ``add_event_middleware(mw)`` (call_next)."""
 
 
 @hookspec

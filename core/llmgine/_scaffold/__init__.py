@@ -1,0 +1,80 @@
+"""``llmgine new-plugin NAME``: write a ready-to-install plugin distribution.
+
+The files are rendered from ``template/`` (package data) with ``string.Template``;
+``$$`` is a literal dollar sign in them. Names come from NAME: ``greeter`` ->
+distribution ``llmgine-greeter``, package ``llmgine_greeter``, entry point
+``greeter``, class prefix ``Greeter``.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from string import Template
+
+__all__ = ["ScaffoldError", "plugin_names", "render_plugin"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_SUFFIX = ".tmpl"
+
+
+class ScaffoldError(ValueError):
+    """NAME is not usable, or the target directory is not empty."""
+
+
+def plugin_names(name: str) -> dict[str, str]:
+    """Return the template variables for plugin ``name`` (``llmgine-`` prefix optional)."""
+    short = name.lower().removeprefix("llmgine-").removeprefix("llmgine_")
+    if not _NAME.match(short):
+        raise ScaffoldError(
+            f"plugin name {name!r} must be lowercase letters and digits, words separated by "
+            "'-' or '_', starting with a letter (e.g. 'greeter' or 'slack-notify')"
+        )
+    words = re.split(r"[-_]", short)
+    return {
+        "name": "-".join(words),
+        "dist": "llmgine-" + "-".join(words),
+        "package": "llmgine_" + "_".join(words),
+        "Class": "".join(w.capitalize() for w in words),
+        "title": " ".join(words).capitalize(),
+    }
+
+
+def _files(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
+    found: list[tuple[str, Traversable]] = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name == "__pycache__":
+            continue
+        path = f"{prefix}{entry.name}"
+        if entry.is_dir():
+            found += _files(entry, path + "/")
+        else:
+            found.append((path, entry))
+    return found
+
+
+def render_plugin(name: str, directory: Path | None = None) -> list[Path]:
+    """Write the plugin distribution for ``name`` into ``directory``; return the files written.
+
+    ``directory`` defaults to ``./llmgine-<name>``; it may exist but must be empty.
+    """
+    names = plugin_names(name)
+    target = Path(directory) if directory is not None else Path(names["dist"])
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ScaffoldError(
+            f"{target} already exists and is not an empty directory; choose another with --dir"
+        )
+    written: list[Path] = []
+    for relative, source in _files(resources.files(__name__) / "template"):
+        relative = relative.replace("package/", names["package"] + "/", 1)
+        relative = Template(relative.removesuffix(_SUFFIX)).substitute(names)
+        text = source.read_text(encoding="utf-8")
+        if source.name.endswith(_SUFFIX):
+            text = Template(text).substitute(names)
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,250 @@
+"""Composing middleware around command handlers and event subscribers, once.
+
+A chain is built when a command type's handler is resolved (the bus caches it
+in ``_resolved``) and when an event type's subscriber plan is built (cached by
+the subscriber registry); a dispatch then calls the cached chain. With no
+middleware the cached entries are the plain handlers, so the hot paths do
+exactly what they did before.
+
+A middleware is called as ``middleware(message, call_next)``. ``call_next`` runs
+the rest of the chain (and finally the handler or subscriber) and carries the
+name of that handler or subscriber as ``call_next.handler_name``. Which paths a
+middleware wraps depends on its shape:
+
+* a plain function (or object with a plain ``__call__``): ``dispatch`` and ``emit``;
+* an ``async def`` function (or object with ``async def __call__``):
+  ``dispatch_async`` and ``emit_async``;
+* an object with a plain ``__call__`` and an ``async def acall``: both.
+
+An object may also define ``applies(message_class) -> bool``: it is asked once
+per command or event class when the chain is built, and a ``False`` leaves the
+middleware out of that class's chain entirely; and ``async_handlers_only = True``
+leaves it out of the chains of plain (non-async) handlers and subscribers.
+
+An object with ``plain_on_async = True`` declares that its plain ``__call__`` does
+the same as its ``acall`` around a plain handler (true of every
+:class:`llmgine.middleware.Around`); on an async path, a plain handler or
+subscriber whose middleware all say so gets the plain chain, without a coroutine.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from ._naming import callable_name, is_async_callable
+
+if TYPE_CHECKING:
+    from ._subscribers import Subscriber
+    from .bus import MessageBus, _Handler
+
+__all__ = ["AsyncMiddleware", "Middleware", "MiddlewareStack", "Next", "install"]
+
+M_contra = TypeVar("M_contra", contravariant=True)
+
+
+class Next(Protocol[M_contra]):
+    """What a middleware receives as ``call_next``: call it with the message to go on."""
+
+    handler_name: str
+
+    def __call__(self, message: M_contra, /) -> Any: ...
+
+
+class AsyncMiddleware(Protocol):
+    """An object whose ``async def acall(message, call_next)`` wraps the async paths."""
+
+    async def acall(self, message: Any, call_next: Next[Any], /) -> Any: ...
+
+
+#: A middleware: ``def mw(message, call_next)``, ``async def mw(...)``, or an object with
+#: ``acall`` (see the module docstring).
+Middleware = Callable[[Any, Next[Any]], Any] | AsyncMiddleware
+
+
+class _Tail:
+    """The end of a chain: calls the handler itself."""
+
+    __slots__ = ("handler", "handler_name")
+
+    def __init__(self, handler: Callable[[Any], Any], name: str) -> None:
+        self.handler = handler
+        self.handler_name = name
+
+    def __call__(self, message: Any) -> Any:
+        return self.handler(message)
+
+
+class _AsyncTail(_Tail):
+    """The end of an async chain: always returns an awaitable, whatever the handler is."""
+
+    __slots__ = ()
+
+    async def __call__(self, message: Any) -> Any:
+        result = self.handler(message)
+        if result.__class__ is CoroutineType:
+            result = await result
+        return result
+
+
+class _Link:
+    """One middleware and the rest of the chain after it."""
+
+    __slots__ = ("handler_name", "middleware", "rest")
+
+    def __init__(self, middleware: Callable[[Any, Any], Any], rest: _Tail | _Link) -> None:
+        self.middleware = middleware
+        self.rest = rest
+        self.handler_name: str = rest.handler_name
+
+    def __call__(self, message: Any) -> Any:
+        return self.middleware(message, self.rest)
+
+
+def _variant(middleware: object, path: Literal["sync", "async"]) -> Callable[..., Any] | None:
+    acall = getattr(middleware, "acall", None)
+    if path == "async":
+        if acall is not None:
+            return acall  # type: ignore[no-any-return]
+        return middleware if is_async_callable(middleware) else None  # type: ignore[return-value]
+    if not callable(middleware) or is_async_callable(middleware):
+        return None
+    return middleware
+
+
+def _chain(
+    middleware: tuple[object, ...],
+    message_class: type,
+    handler: Callable[[Any], Any],
+    name: str,
+    path: Literal["sync", "async"],
+    handler_is_async: bool,
+) -> Callable[[Any], Any]:
+    """Return ``handler`` wrapped in the middleware that apply, outermost first."""
+    chosen = []
+    for mw in middleware:
+        applies = getattr(mw, "applies", None)
+        if applies is not None and not applies(message_class):
+            continue
+        if not handler_is_async and getattr(mw, "async_handlers_only", False):
+            continue
+        if _variant(mw, path) is not None:
+            chosen.append(mw)
+    if not chosen:
+        return handler
+    if (
+        path == "async"
+        and not handler_is_async
+        and all(getattr(mw, "plain_on_async", False) for mw in chosen)
+    ):
+        # A plain handler on an async path, and middleware whose plain variant does the
+        # same work there: the plain chain avoids a coroutine (which would cost the
+        # delivery a task per subscriber).
+        return _link([_variant(mw, "sync") for mw in chosen], _Tail(handler, name))
+    tail = (_AsyncTail if path == "async" else _Tail)(handler, name)
+    return _link([_variant(mw, path) for mw in chosen], tail)
+
+
+def _link(functions: list[Callable[..., Any] | None], tail: _Tail) -> _Tail | _Link:
+    link: _Tail | _Link = tail
+    for fn in reversed(functions):
+        assert fn is not None  # the caller chose middleware that have this variant
+        link = _Link(fn, link)
+    return link
+
+
+class MiddlewareStack:
+    """The command and event middleware of one bus, in the order they were added.
+
+    Immutable: adding or removing makes a new stack, so a snapshot can keep the old one.
+    """
+
+    __slots__ = ("command", "event")
+
+    def __init__(self, command: tuple[object, ...] = (), event: tuple[object, ...] = ()) -> None:
+        self.command = command
+        self.event = event
+
+    def copy(self) -> MiddlewareStack:
+        """Return the stack itself (it is immutable)."""
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MiddlewareStack):
+            return NotImplemented
+        return self.command == other.command and self.event == other.event
+
+    def __hash__(self) -> int:
+        return hash((self.command, self.event))
+
+    def wrap_handler(self, entry: _Handler, command_class: type) -> _Handler:
+        """Return ``entry`` with its handler wrapped for both dispatch paths."""
+        if not self.command:
+            return entry
+        wrapped = copy.copy(entry)
+        args = (self.command, command_class, entry.handler, entry.name)
+        wrapped.handler = _chain(*args, "sync", entry.is_async)
+        wrapped.ahandler = _chain(*args, "async", entry.is_async)
+        return wrapped
+
+    def wrap_subscribers(
+        self, subscribers: tuple[Subscriber, ...], event_class: type
+    ) -> tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]]:
+        """Return the subscribers wrapped for ``emit`` and for ``emit_async``."""
+        if not self.event:
+            return subscribers, subscribers
+        sync = tuple(self._wrap_one(s, event_class, "sync") for s in subscribers)
+        asyn = tuple(self._wrap_one(s, event_class, "async") for s in subscribers)
+        return sync, asyn
+
+    def _wrap_one(
+        self, subscriber: Subscriber, event_class: type, path: Literal["sync", "async"]
+    ) -> Subscriber:
+        handler = _chain(
+            self.event, event_class, subscriber.handler, subscriber.name, path, subscriber.is_async
+        )
+        if handler is subscriber.handler:
+            return subscriber
+        wrapped = copy.copy(subscriber)
+        wrapped.handler = handler
+        return wrapped
+
+
+def _check(middleware: object) -> None:
+    if _variant(middleware, "sync") is None and _variant(middleware, "async") is None:
+        raise TypeError(
+            f"middleware must be a function 'mw(message, call_next)', an async def one, or an "
+            f"object with an async 'acall(message, call_next)' method; got {middleware!r}"
+        )
+
+
+def install(
+    bus: MessageBus, kind: Literal["command", "event"], middleware: object
+) -> Callable[[], None]:
+    """Add ``middleware`` innermost on ``bus``; returns a function that removes it again."""
+    _check(middleware)
+
+    def update(change: Callable[[tuple[object, ...]], tuple[object, ...]]) -> None:
+        with bus._lock:
+            old = bus._middleware
+            if kind == "command":
+                bus._middleware = MiddlewareStack(change(old.command), old.event)
+            else:
+                bus._middleware = MiddlewareStack(old.command, change(old.event))
+            bus._resolved = {}
+        registry = bus._registry
+        with registry._lock:
+            registry.wrap = bus._middleware.wrap_subscribers if bus._middleware.event else None
+            registry.cache = {}
+
+    update(lambda chain: (*chain, middleware))
+    name = callable_name(middleware)
+
+    def remove() -> None:
+        """Remove the middleware (no-op if it is already gone)."""
+        update(lambda chain: tuple(m for m in chain if m is not middleware))
+
+    remove.__qualname__ = f"remove middleware {name}"
+    return remove

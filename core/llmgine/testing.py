@@ -1,0 +1,317 @@
+"""llmgine's pytest plugin: fixtures for testing hosts and plugins.
+
+Installed with the core (entry point ``pytest11``), so every test suite in an
+environment with llmgine gets these fixtures; none is autouse:
+
+* ``llmgine_bus``: a fresh isolated bus in strict mode (a failing subscriber
+  fails the test), closed after the test.
+* ``llmgine_events``: an :class:`EventRecorder` of every event published on
+  ``llmgine_bus`` during the test, with helpers to assert on them.
+* ``llmgine_load_plugin``: ``llmgine_load_plugin(module_or_object)`` registers one
+  plugin that is not installed on ``llmgine_bus`` (or ``bus=``), and nothing else;
+  it is removed from the plugin manager after the test.
+
+Independently of the fixtures, the process-wide ``message_bus`` (handlers,
+subscriptions, middleware, close callbacks, settings, extensions such as which
+plugins are registered on it) is restored after every test that changed it; the
+plugins the test registered on it are shut down first. The snapshot is
+taken just before the test's first function-scoped fixture is set up, so what
+session-, module- and class-scoped fixtures register stays for the tests that
+share them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar, overload
+
+import pytest
+
+from .messages import _patterns
+from .messages._snapshot import BusSnapshot
+from .messages.bus import MessageBus, message_bus
+from .messages.events import Event
+from .plugins import _manager
+
+__all__ = ["EventRecorder", "LoadPlugin"]
+
+E = TypeVar("E", bound=Event)
+
+#: What selects events: an Event subclass, an exact type name, or a pattern (``"resource.*"``).
+EventKey = type[Event] | str
+
+
+def _selector(key: EventKey) -> Callable[[Event], bool]:
+    if isinstance(key, type):
+        if not issubclass(key, Event):
+            raise TypeError(f"expected an Event subclass, a type name or a pattern, got {key!r}")
+        return lambda event: isinstance(event, key)
+    if not isinstance(key, str):
+        raise TypeError(f"expected an Event subclass, a type name or a pattern, got {key!r}")
+    if _patterns.is_pattern(key):
+        matches = _patterns.compile_pattern(key)
+        return lambda event: matches(event.event_type)
+    _patterns.validate_type_name(key)
+    return lambda event: event.event_type == key
+
+
+def _describe(key: EventKey) -> str:
+    return key.__qualname__ if isinstance(key, type) else repr(key)
+
+
+class EventRecorder:
+    """Records every event published on a bus, in delivery order.
+
+    ``EventRecorder.attach(bus)`` starts recording on any bus; the ``llmgine_events``
+    fixture gives one attached to ``llmgine_bus``. Keys accepted by the helpers are
+    an Event subclass (matching subclasses too), an exact type name, or a pattern.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    @classmethod
+    def attach(cls, bus: MessageBus) -> EventRecorder:
+        """Return a recorder subscribed to every event on ``bus``."""
+        recorder = cls()
+        bus.subscribe_event("*", recorder.events.append)
+        return recorder
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __getitem__(self, index: int) -> Event:
+        return self.events[index]
+
+    def __repr__(self) -> str:
+        return f"<EventRecorder {self.types()}>"
+
+    def clear(self) -> None:
+        """Forget what was recorded so far."""
+        self.events.clear()
+
+    def types(self) -> list[str]:
+        """The ``event_type`` of each recorded event, in order."""
+        return [e.event_type for e in self.events]
+
+    @overload
+    def of(self, key: type[E]) -> list[E]: ...
+    @overload
+    def of(self, key: str) -> list[Event]: ...
+
+    def of(self, key: EventKey) -> list[Any]:
+        """The recorded events that ``key`` selects, in order."""
+        selected = _selector(key)
+        return [e for e in self.events if selected(e)]
+
+    @overload
+    def one(self, key: type[E]) -> E: ...
+    @overload
+    def one(self, key: str) -> Event: ...
+
+    def one(self, key: EventKey) -> Any:
+        """The single recorded event that ``key`` selects; fails if there are 0 or several."""
+        found = self.of(key)
+        if len(found) != 1:
+            raise AssertionError(
+                f"expected exactly one event matching {_describe(key)}, got {len(found)}; "
+                f"recorded: {self.types()}"
+            )
+        return found[0]
+
+    def by_correlation(self, correlation_id: str) -> list[Event]:
+        """The recorded events of one chain (e.g. ``command.correlation_id``), in order."""
+        return [e for e in self.events if e.correlation_id == correlation_id]
+
+    def caused_by(self, message_id: str) -> list[Event]:
+        """The recorded events whose direct cause is the command or event ``message_id``."""
+        return [e for e in self.events if e.causation_id == message_id]
+
+    def assert_order(self, *keys: EventKey) -> list[Event]:
+        """Fail unless events matching ``keys`` were recorded in this order.
+
+        Other events may come before, between and after them. Returns the events
+        that matched, one per key.
+        """
+        selectors = [_selector(k) for k in keys]
+        matched: list[Event] = []
+        events = iter(self.events)
+        for key, selected in zip(keys, selectors, strict=True):
+            for event in events:
+                if selected(event):
+                    matched.append(event)
+                    break
+            else:
+                done = ", ".join(_describe(k) for k in keys[: len(matched)]) or "nothing"
+                raise AssertionError(
+                    f"no event matching {_describe(key)} after {done}; recorded: {self.types()}"
+                )
+        return matched
+
+    def assert_none(self, key: EventKey) -> None:
+        """Fail if any recorded event matches ``key``."""
+        found = self.of(key)
+        if found:
+            raise AssertionError(
+                f"expected no event matching {_describe(key)}, got {[e.event_type for e in found]}"
+            )
+
+
+class LoadPlugin(Protocol):
+    """The ``llmgine_load_plugin`` fixture: load one plugin object or module into a bus."""
+
+    def __call__(
+        self, plugin: object, name: str | None = None, *, bus: MessageBus | None = None
+    ) -> str: ...
+
+
+# Restoring the process-wide bus ---------------------------------------------------------
+
+_SNAPSHOT = pytest.StashKey["_GlobalSnapshot"]()
+
+
+class _GlobalSnapshot:
+    """``message_bus``, and the plugins the plugin manager holds."""
+
+    def __init__(self) -> None:
+        self.bus = BusSnapshot(message_bus)
+        self.state = _manager._state
+        self.registered = list(_registered_on(message_bus))
+        with self.state.lock:
+            self.plugins = {name for name, _ in self.state.pm.list_name_plugin()}
+
+    def restore(self) -> None:
+        # Plugins the test registered on message_bus are shut down, as closing it would.
+        started = [n for n in _registered_on(message_bus) if n not in self.registered]
+        try:
+            _shut_down(message_bus, started)
+        finally:
+            if self.bus.changed():
+                self.bus.restore()
+            self._forget_plugins()
+
+    def _forget_plugins(self) -> None:
+        state = self.state
+        if state is not _manager._state:  # the plugin manager was reset: nothing to restore
+            return
+        with state.lock:
+            for name, _ in state.pm.list_name_plugin():
+                info = state.infos.get(name)
+                # installed plugins found by discovery stay: a process discovers them once
+                if name not in self.plugins and (info is None or info.distribution is None):
+                    state.pm.unregister(name=name)
+                    state.infos.pop(name, None)
+
+
+def _registered_on(bus: MessageBus) -> list[str]:
+    """The names of the plugins ``register_handlers()`` registered on ``bus`` (live list)."""
+    names: list[str] = bus.extensions.get(_manager._EXTENSION, [])
+    return names
+
+
+def _shut_down(bus: MessageBus, names: list[str]) -> None:
+    """Run the ``shutdown`` hook of each plugin (last started first); raise the first error."""
+    errors: list[Exception] = []
+    for name in reversed(names):
+        if _manager.get_plugin_manager().get_plugin(name) is None:
+            continue
+        try:
+            _manager.call_plugin_hook(name, "shutdown", bus=bus)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def _snapshot_once(item: pytest.Item) -> None:
+    if _SNAPSHOT not in item.stash:
+        snapshot = item.stash[_SNAPSHOT] = _GlobalSnapshot()
+        item.addfinalizer(snapshot.restore)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Snapshot ``message_bus`` before a test's first function-scoped fixture is set up."""
+    if fixturedef.scope == "function" and isinstance(request.node, pytest.Item):
+        # Added before the fixture's own finalizer, so it runs after that fixture's teardown.
+        _snapshot_once(request.node)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Snapshot ``message_bus`` before a test that has no function-scoped fixture."""
+    _snapshot_once(item)
+
+
+# Fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def llmgine_bus() -> Iterator[MessageBus]:
+    """A fresh isolated ``MessageBus`` in strict mode, closed (plugins shut down) afterwards."""
+    bus = MessageBus.isolated(strict=True)
+    yield bus
+    asyncio.run(bus.aclose())
+
+
+@pytest.fixture
+def llmgine_events(llmgine_bus: MessageBus) -> EventRecorder:
+    """Every event published on ``llmgine_bus`` during the test (an :class:`EventRecorder`)."""
+    return EventRecorder.attach(llmgine_bus)
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
+    """``llmgine_load_plugin(plugin, name=None, *, bus=None) -> name``: load one plugin.
+
+    Registers a plugin module or object that need not be installed, then registers
+    its commands, subscribers and middleware on ``llmgine_bus`` (or ``bus``) and runs
+    its ``startup`` hook, exactly as ``register_handlers()`` would for an installed
+    one; installed plugins are not loaded. The plugin is removed from the plugin
+    manager after the test.
+    """
+    loaded: list[tuple[str, MessageBus]] = []
+    added: list[str] = []  # plugins this fixture put into the plugin manager
+
+    def load(plugin: object, name: str | None = None, *, bus: MessageBus | None = None) -> str:
+        if name is None:
+            base = getattr(plugin, "__name__", None) or type(plugin).__name__
+            name = f"{base}-test{next(_counter)}"
+        target = llmgine_bus if bus is None else bus
+        pm = _manager.get_plugin_manager()
+        if pm.is_registered(plugin):  # loaded already (into another bus, or installed)
+            registered = pm.get_name(plugin)
+            assert registered is not None
+        else:
+            registered = _manager.register_plugin(plugin, name)
+            added.append(registered)
+        if registered not in _registered_on(target):  # else someone else's registration
+            loaded.append((registered, target))
+            _manager._register_on(target, [registered], False)
+        return registered
+
+    yield load
+    # Shut each plugin down now: once it leaves the plugin manager, closing the bus can't.
+    try:
+        for bus in {id(bus): bus for _, bus in loaded}.values():
+            names = _registered_on(bus)
+            mine = [name for name, target in loaded if target is bus and name in names]
+            for name in mine:
+                names.remove(name)
+            _shut_down(bus, mine)
+    finally:
+        state = _manager._state
+        for name in added:
+            if state.pm.get_plugin(name) is not None:
+                state.pm.unregister(name=name)
+            state.infos.pop(name, None)

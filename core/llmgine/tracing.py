@@ -1,0 +1,163 @@
+"""Printing the tree of commands and the events they caused, for a human at a terminal.
+
+Set ``LLMGINE_TRACE=1`` (or run ``llmgine trace -- python app.py``) and
+``register_handlers()`` installs a tracer on the bus it registers on; or call
+:func:`install_tracing` yourself. Each line is indented under the message that
+caused it (using the causation ids the bus stamps), so a dispatch prints as::
+
+    ▶ app.PlaceOrder #1
+      ● order.placed (app.OrderPlaced) #2
+        → app.send_receipt
+        ▶ app.ChargeCard #3
+        ✔ app.ChargeCard -> 'ch_1' in 0.1 ms
+    ✔ app.PlaceOrder -> 'o_1' in 0.9 ms
+
+Lines appear as things happen: an event is printed when its delivery starts,
+which is after the handler that queued it returned. Ids are shown by their
+per-process counter (``#3``); the full ids are in the messages.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from typing import Any, TextIO
+
+from .messages._middleware import Next
+from .messages._naming import callable_name, type_name
+from .messages.bus import MessageBus
+from .messages.commands import Command
+from .messages.events import Event
+from .middleware import Around
+
+__all__ = ["Tracer", "install_tracing"]
+
+#: How many message ids the tracer remembers the depth of (oldest forgotten first).
+_MEMORY = 10_000
+
+
+def _short(message_id: str | None) -> str:
+    return "#" + message_id.rpartition("-")[2] if message_id else "#?"
+
+
+def _ms(start: float) -> str:
+    return f"{(time.perf_counter() - start) * 1000:.1f} ms"
+
+
+class Tracer:
+    """Prints each command, event and subscriber call, indented under its cause."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._depth: dict[str, int] = {}
+        self._last_event: str | None = None
+        #: the command and event middleware to install (see :func:`install_tracing`)
+        self.commands = _CommandTrace(self)
+        self.events = _EventTrace(self)
+
+    def _write(self, depth: int, text: str) -> None:
+        stream = self._stream if self._stream is not None else sys.stderr
+        print("  " * depth + text, file=stream, flush=True)
+
+    def enter(self, message_id: str, causation_id: str | None) -> int:
+        """Remember and return the depth of ``message_id``: one below its cause."""
+        depth = self._depth.get(causation_id, -1) + 1 if causation_id else 0
+        if len(self._depth) >= _MEMORY:
+            del self._depth[next(iter(self._depth))]
+        self._depth[message_id] = depth
+        return depth
+
+    def command_started(self, command: Command[Any]) -> tuple[int, float]:
+        """Print the start of a command's handling."""
+        depth = self.enter(command.command_id, command.causation_id)
+        self._write(depth, f"▶ {type_name(command.__class__)} {_short(command.command_id)}")
+        return depth, time.perf_counter()
+
+    def command_done(
+        self,
+        command: Command[Any],
+        started: tuple[int, float],
+        error: BaseException | None,
+        result: Any,
+    ) -> None:
+        """Print the end of a command's handling: its result or its exception."""
+        depth, start = started
+        name = type_name(command.__class__)
+        if error is None:
+            self._write(depth, f"✔ {name} -> {_brief(result)} in {_ms(start)}")
+        else:
+            self._write(depth, f"✘ {name} raised {type(error).__name__}: {error} in {_ms(start)}")
+
+    def subscriber_started(self, event: Event, subscriber: str) -> int:
+        """Print the event (on its first subscriber) and the subscriber being called."""
+        if self._last_event != event.event_id or event.event_id not in self._depth:
+            self._last_event = event.event_id
+            depth = self.enter(event.event_id, event.causation_id)
+            self._write(
+                depth,
+                f"● {event.event_type} ({type_name(event.__class__)}) {_short(event.event_id)}",
+            )
+        depth = self._depth[event.event_id] + 1
+        if subscriber != _NOOP:
+            self._write(depth, f"→ {subscriber}")
+        return depth
+
+    def subscriber_failed(self, depth: int, subscriber: str, error: BaseException) -> None:
+        """Print a subscriber's exception."""
+        self._write(depth, f"✘ {subscriber} raised {type(error).__name__}: {error}")
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _CommandTrace(Around):
+    """Command middleware printing each dispatch (sync and async)."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+
+    def before(self, message: Any, call_next: Next[Any]) -> Any:
+        return message, self.tracer.command_started(message)
+
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
+        command, started = state
+        self.tracer.command_done(command, started, error, result)
+
+
+class _EventTrace(_CommandTrace):
+    """Event middleware printing each event and subscriber call (sync and async)."""
+
+    def before(self, message: Any, call_next: Next[Any]) -> Any:
+        name = call_next.handler_name
+        return self.tracer.subscriber_started(message, name), name
+
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
+        if error is not None:
+            depth, name = state
+            self.tracer.subscriber_failed(depth, name, error)
+
+
+def _every_event(event: Event) -> None:
+    """Subscribed to ``"*"`` so that events nobody else subscribes to are traced too."""
+
+
+_NOOP = callable_name(_every_event)
+_traced: weakref.WeakKeyDictionary[MessageBus, Tracer] = weakref.WeakKeyDictionary()
+
+
+def install_tracing(bus: MessageBus, stream: TextIO | None = None) -> Tracer:
+    """Print the tree of commands and events handled on ``bus`` to ``stream`` (stderr).
+
+    Installing twice on one bus returns the first tracer. The tracer's middleware
+    go innermost (after any already added), so it times the handler itself.
+    """
+    tracer = _traced.get(bus)
+    if tracer is None or tracer.commands not in bus._middleware.command:  # e.g. a restored bus
+        tracer = _traced[bus] = Tracer(stream)
+        bus.add_command_middleware(tracer.commands)
+        bus.add_event_middleware(tracer.events)
+        bus.subscribe_event("*", _every_event)
+    return tracer

@@ -1,0 +1,123 @@
+"""Idle until configured; the env var and configure(); the lifecycle hooks; discovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import llmgine_audit
+import pytest
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.events import Event, SystemEvent
+from llmgine.plugins import PluginStatus, _manager, register_handlers, register_plugin
+from llmgine_audit import LOG_ENV, AuditLog
+from llmgine_audit import plugin as audit_plugin
+
+
+def event(message: str = "x") -> SystemEvent:
+    return SystemEvent(component="app", severity="info", message=message)
+
+
+def messages(path: Path) -> list[str]:
+    return [json.loads(line)["data"]["message"] for line in path.read_text().splitlines()]
+
+
+def test_unconfigured_it_is_idle_subscribes_nothing_and_says_how_to_activate(
+    tmp_path: Path,
+) -> None:
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    assert bus.subscriptions == ()
+    assert audit_plugin.plugin_status() == PluginStatus(
+        active=False, activate="set LLMGINE_AUDIT_LOG=/path/to/audit.jsonl"
+    )
+    assert llmgine_audit.get_audit_log() is None
+    audit_plugin.startup(bus)  # lifecycle hooks are harmless when idle
+    audit_plugin.shutdown(bus)
+
+
+def test_the_env_var_activates_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env.jsonl"
+    monkeypatch.setenv(LOG_ENV, str(path))
+    assert audit_plugin.plugin_status() == PluginStatus(
+        active=True, detail=f"appending every event to {path}"
+    )
+    assert not path.exists()  # status touches no file
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    assert [s.key for s in bus.subscriptions] == ["*"]
+    bus.emit(event("from env"))
+    assert messages(path) == ["from env"]
+
+
+def test_configure_moves_the_log_to_another_file(audit_log: AuditLog, log_path: Path) -> None:
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    bus.emit(event("first"))
+    llmgine_audit.configure(path=log_path)  # the same path: the same log, still open
+    assert llmgine_audit.get_audit_log() is audit_log
+    moved = log_path.with_name("moved.jsonl")
+    llmgine_audit.configure(path=moved)
+    assert audit_log._fd is None  # the old file was closed
+    bus.emit(event("second"))
+    assert messages(log_path) == ["first"]
+    assert messages(moved) == ["second"]
+
+
+def test_startup_opens_the_file_and_shutdown_closes_it(audit_log: AuditLog, log_path: Path) -> None:
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.startup(bus)
+    assert log_path.exists()
+    audit_plugin.shutdown(bus)
+    assert audit_log._fd is None
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    bus.emit(event("after shutdown"))  # a later event reopens and appends
+    assert messages(log_path) == ["after shutdown"]
+
+
+def test_startup_reports_a_bad_path_once_before_any_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    llmgine_audit.configure(path=tmp_path / "missing" / "audit.jsonl")
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    reports: list[Event] = []
+    bus.subscribe_event("system.audit.*", reports.append)
+    with caplog.at_level(logging.ERROR, logger="llmgine.audit"):
+        audit_plugin.startup(bus)
+        bus.emit(event("dropped"))
+    log = llmgine_audit.get_audit_log()
+    assert log is not None
+    assert (log.failing, log.dropped) == (True, 2)  # the report itself, and the event
+    assert [r.name for r in caplog.records] == ["llmgine.audit"]
+    assert "missing" in caplog.records[0].getMessage()
+    assert [e.event_type for e in reports] == ["system.audit.error"]
+
+
+def test_register_handlers_runs_the_hooks_and_closing_the_bus_closes_the_file(
+    audit_log: AuditLog, log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")  # only the plugin registered below
+    _manager._reset_for_tests()
+    try:
+        register_plugin(audit_plugin, "audit-under-test")
+        bus = MessageBus.isolated(strict=True)
+        register_handlers(bus)
+        assert audit_log._fd is not None  # startup opened it
+        bus.emit(event("via register_handlers"))
+        bus.close()
+        assert audit_log._fd is None
+        assert messages(log_path) == ["via register_handlers"]
+    finally:
+        _manager._reset_for_tests()
+
+
+def test_the_installed_entry_point_is_discoverable() -> None:
+    found = {ep.name: ep for ep in entry_points(group="llmgine.plugins")}
+    assert "audit" in found
+    assert found["audit"].value == "llmgine_audit.plugin"
+    assert found["audit"].dist is not None
+    assert found["audit"].dist.metadata["Name"] == "llmgine-audit"
+    assert found["audit"].load() is audit_plugin

@@ -1,0 +1,133 @@
+"""The span-making middleware.
+
+Spans follow causation. A command's span is a child of the current span (so a
+dispatch inside a web request, or inside another handler, nests under it); a
+subscriber call's span is a child of the span of the message that caused the
+event (the dispatch that queued it, or the first subscriber call of the event
+that did), because events are delivered after that span has ended. Every span
+carries the message id, correlation id and causation id as attributes, so a
+whole chain can also be found by its correlation id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmgine.messages import Command, Event, MessageBus
+from llmgine.middleware import Around, Next
+from opentelemetry import context, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+__all__ = ["ATTRIBUTES", "Spans", "instrument"]
+
+#: The span attributes set, by meaning.
+ATTRIBUTES = {
+    "type": "llmgine.message.type",
+    "kind": "llmgine.message.kind",
+    "id": "llmgine.message.id",
+    "correlation": "llmgine.correlation_id",
+    "causation": "llmgine.causation_id",
+    "handler": "llmgine.handler",
+    "event_type": "llmgine.event_type",
+}
+
+#: How many message ids' span contexts are remembered for parenting (oldest dropped first).
+_MEMORY = 10_000
+
+
+def _type_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Spans:
+    """Command and event middleware opening spans; add ``.commands`` and ``.events`` to a bus."""
+
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        self.tracer = trace.get_tracer("llmgine_otel", tracer_provider=tracer_provider)
+        self._contexts: dict[str, trace.SpanContext] = {}
+        self.commands = _CommandSpans(self)
+        self.events = _SubscriberSpans(self)
+
+    def remember(self, message_id: str, span: trace.Span) -> None:
+        """Keep ``span`` as the parent for what ``message_id`` causes."""
+        if len(self._contexts) >= _MEMORY:
+            del self._contexts[next(iter(self._contexts))]
+        self._contexts.setdefault(message_id, span.get_span_context())
+
+    def parent(self, causation_id: str | None) -> context.Context | None:
+        """The context of the cause's span, if known; else ``None`` (the current context)."""
+        found = self._contexts.get(causation_id) if causation_id else None
+        if found is None:
+            return None
+        return trace.set_span_in_context(trace.NonRecordingSpan(found))
+
+    def start(self, message: Command[Any] | Event, name: str, handler: str) -> trace.Span:
+        """Open the span of one handler or subscriber call of ``message``."""
+        is_event = isinstance(message, Event)
+        message_id = message.event_id if is_event else message.command_id  # type: ignore[union-attr]
+        attributes = {
+            ATTRIBUTES["type"]: _type_name(message.__class__),
+            ATTRIBUTES["kind"]: "event" if is_event else "command",
+            ATTRIBUTES["id"]: message_id,
+            ATTRIBUTES["correlation"]: message.correlation_id or "",
+            ATTRIBUTES["causation"]: message.causation_id or "",
+            ATTRIBUTES["handler"]: handler,
+        }
+        if is_event:
+            attributes[ATTRIBUTES["event_type"]] = message.event_type  # type: ignore[union-attr]
+        parent = self.parent(message.causation_id)
+        if parent is None and is_event:
+            parent = context.Context()  # an event emitted on its own starts a trace
+        span = self.tracer.start_span(
+            name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes
+        )
+        self.remember(message_id, span)
+        return span
+
+
+def _end(span: trace.Span, error: BaseException | None) -> None:
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    span.end()
+
+
+class _CommandSpans(Around):
+    """A span per dispatch, current while the handler runs (so its own spans nest)."""
+
+    def __init__(self, spans: Spans) -> None:
+        self.spans = spans
+
+    def _start(self, message: Any, call_next: Next[Any]) -> trace.Span:
+        name = f"dispatch {message.__class__.__qualname__}"
+        return self.spans.start(message, name, call_next.handler_name)
+
+    def before(self, message: Any, call_next: Next[Any]) -> Any:
+        span = self._start(message, call_next)
+        return span, context.attach(trace.set_span_in_context(span))
+
+    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
+        span, token = state
+        context.detach(token)
+        _end(span, error)
+
+
+class _SubscriberSpans(_CommandSpans):
+    """A span per subscriber call, current while the subscriber runs.
+
+    An ``async def`` subscriber runs in a task of its own (the bus gives each one a
+    task, with a copy of the context), so the span attached here is detached in the
+    same context on both paths.
+    """
+
+    def _start(self, message: Any, call_next: Next[Any]) -> trace.Span:
+        name = f"deliver {message.event_type}"
+        return self.spans.start(message, name, call_next.handler_name)
+
+
+def instrument(bus: MessageBus, tracer_provider: trace.TracerProvider | None = None) -> Spans:
+    """Add span middleware to ``bus`` (innermost) and return it."""
+    spans = Spans(tracer_provider)
+    bus.add_command_middleware(spans.commands)
+    bus.add_event_middleware(spans.events)
+    return spans

@@ -1,0 +1,221 @@
+"""llmgine-otel: spans per dispatch and per subscriber call, checked with the in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import llmgine_otel.plugin
+import pytest
+from llmgine.messages import Command, Event, MessageBus, message_bus
+from llmgine_otel import instrument
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+
+@dataclass
+class Order(Command[str]):
+    item: str
+
+
+@dataclass
+class Charge(Command[str]):
+    amount: int
+
+
+@dataclass
+class Ordered(Event):
+    event_type = "order.placed"
+    item: str
+
+
+@dataclass
+class Receipt(Event):
+    event_type = "receipt.sent"
+
+
+def order_on(bus: MessageBus) -> Any:
+    def order(command: Order) -> str:
+        if not command.item:
+            raise ValueError("empty item")
+        message_bus.add_pending_event(Ordered(item=command.item))
+        return bus.dispatch(Charge(amount=3))
+
+    return order
+
+
+def charge(command: Charge) -> str:
+    return "ch_1"
+
+
+def send_receipt(event: Ordered) -> None:
+    message_bus.add_pending_event(Receipt())
+
+
+def aorder_on(bus: MessageBus) -> Any:
+    async def aorder(command: Order) -> str:
+        await asyncio.sleep(0)
+        message_bus.add_pending_event(Ordered(item=command.item))
+        return await bus.dispatch_async(Charge(amount=3))
+
+    return aorder
+
+
+async def asend_receipt(event: Ordered) -> None:
+    await asyncio.sleep(0)
+    message_bus.add_pending_event(Receipt())
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def traced_bus(llmgine_bus: MessageBus, exporter: InMemorySpanExporter) -> MessageBus:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrument(llmgine_bus, tracer_provider=provider)
+    return llmgine_bus
+
+
+def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    spans = exporter.get_finished_spans()
+    found = {span.name: span for span in spans}
+    assert len(found) == len(spans), [s.name for s in spans]
+    return found
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def check_tree(exporter: InMemorySpanExporter, command: Order) -> None:
+    spans = by_name(exporter)
+    dispatch, nested = spans["dispatch Order"], spans["dispatch Charge"]
+    ordered, receipt = spans["deliver order.placed"], spans["deliver receipt.sent"]
+    assert dispatch.parent is None
+    assert parent_of(nested) == dispatch.context.span_id  # dispatched inside the handler
+    assert parent_of(ordered) == dispatch.context.span_id  # queued by the handler
+    assert parent_of(receipt) == ordered.context.span_id  # queued by the subscriber
+    assert {s.context.trace_id for s in spans.values()} == {dispatch.context.trace_id}
+    attributes = dict(ordered.attributes or {})
+    assert attributes["llmgine.correlation_id"] == command.command_id
+    assert attributes["llmgine.causation_id"] == command.command_id
+    assert attributes["llmgine.message.kind"] == "event"
+    assert attributes["llmgine.event_type"] == "order.placed"
+    assert str(attributes["llmgine.handler"]).endswith("send_receipt")
+    assert dict(dispatch.attributes or {})["llmgine.message.id"] == command.command_id
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_spans_follow_causation(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter, path: str
+) -> None:
+    is_async = path == "async"
+    traced_bus.register_command(Order, (aorder_on if is_async else order_on)(traced_bus))
+    traced_bus.register_command(Charge, charge)
+    traced_bus.subscribe_event(Ordered, asend_receipt if is_async else send_receipt)
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    command = Order(item="book")
+    if is_async:
+        assert asyncio.run(traced_bus.dispatch_async(command)) == "ch_1"
+    else:
+        assert traced_bus.dispatch(command) == "ch_1"
+    check_tree(exporter, command)
+
+
+def test_failures_are_recorded_on_the_span(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    traced_bus.register_command(Order, order_on(traced_bus))
+    with pytest.raises(ValueError, match="empty item"):
+        traced_bus.dispatch(Order(item=""))
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "ValueError: empty item"
+    assert [e.name for e in span.events] == ["exception"]
+
+
+def test_an_event_emitted_alone_starts_its_own_trace(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    traced_bus.emit(Receipt())
+    traced_bus.emit(Receipt())
+    first, second = exporter.get_finished_spans()
+    assert first.parent is None
+    assert first.context.trace_id != second.context.trace_id
+
+
+@pytest.fixture
+def otel_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv("LLMGINE_OTEL", raising=False)
+    return monkeypatch
+
+
+def test_plugin_is_idle_until_enabled(
+    llmgine_bus: MessageBus, llmgine_load_plugin: Any, otel_env: pytest.MonkeyPatch
+) -> None:
+    status = llmgine_otel.plugin.plugin_status()
+    assert not status.active
+    assert status.activate is not None
+    assert "LLMGINE_OTEL=1" in status.activate
+    llmgine_load_plugin(llmgine_otel.plugin)
+    assert llmgine_bus._middleware.command == ()
+    assert llmgine_bus._middleware.event == ()
+
+    otel_env.setenv("LLMGINE_OTEL", "1")
+    assert llmgine_otel.plugin.plugin_status().active
+    other = MessageBus.isolated()
+    llmgine_load_plugin(llmgine_otel.plugin, bus=other)
+    assert len(other._middleware.command) == 1
+    assert len(other._middleware.event) == 1
+
+
+def test_installed_distribution_is_listed_idle_then_active() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LLMGINE_OTEL"}
+    cli = [sys.executable, "-m", "llmgine.cli", "plugins", "--json"]
+
+    def otel_row(extra: dict[str, str]) -> dict[str, Any]:
+        out = subprocess.run(cli, env={**env, **extra}, capture_output=True, text=True, check=True)
+        rows = {row["name"]: row for row in json.loads(out.stdout)}
+        assert "otel" in rows, "pip install -e plugins/llmgine-otel (python3 dev.py does)"
+        return rows["otel"]
+
+    idle = otel_row({})
+    assert idle["state"] == "idle"
+    assert idle["distribution"] == "llmgine-otel"
+    assert otel_row({"LLMGINE_OTEL": "1"})["state"] == "active"
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_the_subscriber_span_is_current_in_the_subscriber(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter, path: str
+) -> None:
+    seen: list[int] = []
+
+    def plain(event: Receipt) -> None:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    async def coroutine(event: Receipt) -> None:
+        await asyncio.sleep(0)
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    if path == "sync":
+        traced_bus.subscribe_event(Receipt, plain)
+        traced_bus.emit(Receipt())
+    else:
+        traced_bus.subscribe_event(Receipt, coroutine)
+        asyncio.run(traced_bus.emit_async(Receipt()))
+    (span,) = exporter.get_finished_spans()
+    assert seen == [span.context.span_id]
+    assert not trace.get_current_span().get_span_context().is_valid  # detached again

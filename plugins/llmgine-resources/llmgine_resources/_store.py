@@ -1,0 +1,161 @@
+"""The resource store contract and the in-memory store."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import attrs
+
+from ._errors import IdempotencyConflict, ResourceNotFound
+
+__all__ = ["CreateResult", "InMemoryResourceStore", "Resource", "ResourceStore", "new_resource_id"]
+
+
+def new_resource_id() -> str:
+    """Return a new, globally unique resource id such as ``res_1f0c...``."""
+    return f"res_{uuid.uuid4().hex}"
+
+
+@attrs.frozen
+class Resource:
+    """One stored resource. ``data`` is a read-only copy: changing it needs a command."""
+
+    resource_id: str
+    resource_type: str
+    data: Mapping[str, Any]
+
+
+class CreateResult(NamedTuple):
+    """What :meth:`ResourceStore.create` did: the id, and whether it created anything."""
+
+    resource_id: str
+    #: False when an idempotency key was seen before and the first id is returned
+    created: bool
+
+
+@runtime_checkable
+class ResourceStore(Protocol):
+    """Where the plugin keeps resources. Implementations must be thread-safe.
+
+    ``update``/``delete`` raise :class:`ResourceNotFound` when ``resource_id`` does not
+    exist or has another type. ``create`` with an ``idempotency_key`` seen before
+    returns the first id with ``created=False`` (and raises :class:`IdempotencyConflict`
+    if the type or data differ).
+    """
+
+    def create(
+        self, resource_type: str, data: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> CreateResult:
+        """Store a new resource and return its id."""
+        ...
+
+    def update(self, resource_id: str, resource_type: str, data: Mapping[str, Any]) -> None:
+        """Replace the data of an existing resource."""
+        ...
+
+    def delete(self, resource_id: str, resource_type: str) -> None:
+        """Remove an existing resource."""
+        ...
+
+    def get(self, resource_id: str) -> Resource | None:
+        """Return the resource, or ``None`` if there is none with that id."""
+        ...
+
+    def list(self, resource_type: str | None = None) -> list[Resource]:
+        """Return every resource (of ``resource_type``, if given), oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds (files, connections)."""
+        ...
+
+
+def check_type(found: str, resource_id: str, resource_type: str) -> None:
+    """Raise :class:`ResourceNotFound` when a command names the wrong type for an id."""
+    if found != resource_type:
+        raise ResourceNotFound(resource_id, resource_type, actual_type=found)
+
+
+class InMemoryResourceStore:
+    """The default store: a dict guarded by a lock. Its data is lost when the process exits.
+
+    Data is deep-copied on the way in and out, so neither the command's dict nor a
+    returned resource can change what is stored behind the store's back.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resources: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: idempotency key -> (resource id, type, data as first created)
+        self._keys: dict[str, tuple[str, str, dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<InMemoryResourceStore: {len(self._resources)} resources>"
+
+    def create(
+        self, resource_type: str, data: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> CreateResult:
+        """Store a new resource and return its id (see :class:`ResourceStore`)."""
+        stored = copy.deepcopy(dict(data))
+        with self._lock:
+            if idempotency_key is not None:
+                first = self._keys.get(idempotency_key)
+                if first is not None:
+                    first_id, first_type, first_data = first
+                    if (first_type, first_data) != (resource_type, stored):
+                        raise IdempotencyConflict(idempotency_key, first_id, first_type)
+                    return CreateResult(first_id, False)
+            resource_id = new_resource_id()
+            self._resources[resource_id] = (resource_type, stored)
+            if idempotency_key is not None:
+                self._keys[idempotency_key] = (resource_id, resource_type, stored)
+        return CreateResult(resource_id, True)
+
+    def update(self, resource_id: str, resource_type: str, data: Mapping[str, Any]) -> None:
+        """Replace the data of an existing resource (see :class:`ResourceStore`)."""
+        stored = copy.deepcopy(dict(data))
+        with self._lock:
+            found = self._resources.get(resource_id)
+            if found is None:
+                raise ResourceNotFound(resource_id, resource_type)
+            check_type(found[0], resource_id, resource_type)
+            self._resources[resource_id] = (resource_type, stored)
+
+    def delete(self, resource_id: str, resource_type: str) -> None:
+        """Remove an existing resource (see :class:`ResourceStore`)."""
+        with self._lock:
+            found = self._resources.get(resource_id)
+            if found is None:
+                raise ResourceNotFound(resource_id, resource_type)
+            check_type(found[0], resource_id, resource_type)
+            del self._resources[resource_id]
+
+    def get(self, resource_id: str) -> Resource | None:
+        """Return the resource, or ``None`` (see :class:`ResourceStore`)."""
+        with self._lock:
+            found = self._resources.get(resource_id)
+        if found is None:
+            return None
+        return _resource(resource_id, found[0], found[1])
+
+    def list(self, resource_type: str | None = None) -> list[Resource]:
+        """Return the resources in creation order (see :class:`ResourceStore`)."""
+        with self._lock:
+            items = list(self._resources.items())
+        return [
+            _resource(rid, rtype, data)
+            for rid, (rtype, data) in items
+            if resource_type is None or rtype == resource_type
+        ]
+
+    def close(self) -> None:
+        """Nothing to release; the data stays until the store is garbage-collected."""
+
+
+def _resource(resource_id: str, resource_type: str, data: dict[str, Any]) -> Resource:
+    return Resource(resource_id, resource_type, MappingProxyType(copy.deepcopy(data)))

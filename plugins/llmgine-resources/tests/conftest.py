@@ -1,0 +1,43 @@
+"""Fixtures for the llmgine-resources tests: a fresh store per test and an isolated bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import llmgine_resources
+import pytest
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.events import Event
+from llmgine_resources import InMemoryResourceStore, ResourceStore, SqliteResourceStore
+from llmgine_resources import plugin as resources_plugin
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResourceStore]:
+    """Each store implementation in turn, configured as the plugin's store."""
+    made: ResourceStore = (
+        InMemoryResourceStore()
+        if request.param == "memory"
+        else SqliteResourceStore(tmp_path / "resources.db")
+    )
+    llmgine_resources.configure(made)
+    yield made
+    llmgine_resources.configure(None)
+    made.close()
+
+
+@pytest.fixture
+def bus(store: ResourceStore) -> MessageBus:
+    """A strict isolated bus with the plugin's handlers registered through its hook."""
+    bus = MessageBus.isolated(strict=True)
+    resources_plugin.register_commands(register=bus.register_command)
+    return bus
+
+
+@pytest.fixture
+def events(bus: MessageBus) -> list[Event]:
+    """Every event published on ``bus``, in order."""
+    seen: list[Event] = []
+    bus.subscribe_event("*", seen.append)
+    return seen

@@ -1,0 +1,327 @@
+"""The engine: handles Start/ResumeWorkflowCommand on one bus and drives runs.
+
+A run's steps go through ``await bus.dispatch_async(command)``, so a step's
+command may have an ``async def`` handler, or a transport's forwarding handler
+that runs it in another process. The dispatch of ``StartWorkflowCommand``
+returns when the run has finished (completed, or failed and compensated); the
+run id is the start command's ``command_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import weakref
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.messages.commands import Command, ResumeWorkflowCommand, StartWorkflowCommand
+from llmgine.messages.events import (
+    SystemEvent,
+    WorkflowCompletedEvent,
+    WorkflowFailedEvent,
+    WorkflowStartedEvent,
+    WorkflowStepCompletedEvent,
+)
+
+from ._definition import Workflow
+from ._registry import get_workflow
+from ._store import RunRecord, RunStore, to_json
+from .errors import MissingHandlerError, WorkflowError, WorkflowRunError
+
+__all__ = ["DB_ENV", "WorkflowEngine", "engine_for", "install"]
+
+#: Path of the SQLite file that keeps runs; unset: runs are kept in memory only.
+DB_ENV = "LLMGINE_WORKFLOWS_DB"
+
+T = TypeVar("T")
+
+_engines: weakref.WeakKeyDictionary[MessageBus, WorkflowEngine] = weakref.WeakKeyDictionary()
+_engines_lock = threading.Lock()
+
+
+def _run_or_return(coro: Coroutine[Any, Any, T]) -> T | Coroutine[Any, Any, T]:
+    """Run ``coro`` to the end when called from sync code; hand it back inside a loop.
+
+    ``dispatch_async`` awaits a coroutine a plain handler returns, and a plain
+    ``dispatch`` from a running loop raises a clear AsyncHandlerError for it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    return coro
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class WorkflowEngine:
+    """Runs workflows on one bus, keeping their state in a :class:`RunStore`.
+
+    ``store`` defaults to the SQLite file named by ``LLMGINE_WORKFLOWS_DB``, or an
+    in-memory database when it is unset (opened when the engine is bound to a bus).
+    """
+
+    def __init__(self, store: RunStore | None = None) -> None:
+        self._store = store
+        self._bus: MessageBus | None = None
+        #: run ids this engine is driving right now
+        self._active: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<WorkflowEngine on {self._bus!r}, store {self._store!r}>"
+
+    # Wiring ---------------------------------------------------------------------
+
+    def bind(self, bus: MessageBus) -> None:
+        """Drive runs on ``bus`` (opening the store if needed); closing the bus closes it."""
+        if self._store is None:
+            self._store = RunStore(os.environ.get(DB_ENV) or ":memory:")
+        self._bus = bus
+        with _engines_lock:
+            _engines[bus] = self
+        bus.on_close(self.close)
+
+    def close(self) -> None:
+        """Close the store; the engine is unusable afterwards."""
+        if self._store is not None:
+            self._store.close()
+
+    @property
+    def bus(self) -> MessageBus:
+        """The bus this engine dispatches steps on."""
+        if self._bus is None:
+            raise WorkflowError(
+                "the workflows engine is not bound to a bus: load it with "
+                "llmgine.plugins.register_handlers(bus), or use llmgine_workflows.install(bus)"
+            )
+        return self._bus
+
+    @property
+    def store(self) -> RunStore:
+        """Where this engine keeps its runs."""
+        if self._store is None:
+            raise WorkflowError("the workflows engine has no store until it is bound to a bus")
+        return self._store
+
+    # Queries --------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """Return run ``run_id`` (raises :class:`RunNotFoundError` if unknown)."""
+        return self.store.get(run_id)
+
+    def interrupted(self) -> list[RunRecord]:
+        """Unfinished runs that nobody is driving: what ``resume`` would pick up."""
+        return [run for run in self.store.interrupted() if run.run_id not in self._active]
+
+    # Command handlers -------------------------------------------------------------
+
+    def handle_start(self, command: StartWorkflowCommand) -> Any:
+        """Handle ``StartWorkflowCommand``: run the workflow; return the run id."""
+        return _run_or_return(self.start(command))
+
+    def handle_resume(self, command: ResumeWorkflowCommand) -> Any:
+        """Handle ``ResumeWorkflowCommand``: finish an interrupted run; return its id."""
+        return _run_or_return(self.resume(command.run_id))
+
+    async def start(self, command: StartWorkflowCommand) -> str:
+        """Start and drive a run of ``command.workflow_name``; return its run id.
+
+        Raises before any step runs if the workflow is unknown, a step's command has
+        no handler, or the input is not JSON. A step's failure does not raise: the
+        run is compensated and ``WorkflowFailedEvent`` emitted. Starting with a run
+        id (command id) that already exists returns it without running again.
+        """
+        workflow = get_workflow(command.workflow_name)
+        self._check_handlers(workflow)
+        input_json = to_json(dict(command.input), f"input of workflow {workflow.name!r}")
+        run_id = command.command_id
+        if not self.store.create_run(run_id, workflow.name, input_json, workflow.step_names):
+            return run_id
+        inputs = json.loads(input_json)
+        self._active.add(run_id)
+        try:
+            await self.bus.emit_async(
+                WorkflowStartedEvent(workflow_name=workflow.name, run_id=run_id, input=inputs)
+            )
+            await self._drive(workflow, self.store.get(run_id))
+        finally:
+            self._active.discard(run_id)
+        return run_id
+
+    async def resume(self, run_id: str) -> str:
+        """Continue run ``run_id`` after its last completed step; return its id.
+
+        A finished run is left as it is. Raises :class:`RunNotFoundError` for an
+        unknown run and :class:`WorkflowRunError` if another live process owns it
+        or its workflow's steps changed since it started.
+        """
+        if run_id in self._active:
+            raise WorkflowRunError(f"run {run_id} is already being driven by this process")
+        run = self.store.claim(run_id)
+        if run.finished:
+            return run_id
+        workflow = get_workflow(run.workflow_name)
+        if workflow.step_names != run.step_names:
+            raise WorkflowRunError(
+                f"run {run_id} of workflow {workflow.name!r} started with steps "
+                f"{list(run.step_names)} but the workflow now has {list(workflow.step_names)}; "
+                "it cannot be resumed safely: restore the old definition, or start a new run"
+            )
+        self._check_handlers(workflow)
+        self._active.add(run_id)
+        try:
+            done = len(run.steps)
+            await self.bus.emit_async(
+                SystemEvent(
+                    component="workflows",
+                    severity="info",
+                    message=f"resuming run {run_id} of workflow {workflow.name!r} "
+                    f"({run.status}) after {done} completed step(s)",
+                    details={"run_id": run_id, "workflow_name": workflow.name},
+                )
+            )
+            await self._drive(workflow, run)
+        finally:
+            self._active.discard(run_id)
+        return run_id
+
+    # Driving ----------------------------------------------------------------------
+
+    def _check_handlers(self, workflow: Workflow) -> None:
+        handlers = self.bus.command_handlers()
+        missing: dict[str, list[str]] = {}  # command type -> steps that need it
+        for step in workflow.steps:
+            for tp in step.command_types():
+                if not any(klass in handlers for klass in tp.__mro__):
+                    missing.setdefault(f"{tp.__module__}.{tp.__qualname__}", []).append(step.name)
+        if missing:
+            listed = "; ".join(
+                f"{tp} (step {', '.join(map(repr, steps))})" for tp, steps in missing.items()
+            )
+            raise MissingHandlerError(
+                f"workflow {workflow.name!r} cannot start: no handler on this bus for {listed}. "
+                "Register one (bus.register_command, or install the plugin that handles it and "
+                "call register_handlers()) before starting the workflow"
+            )
+
+    async def _drive(self, workflow: Workflow, run: RunRecord) -> None:
+        if run.status == "compensating":
+            await self._compensate(workflow, run)
+            return
+        results = run.results
+        inputs = run.input
+        for index, step in enumerate(workflow.steps[len(run.steps) :], start=len(run.steps)):
+            try:
+                command = step.build(inputs, dict(results))
+                if not isinstance(command, step.command):
+                    raise TypeError(
+                        f"the build of step {step.name!r} returned {command!r}, not a "
+                        f"{step.command.__qualname__} as the step declares"
+                    )
+                result = await self.bus.dispatch_async(command)
+                result_json = to_json(result, f"the result of step {step.name!r}")
+            except Exception as exc:
+                self.store.record_failure(run.run_id, step.name, type(exc).__name__, str(exc))
+                await self._compensate(workflow, self.store.get(run.run_id))
+                return
+            self.store.record_step(run.run_id, index, step.name, result_json)
+            results[step.name] = json.loads(result_json)
+            await self.bus.emit_async(
+                WorkflowStepCompletedEvent(
+                    workflow_name=workflow.name,
+                    run_id=run.run_id,
+                    step_name=step.name,
+                    step_index=index,
+                    result=results[step.name],
+                )
+            )
+        self.store.finish(run.run_id, "completed")
+        await self.bus.emit_async(
+            WorkflowCompletedEvent(workflow_name=workflow.name, run_id=run.run_id, results=results)
+        )
+
+    async def _compensate(self, workflow: Workflow, run: RunRecord) -> None:
+        """Undo the completed steps, last first, then report the failure."""
+        results = run.results
+        for record in reversed(run.steps):
+            step = workflow.steps[record.index]
+            if step.compensate is None or record.status != "completed":
+                continue
+            error = await self._compensate_one(workflow, run, step.name, step.compensate, results)
+            self.store.record_compensation(run.run_id, record.index, error)
+        self.store.finish(run.run_id, "failed")
+        await self.bus.emit_async(
+            WorkflowFailedEvent(
+                workflow_name=workflow.name,
+                run_id=run.run_id,
+                step_name=run.failed_step or "?",
+                error_type=run.error_type or "?",
+                error_message=run.error_message or "",
+            )
+        )
+
+    async def _compensate_one(
+        self,
+        workflow: Workflow,
+        run: RunRecord,
+        step_name: str,
+        compensate: Any,
+        results: Mapping[str, Any],
+    ) -> str | None:
+        try:
+            command: Command[Any] = compensate(run.input, dict(results))
+            await self.bus.dispatch_async(command)
+        except Exception as exc:
+            # Keep undoing the other steps: one failed compensation should not
+            # leave the earlier steps' effects in place too.
+            await self.bus.emit_async(
+                SystemEvent(
+                    component="workflows",
+                    severity="error",
+                    message=f"compensation of step {step_name!r} of run {run.run_id} "
+                    f"(workflow {workflow.name!r}) failed: {_describe(exc)}; "
+                    "its effects were not undone",
+                    details={"run_id": run.run_id, "step_name": step_name},
+                )
+            )
+            return _describe(exc)
+        return None
+
+
+def install(bus: MessageBus | None = None, *, store: RunStore | None = None) -> WorkflowEngine:
+    """Handle the workflow commands on ``bus`` (default ``message_bus``) without plugin loading.
+
+    For applications that wire handlers by hand; ``register_handlers()`` does the
+    same for the installed plugin. Returns the engine.
+    """
+    bus = message_bus if bus is None else bus
+    engine = WorkflowEngine(store)
+    bus.register_command(StartWorkflowCommand, engine.handle_start, source="llmgine_workflows")
+    try:
+        bus.register_command(
+            ResumeWorkflowCommand, engine.handle_resume, source="llmgine_workflows"
+        )
+    except Exception:
+        bus.unregister_command(StartWorkflowCommand)
+        raise
+    engine.bind(bus)
+    return engine
+
+
+def engine_for(bus: MessageBus | None = None) -> WorkflowEngine:
+    """Return the engine handling workflows on ``bus`` (default ``message_bus``)."""
+    bus = message_bus if bus is None else bus
+    with _engines_lock:
+        engine = _engines.get(bus)
+    if engine is None:
+        raise WorkflowError(
+            f"no workflows engine on {bus!r}; call llmgine.plugins.register_handlers(bus) "
+            "with llmgine-workflows installed, or llmgine_workflows.install(bus)"
+        )
+    return engine

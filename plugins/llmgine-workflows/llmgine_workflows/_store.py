@@ -1,0 +1,322 @@
+"""Run state in SQLite (standard library): one row per run, one per completed step.
+
+Every change is committed before the engine moves on, so a process that dies
+mid-run leaves the run resumable from its last completed step. ``":memory:"``
+(the default when ``LLMGINE_WORKFLOWS_DB`` is unset) keeps the same schema in
+memory: nothing touches the disk, and nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import RunNotFoundError, WorkflowRunError
+
+__all__ = ["RunRecord", "RunStore", "StepRecord", "owner_alive", "this_owner"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    workflow_name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    step_names TEXT NOT NULL,
+    status TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    failed_step TEXT,
+    error_type TEXT,
+    error_message TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    step_index INTEGER NOT NULL,
+    step_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    error TEXT,
+    completed_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_index)
+);
+"""
+
+#: run statuses; the first two are unfinished (resumable when their owner is gone)
+UNFINISHED = ("running", "compensating")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def this_owner() -> str:
+    """``host:pid`` of this process, recorded as the owner of the runs it drives."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the ``host:pid`` owner may still be running (unknown hosts count as alive)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, belongs to someone else
+        return True
+    return True
+
+
+def to_json(value: Any, what: str) -> str:
+    """Encode ``value`` as JSON text, or raise ``TypeError`` naming ``what``."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{what} is {value!r}, which cannot be stored as JSON ({exc}); workflow inputs "
+            "and step results must be JSON values (dict, list, str, int, float, bool, None)"
+        ) from None
+
+
+@attrs.frozen
+class StepRecord:
+    """A completed step: ``status`` is completed, compensated or compensation_failed."""
+
+    index: int
+    name: str
+    status: str
+    result: Any
+    error: str | None
+    completed_at: str
+
+
+@attrs.frozen
+class RunRecord:
+    """A run as stored: its workflow, input, status, owner and completed steps.
+
+    ``status`` is ``running``, ``compensating`` (a step failed; undoing),
+    ``completed`` or ``failed``.
+    """
+
+    run_id: str
+    workflow_name: str
+    input: Mapping[str, Any]
+    step_names: tuple[str, ...]
+    status: str
+    owner: str
+    failed_step: str | None
+    error_type: str | None
+    error_message: str | None
+    created_at: str
+    updated_at: str
+    steps: tuple[StepRecord, ...]
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Each completed step's result, by step name."""
+        return {step.name: step.result for step in self.steps}
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run completed or failed (nothing left to resume)."""
+        return self.status not in UNFINISHED
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the run and its steps."""
+        data = attrs.asdict(self, recurse=True)
+        data["input"] = dict(self.input)
+        data["step_names"] = list(self.step_names)
+        return data
+
+
+class RunStore:
+    """Workflow runs in one SQLite database (``":memory:"`` or a file path).
+
+    Safe to share between threads; several processes may use the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, readonly: bool = False):
+        self.path = str(path)
+        if readonly:
+            if not Path(self.path).is_file():
+                raise RunNotFoundError(
+                    f"no workflow database at {self.path}; check LLMGINE_WORKFLOWS_DB (or --db)"
+                )
+            uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            with self._conn:
+                self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<RunStore {self.path}>"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, sql: str, args: Sequence[Any]) -> int:
+        with self._lock, self._conn:
+            return self._conn.execute(sql, args).rowcount
+
+    # Writing -----------------------------------------------------------------------
+
+    def create_run(
+        self, run_id: str, workflow_name: str, input_json: str, step_names: Sequence[str]
+    ) -> bool:
+        """Add a running run owned by this process; False if ``run_id`` already exists."""
+        now = _now()
+        with self._lock, self._conn:
+            inserted = self._conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, workflow_name, input, step_names, status,"
+                " owner, created_at, updated_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                (
+                    run_id,
+                    workflow_name,
+                    input_json,
+                    json.dumps(list(step_names)),
+                    this_owner(),
+                    now,
+                    now,
+                ),
+            ).rowcount
+        return bool(inserted)
+
+    def claim(self, run_id: str, *, force: bool = False) -> RunRecord:
+        """Make this process the owner of unfinished run ``run_id``, atomically.
+
+        Raises :class:`WorkflowRunError` if another process that may be alive owns it
+        (one on another host always may), unless ``force``.
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # no other process claims in between
+            try:
+                run = self._get(run_id)
+                if run.finished:
+                    self._conn.execute("ROLLBACK")
+                    return run
+                if not force and run.owner != this_owner() and owner_alive(run.owner):
+                    raise WorkflowRunError(
+                        f"run {run_id} is owned by process {run.owner}, which may be alive; "
+                        "resume it after that process has exited (or, if it has, with "
+                        "'llmgine workflows resume --force RUN_ID')"
+                    )
+                self._conn.execute(
+                    "UPDATE runs SET owner = ?, updated_at = ? WHERE run_id = ?",
+                    (this_owner(), _now(), run_id),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            return self._get(run_id)
+
+    def record_step(self, run_id: str, index: int, name: str, result_json: str) -> None:
+        """Record step ``index`` as completed with its (JSON) result."""
+        now = _now()
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO steps (run_id, step_index, step_name, status, result, completed_at)"
+                " VALUES (?, ?, ?, 'completed', ?, ?)",
+                (run_id, index, name, result_json, now),
+            )
+            self._conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (now, run_id))
+
+    def record_failure(self, run_id: str, step: str, error_type: str, message: str) -> None:
+        """Mark the run as compensating after step ``step`` failed."""
+        self._write(
+            "UPDATE runs SET status = 'compensating', failed_step = ?, error_type = ?,"
+            " error_message = ?, updated_at = ? WHERE run_id = ?",
+            (step, error_type, message, _now(), run_id),
+        )
+
+    def record_compensation(self, run_id: str, index: int, error: str | None) -> None:
+        """Mark step ``index`` compensated (or, with ``error``, its compensation failed)."""
+        status = "compensated" if error is None else "compensation_failed"
+        self._write(
+            "UPDATE steps SET status = ?, error = ? WHERE run_id = ? AND step_index = ?",
+            (status, error, run_id, index),
+        )
+
+    def finish(self, run_id: str, status: str) -> None:
+        """Set the run's final status: ``completed`` or ``failed``."""
+        self._write(
+            "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
+            (status, _now(), run_id),
+        )
+
+    # Reading -----------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunRecord:
+        """Return run ``run_id`` with its steps, or raise :class:`RunNotFoundError`."""
+        with self._lock:
+            return self._get(run_id)
+
+    def _get(self, run_id: str) -> RunRecord:
+        row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no workflow run {run_id!r} in {self.path}")
+        return self._record(row)
+
+    def runs(self, status: str | None = None) -> list[RunRecord]:
+        """Every run (or those with ``status``), oldest first."""
+        sql, args = "SELECT * FROM runs", tuple[str, ...]()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        with self._lock:
+            return [self._record(row) for row in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def interrupted(self) -> list[RunRecord]:
+        """Unfinished runs whose owning process is gone (or is this one, not driving them)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM runs WHERE status IN (?, ?) ORDER BY rowid", UNFINISHED
+            ).fetchall()
+            runs = [self._record(row) for row in rows]
+        me = this_owner()
+        return [run for run in runs if run.owner == me or not owner_alive(run.owner)]
+
+    def _record(self, row: tuple[Any, ...]) -> RunRecord:
+        (run_id, name, input_json, names, status, owner, failed, etype, emsg, created, updated) = (
+            row
+        )
+        steps = self._conn.execute(
+            "SELECT step_index, step_name, status, result, error, completed_at FROM steps"
+            " WHERE run_id = ? ORDER BY step_index",
+            (run_id,),
+        ).fetchall()
+        return RunRecord(
+            run_id=run_id,
+            workflow_name=name,
+            input=json.loads(input_json),
+            step_names=tuple(json.loads(names)),
+            status=status,
+            owner=owner,
+            failed_step=failed,
+            error_type=etype,
+            error_message=emsg,
+            created_at=created,
+            updated_at=updated,
+            steps=tuple(
+                StepRecord(
+                    index=i, name=n, status=s, result=json.loads(r), error=e, completed_at=at
+                )
+                for i, n, s, r, e, at in steps
+            ),
+        )

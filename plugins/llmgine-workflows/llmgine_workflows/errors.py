@@ -1,0 +1,36 @@
+"""The workflows plugin's exceptions. All derive from :class:`WorkflowError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "MissingHandlerError",
+    "RunNotFoundError",
+    "WorkflowDefinitionError",
+    "WorkflowError",
+    "WorkflowNotFoundError",
+    "WorkflowRunError",
+]
+
+
+class WorkflowError(Exception):
+    """Base class of every error raised by llmgine-workflows."""
+
+
+class WorkflowDefinitionError(WorkflowError, ValueError):
+    """A workflow or step definition is invalid (raised when it is built or registered)."""
+
+
+class WorkflowNotFoundError(WorkflowError, LookupError):
+    """No workflow of that name is registered."""
+
+
+class RunNotFoundError(WorkflowError, LookupError):
+    """No run of that id is in the run store."""
+
+
+class MissingHandlerError(WorkflowError, LookupError):
+    """A step's command (or compensation) has no handler on the bus the run starts on."""
+
+
+class WorkflowRunError(WorkflowError, RuntimeError):
+    """A run cannot be started or resumed (bad input, changed definition, run owned elsewhere)."""

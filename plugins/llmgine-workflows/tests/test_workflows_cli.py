@@ -1,0 +1,73 @@
+"""``llmgine workflows list/show/resume`` in-process: output and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from llmgine.cli import main
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import StartWorkflowCommand
+from llmgine_workflows import RunStore, Workflow, install, register_workflow
+from wf_helpers import Recorder, act_step
+
+pytestmark = pytest.mark.usefixtures("fresh_plugins")
+
+
+@pytest.fixture
+def db(tmp_path: Path, bus: MessageBus, recorder: Recorder) -> Path:
+    """A database with one completed run ('ok') and one failed run ('bad')."""
+    path = tmp_path / "runs.sqlite3"
+    register_workflow(Workflow("w", [act_step("a", {"x": 1}), act_step("b", 2)]))
+    install(bus, store=RunStore(path))
+    bus.dispatch(StartWorkflowCommand("w", {"q": "?"}, command_id="ok"))
+    recorder.fail["b"] = KeyError("gone")
+    bus.dispatch(StartWorkflowCommand("w", {}, command_id="bad"))
+    return path
+
+
+def test_list_shows_every_run(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["workflows", "list", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["ok", "w", "completed"],
+        ["bad", "w", "failed"],
+    ]
+    assert main(["workflows", "list", "--db", str(db), "--status", "failed", "--json"]) == 0
+    assert [run["run_id"] for run in json.loads(capsys.readouterr().out)] == ["bad"]
+
+
+def test_show_shows_steps_results_and_failure(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_WORKFLOWS_DB", str(db))
+    assert main(["workflows", "show", "bad"]) == 0
+    out = capsys.readouterr().out
+    assert "run bad: workflow 'w', failed" in out
+    assert "failed at 'b': KeyError: 'gone'" in out
+    assert "0. a: compensated" in out
+    assert '{"x": 1}' in out
+    assert "1. b: not run" in out
+
+
+def test_show_an_unknown_run(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["workflows", "show", "nope", "--db", str(db)]) == 1
+    assert "no workflow run 'nope'" in capsys.readouterr().err
+
+
+def test_without_a_database_the_commands_say_how_to_configure_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for args in (["list"], ["show", "x"], ["resume"]):
+        assert main(["workflows", *args]) == 2
+        assert "LLMGINE_WORKFLOWS_DB" in capsys.readouterr().err
+
+
+def test_a_missing_database_file_is_reported_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.sqlite3"
+    assert main(["workflows", "list", "--db", str(missing)]) == 2
+    assert f"no workflow database at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

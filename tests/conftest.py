@@ -1,0 +1,37 @@
+"""Fixtures for the core's tests: isolated buses, and a clean process-wide bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.plugins import _manager
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def bus() -> MessageBus:
+    """A fresh bus that shares nothing with the process-wide one."""
+    return MessageBus.isolated()
+
+
+@pytest.fixture
+def strict_bus() -> MessageBus:
+    """A fresh bus in strict mode: subscriber errors raise SubscriberError."""
+    return MessageBus.isolated(strict=True)
+
+
+@pytest.fixture
+def global_bus() -> Iterator[MessageBus]:
+    """The process-wide ``message_bus``, emptied before and after the test.
+
+    Plugin state is forgotten too, so ``register_handlers()`` registers again on
+    the emptied bus in the next test that calls it.
+    """
+    message_bus.reset()
+    _manager._reset_for_tests()
+    yield message_bus
+    message_bus.reset()
+    _manager._reset_for_tests()

@@ -1,0 +1,92 @@
+"""Async subscribers run as tasks of their own, like any asyncio task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.events import Event
+
+
+@dataclasses.dataclass
+class Said(Event):
+    event_type = "test.said"
+    text: str
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+var: contextvars.ContextVar[str] = contextvars.ContextVar("test_var", default="emitter")
+
+
+def test_context_variable_tokens_work_across_awaits_in_a_subscriber(bus: MessageBus) -> None:
+    """E.g. tracing libraries attach a context, await, then detach it."""
+    results: list[str] = []
+
+    async def traced(event: Said) -> None:
+        token = var.set("subscriber")
+        await asyncio.sleep(0)
+        results.append(var.get())
+        var.reset(token)
+        results.append("reset")
+
+    async def main() -> str:
+        bus.subscribe_event(Said, traced)
+        bus.subscribe_event(Said, traced)  # same handler: deduplicated
+        await bus.emit_async(Said(text="x"))
+        return var.get()
+
+    strict = MessageBus.isolated(strict=True)
+    strict.subscribe_event(Said, traced)
+    bus_value = run(main())
+    run(strict.emit_async(Said(text="y")))
+    assert results == ["subscriber", "reset", "subscriber", "reset"]
+    assert bus_value == "emitter"  # nothing leaked into the emitter's context
+
+
+def test_a_timeout_inside_a_subscriber_does_not_cancel_the_emitter(bus: MessageBus) -> None:
+    outcome: list[str] = []
+
+    async def with_timeout(event: Said) -> None:
+        try:
+            async with asyncio.timeout(0):
+                await asyncio.sleep(10)
+        except TimeoutError:
+            outcome.append("timed out")
+
+    async def other(event: Said) -> None:
+        await asyncio.sleep(0)
+        outcome.append("other")
+
+    async def main() -> int:
+        bus.subscribe_event(Said, with_timeout)
+        bus.subscribe_event(Said, other)
+        await bus.emit_async(Said(text="x"))
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+    assert run(main()) == 0
+    assert sorted(outcome) == ["other", "timed out"]
+
+
+def test_subscriber_sees_its_own_task(bus: MessageBus) -> None:
+    tasks: list[object] = []
+
+    async def subscriber(event: Said) -> None:
+        tasks.append(asyncio.current_task())
+        await asyncio.sleep(0)
+        tasks.append(asyncio.current_task())
+
+    async def main() -> object:
+        bus.subscribe_event(Said, subscriber)
+        await bus.emit_async(Said(text="x"))
+        return asyncio.current_task()
+
+    emitter = run(main())
+    assert tasks[0] is tasks[1]
+    assert tasks[0] is not emitter

@@ -1,0 +1,94 @@
+"""Message ids are unique across threads and processes, also after fork()."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+
+import pytest
+from llmgine.messages._ids import new_id
+from llmgine.messages.commands import CreateResourceCommand
+from llmgine.messages.events import ResourceDeletedEvent
+
+
+def make_ids(count: int) -> list[str]:
+    return [
+        CreateResourceCommand(resource_type="t", resource_data={}).command_id
+        if i % 2
+        else ResourceDeletedEvent(resource_id="r", resource_type="t").event_id
+        for i in range(count)
+    ]
+
+
+def test_ids_are_unique_across_threads() -> None:
+    results: list[list[str]] = [[] for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [
+            threading.Thread(target=lambda i=i: results[i].extend(make_ids(2000)))  # type: ignore[misc]
+            for i in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    ids = [i for chunk in results for i in chunk]
+    assert len(ids) == 16000
+    assert len(set(ids)) == len(ids)
+
+
+def child_ids(queue: multiprocessing.Queue[list[str]]) -> None:  # type: ignore[type-arg]
+    queue.put(make_ids(1000))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_ids_are_unique_across_processes(method: str) -> None:
+    """Children (forked after the parent made ids, or spawned) never repeat an id."""
+    before = make_ids(1000)
+    context = multiprocessing.get_context(method)
+    queue = context.Queue()
+    children = [context.Process(target=child_ids, args=(queue,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    from_children = [queue.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    after = make_ids(1000)
+    ids = before + after + [i for chunk in from_children for i in chunk]
+    assert len(set(ids)) == len(ids) == 4000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_ids_made_right_after_a_bare_fork_differ_from_the_parents() -> None:
+    new_id()  # the counter has moved on in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids and leave at once
+        try:
+            os.write(write, " ".join(new_id() for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_id() for _ in range(3)]
+    assert len(child) == 3
+    assert set(child).isdisjoint(parent)
+    # a fresh random prefix, not only a different counter position
+    assert {i.split("-")[0] for i in child}.isdisjoint({i.split("-")[0] for i in parent})
+
+
+def test_ids_are_non_empty_strings_with_a_random_prefix() -> None:
+    first, second = new_id(), new_id()
+    assert isinstance(first, str)
+    assert first != second
+    assert first.split("-")[0] == second.split("-")[0]
+    assert len(first.split("-")[0]) == 16  # 64 random bits: unique across hosts too

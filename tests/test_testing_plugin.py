@@ -1,0 +1,275 @@
+"""The pytest plugin (llmgine.testing), exercised through pytester on small test files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import llmgine
+import pytest
+from llmgine.messages import Command, MessageBus
+from llmgine.plugins import Register
+from llmgine.testing import LoadPlugin
+
+PLUGIN_MODULE = """
+from dataclasses import dataclass
+
+import llmgine
+from llmgine.messages.bus import message_bus
+from llmgine.messages.commands import Command
+from llmgine.messages.events import Event
+
+@dataclass
+class Greet(Command[str]):
+    name: str
+
+@dataclass
+class Greeted(Event):
+    event_type = "greeting.sent"
+    name: str
+
+@dataclass
+class Logged(Event):
+    event_type = "greeting.logged"
+    name: str
+
+STARTED = []
+STOPPED = []
+
+def greet(command):
+    message_bus.add_pending_event(Greeted(name=command.name))
+    return f"hello {command.name}"
+
+def log_greeting(event):
+    message_bus.add_pending_event(Logged(name=event.name))
+
+@llmgine.hookimpl
+def register_commands(register):
+    register(Greet, greet)
+
+@llmgine.hookimpl
+def register_subscribers(subscribe):
+    subscribe("greeting.sent", log_greeting)
+
+@llmgine.hookimpl
+def startup(bus):
+    STARTED.append(bus)
+
+@llmgine.hookimpl
+def shutdown(bus):
+    STOPPED.append(bus)
+"""
+
+
+def test_fixtures_load_a_plugin_and_record_its_events(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(greeter=PLUGIN_MODULE)
+    pytester.makepyfile(
+        """
+        import pytest
+        import greeter
+        from llmgine.messages.bus import MessageBus, message_bus
+        from llmgine.messages.events import Event
+
+        def test_dispatch(llmgine_bus, llmgine_events, llmgine_load_plugin):
+            name = llmgine_load_plugin(greeter)
+            assert greeter.STARTED == [llmgine_bus]
+            command = greeter.Greet(name="ada")
+            assert llmgine_bus.dispatch(command) == "hello ada"
+            assert llmgine_events.types() == ["greeting.sent", "greeting.logged"]
+            sent, logged = llmgine_events.assert_order(greeter.Greeted, "greeting.*")
+            assert sent.causation_id == command.command_id
+            assert logged.causation_id == sent.event_id
+            assert llmgine_events.by_correlation(command.command_id) == [sent, logged]
+            assert llmgine_events.caused_by(sent.event_id) == [logged]
+            assert llmgine_events.one("greeting.logged") is logged
+            assert len(llmgine_events.of(Event)) == 2
+            llmgine_events.assert_none("resource.*")
+            # installed plugins and the process-wide bus are untouched
+            assert message_bus.command_handlers() == {}
+
+        def test_the_plugin_was_unloaded_and_shut_down():
+            from llmgine.plugins import get_plugin_manager
+            assert len(greeter.STOPPED) == 1
+            assert get_plugin_manager().get_plugin("greeter-test1") is None
+
+        def test_bus_is_strict(llmgine_bus):
+            assert llmgine_bus.strict and llmgine_bus is not message_bus
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
+def test_recorder_failures_say_what_was_recorded(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from llmgine.messages.events import Event
+
+        class Ping(Event):
+            event_type = "ping"
+
+        class Pong(Event):
+            event_type = "pong"
+
+        def test_order(llmgine_bus, llmgine_events):
+            llmgine_bus.emit(Pong())
+            llmgine_bus.emit(Ping())
+            llmgine_events.assert_order("ping", "pong")
+
+        def test_one(llmgine_bus, llmgine_events):
+            llmgine_bus.emit(Ping())
+            llmgine_bus.emit(Ping())
+            llmgine_events.one(Ping)
+
+        def test_none(llmgine_bus, llmgine_events):
+            llmgine_bus.emit(Ping())
+            llmgine_events.assert_none("p*ng")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "no event matching 'pong' after 'ping'; recorded: ['pong', 'ping']" in out
+    assert "expected exactly one event matching Ping, got 2; recorded: ['ping', 'ping']" in out
+    assert "a wildcard must be a whole segment" in out
+
+
+def test_strict_bus_fails_the_test_on_a_subscriber_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from llmgine.messages.events import Event
+
+        def test_boom(llmgine_bus):
+            def broken(event):
+                raise ValueError("boom")
+            llmgine_bus.subscribe_event("*", broken)
+            llmgine_bus.emit(Event())
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SubscriberError*1 subscriber(s) of event 'event' failed*"])
+
+
+def test_message_bus_is_restored_after_each_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(greeter=PLUGIN_MODULE)
+    pytester.makepyfile(
+        """
+        import pytest
+        import greeter
+        from llmgine.messages.bus import message_bus
+        from llmgine.messages.events import Event
+        from llmgine.plugins import get_plugin_manager, register_plugin, register_handlers
+
+        SEEN = []
+
+        @pytest.fixture(scope="module")
+        def module_subscriber():
+            sub = message_bus.subscribe_event("ping", SEEN.append)
+            yield sub
+            sub.unsubscribe()
+
+        class Other(greeter.Greet):
+            pass
+
+        @pytest.fixture
+        def function_handler():
+            message_bus.register_command(Other, greeter.greet)
+            yield
+            message_bus.unregister_command(Other)  # must still be there
+
+        def test_leaks(module_subscriber, function_handler):
+            message_bus.subscribe_event("*", print)
+            message_bus.add_command_middleware(lambda c, call_next: call_next(c))
+            message_bus.strict = True
+            register_plugin(greeter, "leaky")
+            register_handlers(message_bus)
+
+        def test_nothing_leaked(module_subscriber):
+            assert greeter.STARTED == [message_bus]
+            assert greeter.STOPPED == [message_bus]  # shut down when its registration was undone
+            assert [s.key for s in message_bus.subscriptions] == ["ping"]
+            assert message_bus.command_handlers() == {}
+            assert not message_bus.strict
+            assert get_plugin_manager().get_plugin("leaky") is None
+            message_bus.emit(Event())
+
+        def test_without_fixtures():
+            message_bus.register_command(greeter.Greet, greeter.greet)
+
+        def test_after_fixtureless():
+            assert message_bus.command_handlers() == {}
+
+        def test_module_fixture_survives(module_subscriber):
+            assert module_subscriber.active
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=5)
+
+
+def test_fixtures_are_not_autouse(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_fixtures(request):
+            assert not any(n.startswith("llmgine") for n in request.fixturenames)
+        """
+    )
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["llmgine_bus*", "llmgine_events*", "llmgine_load_plugin*"])
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_bus_snapshot_restores_and_works_as_context_manager() -> None:
+    from llmgine.messages.bus import MessageBus
+    from llmgine.messages.events import Event
+
+    bus = MessageBus.isolated()
+    seen: list[Event] = []
+    bus.subscribe_event("*", seen.append)
+    with bus.snapshot() as snapshot:
+        bus.subscribe_event("*", lambda e: seen.append(e))
+        bus.emit(Event())
+        assert len(seen) == 2
+        assert snapshot.changed()
+    assert not snapshot.changed()
+    bus.emit(Event())
+    assert len(seen) == 3
+
+
+def test_bus_snapshot_restores_extensions_in_place() -> None:
+    from llmgine.messages.bus import MessageBus
+
+    bus = MessageBus.isolated()
+    names: list[str] = ["a"]
+    bus.extensions["plugins"] = names
+    snapshot = bus.snapshot()
+    names.append("b")
+    bus.extensions["new"] = {"x": 1}
+    assert snapshot.changed()
+    snapshot.restore()
+    assert bus.extensions == {"plugins": ["a"]}
+    assert bus.extensions["plugins"] is names  # close callbacks may hold the same list
+    assert not snapshot.changed()
+
+
+def test_loading_a_plugin_again_reuses_its_registration(
+    llmgine_bus: MessageBus, llmgine_load_plugin: LoadPlugin
+) -> None:
+    class Plugin:
+        @llmgine.hookimpl
+        def register_commands(self, register: Register) -> None:
+            register(Ping, lambda command: "pong")
+
+    plugin = Plugin()
+    first = llmgine_load_plugin(plugin)
+    assert llmgine_load_plugin(plugin) == first  # same bus: registered once, no duplicate error
+    other = MessageBus.isolated()
+    assert llmgine_load_plugin(plugin, bus=other) == first  # another bus: registered there too
+    assert llmgine_bus.dispatch(Ping()) == "pong"
+    assert other.dispatch(Ping()) == "pong"
+
+
+@dataclass
+class Ping(Command[str]):
+    pass

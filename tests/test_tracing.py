@@ -1,0 +1,146 @@
+"""LLMGINE_TRACE / ``llmgine trace``: the tree of commands and events, printed as it happens."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+from llmgine.messages import Command, Event, MessageBus, message_bus
+from llmgine.plugins import register_handlers
+from llmgine.tracing import install_tracing
+
+
+@dataclass
+class PlaceOrder(Command[str]):
+    item: str
+
+
+@dataclass
+class ChargeCard(Command[str]):
+    amount: int
+
+
+@dataclass
+class OrderPlaced(Event):
+    event_type = "order.placed"
+    item: str
+
+
+class Unheard(Event):
+    event_type = "nobody.listens"
+
+
+def place(command: PlaceOrder) -> str:
+    message_bus.add_pending_event(OrderPlaced(item=command.item))
+    message_bus.add_pending_event(Unheard())
+    return "o_1"
+
+
+def charge(command: ChargeCard) -> str:
+    if command.amount < 0:
+        raise ValueError("negative amount")
+    return "ch_1"
+
+
+def make_bus(bus: MessageBus) -> None:
+    bus.register_command(PlaceOrder, place)
+    bus.register_command(ChargeCard, charge)
+
+    def send_receipt(event: OrderPlaced) -> None:
+        bus.dispatch(ChargeCard(amount=5))
+
+    bus.subscribe_event(OrderPlaced, send_receipt)
+
+
+def normalized(text: str) -> list[str]:
+    text = re.sub(r"#[0-9a-f]+", "#N", text)
+    return re.sub(r"in \d+\.\d ms", "in T ms", text).splitlines()
+
+
+M = __name__  # test_tracing, or tests.test_tracing
+EXPECTED = [
+    f"▶ {M}.PlaceOrder #N",
+    f"✔ {M}.PlaceOrder -> 'o_1' in T ms",
+    f"  ● order.placed ({M}.OrderPlaced) #N",
+    f"    → {M}.make_bus.<locals>.send_receipt",
+    f"    ▶ {M}.ChargeCard #N",
+    f"    ✔ {M}.ChargeCard -> 'ch_1' in T ms",
+    f"  ● nobody.listens ({M}.Unheard) #N",
+]
+
+
+def test_prints_commands_and_the_events_they_caused_indented_by_cause() -> None:
+    bus = MessageBus.isolated()
+    make_bus(bus)
+    out = io.StringIO()
+    assert install_tracing(bus, out) is install_tracing(bus)  # once per bus
+    bus.dispatch(PlaceOrder(item="book"))
+    assert normalized(out.getvalue()) == EXPECTED
+
+
+def test_async_paths_print_the_same_tree() -> None:
+    bus = MessageBus.isolated()
+    make_bus(bus)
+    out = io.StringIO()
+    install_tracing(bus, out)
+    asyncio.run(bus.dispatch_async(PlaceOrder(item="book")))
+    assert normalized(out.getvalue()) == EXPECTED
+
+
+def test_failures_are_printed() -> None:
+    bus = MessageBus.isolated()
+    make_bus(bus)
+
+    def broken(event: OrderPlaced) -> None:
+        raise RuntimeError("no paper")
+
+    bus.subscribe_event(OrderPlaced, broken)
+    out = io.StringIO()
+    install_tracing(bus, out)
+    with pytest.raises(ValueError, match="negative"):
+        bus.dispatch(ChargeCard(amount=-1))
+    bus.emit(OrderPlaced(item="x"))
+    lines = normalized(out.getvalue())
+    assert lines[:2] == [
+        f"▶ {M}.ChargeCard #N",
+        f"✘ {M}.ChargeCard raised ValueError: negative amount in T ms",
+    ]
+    assert (
+        f"  ✘ {M}.test_failures_are_printed.<locals>.broken raised RuntimeError: no paper" in lines
+    )
+    assert "  ● system.bus.error (llmgine.messages.events.SystemEvent) #N" in lines
+
+
+def test_env_var_makes_register_handlers_install_the_tracer(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")  # no installed plugin is needed here
+    bus = MessageBus.isolated()
+    make_bus(bus)
+    register_handlers(bus)
+    bus.dispatch(ChargeCard(amount=1))
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("LLMGINE_TRACE", "1")
+    register_handlers(bus)
+    bus.dispatch(ChargeCard(amount=1))
+    assert normalized(capsys.readouterr().err) == [
+        f"▶ {M}.ChargeCard #N",
+        f"✔ {M}.ChargeCard -> 'ch_1' in T ms",
+    ]
+
+
+def test_llmgine_trace_runs_the_program_with_the_env_var() -> None:
+    cli = [sys.executable, "-m", "llmgine.cli", "trace"]
+    code = "import os, sys; print(os.environ['LLMGINE_TRACE']); sys.exit(3)"
+    result = subprocess.run(
+        [*cli, "--", sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout) == (3, "1\n")
+    result = subprocess.run(cli, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "give the program to run" in result.stderr

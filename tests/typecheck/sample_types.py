@@ -1,0 +1,104 @@
+"""Checked by tests/test_typing.py with mypy --strict, never imported or run.
+
+A trailing "R" marker gives what ``reveal_type`` on that line must show, an "E"
+marker the error codes mypy must report on that line; no line without an "E"
+marker may have an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, reveal_type
+
+import llmgine
+from llmgine.messages import Command, Event, MessageBus
+from llmgine.messages.commands import CreateResourceCommand
+from llmgine.plugins import Register, Subscribe
+
+
+@dataclass
+class Greet(Command[str]):
+    name: str
+
+
+@dataclass
+class Count(Command[int]):
+    n: int
+
+
+class Untyped(Command):  # type: ignore[type-arg]
+    pass
+
+
+@dataclass
+class Greeted(Event):
+    name: str
+
+
+def handle_greet(command: Greet) -> str:
+    return f"hello {command.name}"
+
+
+def handle_count(command: Count) -> int:
+    return command.n
+
+
+def handle_any_command(command: Command[Any]) -> str:
+    return "ok"
+
+
+def greet_returns_int(command: Greet) -> int:
+    return 1
+
+
+def on_greeted(event: Greeted) -> None:
+    pass
+
+
+bus = MessageBus.isolated()
+
+reveal_type(bus.dispatch(Greet(name="ada")))  # R: str
+reveal_type(bus.dispatch(Count(n=1)))  # R: int
+reveal_type(bus.dispatch(CreateResourceCommand("t", {})))  # R: str
+reveal_type(bus.dispatch(Untyped()))  # R: Any
+
+
+async def use_async() -> None:
+    reveal_type(await bus.dispatch_async(Greet(name="ada")))  # R: str
+
+
+bus.register_command(Greet, handle_greet)
+bus.register_command(Greet, handle_any_command)  # a handler of a base class fits
+bus.register_command(Greet, lambda command: command.name)
+bus.register_command(Greet, handle_count)  # E: arg-type
+bus.register_command(Greet, greet_returns_int)  # E: arg-type
+bus.register_command(Count, handle_greet)  # E: arg-type
+bus.register_command(Greet, lambda command: command.n)  # E: attr-defined
+bus.register_command(int, handle_count)  # E: arg-type, type-var
+bus.register_command(Untyped, handle_greet)  # E: arg-type
+bus.register_command(Untyped, lambda command: 42)  # Command without [R]: any result goes
+
+bus.subscribe_event(Greeted, on_greeted)
+bus.subscribe_event("Greeted", on_greeted)  # by name the class is unknown: accepted
+bus.subscribe_event(Event, on_greeted)  # E: arg-type
+
+
+@llmgine.hookimpl
+def register_commands(register: Register) -> None:
+    register(Greet, handle_greet)
+    register(Count, handle_count)
+    register(Count, handle_greet)  # E: arg-type
+
+
+@llmgine.hookimpl
+def register_subscribers(subscribe: Subscribe) -> None:
+    subscribe(Greeted, on_greeted)
+    subscribe("greeting.*", on_greeted)
+    subscribe(Event, on_greeted)  # E: arg-type
+
+
+def create_returns_int(command: CreateResourceCommand) -> int:
+    return 1
+
+
+bus.register_command(CreateResourceCommand, create_returns_int)  # E: arg-type
