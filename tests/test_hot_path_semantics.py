@@ -410,3 +410,38 @@ def test_a_timestamp_read_late_is_still_the_creation_time() -> None:
         assert (clone.event_id, clone.timestamp) == (event.event_id, stamp)
     fresh = Happened(2)
     assert pickle.loads(pickle.dumps(fresh)).timestamp == fresh.timestamp
+
+
+def test_cancelling_emit_async_wins_even_if_a_subscriber_swallows_it() -> None:
+    bus = MessageBus.isolated()
+    published: list[Event] = []
+    stopped: list[str] = []
+
+    async def stubborn(event: Happened) -> None:
+        bus.add_pending_event(Happened(9))
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            stopped.append("stubborn")  # swallows the cancellation and returns
+
+    async def patient(event: Happened) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            stopped.append("patient")
+            raise
+
+    bus.subscribe_event(Happened, stubborn)
+    bus.subscribe_event(Happened, patient)
+    bus.subscribe_event("hot.happened", published.append)
+
+    async def main() -> None:
+        emitting = asyncio.ensure_future(bus.emit_async(Happened(1)))
+        await asyncio.sleep(0.01)
+        emitting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await emitting
+
+    asyncio.run(main())
+    assert sorted(stopped) == ["patient", "stubborn"]
+    assert [e.n for e in published] == [1]  # the 9 stubborn queued is not published

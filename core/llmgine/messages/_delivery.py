@@ -133,13 +133,8 @@ class Delivery:
             finally:
                 current_scope.reset(token)
             started.append((subscriber, scope, task))
-        tasks = [task for _, _, task in started if task is not None]
-        if tasks:
-            try:
-                await asyncio.wait(tasks)
-            except BaseException:  # we were cancelled: so are the subscribers still running
-                _abandon(started)
-                raise
+        if any(task is not None for _, _, task in started):
+            await _wait(started)
         for subscriber, scope, task in started:
             scope.closed = True
             error = _outcome(subscriber, task) if task is not None else None
@@ -199,6 +194,38 @@ class Delivery:
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
     return plan.subscribers[plan.handlers.index(handler)]
+
+
+async def _wait(started: list[Started]) -> None:
+    """Wait until every subscriber task is done; if we are cancelled, cancel them all.
+
+    Like ``asyncio.wait(tasks)`` but awaiting them one by one, which costs a fraction
+    of it (they run concurrently all the same). A task's own failure or cancellation
+    is read afterwards; a cancellation of ours (even one the task we were awaiting
+    swallowed) cancels the rest and propagates.
+    """
+    import asyncio
+
+    current = asyncio.current_task()
+    if current is None:  # driven outside a task: no cancellation of ours to tell apart
+        await asyncio.wait([t for _, _, t in started if t is not None])
+        return
+    before = current.cancelling()
+    for _, _, task in started:
+        if task is None or task.done():
+            continue
+        try:
+            await task
+        except Exception:
+            pass
+        except BaseException:
+            if task.cancelled() and current.cancelling() == before:
+                continue  # the subscriber was cancelled, not us: its failure, read later
+            _abandon(started)
+            raise
+        if current.cancelling() != before:  # ours, swallowed by the task we awaited
+            _abandon(started)
+            raise asyncio.CancelledError
 
 
 def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | None:
