@@ -110,6 +110,7 @@ class Delivery:
             self._cascade(event)
         import asyncio  # imported already: a loop is running (kept off import time)
 
+        create_task = asyncio.get_running_loop().create_task
         failures: list[Failure] = []
         # Per subscriber: its scope, and the task running it if it is a coroutine.
         started: list[Started] = []
@@ -122,7 +123,7 @@ class Delivery:
                 # context): like any task it is asyncio.current_task() in its body, so
                 # asyncio.timeout() and TaskGroup cancel it and not the emitter, and its
                 # context-variable changes (and their tokens) stay its own.
-                task = asyncio.ensure_future(result) if result.__class__ is CoroutineType else None
+                task = create_task(result) if result.__class__ is CoroutineType else None
             except EventCascadeError:
                 _abandon(started)
                 raise
