@@ -24,7 +24,7 @@ from ._delivery import Delivery
 from ._fields import slot_setter
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
-from ._scope import Scope, current_scope, new_scope
+from ._scope import Scope, current_scope
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
@@ -458,14 +458,7 @@ def _open(command: Command[Any]) -> Scope:
         if command.causation_id is None:
             _set_causation_id(command, parent.message_id)
         depth = parent.depth
-    # Scope(command.command_id, command.correlation_id, depth), minus the __init__ call
-    scope = new_scope(Scope)
-    scope.message_id = command.command_id
-    scope.correlation_id = command.correlation_id  # type: ignore[assignment]
-    scope.depth = depth
-    scope.pending = None
-    scope.closed = False
-    return scope
+    return Scope(command.command_id, command.correlation_id, depth)  # type: ignore[arg-type]
 
 
 _set_correlation_id = slot_setter(Command, "correlation_id")
