@@ -445,3 +445,30 @@ def test_cancelling_emit_async_wins_even_if_a_subscriber_swallows_it() -> None:
     asyncio.run(main())
     assert sorted(stopped) == ["patient", "stubborn"]
     assert [e.n for e in published] == [1]  # the 9 stubborn queued is not published
+
+
+def test_emit_async_plain_subscribers_keep_their_events_apart() -> None:
+    bus = MessageBus.isolated()
+    published: list[int] = []
+
+    def first(event: Start) -> None:
+        bus.add_pending_event(Happened(1))
+
+    def failing(event: Start) -> None:
+        bus.add_pending_event(Happened(2))
+        raise RuntimeError("plain failure")
+
+    async def later(event: Start) -> None:
+        await asyncio.sleep(0)
+        bus.add_pending_event(Happened(3))
+
+    def last(event: Start) -> None:
+        bus.add_pending_event(Happened(4))
+
+    bus.subscribe_event("hot.start", first)
+    bus.subscribe_event("hot.start", failing)
+    bus.subscribe_event("hot.start", lambda e: later(e))  # plain, returns a coroutine
+    bus.subscribe_event("hot.start", last)
+    bus.subscribe_event("hot.happened", lambda e: published.append(e.n))
+    asyncio.run(bus.emit_async(Start()))
+    assert published == [1, 3, 4]

@@ -112,30 +112,78 @@ class Delivery:
 
         create_task = asyncio.get_running_loop().create_task
         failures: list[Failure] = []
-        # Per subscriber: its scope, and the task running it if it is a coroutine.
+        # Per subscriber that has something to wait for or publish: the scope that holds
+        # its events, and the task running it if it is a coroutine.
         started: list[Started] = []
-        for subscriber in plan.asubscribers:
-            scope = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-            token = current_scope.set(scope)
-            try:
-                result = subscriber.handler(event)
-                # A task of its own, created while its scope is set (the task copies the
-                # context): like any task it is asyncio.current_task() in its body, so
-                # asyncio.timeout() and TaskGroup cancel it and not the emitter, and its
-                # context-variable changes (and their tokens) stay its own.
-                task = create_task(result) if result.__class__ is CoroutineType else None
-            except EventCascadeError:
-                _abandon(started)
-                raise
-            except Exception as exc:
-                scope.closed = True
-                failures.append((subscriber, exc))
-                continue
-            finally:
+        # Plain subscribers share one scope (set on the first), as in _deliver: their
+        # events move out after each returns. A coroutine gets a scope of its own, set
+        # while its task is created (the task copies the context).
+        shared: Scope | None = None
+        token = None
+        try:
+            for subscriber in plan.asubscribers:
+                if shared is None and not subscriber.is_async:
+                    shared = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    token = current_scope.set(shared)
+                own: Scope | None = None
+                try:
+                    if subscriber.is_async:  # calling it only makes the coroutine
+                        own = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                        own_token = current_scope.set(own)
+                        try:
+                            result = subscriber.handler(event)
+                            task = (
+                                create_task(result) if result.__class__ is CoroutineType else None
+                            )
+                        finally:
+                            current_scope.reset(own_token)
+                    else:
+                        result = subscriber.handler(event)
+                        if result.__class__ is not CoroutineType:
+                            task = None
+                        else:  # a plain function that returned a coroutine
+                            own = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                            own.pending, shared.pending = shared.pending, None  # type: ignore[union-attr]
+                            own_token = current_scope.set(own)
+                            try:
+                                task = create_task(result)
+                            finally:
+                                current_scope.reset(own_token)
+                except EventCascadeError:
+                    if shared is not None:
+                        shared.closed = True
+                    _abandon(started)
+                    raise
+                except Exception as exc:
+                    if own is not None:
+                        own.closed = True
+                    elif shared is not None:
+                        shared.pending = None
+                    failures.append((subscriber, exc))
+                    continue
+                if own is not None:
+                    # A task of its own: like any task it is asyncio.current_task() in its
+                    # body, so asyncio.timeout() and TaskGroup cancel it and not the
+                    # emitter, and its context changes (and their tokens) stay its own.
+                    started.append((subscriber, own, task))
+                elif shared is not None and shared.pending is not None:
+                    done = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    done.pending, shared.pending = shared.pending, None
+                    started.append((subscriber, done, None))
+        finally:
+            if token is not None:
                 current_scope.reset(token)
-            started.append((subscriber, scope, task))
         if any(task is not None for _, _, task in started):
-            await _wait(started)
+            try:
+                await _wait(started)
+            except BaseException:
+                if shared is not None:
+                    shared.closed = True  # cancelled: nothing gets published
+                raise
+        if shared is not None:
+            shared.closed = True
+            if shared.pending is not None:  # queued late, by what a plain subscriber started
+                started.append((plan.asubscribers[-1], shared, None))
         for subscriber, scope, task in started:
             scope.closed = True
             error = _outcome(subscriber, task) if task is not None else None
