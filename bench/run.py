@@ -188,6 +188,23 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, lines)])
 
 
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table (for bench/README.md)."""
+    lines = [
+        "| case | what | ns/op | x floor | peers (their time / ours) | target | met |",
+        "|---|---|---:|---|---|---|---|",
+    ]
+    verdict = {True: "met", False: "not met", None: "n/a"}
+    for r in results:
+        floor = f"{r['floor_ratio']:.2f} ({r['floor']})" if "floor" in r else ""
+        peers = ", ".join(f"{p} {v:.2f}" for p, v in r["peers"].items())
+        targets = "; ".join(_target_text(t) for t in r["targets"])
+        met = "; ".join(verdict[t["met"]] for t in r["targets"])
+        cells = (r["name"], r["label"], _fmt_ns(r["ns"]), floor, peers, targets, met)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _versions() -> dict[str, str]:
     found = {}
     for dist in ("llmgine", "attrs", "pluggy", "pyee", "blinker", "lato"):
@@ -200,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few short rounds (seconds)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
     parser.add_argument("--only", metavar="TEXT", help="only cases whose name contains TEXT")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up rows")
     parser.add_argument("--rounds", type=int, help="rounds per case (default 11, quick 3)")
@@ -234,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     met = sum(t["met"] for t in checked)
     print(f"targets met: {met} of {len(checked)}; took {time.perf_counter() - started:.1f} s")
 
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results))
     if args.json:
         payload = {
             "command": command.strip(),

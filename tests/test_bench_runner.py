@@ -35,8 +35,9 @@ STARTUP = ["startup_deps", "startup_import", "startup_own", "register_0", "regis
 @pytest.mark.slow
 def test_quick_run_reports_every_case_with_ratios_and_targets(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
+    table = tmp_path / "bench.md"
     done = subprocess.run(
-        [sys.executable, str(RUNNER), "--quick", "--json", str(out)],
+        [sys.executable, str(RUNNER), "--quick", "--json", str(out), "--markdown", str(table)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -54,6 +55,10 @@ def test_quick_run_reports_every_case_with_ratios_and_targets(tmp_path: Path) ->
         assert rows[name]["ns"] > 0
     for name in PEERS:
         assert name in rows or name in skipped, f"{name} neither measured nor skipped"
+
+    markdown = table.read_text()
+    for name in FLOORS + LLMGINE + STARTUP:
+        assert f"| {name} |" in markdown
 
     dispatch = rows["dispatch"]
     assert dispatch["floor"] == "call"
