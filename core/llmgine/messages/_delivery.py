@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Container
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._eager import resume
 from ._naming import type_name
 from ._scope import Scope, current_scope
+from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
@@ -41,10 +43,19 @@ class Delivery:
     max_cascade_depth: int
     _registry: SubscriberRegistry
 
-    def _deliver(self, event: Event, depth: int, is_report: bool, queue: Queue) -> list[Failure]:
+    def _deliver(
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
+    ) -> list[Failure]:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
+        if only is not None:
+            plan = _only(plan, only)
         if not plan.subscribers:
             return []
         if plan.async_subscribers:
@@ -82,11 +93,18 @@ class Delivery:
         return failures
 
     async def _deliver_async(
-        self, event: Event, depth: int, is_report: bool, queue: Queue
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
     ) -> list[Failure]:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
+        if only is not None:
+            plan = _only(plan, only)
         if not plan.subscribers:
             return []
         if depth > self.max_cascade_depth:
@@ -169,3 +187,8 @@ class Delivery:
                 causation_id=event.event_id,
             )
             queue.append((report, depth + 1, True))
+
+
+def _only(plan: Plan, names: Container[str]) -> Plan:
+    """The part of ``plan`` whose subscribers are named in ``names`` (a transport's retry)."""
+    return Plan(tuple(s for s in plan.subscribers if s.name in names))
