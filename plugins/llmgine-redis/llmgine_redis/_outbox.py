@@ -25,12 +25,21 @@ __all__ = ["RedisOutbox", "mark_received"]
 
 # Events decoded from Redis. The bus never hands deliver()'s event to the outbox;
 # this also stops a subscriber that re-emits the very object it received.
-_received: weakref.WeakSet[Event] = weakref.WeakSet()
+# By identity (events with dict fields are unhashable, and equal is not the same):
+# id -> weak reference that removes the entry when the event is collected.
+_received: dict[int, weakref.ref[Event]] = {}
 
 
 def mark_received(event: Event) -> None:
     """Remember that ``event`` came from Redis, so it is never sent back."""
-    _received.add(event)
+    key = id(event)
+    _received[key] = weakref.ref(event, lambda _, key=key: _received.pop(key, None))  # type: ignore[misc]
+
+
+def was_received(event: Event) -> bool:
+    """Whether ``event`` (this very object) came from Redis."""
+    ref = _received.get(id(event))
+    return ref is not None and ref() is event
 
 
 def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
@@ -103,7 +112,7 @@ class RedisOutbox:
         trace = None
         for event in events:
             spec = self._route(event)
-            if spec is None or event in _received:
+            if spec is None or (_received and was_received(event)):
                 continue
             if trace is None:  # one dispatch, one trace context
                 trace = _trace_context() or {}
