@@ -108,7 +108,8 @@ async def test_two_groups_each_see_all_and_two_workers_split_a_group(config, pum
     await pump(readers, lambda: len(seen["a1"]) + len(seen["a2"]) == 100 and len(seen["b"]) == 100)
     assert sorted(seen["b"]) == sorted(f"r{i}" for i in range(100))
     assert sorted(seen["a1"] + seen["a2"]) == sorted(seen["b"])  # no event twice in group A
-    assert seen["a1"] and seen["a2"]  # both workers got a share
+    assert seen["a1"]
+    assert seen["a2"]
     assert raw.xpending(cfg.event_stream, "A")["pending"] == 0
     llmgine_redis.disable(sender)
 
@@ -195,7 +196,8 @@ async def test_only_failed_subscribers_are_retried_then_dead_lettered(config, pu
     raw.xadd(cfg.event_stream, {"m": wire(core_events.ResourceDeletedEvent, "b", "t")})
     dead = f"{cfg.event_stream}:dead"
     await pump([reader], lambda: raw.xlen(dead) == 1)
-    assert calls["good"] == 2 and calls["broken"] == 3
+    assert calls["good"] == 2
+    assert calls["broken"] == 3
     ((_, record),) = raw.xrange(dead)
     assert record[b"reason"] == b"subscribers-failed"
     assert b"ValueError: always broken" in record[b"error"]
