@@ -1,0 +1,62 @@
+"""``llmgine worker``: a real process that consumes, and drains and acknowledges on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import attrs
+import pytest
+
+import llmgine_redis
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.events import ResourceDeletedEvent
+
+pytestmark = pytest.mark.slow
+
+
+def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis_url):
+    cfg = config()
+    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url}
+    env.pop("LLMGINE_TRANSPORT", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmgine.cli",
+            "worker",
+            "--group",
+            "svc",
+            "--stream",
+            cfg.event_stream,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not raw.exists(cfg.event_stream) or not raw.xinfo_groups(cfg.event_stream):
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the worker did not create its group"
+            time.sleep(0.05)
+        bus = MessageBus.isolated()
+        llmgine_redis.enable(bus, **attrs.asdict(cfg))
+        for i in range(300):
+            bus.emit(ResourceDeletedEvent(resource_id=f"r{i}", resource_type="t"))
+        llmgine_redis.disable(bus)
+        deadline = time.monotonic() + 20
+        while raw.xinfo_groups(cfg.event_stream)[0]["entries-read"] != 300:
+            assert time.monotonic() < deadline, "the worker did not read the events"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert raw.xpending(cfg.event_stream, "svc")["pending"] == 0
+    assert b"worker svc" in (proc.stdout.read() if proc.stdout else b"")
