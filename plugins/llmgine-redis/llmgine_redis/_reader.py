@@ -198,7 +198,7 @@ class GroupReader:
             record[b"orig." + _bytes(key)[:200]] = _bytes(value)[:_KEEP_BYTES]
         self._dead.append((stream, record))
         self.ack(stream, entry_id)
-        logger.warning("dead-lettered %s %s: %s: %s", stream, _text(entry_id), reason, error[:300])
+        logger.warning("dead-lettered %s %s: %s", stream, _text(entry_id), error[:300])
 
     async def flush(self) -> None:
         """Write dead letters, then acknowledgements (and subclass extras), in one pipeline."""

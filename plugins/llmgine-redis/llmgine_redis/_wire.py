@@ -192,6 +192,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} {value!r:.80} is not JSON-serializable")
 
 
+# One encoder for all: json.dumps() with options builds a new one per call.
+_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+
+
 def encode(
     message: Event | Command[Any],
     spec: _Spec,
@@ -199,21 +203,32 @@ def encode(
     reply_to: str | None = None,
 ) -> bytes:
     """Return the ``m`` field for ``message`` (its class registered as ``spec``)."""
-    doc: dict[str, Any] = {"v": FORMAT_VERSION, "kind": spec.kind, "type": spec.name}
-    if isinstance(message, Event):
-        doc["id"] = message.event_id
-        doc["ts"] = message.timestamp.isoformat()
+    if spec.kind == "event":
+        doc: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "kind": "event",
+            "type": spec.name,
+            "id": message.event_id,  # type: ignore[union-attr]
+            "ts": message.timestamp.isoformat(),  # type: ignore[union-attr]
+            "correlation_id": message.correlation_id,
+            "causation_id": message.causation_id,
+        }
     else:
-        doc["id"] = message.command_id
-    doc["correlation_id"] = message.correlation_id
-    doc["causation_id"] = message.causation_id
+        doc = {
+            "v": FORMAT_VERSION,
+            "kind": "command",
+            "type": spec.name,
+            "id": message.command_id,  # type: ignore[union-attr]
+            "correlation_id": message.correlation_id,
+            "causation_id": message.causation_id,
+        }
     if trace:
         doc["trace"] = dict(trace)
     if reply_to is not None:
         doc["reply_to"] = reply_to
     doc["fields"] = {name: getattr(message, name) for name, _, _ in spec.fields}
     try:
-        return json.dumps(doc, separators=(",", ":"), default=_json_default).encode()
+        return _dumps(doc).encode()
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"cannot send {spec.kind} {spec.name} ({type(message).__qualname__}) over Redis: "
@@ -235,6 +250,8 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     if not isinstance(doc, dict):
         raise WireError("malformed", "message is not a JSON object")
     version = doc.get("v")
+    if version is None:
+        raise WireError("malformed", "message has no format version 'v'")
     if version != FORMAT_VERSION:
         raise WireError("unsupported-version", f"format version {version!r}; this reader knows 1")
     if doc.get("kind") != kind:
