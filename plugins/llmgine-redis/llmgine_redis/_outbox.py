@@ -119,6 +119,15 @@ class RedisOutbox:
             out.append(encode(event, spec, trace))
         return out
 
+    def _xadd_args(self) -> tuple[Any, ...]:
+        # XADD built by hand: redis-py's xadd() costs more per call than the encoding.
+        trim = self.config.trim()
+        if "minid" in trim:
+            return ("XADD", self.stream, "MINID", "~", trim["minid"], "*", "m")
+        if trim["maxlen"] is not None:
+            return ("XADD", self.stream, "MAXLEN", "~", trim["maxlen"], "*", "m")
+        return ("XADD", self.stream, "*", "m")
+
     def send(self, events: Sequence[Event]) -> None:
         """XADD the events (that go to Redis) in one pipeline; raise if Redis fails."""
         entries = self._encode(events)
@@ -127,9 +136,9 @@ class RedisOutbox:
         if self._sync is None:
             self._sync = self.config.sync_client()
         pipe = self._sync.pipeline(transaction=False)
-        trim = self.config.trim()
+        args = self._xadd_args()
         for entry in entries:
-            pipe.xadd(self.stream, {"m": entry}, **trim)
+            pipe.execute_command(*args, entry)
         try:
             pipe.execute()
         except redis.RedisError as exc:
@@ -146,9 +155,9 @@ class RedisOutbox:
         if self._async is None or self._loop is not loop:  # asyncio connections are per loop
             self._async, self._loop = self.config.async_client(), loop
         pipe = self._async.pipeline(transaction=False)
-        trim = self.config.trim()
+        args = self._xadd_args()
         for entry in entries:
-            pipe.xadd(self.stream, {"m": entry}, **trim)
+            pipe.execute_command(*args, entry)
         try:
             await pipe.execute()
         except redis.RedisError as exc:

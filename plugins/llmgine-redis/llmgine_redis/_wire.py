@@ -192,8 +192,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} {value!r:.80} is not JSON-serializable")
 
 
-# One encoder for all: json.dumps() with options builds a new one per call.
-_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+try:  # orjson is a dependency; the standard library is the fallback (same format)
+    import orjson
+
+    def _dumps(doc: Any) -> bytes:
+        return orjson.dumps(doc, default=_json_default)
+
+    _loads: Callable[[bytes | str], Any] = orjson.loads
+except ImportError:  # pragma: no cover
+    # One encoder for all: json.dumps() with options builds a new one per call.
+    _encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+
+    def _dumps(doc: Any) -> bytes:
+        return _encode(doc).encode()
+
+    _loads = json.loads
 
 
 def encode(
@@ -228,7 +241,7 @@ def encode(
         doc["reply_to"] = reply_to
     doc["fields"] = {name: getattr(message, name) for name, _, _ in spec.fields}
     try:
-        return _dumps(doc).encode()
+        return _dumps(doc)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"cannot send {spec.kind} {spec.name} ({type(message).__qualname__}) over Redis: "
@@ -244,7 +257,7 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     if len(raw) > max_bytes:
         raise WireError("oversized", f"message is {len(raw)} bytes, the limit is {max_bytes}")
     try:
-        doc = json.loads(raw)
+        doc = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise WireError("malformed", f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
