@@ -9,9 +9,8 @@ import sys
 import time
 
 import attrs
-import pytest
-
 import llmgine_redis
+import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import ResourceDeletedEvent
 
