@@ -135,7 +135,7 @@ class RedisOutbox:
             return
         if self._sync is None:
             self._sync = self.config.sync_client()
-        pipe = self._sync.pipeline(transaction=False)
+        pipe: Any = self._sync.pipeline(transaction=False)
         args = self._xadd_args()
         for entry in entries:
             pipe.execute_command(*args, entry)

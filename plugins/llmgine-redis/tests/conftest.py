@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import redis
 from llmgine_redis import RedisConfig
+from llmgine_redis._transport import _transports
 
 URL = os.environ.get("LLMGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOW = "start one with: redis-server --daemonize yes --port 6379 --save ''"
@@ -33,7 +34,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if not inspect.iscoroutinefunction(pyfuncitem.obj):
         return None
     names = pyfuncitem._fixtureinfo.argnames
-    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    test = pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names})
+
+    async def run() -> None:
+        try:
+            await test
+        finally:  # close what the test opened, in its own event loop
+            while _pumped:
+                await _pumped.pop().drain()
+            for transport in list(_transports.values()):
+                await transport.aclose()
+
+    asyncio.run(run())
     return True
 
 
@@ -89,7 +101,11 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+_pumped: list[Any] = []
+
+
 async def _pump(readers: list[Any], done: Callable[[], bool], timeout: float = 20.0) -> None:
+    _pumped.extend(r for r in readers if r not in _pumped)
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:

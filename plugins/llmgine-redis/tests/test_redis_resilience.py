@@ -26,7 +26,7 @@ TOTAL = 10_000
 
 WORKER = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, sys, time
     import redis
     from llmgine.messages.bus import MessageBus
     from llmgine_redis import EventConsumer, RedisConfig
@@ -36,8 +36,11 @@ WORKER = textwrap.dedent(
     bus = MessageBus.isolated()
 
     def idempotent(event):
-        r.incr(prefix + ":handled")
+        handled = r.incr(prefix + ":handled")
         r.sadd(prefix + ":observed", event.event_id)  # a second SADD changes nothing
+        if name == "first" and handled == 3000:  # hang mid-batch, to be killed there
+            r.set(prefix + ":stuck", 1)
+            time.sleep(60)
 
     bus.subscribe_event("resource.deleted", idempotent)
     config = RedisConfig(url=url, prefix=prefix, claim_idle_ms=300, block_ms=50, batch=500)
@@ -78,7 +81,12 @@ def test_worker_killed_mid_batch_loses_nothing(config, raw, redis_url, prefix, t
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     consumer = llmgine_redis.EventConsumer(MessageBus.isolated(), cfg, "crash")
-    asyncio.run(consumer.ensure_groups())
+
+    async def create_group() -> None:
+        await consumer.ensure_groups()
+        await consumer.drain()
+
+    asyncio.run(create_group())
     bus = MessageBus.isolated()
     bus.register_command(Burst, burst_handler(bus))
     llmgine_redis.enable(bus, **attrs.asdict(cfg))
@@ -89,8 +97,8 @@ def test_worker_killed_mid_batch_loses_nothing(config, raw, redis_url, prefix, t
     first = start_worker(script, redis_url, prefix, "first")
     second = None
     try:
-        wait_for(lambda: raw.scard(observed) >= TOTAL // 4, 20, "the first worker to get going")
-        first.send_signal(signal.SIGKILL)  # mid-batch: it reads 500 at a time
+        wait_for(lambda: raw.exists(f"{prefix}:stuck"), 20, "the first worker to be mid-batch")
+        first.send_signal(signal.SIGKILL)
         first.wait()
         pending_at_crash = raw.xpending(cfg.event_stream, "crash")["pending"]
         second = start_worker(script, redis_url, prefix, "second")
