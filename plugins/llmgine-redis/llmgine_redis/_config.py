@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -90,8 +91,6 @@ class RedisConfig:
     def trim(self) -> dict[str, Any]:
         """XADD keyword arguments for the configured retention."""
         if self.min_age is not None:
-            import time
-
             return {"minid": int((time.time() - self.min_age) * 1000), "approximate": True}
         return {"maxlen": self.maxlen, "approximate": True}
 

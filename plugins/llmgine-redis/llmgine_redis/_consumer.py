@@ -23,7 +23,7 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
 
 from ._config import RedisConfig
-from ._outbox import mark_received
+from ._outbox import attach_trace, mark_received
 from ._reader import GroupReader, dumps
 from ._wire import WireError, decode
 
@@ -53,36 +53,40 @@ class EventConsumer(GroupReader):
 
     async def handle(self, stream: str, entries: list[_Entry]) -> None:
         """Decode, dedup and deliver a batch of entries."""
-        decoded: list[tuple[bytes, Event, dict[bytes, bytes]]] = []
+        decoded: list[tuple[bytes, Event, dict[bytes, bytes], Any]] = []
         limit = self.config.max_entry_bytes
         for entry_id, fields in entries:
             if not fields:  # deleted (trimmed) while pending: nothing to do
                 self.ack(stream, entry_id)
                 continue
             try:
-                event, _ = decode(fields.get(b"m"), "event", limit)
+                event, doc = decode(fields.get(b"m"), "event", limit)
             except WireError as exc:
                 self.dead_letter(stream, entry_id, fields, exc.reason, str(exc))
                 continue
-            decoded.append((entry_id, event, fields))
+            decoded.append((entry_id, event, fields, doc.get("trace")))
         if not decoded:
             return
-        scores = await self._connect().zmscore(self.seen_key, [e.event_id for _, e, _ in decoded])
+        scores = await self._connect().zmscore(self.seen_key, [d[1].event_id for d in decoded])
         seen = self._seen
-        for (entry_id, event, fields), score in zip(decoded, scores, strict=True):
+        for (entry_id, event, fields, trace), score in zip(decoded, scores, strict=True):
             if score is not None or event.event_id in seen:
                 self.duplicates += 1
                 self.ack(stream, entry_id)
                 continue
             mark_received(event)
-            failures = await self._deliver(event, None)
+            failures = await self._deliver(event, None, trace)
             if failures:
                 key = (stream, entry_id)
-                self.spawn(key, self._retry(stream, entry_id, event, fields, failures))
+                self.spawn(key, self._retry(stream, entry_id, event, fields, trace, failures))
                 continue
             self._succeeded(stream, entry_id, event.event_id)
 
-    async def _deliver(self, event: Event, only: set[str] | None) -> list[tuple[str, Exception]]:
+    async def _deliver(
+        self, event: Event, only: set[str] | None, trace: Any
+    ) -> list[tuple[str, Exception]]:
+        # Subscribers run in the trace context the event was published in (OpenTelemetry).
+        undo = attach_trace(trace) if trace is not None else None
         try:
             if self.bus.subscribers_for(event).async_subscribers:
                 failures = await self.bus.deliver_async(event, only)
@@ -90,6 +94,9 @@ class EventConsumer(GroupReader):
                 failures = self.bus.deliver(event, only)
         except Exception as exc:  # the delivery itself failed (e.g. publishing what it queued)
             return [("<delivery>", exc)]
+        finally:
+            if undo is not None:
+                undo()
         return [(subscriber.name, exc) for subscriber, exc in failures]
 
     async def _retry(
@@ -98,6 +105,7 @@ class EventConsumer(GroupReader):
         entry_id: bytes,
         event: Event,
         fields: dict[bytes, bytes],
+        trace: Any,
         failures: list[tuple[str, Exception]],
     ) -> None:
         attempts = 1
@@ -105,7 +113,8 @@ class EventConsumer(GroupReader):
             await asyncio.sleep(self.config.retry_backoff * 2 ** (attempts - 1))
             attempts += 1
             names = {name for name, _ in failures}
-            failures = await self._deliver(event, None if "<delivery>" in names else names)
+            only = None if "<delivery>" in names else names
+            failures = await self._deliver(event, only, trace)
             if not failures:
                 self._succeeded(stream, entry_id, event.event_id)
                 return
@@ -140,6 +149,8 @@ class EventConsumer(GroupReader):
             return
         done, self._done = self._done, []
         now = time.time()
-        pipe.zadd(self.seen_key, dict.fromkeys(done, now))
+        # ZADD by hand with whole seconds as bytes: redis-py's zadd() formats every score.
+        score = str(int(now)).encode()
+        pipe.execute_command("ZADD", self.seen_key, *[x for i in done for x in (score, i)])
         pipe.zremrangebyscore(self.seen_key, "-inf", now - self.config.dedup_window)
         pipe.zremrangebyrank(self.seen_key, 0, -self.config.dedup_max - 1)

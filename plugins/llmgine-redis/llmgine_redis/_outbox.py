@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -21,7 +21,7 @@ from llmgine.messages.events import Event
 from ._config import RedisConfig, outage
 from ._wire import _Spec, encode, spec_of
 
-__all__ = ["RedisOutbox", "mark_received"]
+__all__ = ["RedisOutbox", "attach_trace", "mark_received"]
 
 # Events decoded from Redis. The bus never hands deliver()'s event to the outbox;
 # this also stops a subscriber that re-emits the very object it received.
@@ -67,6 +67,18 @@ def _trace_context() -> Mapping[str, str] | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier or None
+
+
+def attach_trace(carrier: object) -> Callable[[], None] | None:
+    """Make the trace context an event carried the current one; return how to undo it."""
+    if not isinstance(carrier, dict):
+        return None
+    try:
+        from opentelemetry import context, propagate  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    token = context.attach(propagate.extract(carrier))
+    return lambda: context.detach(token)  # type: ignore[no-any-return,unused-ignore]
 
 
 class RedisOutbox:

@@ -127,24 +127,22 @@ class GroupReader:
     # One round ---------------------------------------------------------------------
 
     async def poll(self) -> int:
-        """Reclaim if due, read one batch, handle it, flush; return how many were read."""
-        client = self._connect()
+        """Reclaim if due, flush and read one batch (one round trip), handle it; return its size.
+
+        The acknowledgements of a batch travel with the read of the next one: Redis
+        runs them in order, so they are applied before the read blocks.
+        """
         count = 0
         now = time.monotonic()
         if now - self._last_claim >= max(self.config.claim_idle_ms / 2000, 0.05):
             self._last_claim = now
             count += await self.reclaim()
-        reply = await client.xreadgroup(
-            self.group,
-            self.consumer,
-            dict.fromkeys(self.streams, ">"),
-            count=self.config.batch,
-            block=self.config.block_ms,
-        )
+        reply = await self.flush(read=True)
+        if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL) answers with a map
+            reply = list(reply.items())
         for stream, entries in reply or ():
             count += len(entries)
             await self.handle(_text(stream), entries)
-        await self.flush()
         return count
 
     async def reclaim(self) -> int:
@@ -200,10 +198,14 @@ class GroupReader:
         self.ack(stream, entry_id)
         logger.warning("dead-lettered %s %s: %s", stream, _text(entry_id), error[:300])
 
-    async def flush(self) -> None:
-        """Write dead letters, then acknowledgements (and subclass extras), in one pipeline."""
-        if not (self._acks or self._dead or self.has_extra()):
-            return
+    async def flush(self, read: bool = False) -> Any:
+        """Write dead letters, then acknowledgements (and subclass extras), in one pipeline.
+
+        With ``read``, the pipeline ends with the XREADGROUP of the next batch, whose
+        reply is returned.
+        """
+        if not (read or self._acks or self._dead or self.has_extra()):
+            return None
         dead, self._dead = self._dead, []
         acks, self._acks = self._acks, defaultdict(list)
         pipe = self._connect().pipeline(transaction=False)
@@ -212,14 +214,23 @@ class GroupReader:
         self.extend_flush(pipe)
         for stream, ids in acks.items():
             pipe.xack(stream, self.group, *ids)
+        if read:
+            pipe.xreadgroup(
+                self.group,
+                self.consumer,
+                dict.fromkeys(self.streams, ">"),
+                count=self.config.batch,
+                block=self.config.block_ms,
+            )
         try:
-            await pipe.execute()
+            results = await pipe.execute()
         except BaseException:
             # Keep them for the next flush: acking late only risks a harmless redelivery.
             self._dead[:0] = dead
             for stream, ids in acks.items():
                 self._acks[stream][:0] = ids
             raise
+        return results[-1] if read else None
 
     def has_extra(self) -> bool:
         """Whether :meth:`extend_flush` has something to write (subclasses)."""
