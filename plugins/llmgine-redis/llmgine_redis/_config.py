@@ -109,7 +109,36 @@ class RedisConfig:
 
     def async_client(self, blocking: bool = False) -> redis.asyncio.Redis:
         """An asyncio client; ``blocking`` for XREADGROUP BLOCK/BLPOP."""
-        return redis.asyncio.Redis.from_url(self.url, **self._options(blocking))
+        options = self._options(blocking)
+        if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
+            options["connection_class"] = _FastConnection
+        return redis.asyncio.Redis.from_url(self.url, **options)
+
+
+def _fast_connection() -> type | None:
+    """An asyncio connection that packs commands with hiredis, as redis-py's sync one does.
+
+    redis-py's asyncio connection packs every argument in Python; acknowledging and
+    deduplicating a batch sends thousands of them. TLS and unix sockets keep the default.
+    """
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover
+        return None
+
+    class FastConnection(redis.asyncio.Connection):
+        def pack_command(self, *args: Any) -> list[bytes]:
+            if isinstance(args[0], str):
+                args = (*args[0].encode().split(), *args[1:])
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError as exc:
+                raise redis.DataError(str(exc)) from exc
+
+    return FastConnection
+
+
+_FastConnection = _fast_connection()
 
 
 def safe_url(url: str) -> str:
