@@ -10,8 +10,8 @@ some events twice; consumers skip them by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,23 +23,20 @@ from ._wire import _Spec, encode, spec_of
 
 __all__ = ["RedisOutbox", "attach_trace", "mark_received"]
 
-# Events decoded from Redis. The bus never hands deliver()'s event to the outbox;
-# this also stops a subscriber that re-emits the very object it received.
-# By identity (events with dict fields are unhashable, and equal is not the same):
-# id -> weak reference that removes the entry when the event is collected.
-_received: dict[int, weakref.ref[Event]] = {}
+# Ids of events decoded from Redis (the most recent ones). The bus never hands
+# deliver()'s event to the outbox; this also stops a subscriber that re-emits the
+# event it received. Ids are unique, so the same id is the same event.
+_RECEIVED_MAX = 100_000
+_received: dict[str, None] = {}
 
 
 def mark_received(event: Event) -> None:
     """Remember that ``event`` came from Redis, so it is never sent back."""
-    key = id(event)
-    _received[key] = weakref.ref(event, lambda _, key=key: _received.pop(key, None))  # type: ignore[misc]
-
-
-def was_received(event: Event) -> bool:
-    """Whether ``event`` (this very object) came from Redis."""
-    ref = _received.get(id(event))
-    return ref is not None and ref() is event
+    _received[event.event_id] = None
+    if len(_received) > _RECEIVED_MAX:
+        # Another thread may be trimming too: then there is nothing to do.
+        with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+            del _received[next(iter(_received))]
 
 
 def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
@@ -124,7 +121,7 @@ class RedisOutbox:
         trace = None
         for event in events:
             spec = self._route(event)
-            if spec is None or (_received and was_received(event)):
+            if spec is None or event.event_id in _received:
                 continue
             if trace is None:  # one dispatch, one trace context
                 trace = _trace_context() or {}

@@ -63,6 +63,8 @@ class _Spec:
     kind: str
     #: (field name, whether it has a default, converter/checker or None)
     fields: tuple[tuple[str, bool, _Check | None], ...]
+    #: whether __init__ takes the ids (and timestamp) too, as the core's classes do
+    ids_in_init: bool = False
 
 
 _by_name: dict[str, _Spec] = {}
@@ -81,7 +83,8 @@ def register_type(cls: type, name: str) -> None:
         raise ValueError(f"wire name must be a non-empty str without spaces, got {name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
         raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
-    spec = _Spec(cls, name, "event" if issubclass(cls, Event) else "command", _fields_of(cls))
+    kind = "event" if issubclass(cls, Event) else "command"
+    spec = _Spec(cls, name, kind, _fields_of(cls), _ids_in_init(cls, kind))
     taken = _by_name.get(name)
     if taken is not None and taken.cls is not cls:
         raise ValueError(
@@ -132,6 +135,14 @@ def _fields_of(cls: type) -> tuple[tuple[str, bool, _Check | None], ...]:
         for name, init, has_default in found
         if init and name not in _BASE_FIELDS
     )
+
+
+def _ids_in_init(cls: type, kind: str) -> bool:
+    if not attrs.has(cls):
+        return False
+    wanted = {"correlation_id", "causation_id"}
+    wanted |= {"event_id", "timestamp"} if kind == "event" else {"command_id"}
+    return wanted <= {f.name for f in attrs.fields(cls) if f.init}
 
 
 _SIMPLE: dict[Any, tuple[type, ...]] = {
@@ -304,11 +315,6 @@ def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
             except (TypeError, ValueError) as exc:
                 raise WireError("invalid-fields", f"{spec.name}.{name}: {exc}") from None
         kwargs[name] = value
-    try:
-        message = spec.cls(**kwargs)
-    except Exception as exc:  # the class's own validation
-        raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
-    setattr_ = object.__setattr__  # the classes may be frozen
     if spec.kind == "event":
         try:
             timestamp = _parse_datetime(doc.get("ts"))
@@ -316,12 +322,21 @@ def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
             raise WireError("invalid-fields", f"{spec.name}.ts: {exc}") from None
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
-        setattr_(message, "event_id", ident)
-        setattr_(message, "timestamp", timestamp)
+        ids = {"event_id": ident, "timestamp": timestamp}
     else:
-        setattr_(message, "command_id", ident)
-    setattr_(message, "correlation_id", correlation)
-    setattr_(message, "causation_id", causation)
+        ids = {"command_id": ident}
+    ids["correlation_id"] = correlation
+    ids["causation_id"] = causation
+    if spec.ids_in_init:
+        kwargs.update(ids)
+    try:
+        message = spec.cls(**kwargs)
+    except Exception as exc:  # the class's own validation
+        raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
+    if not spec.ids_in_init:
+        setattr_ = object.__setattr__  # the classes may be frozen
+        for name, value in ids.items():
+            setattr_(message, name, value)
     return message
 
 

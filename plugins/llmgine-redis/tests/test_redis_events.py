@@ -313,3 +313,15 @@ def test_outage_fails_the_dispatch_with_a_clear_error():
         asyncio.run(bus.dispatch_async(Go()))
     assert seen == []
     llmgine_redis.disable(bus)
+
+
+async def test_patterns_choose_what_goes_out_and_min_age_trims_by_id(config, raw):
+    cfg = config(patterns=("resource.deleted", "workflow.**"), min_age=3600.0)
+    bus = MessageBus.isolated()
+    transport = llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    bus.emit(core_events.ResourceDeletedEvent(resource_id="out", resource_type="t"))
+    bus.emit(core_events.ResourceCreatedEvent(resource_id="local", resource_type="t"))
+    await bus.emit_async(core_events.WorkflowStartedEvent(workflow_name="w", run_id="r"))
+    types = [json.loads(f[b"m"])["type"] for _, f in raw.xrange(cfg.event_stream)]
+    assert types == ["llmgine.ResourceDeletedEvent", "llmgine.WorkflowStartedEvent"]
+    assert transport.outbox._xadd_args()[2] == "MINID"
