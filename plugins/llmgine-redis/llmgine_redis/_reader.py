@@ -138,8 +138,8 @@ class GroupReader:
             self._last_claim = now
             count += await self.reclaim()
         reply = await self.flush(read=True)
-        if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL) answers with a map
-            reply = list(reply.items())
+        if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {stream: [[entries]]}
+            reply = [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
         for stream, entries in reply or ():
             count += len(entries)
             await self.handle(_text(stream), entries)

@@ -132,11 +132,14 @@ def free_port() -> int:
 class Server:
     """A throwaway ``redis-server`` on a loopback port, persisting every write (AOF always)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: str, password: str | None = None) -> None:
         self.port = free_port()
         self.dir = directory
+        self.extra = [*extra, *(["--requirepass", password] if password else [])]
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -154,13 +157,14 @@ class Server:
                 "always",
                 "--save",
                 "",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
                 return
             except redis.RedisError:
                 if time.monotonic() > deadline:
@@ -175,14 +179,28 @@ class Server:
 
 
 @pytest.fixture
-def throwaway_redis(redis_url: str, tmp_path: Path) -> Iterator[Server]:
-    """A private redis-server to stop and restart (never the shared one)."""
+def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start private redis-servers (``redis_server(*args, password=...)``); stopped after."""
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed; install Redis to run this test"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    server = Server(tmp_path)
-    server.start()
-    yield server
-    server.kill()
+    started: list[Server] = []
+
+    def start(*extra: str, password: str | None = None) -> Server:
+        server = Server(tmp_path / f"s{len(started)}", *extra, password=password)
+        server.dir.mkdir()
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def throwaway_redis(redis_server: Callable[..., Server]) -> Server:
+    """A private redis-server to stop and restart (never the shared one)."""
+    return redis_server()

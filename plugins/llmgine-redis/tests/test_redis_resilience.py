@@ -168,3 +168,24 @@ def test_redis_killed_and_restarted_while_publishing_loses_no_acknowledged_event
     assert failures, "the outage should have failed some dispatches"
     assert "Check that Redis is running" in failures[0]
     assert acknowledged <= stored
+
+
+async def test_a_url_with_a_password_works_and_is_never_shown(redis_server, pump):
+    server = redis_server(password="s3cret-pw")
+    sender, receiver = MessageBus.isolated(), MessageBus.isolated()
+    got: list[object] = []
+    receiver.subscribe_event("resource.deleted", got.append)
+    reader = llmgine_redis.EventConsumer(
+        receiver, llmgine_redis.RedisConfig(url=server.url, block_ms=50), "svc"
+    )
+    await reader.ensure_groups()
+    llmgine_redis.enable(sender, url=server.url)
+    await sender.emit_async(ResourceDeletedEvent(resource_id="r", resource_type="t"))
+    await pump([reader], lambda: len(got) == 1)
+    wrong = MessageBus.isolated()
+    llmgine_redis.enable(wrong, url=server.url.replace("s3cret-pw", "nope"), retries=0)
+    with pytest.raises(llmgine_redis.TransportError) as info:
+        wrong.emit(ResourceDeletedEvent(resource_id="r", resource_type="t"))
+    assert "s3cret" not in str(info.value)
+    assert "nope" not in str(info.value)
+    assert "***" in str(info.value)
