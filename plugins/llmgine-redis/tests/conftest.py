@@ -132,14 +132,52 @@ def free_port() -> int:
 class Server:
     """A throwaway ``redis-server`` on a loopback port, persisting every write (AOF always)."""
 
-    def __init__(self, directory: Path, *extra: str, password: str | None = None) -> None:
+    def __init__(self, directory: Path, password: str | None = None, tls: bool = False) -> None:
         self.port = free_port()
         self.dir = directory
-        self.extra = [*extra, *(["--requirepass", password] if password else [])]
-        self.password = password
+        self.extra = ["--requirepass", password] if password else []
         self.proc: subprocess.Popen[bytes] | None = None
         auth = f":{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        if tls:  # TLS only, with a self-signed certificate the client is told to trust
+            cert, key = directory / "cert.pem", directory / "key.pem"
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    str(key),
+                    "-out",
+                    str(cert),
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            self.extra += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(cert),
+                "--tls-key-file",
+                str(key),
+                "--tls-ca-cert-file",
+                str(cert),
+                "--tls-auth-clients",
+                "no",
+            ]
+            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={cert}"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -180,7 +218,7 @@ class Server:
 
 @pytest.fixture
 def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start private redis-servers (``redis_server(*args, password=...)``); stopped after."""
+    """Start private redis-servers (``redis_server(password=..., tls=...)``); stopped after."""
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed; install Redis to run this test"
         if os.environ.get("CI", "").lower() == "true":
@@ -188,9 +226,10 @@ def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Serve
         pytest.skip(message)
     started: list[Server] = []
 
-    def start(*extra: str, password: str | None = None) -> Server:
-        server = Server(tmp_path / f"s{len(started)}", *extra, password=password)
-        server.dir.mkdir()
+    def start(password: str | None = None, tls: bool = False) -> Server:
+        directory = tmp_path / f"s{len(started)}"
+        directory.mkdir()
+        server = Server(directory, password, tls)
         started.append(server)
         server.start()
         return server

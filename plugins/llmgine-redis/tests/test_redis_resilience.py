@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,8 +171,13 @@ def test_redis_killed_and_restarted_while_publishing_loses_no_acknowledged_event
     assert acknowledged <= stored
 
 
-async def test_a_url_with_a_password_works_and_is_never_shown(redis_server, pump):
-    server = redis_server(password="s3cret-pw")
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+async def test_urls_with_password_and_tls_work_and_the_password_is_never_shown(
+    redis_server, pump, tls
+):
+    if tls and shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (needed to make a test certificate)")
+    server = redis_server(password="s3cret-pw", tls=tls)
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
     got: list[object] = []
     receiver.subscribe_event("resource.deleted", got.append)
