@@ -69,13 +69,17 @@ class EventConsumer(GroupReader):
             return
         scores = await self._connect().zmscore(self.seen_key, [d[1].event_id for d in decoded])
         seen = self._seen
+        subscribers_for = self.bus.subscribers_for
         for (entry_id, event, fields, trace), score in zip(decoded, scores, strict=True):
             if score is not None or event.event_id in seen:
                 self.duplicates += 1
                 self.ack(stream, entry_id)
                 continue
             mark_received(event)
-            failures = await self._deliver(event, None, trace)
+            if trace is None and not subscribers_for(event).async_subscribers:
+                failures = self._deliver_now(event, None)  # no coroutine: the common case
+            else:
+                failures = await self._deliver(event, None, trace)
             if failures:
                 key = (stream, entry_id)
                 self.spawn(key, self._retry(stream, entry_id, event, fields, trace, failures))
@@ -88,16 +92,24 @@ class EventConsumer(GroupReader):
         # Subscribers run in the trace context the event was published in (OpenTelemetry).
         undo = attach_trace(trace) if trace is not None else None
         try:
-            if self.bus.subscribers_for(event).async_subscribers:
+            if not self.bus.subscribers_for(event).async_subscribers:
+                return self._deliver_now(event, only)
+            try:
                 failures = await self.bus.deliver_async(event, only)
-            else:
-                failures = self.bus.deliver(event, only)
-        except Exception as exc:  # the delivery itself failed (e.g. publishing what it queued)
-            return [("<delivery>", exc)]
+            except Exception as exc:  # the delivery itself failed (e.g. publishing)
+                return [("<delivery>", exc)]
+            return [(subscriber.name, exc) for subscriber, exc in failures]
         finally:
             if undo is not None:
                 undo()
-        return [(subscriber.name, exc) for subscriber, exc in failures]
+
+    def _deliver_now(self, event: Event, only: set[str] | None) -> list[tuple[str, Exception]]:
+        """Deliver to plain subscribers; return (subscriber name, error) of those that failed."""
+        try:
+            failures = self.bus.deliver(event, only)
+        except Exception as exc:  # the delivery itself failed (e.g. publishing what it queued)
+            return [("<delivery>", exc)]
+        return [(subscriber.name, exc) for subscriber, exc in failures] if failures else []
 
     async def _retry(
         self,
