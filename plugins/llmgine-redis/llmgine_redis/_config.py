@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -94,9 +95,12 @@ class RedisConfig:
             return {"minid": int((time.time() - self.min_age) * 1000), "approximate": True}
         return {"maxlen": self.maxlen, "approximate": True}
 
-    def _options(self, blocking: bool) -> dict[str, Any]:
+    def _options(self, blocking: bool, asyncio: bool = False) -> dict[str, Any]:
+        # The asyncio client needs the asyncio Retry: the sync one would not await
+        # the call it retries, so it would never retry anything.
+        retry_class = AsyncRetry if asyncio else Retry
         return {
-            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), self.retries),
+            "retry": retry_class(ExponentialBackoff(cap=1.0, base=0.05), self.retries),
             "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
             "socket_connect_timeout": 5,
             # A blocking read must outlast its BLOCK time.
@@ -109,7 +113,7 @@ class RedisConfig:
 
     def async_client(self, blocking: bool = False) -> redis.asyncio.Redis:
         """An asyncio client; ``blocking`` for XREADGROUP BLOCK/BLPOP."""
-        options = self._options(blocking)
+        options = self._options(blocking, asyncio=True)
         if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
             options["connection_class"] = _FastConnection
         return redis.asyncio.Redis.from_url(self.url, **options)

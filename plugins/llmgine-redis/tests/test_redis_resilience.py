@@ -195,3 +195,32 @@ async def test_urls_with_password_and_tls_work_and_the_password_is_never_shown(
     assert "s3cret" not in str(info.value)
     assert "nope" not in str(info.value)
     assert "***" in str(info.value)
+
+
+async def test_a_running_consumer_rides_out_a_redis_restart(throwaway_redis, prefix):
+    cfg = llmgine_redis.RedisConfig(url=throwaway_redis.url, prefix=prefix, block_ms=50)
+    receiver = MessageBus.isolated()
+    got: list[str] = []
+    receiver.subscribe_event("resource.deleted", lambda e: got.append(e.resource_id))
+    consumer = llmgine_redis.EventConsumer(receiver, cfg, "svc")
+    await consumer.ensure_groups()
+    running = asyncio.create_task(consumer.run())
+    sender = MessageBus.isolated()
+    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+
+    async def wait_until(condition, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            assert not running.done(), running
+            await asyncio.sleep(0.02)
+
+    await sender.emit_async(ResourceDeletedEvent(resource_id="before", resource_type="t"))
+    await wait_until(lambda: got == ["before"], "the first event")
+    throwaway_redis.kill()
+    await asyncio.sleep(0.3)  # the consumer meets the outage and backs off
+    throwaway_redis.start()
+    await sender.emit_async(ResourceDeletedEvent(resource_id="after", resource_type="t"))
+    await wait_until(lambda: got == ["before", "after"], "the event sent after the restart")
+    consumer.stop()
+    await running
