@@ -144,10 +144,27 @@ class CommandServer(GroupReader):
                     )
             except WireError as exc:
                 self.dead_letter(stream, entry_id, fields, exc.reason, str(exc))
+                await self._refuse(fields, exc)
                 continue
             while len(self._tasks) >= self.config.command_concurrency:
                 await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
             self.spawn((stream, entry_id), self._run(stream, entry_id, command, reply_to))
+
+    async def _refuse(self, fields: dict[bytes, bytes], error: WireError) -> None:
+        """Tell the caller of an undecodable command why, so it need not wait for a timeout."""
+        raw = fields.get(b"m")
+        if not isinstance(raw, bytes) or len(raw) > self.config.max_entry_bytes:
+            return
+        try:
+            reply_to = json.loads(raw).get("reply_to")
+        except (ValueError, AttributeError, RecursionError):
+            return
+        if isinstance(reply_to, str) and reply_to.startswith(self._reply_prefix):
+            outcome = {"ok": False, "error_type": "WireError", "message": str(error)}
+            pipe = self._connect().pipeline(transaction=False)
+            pipe.rpush(reply_to, dumps({**outcome, "traceback": ""}))
+            pipe.expire(reply_to, self.config.reply_ttl)
+            await pipe.execute()
 
     async def _run(
         self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str

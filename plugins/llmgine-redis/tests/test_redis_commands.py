@@ -148,3 +148,26 @@ def test_register_type_rejects_clashes_and_non_message_classes():
         llmgine_redis.register_type(dict, "test.dict")
     with pytest.raises(ValueError, match="already registered"):
         llmgine_redis.register_type(Summarize, "test.Other")
+
+
+async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw):
+    cfg = attrs.asdict(config())
+    caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
+    worker_bus.register_command(Summarize, summarize(worker_bus))
+    caller = llmgine_redis.enable(caller_bus, **cfg)
+    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(worker, ready))
+    await ready.wait()
+    try:
+        # A caller on a newer version sends a value of the wrong type: no 30 s wait.
+        with pytest.raises(llmgine_redis.RemoteCommandError, match="invalid-fields") as info:
+            await caller_bus.dispatch_async(Summarize("text", words="three"))  # type: ignore[arg-type]
+        assert info.value.error_type == "WireError"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await caller.aclose()
+        await worker.aclose()
+    dead = raw.xrange(f"{cfg['prefix']}:commands:test.Summarize:dead")
+    assert [r[b"reason"] for _, r in dead] == [b"invalid-fields"]
