@@ -59,6 +59,9 @@ class RedisConfig:
     block_ms: int = 500
     #: reclaim (XAUTOCLAIM) entries another consumer left pending this long
     claim_idle_ms: int = 30_000
+    #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
+    #: is dead-lettered instead of being delivered again
+    max_deliveries: int = 10
     #: deliveries of a failing subscriber before the event is dead-lettered
     max_attempts: int = 3
     retry_backoff: float = 0.1

@@ -162,11 +162,41 @@ class GroupReader:
                 )
                 fresh = [(i, f) for i, f in claimed if (stream, i) not in self._in_flight]
                 if fresh:
+                    fresh = await self._drop_poison(stream, fresh)
                     total += len(fresh)
                     await self.handle(stream, fresh)
                 if start in (b"0-0", "0-0"):
                     break
         return total
+
+    async def _drop_poison(
+        self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Dead-letter reclaimed entries delivered ``max_deliveries`` times already.
+
+        An entry whose handling kills the process would otherwise be reclaimed and
+        kill the next consumer too, forever.
+        """
+        ids = sorted((i for i, _ in entries), key=_id_order)  # "10-0" > "9-0": by number
+        pending = await self._connect().xpending_range(
+            stream, self.group, ids[0], ids[-1], len(ids) + 100, self.consumer
+        )
+        counts = {p["message_id"]: p["times_delivered"] for p in pending}
+        kept = []
+        for entry_id, fields in entries:
+            times = counts.get(entry_id, 0)
+            if times > self.config.max_deliveries:
+                self.dead_letter(
+                    stream,
+                    entry_id,
+                    fields,
+                    "too-many-deliveries",
+                    f"delivered {times} times without being acknowledged (consumers crashed "
+                    f"or hung on it); max_deliveries is {self.config.max_deliveries}",
+                )
+            else:
+                kept.append((entry_id, fields))
+        return kept
 
     def ack(self, stream: str, entry_id: bytes) -> None:
         """Acknowledge the entry with the next flush."""
@@ -249,6 +279,10 @@ class GroupReader:
                 logger.error("%r: task for %s failed", self, key, exc_info=t.exception())
 
         task.add_done_callback(done)
+
+
+def _id_order(entry_id: bytes) -> tuple[int, ...]:
+    return tuple(int(part) for part in entry_id.split(b"-"))
 
 
 def _bytes(value: Any) -> bytes:

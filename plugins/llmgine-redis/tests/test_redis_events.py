@@ -325,3 +325,24 @@ async def test_patterns_choose_what_goes_out_and_min_age_trims_by_id(config, raw
     types = [json.loads(f[b"m"])["type"] for _, f in raw.xrange(cfg.event_stream)]
     assert types == ["llmgine.ResourceDeletedEvent", "llmgine.WorkflowStartedEvent"]
     assert transport.outbox._xadd_args()[2] == "MINID"
+
+
+async def test_an_entry_that_keeps_killing_consumers_is_dead_lettered(config, pump, raw):
+    cfg = config(claim_idle_ms=1, max_deliveries=3)
+    got: list[Event] = []
+    bus = MessageBus.isolated()
+    bus.subscribe_event("**", got.append)
+    reader = consumer(bus, cfg, "svc")
+    await reader.ensure_groups()
+    raw.xadd(cfg.event_stream, {"m": wire(core_events.ResourceDeletedEvent, "poison", "t")})
+    raw.xadd(cfg.event_stream, {"m": wire(core_events.ResourceDeletedEvent, "fine", "t")})
+    # Three consumers each read the first entry and died before acknowledging it.
+    raw.xreadgroup("svc", "dead-1", {cfg.event_stream: ">"}, count=1)
+    for name in ("dead-2", "dead-3"):
+        raw.xautoclaim(cfg.event_stream, "svc", name, min_idle_time=0, count=1)
+    dead = f"{cfg.event_stream}:dead"
+    await pump([reader], lambda: raw.xlen(dead) == 1 and len(got) == 1)
+    ((_, record),) = raw.xrange(dead)
+    assert record[b"reason"] == b"too-many-deliveries"
+    assert [e.resource_id for e in got] == ["fine"]  # type: ignore[attr-defined]
+    assert raw.xpending(cfg.event_stream, "svc")["pending"] == 0
