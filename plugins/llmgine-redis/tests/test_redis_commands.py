@@ -14,6 +14,8 @@ from llmgine.messages.commands import Command
 from llmgine.messages.errors import AsyncHandlerError
 from llmgine.messages.events import Event, ResourceCreatedEvent
 
+pytestmark = pytest.mark.redis
+
 
 @dataclasses.dataclass
 class Summarize(Command[dict[str, Any]]):

@@ -17,6 +17,8 @@ from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 from llmgine_redis import EventConsumer, RedisConfig
 
+pytestmark = pytest.mark.redis
+
 
 @dataclasses.dataclass
 class InvoicePaid(Event):

@@ -14,7 +14,7 @@ import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import ResourceDeletedEvent
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
 def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis_url):
