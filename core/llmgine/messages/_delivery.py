@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Container
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._naming import type_name
 from ._scope import Scope, current_scope
+from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
@@ -40,10 +42,19 @@ class Delivery:
     max_cascade_depth: int
     _registry: SubscriberRegistry
 
-    def _deliver(self, event: Event, depth: int, is_report: bool, queue: Queue) -> list[Failure]:
+    def _deliver(
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
+    ) -> list[Failure]:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
+        if only is not None:
+            plan = _only(plan, only)
         if not plan.subscribers:
             return []
         if plan.async_subscribers:
@@ -84,11 +95,18 @@ class Delivery:
         return failures
 
     async def _deliver_async(
-        self, event: Event, depth: int, is_report: bool, queue: Queue
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
     ) -> list[Failure]:
         plan = self._registry.cache.get((event.__class__, event.event_type)) or self._registry.plan(
             event.__class__, event.event_type
         )
+        if only is not None:
+            plan = _only(plan, only)
         if not plan.subscribers:
             return []
         if depth > self.max_cascade_depth:
@@ -194,3 +212,11 @@ def _abandon(started: list[tuple[Subscriber, Scope, asyncio.Task[Any] | None]]) 
         scope.closed = True
         if task is not None:
             task.cancel()
+
+
+def _only(plan: Plan, names: Container[str]) -> Plan:
+    """The part of ``plan`` whose subscribers are named in ``names`` (a transport's retry)."""
+    return Plan(
+        tuple(s for s in plan.subscribers if s.name in names),
+        tuple(s for s in plan.asubscribers if s.name in names),
+    )

@@ -21,9 +21,9 @@ from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from . import _middleware
-from ._delivery import Delivery
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
+from ._relay import Relay
 from ._scope import Scope, current_scope
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
@@ -73,7 +73,7 @@ class _Handler:
         return f"{self.name} (from {self.source})" if self.source else self.name
 
 
-class MessageBus(Delivery):
+class MessageBus(Relay):
     """Routes commands to their one handler and events to their subscribers.
 
     ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
@@ -119,6 +119,7 @@ class MessageBus(Delivery):
         self._close_callbacks = []
         self._middleware = MiddlewareStack()
         self.extensions = {}
+        self._outbox = None
         return self
 
     def __repr__(self) -> str:
@@ -353,11 +354,17 @@ class MessageBus(Delivery):
 
     def _publish(self, events: list[Event], depth: int) -> None:
         queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+        if self._outbox is not None:
+            self._drain_out(queue)
+            return
         while queue:
             self._deliver(*queue.popleft(), queue)
 
     async def _publish_async(self, events: list[Event], depth: int) -> None:
         queue: deque[tuple[Event, int, bool]] = deque((e, depth, False) for e in events)
+        if self._outbox is not None:
+            await self._drain_out_async(queue)
+            return
         while queue:
             await self._deliver_async(*queue.popleft(), queue)
 
