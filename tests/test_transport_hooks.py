@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
-from llmgine.messages.events import Event, ResourceCreatedEvent, ResourceDeletedEvent
+from llmgine.messages.events import Event, ResourceCreatedEvent, ResourceDeletedEvent, SystemEvent
 
 
 class Recorder:
@@ -174,3 +174,21 @@ def test_deliver_async_reports_failures_of_async_subscribers(bus: MessageBus):
     assert sorted(calls) == ["flaky", "steady"]
     with pytest.raises(TypeError, match="Event instance"):
         bus.deliver("not an event")  # type: ignore[arg-type]
+
+
+def test_reset_detaches_the_outbox() -> None:
+    sent: list[list[Event]] = []
+
+    class Recorder:
+        def send(self, events: list[Event]) -> None:
+            sent.append(list(events))
+
+        async def send_async(self, events: list[Event]) -> None:
+            sent.append(list(events))
+
+    bus = MessageBus.isolated()
+    bus.attach_outbox(Recorder())
+    bus.reset()
+    assert bus.outbox is None
+    bus.emit(SystemEvent("test", "info", "after reset"))
+    assert sent == []

@@ -197,7 +197,8 @@ class MessageBus(Relay):
         return self._registry.plan(event.__class__, event.event_type)
 
     def reset(self) -> None:
-        """Forget every handler, subscription, close callback and extension (mainly for tests).
+        """Forget every handler, subscription, middleware, close callback, extension and the
+        outbox (mainly for tests).
 
         Plugins registered on the bus count as forgotten too: ``register_handlers()``
         registers them again.
@@ -208,6 +209,7 @@ class MessageBus(Relay):
             self._close_callbacks.clear()
             self._middleware = MiddlewareStack()
             self.extensions.clear()
+            self._outbox = None
         self._registry.wrap = None
         self._registry.clear()
 
