@@ -8,12 +8,13 @@ exactly as for a failed command handler.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Container, MutableSequence
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._naming import type_name
 from ._scope import Scope, current_scope, new_scope
+from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-    from ._subscribers import Plan, Subscriber, SubscriberRegistry
+    from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
 
 __all__ = ["Delivery", "Failure"]
@@ -41,11 +42,20 @@ class Delivery:
     max_cascade_depth: int
     _registry: SubscriberRegistry
 
-    def _deliver(self, event: Event, depth: int, is_report: bool, queue: Queue) -> list[Failure]:
+    def _deliver(
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
+    ) -> list[Failure]:
         try:
             plan = self._registry.cache[event.__class__][event.event_type]
         except KeyError:
             plan = self._registry.plan(event.__class__, event.event_type)
+        if only is not None:
+            plan = _only(plan, only)
         handlers = plan.handlers
         if not handlers:
             return []
@@ -98,12 +108,19 @@ class Delivery:
         return failures
 
     async def _deliver_async(
-        self, event: Event, depth: int, is_report: bool, queue: Queue
+        self,
+        event: Event,
+        depth: int,
+        is_report: bool,
+        queue: Queue,
+        only: Container[str] | None = None,
     ) -> list[Failure]:
         try:
             plan = self._registry.cache[event.__class__][event.event_type]
         except KeyError:
             plan = self._registry.plan(event.__class__, event.event_type)
+        if only is not None:
+            plan = _only(plan, only)
         if not plan.subscribers:
             return []
         if depth > self.max_cascade_depth:
@@ -295,3 +312,11 @@ def _abandon(started: list[Started]) -> None:
         scope.closed = True
         if task is not None:
             task.cancel()
+
+
+def _only(plan: Plan, names: Container[str]) -> Plan:
+    """The part of ``plan`` whose subscribers are named in ``names`` (a transport's retry)."""
+    return Plan(
+        tuple(s for s in plan.subscribers if s.name in names),
+        tuple(s for s in plan.asubscribers if s.name in names),
+    )

@@ -20,10 +20,10 @@ from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from . import _middleware
-from ._delivery import Delivery
 from ._fields import slot_setter
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
+from ._relay import Relay
 from ._scope import Scope, current_scope
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
@@ -71,7 +71,7 @@ class _Handler:
         return f"{self.name} (from {self.source})" if self.source else self.name
 
 
-class MessageBus(Delivery):
+class MessageBus(Relay):
     """Routes commands to their one handler and events to their subscribers.
 
     ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
@@ -117,6 +117,7 @@ class MessageBus(Delivery):
         self._close_callbacks = []
         self._middleware = MiddlewareStack()
         self.extensions = {}
+        self._outbox = None
         return self
 
     def __repr__(self) -> str:
@@ -194,7 +195,8 @@ class MessageBus(Delivery):
         return self._registry.plan(event.__class__, event.event_type)
 
     def reset(self) -> None:
-        """Forget every handler, subscription, close callback and extension (mainly for tests).
+        """Forget every handler, subscription, middleware, close callback, extension and the
+        outbox (mainly for tests).
 
         Plugins registered on the bus count as forgotten too: ``register_handlers()``
         registers them again.
@@ -205,6 +207,7 @@ class MessageBus(Delivery):
             self._close_callbacks.clear()
             self._middleware = MiddlewareStack()
             self.extensions.clear()
+            self._outbox = None
         self._registry.wrap = None
         self._registry.clear()
 
@@ -340,10 +343,13 @@ class MessageBus(Delivery):
         scope = current_scope.get()
         if scope is not None or event.correlation_id is None:
             _stamp(event, scope)
-        # _publish((event,), depth), unrolled for the one-event case: anything added to
-        # _publish for every published event must be added here too.
+        depth = 1 if scope is None else scope.depth + 1
+        if self._outbox is not None:
+            self._drain_out(deque(((event, depth, False),)))
+            return
+        # _publish((event,), depth) without an outbox, unrolled for one event
         caused: list[tuple[Event, int, bool]] = []
-        self._deliver(event, 1 if scope is None else scope.depth + 1, False, caused)
+        self._deliver(event, depth, False, caused)
         if caused:
             self._drain(caused)
 
@@ -354,13 +360,19 @@ class MessageBus(Delivery):
         scope = current_scope.get()
         if scope is not None or event.correlation_id is None:
             _stamp(event, scope)
-        # _publish_async((event,), depth), unrolled like emit()'s.
+        depth = 1 if scope is None else scope.depth + 1
+        if self._outbox is not None:
+            await self._drain_out_async(deque(((event, depth, False),)))
+            return
         caused: list[tuple[Event, int, bool]] = []
-        await self._deliver_async(event, 1 if scope is None else scope.depth + 1, False, caused)
+        await self._deliver_async(event, depth, False, caused)
         if caused:
             await self._drain_async(caused)
 
     def _publish(self, events: Sequence[Event], depth: int) -> None:
+        if self._outbox is not None:
+            self._drain_out(deque((e, depth, False) for e in events))
+            return
         # The given events go straight to delivery and only what they cause is queued
         # (most events cause nothing, so most publishes never build a deque). Still
         # breadth-first: all of ``events`` are delivered before anything they caused.
@@ -377,6 +389,9 @@ class MessageBus(Delivery):
             self._deliver(event, depth, is_report, queue)
 
     async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
+        if self._outbox is not None:
+            await self._drain_out_async(deque((e, depth, False) for e in events))
+            return
         # As _publish: only the events caused by ``events`` are queued.
         caused: list[tuple[Event, int, bool]] = []
         for event in events:

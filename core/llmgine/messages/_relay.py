@@ -1,0 +1,123 @@
+"""The bus's side of a transport: an outbox for events going out, ``deliver`` for those coming in.
+
+See :mod:`llmgine.messages.transport` for the contract. Kept apart from ``bus.py``
+so that the plain in-process path stays as it is: with no outbox, publishing
+pays one attribute check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Collection
+
+from ._delivery import Delivery, Failure
+from ._scope import current_scope
+from .errors import SubscriberError
+from .events import Event
+from .transport import Outbox
+
+__all__ = ["Relay"]
+
+_Queue = deque[tuple[Event, int, bool]]
+
+
+class Relay(Delivery):
+    """The part of :class:`~llmgine.messages.bus.MessageBus` that talks to a transport."""
+
+    _lock: threading.Lock
+    _outbox: Outbox | None
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Hand every event this bus publishes to ``outbox`` first, as part of the publish.
+
+        Raises ``ValueError`` if another outbox is attached: detach it first.
+        """
+        if not isinstance(outbox, Outbox):
+            raise TypeError(
+                f"attach_outbox() needs send() and send_async() methods, got {outbox!r}"
+            )
+        with self._lock:
+            if self._outbox is not None and self._outbox is not outbox:
+                raise ValueError(
+                    f"bus already has outbox {self._outbox!r}; call detach_outbox() first"
+                )
+            self._outbox = outbox
+
+    def detach_outbox(self) -> Outbox | None:
+        """Stop handing events to the attached outbox; return it (``None`` if there was none)."""
+        with self._lock:
+            outbox, self._outbox = self._outbox, None
+        return outbox
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """The attached outbox, if any."""
+        return self._outbox
+
+    def deliver(self, event: Event, only: Collection[str] | None = None) -> list[Failure]:
+        """Run the local subscribers of an event that arrived from another process.
+
+        Unlike :meth:`emit`, ``event`` itself is never handed to the outbox (no echo),
+        though events its subscribers queue are published as usual. ``only`` limits
+        delivery to the subscribers with these names (``Subscriber.name``; a retry of
+        those that failed). Returns the ``(subscriber, exception)`` pairs that failed,
+        also on a strict bus, where failures are returned instead of raised.
+        """
+        if not isinstance(event, Event):
+            raise TypeError(f"deliver() needs an Event instance, got {event!r}")
+        scope = current_scope.get()
+        queue: _Queue = deque()
+        try:
+            failures = self._deliver(event, scope.depth + 1 if scope else 1, False, queue, only)
+        except SubscriberError as error:
+            failures = self._failures_of(event, error)
+        self._drain_out(queue)
+        return failures
+
+    async def deliver_async(
+        self, event: Event, only: Collection[str] | None = None
+    ) -> list[Failure]:
+        """Like :meth:`deliver`, awaiting ``async def`` subscribers."""
+        if not isinstance(event, Event):
+            raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
+        scope = current_scope.get()
+        depth = scope.depth + 1 if scope else 1
+        queue: _Queue = deque()
+        try:
+            failures = await self._deliver_async(event, depth, False, queue, only)
+        except SubscriberError as error:
+            failures = self._failures_of(event, error)
+        await self._drain_out_async(queue)
+        return failures
+
+    def _failures_of(self, event: Event, error: SubscriberError) -> list[Failure]:
+        if error.event is not event:
+            raise error
+        # Strict mode raised after running every subscriber: turn it back into failures.
+        plan = self._registry.plan(event.__class__, event.event_type)
+        by_name = {s.name: s for s in plan.subscribers}
+        return [
+            (by_name[name], exc)
+            for name, exc in zip(error.subscribers, error.exceptions, strict=True)
+        ]
+
+    def _drain_out(self, queue: _Queue) -> None:
+        # One generation at a time: hand it to the outbox, then deliver it locally.
+        # First in, first out, so the delivery order is that of the plain loop.
+        outbox = self._outbox
+        while queue:
+            if outbox is not None:
+                outbox.send([item[0] for item in queue])
+            generation, queue = queue, deque()
+            while generation:
+                self._deliver(*generation.popleft(), queue)
+
+    async def _drain_out_async(self, queue: _Queue) -> None:
+        outbox = self._outbox
+        while queue:
+            if outbox is not None:
+                await outbox.send_async([item[0] for item in queue])
+            generation, queue = queue, deque()
+            while generation:
+                await self._deliver_async(*generation.popleft(), queue)

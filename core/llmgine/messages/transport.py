@@ -1,0 +1,40 @@
+"""The contract between the bus and a transport that carries events to other processes.
+
+A transport plugin (``llmgine-redis``, for example) gives the bus an :class:`Outbox`
+with :meth:`MessageBus.attach_outbox <llmgine.messages.bus.MessageBus.attach_outbox>`.
+From then on every publish hands its events to the outbox *before* delivering them
+locally, as part of the dispatch or emit: if the outbox raises, ``dispatch``/``emit``
+raise that error and nothing of that batch is delivered locally. With no outbox
+attached the bus pays one attribute check per publish.
+
+What a "batch" is: the events a dispatch queued (or the one event of an ``emit``),
+then, generation by generation, the events that subscribers queued in reaction.
+Delivery order is unchanged (first in, first out).
+
+On the way in, a consumer hands each received event to
+:meth:`MessageBus.deliver <llmgine.messages.bus.MessageBus.deliver>` (or
+``deliver_async``), which runs the local subscribers without sending the event
+back to the outbox and returns the subscribers that failed, so the consumer can
+retry only those (``only=`` their names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = ["Outbox"]
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """Receives the events the bus publishes, before local delivery."""
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` over from a synchronous ``dispatch``/``emit``; raise to fail it."""
+
+    async def send_async(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` over from ``dispatch_async``/``emit_async``; raise to fail it."""

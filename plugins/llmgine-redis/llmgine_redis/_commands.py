@@ -1,0 +1,189 @@
+"""Remote commands: a forwarding handler on the caller's side, a command server on the worker's.
+
+A command type marked with :func:`remote` travels on its own stream,
+``{prefix}:commands:{wire name}``, read by the group ``command_group``, so one
+worker runs each command. The caller blocks (``BLPOP``, up to ``command_timeout``)
+on ``{prefix}:reply:{command_id}``, where the worker pushes
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error_type", "message",
+"traceback"}``. Results must be JSON values.
+
+Delivery is at least once: if a worker dies after running a command but before
+acknowledging it, another worker runs it again, so handlers with side effects
+should dedupe by ``command.command_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import redis
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
+
+from ._config import RedisConfig, outage
+from ._outbox import _trace_context
+from ._reader import GroupReader, dumps
+from ._wire import WireError, _json_default, _Spec, decode, encode, spec_of
+
+__all__ = ["RemoteCommandError", "RemoteCommandTimeout", "remote", "remote_types"]
+
+
+class RemoteCommandError(Exception):
+    """The remote handler of a command raised.
+
+    ``error_type`` is the name of the remote exception's class, ``remote_message``
+    its message and ``remote_traceback`` its formatted traceback; no exception
+    class is rebuilt from the payload.
+    """
+
+    def __init__(self, command: str, error_type: str, message: str, remote_traceback: str) -> None:
+        super().__init__(f"remote handler of {command} raised {error_type}: {message}")
+        self.command = command
+        self.error_type = error_type
+        self.remote_message = message
+        self.remote_traceback = remote_traceback
+
+
+class RemoteCommandTimeout(TimeoutError):
+    """No worker answered a remote command in time (it may still run later)."""
+
+
+_remote: dict[type, None] = {}
+_listeners: list[Callable[[type], None]] = []
+
+
+def remote(command_type: type[Command[Any]]) -> type[Command[Any]]:
+    """Mark ``command_type`` as handled by workers; usable as a class decorator.
+
+    In a process with the transport enabled and no local handler for the type,
+    ``dispatch_async`` forwards it to a worker; a worker (``llmgine worker``)
+    serves the remote types it has handlers for. The type must have a wire name
+    (``register_type``).
+    """
+    if spec_of(command_type) is None:
+        raise TypeError(
+            f"{getattr(command_type, '__qualname__', command_type)!r} has no wire name; call "
+            "llmgine_redis.register_type(cls, 'a.unique.name') before remote(cls)"
+        )
+    if command_type not in _remote:
+        _remote[command_type] = None
+        for listener in _listeners:
+            listener(command_type)
+    return command_type
+
+
+def remote_types() -> list[type]:
+    """Every command type marked remote, in marking order."""
+    return list(_remote)
+
+
+def forwarder(
+    config: RedisConfig, spec: _Spec, client: Callable[[], Any]
+) -> Callable[[Command[Any]], Coroutine[Any, Any, Any]]:
+    """The handler a caller's bus runs for remote type ``spec``: send, then await the reply."""
+    stream = config.command_stream(spec.name)
+
+    async def forward_to_worker(command: Command[Any]) -> Any:
+        reply_key = config.reply_key(command.command_id)
+        entry = encode(command, spec, _trace_context(), reply_to=reply_key)
+        conn = client()
+        try:
+            await conn.xadd(stream, {"m": entry}, **config.trim())
+            got = await conn.blpop([reply_key], timeout=config.command_timeout)
+        except redis.RedisError as exc:
+            raise outage(f"could not send command {spec.name}", config, stream, exc) from exc
+        if got is None:
+            raise RemoteCommandTimeout(
+                f"no worker answered command {spec.name} (id {command.command_id}) within "
+                f"{config.command_timeout}s on stream {stream!r}; is a worker running "
+                "('llmgine worker --group NAME') with a handler for it? The command stays "
+                "queued and may still run later; raise command_timeout if it is slow"
+            )
+        outcome = json.loads(got[1])
+        if outcome.get("ok"):
+            return outcome.get("result")
+        raise RemoteCommandError(
+            spec.name,
+            str(outcome.get("error_type")),
+            str(outcome.get("message")),
+            str(outcome.get("traceback")),
+        )
+
+    return forward_to_worker
+
+
+class CommandServer(GroupReader):
+    """Runs the remote commands this process has handlers for, one worker per command."""
+
+    def __init__(
+        self, bus: MessageBus, config: RedisConfig, specs: list[_Spec], consumer: str | None = None
+    ) -> None:
+        streams = [config.command_stream(spec.name) for spec in specs]
+        super().__init__(config, config.command_group, streams, consumer)
+        self.bus = bus
+        self.served = 0
+        self._reply_prefix = config.reply_key("")
+
+    async def handle(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Decode each command and run it in a task (at most ``command_concurrency`` at once)."""
+        for entry_id, fields in entries:
+            if not fields:
+                self.ack(stream, entry_id)
+                continue
+            try:
+                command, doc = decode(fields.get(b"m"), "command", self.config.max_entry_bytes)
+                reply_to = doc.get("reply_to")
+                # Only our reply keys: a payload must not choose where we write.
+                if not (isinstance(reply_to, str) and reply_to.startswith(self._reply_prefix)):
+                    raise WireError(
+                        "invalid-fields", f"reply_to {reply_to!r:.100} is not a reply key"
+                    )
+            except WireError as exc:
+                self.dead_letter(stream, entry_id, fields, exc.reason, str(exc))
+                await self._refuse(fields, exc)
+                continue
+            while len(self._tasks) >= self.config.command_concurrency:
+                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            self.spawn((stream, entry_id), self._run(stream, entry_id, command, reply_to))
+
+    async def _refuse(self, fields: dict[bytes, bytes], error: WireError) -> None:
+        """Tell the caller of an undecodable command why, so it need not wait for a timeout."""
+        raw = fields.get(b"m")
+        if not isinstance(raw, bytes) or len(raw) > self.config.max_entry_bytes:
+            return
+        try:
+            reply_to = json.loads(raw).get("reply_to")
+        except (ValueError, AttributeError, RecursionError):
+            return
+        if isinstance(reply_to, str) and reply_to.startswith(self._reply_prefix):
+            outcome = {"ok": False, "error_type": "WireError", "message": str(error)}
+            pipe = self._connect().pipeline(transaction=False)
+            pipe.rpush(reply_to, dumps({**outcome, "traceback": ""}))
+            pipe.expire(reply_to, self.config.reply_ttl)
+            await pipe.execute()
+
+    async def _run(
+        self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str
+    ) -> None:
+        try:
+            result = await self.bus.dispatch_async(command)
+            reply = json.dumps({"ok": True, "result": result}, default=_json_default)
+        except Exception as exc:
+            reply = dumps(
+                {
+                    "ok": False,
+                    "error_type": type(exc).__qualname__,
+                    "message": str(exc),
+                    "traceback": "".join(traceback.format_exception(exc)),
+                }
+            )
+        pipe = self._connect().pipeline(transaction=False)
+        pipe.rpush(reply_to, reply)
+        pipe.expire(reply_to, self.config.reply_ttl)
+        pipe.xack(stream, self.group, entry_id)
+        await pipe.execute()
+        self.served += 1

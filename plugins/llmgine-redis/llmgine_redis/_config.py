@@ -1,0 +1,172 @@
+"""Settings, key names and connections.
+
+Key names (a contract between services; ``prefix`` defaults to ``llmgine``):
+
+* ``{prefix}:events`` - the event stream (``stream=`` overrides it)
+* ``{stream}:dead`` - dead-lettered events, with the reason
+* ``{stream}:seen:{group}`` - sorted set of event ids a group processed (dedup window)
+* ``{prefix}:commands:{wire name}`` - one stream per remote command type, read by the
+  group ``command_group`` (default ``llmgine-workers``); ``{that stream}:dead`` for its
+  dead letters
+* ``{prefix}:reply:{command_id}`` - list the worker pushes a command's outcome to
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+__all__ = ["TRANSPORT_ENV", "URL_ENV", "RedisConfig", "TransportError", "safe_url"]
+
+#: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook enables it).
+TRANSPORT_ENV = "LLMGINE_TRANSPORT"
+URL_ENV = "LLMGINE_REDIS_URL"
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+class TransportError(ConnectionError):
+    """Redis could not be reached or refused a write; the message names the URL and stream."""
+
+
+@attrs.frozen(kw_only=True)
+class RedisConfig:
+    """Everything the transport needs; every field can also come from :func:`enable`."""
+
+    url: str = attrs.field(factory=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
+    prefix: str = "llmgine"
+    #: the event stream; default ``{prefix}:events``
+    stream: str | None = None
+    #: event type patterns sent to Redis (``*`` one segment, ``**`` any); None: every
+    #: registered event type
+    patterns: tuple[str, ...] | None = None
+    #: retention: ``XADD MAXLEN ~ maxlen`` (None: no length cap) ...
+    maxlen: int | None = 1_000_000
+    #: ... or ``XADD MINID ~`` of entries older than ``min_age`` seconds (overrides maxlen)
+    min_age: float | None = None
+    #: consumer: entries per XREADGROUP, and how long one blocks
+    batch: int = 500
+    block_ms: int = 500
+    #: reclaim (XAUTOCLAIM) entries another consumer left pending this long
+    claim_idle_ms: int = 30_000
+    #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
+    #: is dead-lettered instead of being delivered again
+    max_deliveries: int = 10
+    #: deliveries of a failing subscriber before the event is dead-lettered
+    max_attempts: int = 3
+    retry_backoff: float = 0.1
+    #: dedup: event ids processed by the group in the last ``dedup_window`` seconds
+    #: (at most ``dedup_max`` of them) are acknowledged without running subscribers again
+    dedup_window: float = 600.0
+    dedup_max: int = 100_000
+    #: larger entries are dead-lettered unread
+    max_entry_bytes: int = 1_048_576
+    #: remote commands
+    command_group: str = "llmgine-workers"
+    command_timeout: float = 30.0
+    command_concurrency: int = 16
+    reply_ttl: int = 300
+    #: connection retries (exponential backoff) before an error reaches the caller
+    retries: int = 3
+
+    @property
+    def event_stream(self) -> str:
+        """The event stream's key."""
+        return self.stream or f"{self.prefix}:events"
+
+    def command_stream(self, wire_name: str) -> str:
+        """The stream a remote command type travels on."""
+        return f"{self.prefix}:commands:{wire_name}"
+
+    def reply_key(self, command_id: str) -> str:
+        """The list a command's outcome is pushed to."""
+        return f"{self.prefix}:reply:{command_id}"
+
+    def trim(self) -> dict[str, Any]:
+        """XADD keyword arguments for the configured retention."""
+        if self.min_age is not None:
+            return {"minid": int((time.time() - self.min_age) * 1000), "approximate": True}
+        return {"maxlen": self.maxlen, "approximate": True}
+
+    def _options(self, blocking: bool, asyncio: bool = False) -> dict[str, Any]:
+        # The asyncio client needs the asyncio Retry: the sync one would not await
+        # the call it retries, so it would never retry anything.
+        retry_class = AsyncRetry if asyncio else Retry
+        return {
+            "retry": retry_class(ExponentialBackoff(cap=1.0, base=0.05), self.retries),
+            "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+            "socket_connect_timeout": 5,
+            # A blocking read must outlast its BLOCK time.
+            "socket_timeout": None if blocking else 10,
+        }
+
+    def sync_client(self) -> redis.Redis:
+        """A synchronous client (URL passwords and ``rediss://`` pass through to redis-py)."""
+        return redis.Redis.from_url(self.url, **self._options(False))
+
+    def async_client(self, blocking: bool = False) -> redis.asyncio.Redis:
+        """An asyncio client; ``blocking`` for XREADGROUP BLOCK/BLPOP."""
+        options = self._options(blocking, asyncio=True)
+        if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
+            options["connection_class"] = _FastConnection
+        return redis.asyncio.Redis.from_url(self.url, **options)
+
+
+def _fast_connection() -> type | None:
+    """An asyncio connection that packs commands with hiredis, as redis-py's sync one does.
+
+    redis-py's asyncio connection packs every argument in Python; acknowledging and
+    deduplicating a batch sends thousands of them. TLS and unix sockets keep the default.
+    """
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover
+        return None
+
+    class FastConnection(redis.asyncio.Connection):
+        def pack_command(self, *args: Any) -> list[bytes]:
+            if isinstance(args[0], str):
+                args = (*args[0].encode().split(), *args[1:])
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError as exc:
+                raise redis.DataError(str(exc)) from exc
+
+    return FastConnection
+
+
+_FastConnection = _fast_connection()
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def consumer_name() -> str:
+    """A consumer name unique to this process: host, pid and a random part."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def outage(what: str, config: RedisConfig, key: str, exc: BaseException) -> TransportError:
+    """The error raised when Redis is unreachable: what failed, where, and what to check."""
+    return TransportError(
+        f"{what}: Redis at {safe_url(config.url)} (key {key!r}) failed: "
+        f"{type(exc).__name__}: {exc}. Check that Redis is running and {URL_ENV} is right; "
+        "nothing was acknowledged, so the caller may retry"
+    )

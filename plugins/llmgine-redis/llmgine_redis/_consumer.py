@@ -1,0 +1,168 @@
+"""Events in: run the local subscribers for events read from the stream by a consumer group.
+
+For each batch: decode (undecodable entries go to the dead-letter stream with the
+reason), skip event ids the group already processed (``ZMSCORE`` on the group's
+dedup set, plus a local window), deliver the rest with ``bus.deliver`` (which
+never sends them back to Redis), and acknowledge the ones whose subscribers all
+succeeded, recording their ids in the dedup set in the same pipeline.
+
+A failed subscriber is retried alone (``only=`` its name), up to ``max_attempts``
+deliveries with exponential backoff, while the consumer goes on with other
+entries; then the event is dead-lettered with the errors. Which subscribers
+failed is kept in memory: if the consumer dies meanwhile, the entry is reclaimed
+by another consumer and delivered to every subscriber again (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.events import Event
+
+from ._config import RedisConfig
+from ._outbox import attach_trace, mark_received
+from ._reader import GroupReader, dumps
+from ._wire import WireError, decode
+
+__all__ = ["EventConsumer"]
+
+_Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+class EventConsumer(GroupReader):
+    """Consumer ``consumer`` of group ``group`` (one per service) on the event stream."""
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        config: RedisConfig,
+        group: str,
+        consumer: str | None = None,
+    ) -> None:
+        super().__init__(config, group, [config.event_stream], consumer)
+        self.bus = bus
+        self.seen_key = f"{config.event_stream}:seen:{group}"
+        #: events whose subscribers all succeeded (or were skipped as duplicates)
+        self.processed = 0
+        self.duplicates = 0
+        self._done: list[str] = []
+        self._seen: dict[str, None] = {}  # insertion-ordered local dedup window
+
+    async def handle(self, stream: str, entries: list[_Entry]) -> None:
+        """Decode, dedup and deliver a batch of entries."""
+        decoded: list[tuple[bytes, Event, dict[bytes, bytes], Any]] = []
+        limit = self.config.max_entry_bytes
+        for entry_id, fields in entries:
+            if not fields:  # deleted (trimmed) while pending: nothing to do
+                self.ack(stream, entry_id)
+                continue
+            try:
+                event, doc = decode(fields.get(b"m"), "event", limit)
+            except WireError as exc:
+                self.dead_letter(stream, entry_id, fields, exc.reason, str(exc))
+                continue
+            decoded.append((entry_id, event, fields, doc.get("trace")))
+        if not decoded:
+            return
+        scores = await self._connect().zmscore(self.seen_key, [d[1].event_id for d in decoded])
+        seen = self._seen
+        subscribers_for = self.bus.subscribers_for
+        for (entry_id, event, fields, trace), score in zip(decoded, scores, strict=True):
+            if score is not None or event.event_id in seen:
+                self.duplicates += 1
+                self.ack(stream, entry_id)
+                continue
+            mark_received(event)
+            if trace is None and not subscribers_for(event).async_subscribers:
+                failures = self._deliver_now(event, None)  # no coroutine: the common case
+            else:
+                failures = await self._deliver(event, None, trace)
+            if failures:
+                key = (stream, entry_id)
+                self.spawn(key, self._retry(stream, entry_id, event, fields, trace, failures))
+                continue
+            self._succeeded(stream, entry_id, event.event_id)
+
+    async def _deliver(
+        self, event: Event, only: set[str] | None, trace: Any
+    ) -> list[tuple[str, Exception]]:
+        # Subscribers run in the trace context the event was published in (OpenTelemetry).
+        undo = attach_trace(trace) if trace is not None else None
+        try:
+            if not self.bus.subscribers_for(event).async_subscribers:
+                return self._deliver_now(event, only)
+            try:
+                failures = await self.bus.deliver_async(event, only)
+            except Exception as exc:  # the delivery itself failed (e.g. publishing)
+                return [("<delivery>", exc)]
+            return [(subscriber.name, exc) for subscriber, exc in failures]
+        finally:
+            if undo is not None:
+                undo()
+
+    def _deliver_now(self, event: Event, only: set[str] | None) -> list[tuple[str, Exception]]:
+        """Deliver to plain subscribers; return (subscriber name, error) of those that failed."""
+        try:
+            failures = self.bus.deliver(event, only)
+        except Exception as exc:  # the delivery itself failed (e.g. publishing what it queued)
+            return [("<delivery>", exc)]
+        return [(subscriber.name, exc) for subscriber, exc in failures] if failures else []
+
+    async def _retry(
+        self,
+        stream: str,
+        entry_id: bytes,
+        event: Event,
+        fields: dict[bytes, bytes],
+        trace: Any,
+        failures: list[tuple[str, Exception]],
+    ) -> None:
+        attempts = 1
+        while attempts < self.config.max_attempts:
+            await asyncio.sleep(self.config.retry_backoff * 2 ** (attempts - 1))
+            attempts += 1
+            names = {name for name, _ in failures}
+            only = None if "<delivery>" in names else names
+            failures = await self._deliver(event, only, trace)
+            if not failures:
+                self._succeeded(stream, entry_id, event.event_id)
+                return
+        errors = "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in failures)
+        self.dead_letter(
+            stream,
+            entry_id,
+            fields,
+            "subscribers-failed",
+            errors,
+            subscribers=dumps([name for name, _ in failures]),
+            attempts=str(attempts),
+            event_id=event.event_id,
+        )
+
+    def _succeeded(self, stream: str, entry_id: bytes, event_id: str) -> None:
+        self.processed += 1
+        self.ack(stream, entry_id)
+        self._done.append(event_id)
+        seen = self._seen
+        seen[event_id] = None
+        if len(seen) > self.config.dedup_max:
+            del seen[next(iter(seen))]
+
+    def has_extra(self) -> bool:
+        """Whether processed ids wait to be recorded in the dedup set."""
+        return bool(self._done)
+
+    def extend_flush(self, pipe: Any) -> None:
+        """Record processed event ids in the group's dedup set and trim it."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        now = time.time()
+        # ZADD by hand with whole seconds as bytes: redis-py's zadd() formats every score.
+        score = str(int(now)).encode()
+        pipe.execute_command("ZADD", self.seen_key, *[x for i in done for x in (score, i)])
+        pipe.zremrangebyscore(self.seen_key, "-inf", now - self.config.dedup_window)
+        pipe.zremrangebyrank(self.seen_key, 0, -self.config.dedup_max - 1)

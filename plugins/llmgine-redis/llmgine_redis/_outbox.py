@@ -1,0 +1,188 @@
+"""Events out: the bus hands each batch to :class:`RedisOutbox`, which XADDs it in one pipeline.
+
+The hand-over is part of the dispatch: if Redis cannot take the batch (after the
+client's connection retries), ``dispatch``/``emit`` raise :class:`TransportError`
+and nothing of that batch is delivered locally. Nothing is buffered, so nothing
+is dropped silently. A pipeline that is retried after a lost reply may append
+some events twice; consumers skip them by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import redis
+from llmgine.messages.events import Event
+
+from ._config import RedisConfig, outage
+from ._wire import _Spec, encode, spec_of
+
+__all__ = ["RedisOutbox", "attach_trace", "mark_received"]
+
+# Ids of events decoded from Redis (the most recent ones). The bus never hands
+# deliver()'s event to the outbox; this also stops a subscriber that re-emits the
+# event it received. Ids are unique, so the same id is the same event.
+_RECEIVED_MAX = 100_000
+_received: dict[str, None] = {}
+
+
+def mark_received(event: Event) -> None:
+    """Remember that ``event`` came from Redis, so it is never sent back."""
+    _received[event.event_id] = None
+    if len(_received) > _RECEIVED_MAX:
+        # Another thread may be trimming too: then there is nothing to do.
+        with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+            del _received[next(iter(_received))]
+
+
+def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One regex for event type patterns: ``*`` is one dot-separated segment, ``**`` any."""
+    parts = []
+    for pattern in patterns:
+        segments = []
+        for segment in pattern.split("."):
+            if segment == "**":
+                segments.append(".*")
+            elif segment == "*":
+                segments.append("[^.]+")
+            else:
+                segments.append(re.escape(segment))
+        parts.append(r"\.".join(segments))
+    return re.compile("|".join(f"(?:{p})" for p in parts) + r"\Z")
+
+
+def _trace_context() -> Mapping[str, str] | None:
+    """W3C trace context of the current OpenTelemetry span, when OpenTelemetry is installed."""
+    try:
+        from opentelemetry import propagate  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None
+
+
+def attach_trace(carrier: object) -> Callable[[], None] | None:
+    """Make the trace context an event carried the current one; return how to undo it."""
+    if not isinstance(carrier, dict):
+        return None
+    try:
+        from opentelemetry import context, propagate  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    token = context.attach(propagate.extract(carrier))
+    return lambda: context.detach(token)  # type: ignore[no-any-return,unused-ignore]
+
+
+class RedisOutbox:
+    """An :class:`~llmgine.messages.transport.Outbox` that appends events to a Redis stream."""
+
+    def __init__(self, config: RedisConfig) -> None:
+        self.config = config
+        self.stream = config.event_stream
+        self._match = compile_patterns(config.patterns) if config.patterns is not None else None
+        #: (class, type name) -> spec to send with, or None to keep local
+        self._routes: dict[tuple[type, str], _Spec | None] = {}
+        self._sync: redis.Redis | None = None
+        self._async: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<RedisOutbox stream={self.stream!r}>"
+
+    def _route(self, event: Event) -> _Spec | None:
+        key = (event.__class__, event.event_type)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        spec = spec_of(event.__class__)
+        if self._match is None:
+            route = spec
+        elif self._match.match(event.event_type) is None:
+            route = None
+        elif spec is None:
+            raise TypeError(
+                f"event {event.event_type!r} ({event.__class__.__qualname__}) matches the Redis "
+                f"patterns {self.config.patterns} but its class has no wire name; call "
+                "llmgine_redis.register_type(cls, 'a.unique.name') in every service"
+            )
+        else:
+            route = spec
+        self._routes[key] = route
+        return route
+
+    def _encode(self, events: Sequence[Event]) -> list[bytes]:
+        out = []
+        trace = None
+        for event in events:
+            spec = self._route(event)
+            if spec is None or event.event_id in _received:
+                continue
+            if trace is None:  # one dispatch, one trace context
+                trace = _trace_context() or {}
+            out.append(encode(event, spec, trace))
+        return out
+
+    def _xadd_args(self) -> tuple[Any, ...]:
+        # XADD built by hand: redis-py's xadd() costs more per call than the encoding.
+        trim = self.config.trim()
+        if "minid" in trim:
+            return ("XADD", self.stream, "MINID", "~", trim["minid"], "*", "m")
+        if trim["maxlen"] is not None:
+            return ("XADD", self.stream, "MAXLEN", "~", trim["maxlen"], "*", "m")
+        return ("XADD", self.stream, "*", "m")
+
+    def send(self, events: Sequence[Event]) -> None:
+        """XADD the events (that go to Redis) in one pipeline; raise if Redis fails."""
+        entries = self._encode(events)
+        if not entries:
+            return
+        if self._sync is None:
+            self._sync = self.config.sync_client()
+        pipe: Any = self._sync.pipeline(transaction=False)
+        args = self._xadd_args()
+        for entry in entries:
+            pipe.execute_command(*args, entry)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise outage(
+                f"could not publish {len(entries)} event(s)", self.config, self.stream, exc
+            ) from exc
+
+    async def send_async(self, events: Sequence[Event]) -> None:
+        """Like :meth:`send`, with the asyncio client."""
+        entries = self._encode(events)
+        if not entries:
+            return
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._loop is not loop:  # asyncio connections are per loop
+            self._async, self._loop = self.config.async_client(), loop
+        pipe = self._async.pipeline(transaction=False)
+        args = self._xadd_args()
+        for entry in entries:
+            pipe.execute_command(*args, entry)
+        try:
+            await pipe.execute()
+        except redis.RedisError as exc:
+            raise outage(
+                f"could not publish {len(entries)} event(s)", self.config, self.stream, exc
+            ) from exc
+
+    def close(self) -> None:
+        """Close the synchronous connection pool (the async one closes with :meth:`aclose`)."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        self.close()
+        if self._async is not None and self._loop is asyncio.get_running_loop():
+            await self._async.aclose()
+        self._async = self._loop = None

@@ -1,0 +1,245 @@
+"""Fixtures for llmgine-redis tests: a real Redis on loopback, unique key names, throwaway servers.
+
+Without Redis on 127.0.0.1:6379 the tests that need it are skipped with how to
+start one, except under ``CI=true``, where they fail: CI must not go green by
+skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from llmgine_redis import RedisConfig
+from llmgine_redis._transport import _transports
+
+URL = os.environ.get("LLMGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+HOW = "start one with: redis-server --daemonize yes --port 6379 --save ''"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests here with ``asyncio.run`` (no asyncio plugin needed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    test = pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names})
+
+    async def run() -> None:
+        try:
+            await test
+        finally:  # close what the test opened, in its own event loop
+            while _pumped:
+                await _pumped.pop().drain()
+            for transport in list(_transports.values()):
+                await transport.aclose()
+
+    asyncio.run(run())
+    return True
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a reachable Redis (db 15), or skip/fail as the module docstring says."""
+    try:
+        redis.Redis.from_url(URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        message = f"Redis is not reachable at {URL} ({exc}); {HOW}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return URL
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to the test; every key under it is deleted afterwards."""
+    name = f"llmgine-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def config(redis_url: str, prefix: str) -> Callable[..., RedisConfig]:
+    """Build a config on the test's prefix with test-friendly timings."""
+
+    def make(**settings: Any) -> RedisConfig:
+        base: dict[str, Any] = {
+            "url": redis_url,
+            "prefix": prefix,
+            "block_ms": 50,
+            "claim_idle_ms": 500,
+            "retry_backoff": 0.01,
+            "command_timeout": 5.0,
+        }
+        base.update(settings)
+        return RedisConfig(**base)
+
+    return make
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain redis-py client on the test database."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+_pumped: list[Any] = []
+
+
+async def _pump(readers: list[Any], done: Callable[[], bool], timeout: float = 20.0) -> None:
+    _pumped.extend(r for r in readers if r not in _pumped)
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout}s waiting for {readers}")
+        for reader in readers:
+            await reader.poll()
+        await asyncio.sleep(0)
+    for reader in readers:
+        await reader.flush()
+
+
+@pytest.fixture
+def pump() -> Callable[..., Any]:
+    """``await pump(readers, done)``: poll until ``done()``, then flush; fail after a timeout."""
+    return _pump
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A throwaway ``redis-server`` on a loopback port, persisting every write (AOF always)."""
+
+    def __init__(self, directory: Path, password: str | None = None, tls: bool = False) -> None:
+        self.port = free_port()
+        self.dir = directory
+        self.extra = ["--requirepass", password] if password else []
+        self.proc: subprocess.Popen[bytes] | None = None
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        if tls:  # TLS only, with a self-signed certificate the client is told to trust
+            cert, key = directory / "cert.pem", directory / "key.pem"
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    str(key),
+                    "-out",
+                    str(cert),
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            self.extra += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(cert),
+                "--tls-key-file",
+                str(key),
+                "--tls-ca-cert-file",
+                str(cert),
+                "--tls-auth-clients",
+                "no",
+            ]
+            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={cert}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                *self.extra,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start private redis-servers (``redis_server(password=..., tls=...)``); stopped after."""
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed; install Redis to run this test"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    started: list[Server] = []
+
+    def start(password: str | None = None, tls: bool = False) -> Server:
+        directory = tmp_path / f"s{len(started)}"
+        directory.mkdir()
+        server = Server(directory, password, tls)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def throwaway_redis(redis_server: Callable[..., Server]) -> Server:
+    """A private redis-server to stop and restart (never the shared one)."""
+    return redis_server()

@@ -1,0 +1,175 @@
+"""Remote commands through a real Redis: result, remote exception, timeout, who forwards."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import attrs
+import llmgine_redis
+import pytest
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
+from llmgine.messages.errors import AsyncHandlerError
+from llmgine.messages.events import Event, ResourceCreatedEvent
+
+pytestmark = pytest.mark.redis
+
+
+@dataclasses.dataclass
+class Summarize(Command[dict[str, Any]]):
+    text: str
+    words: int = 3
+
+
+llmgine_redis.register_type(Summarize, "test.Summarize")
+llmgine_redis.remote(Summarize)
+
+
+def summarize(bus: MessageBus) -> Any:
+    async def handle(command: Summarize) -> dict[str, Any]:
+        if command.text == "boom":
+            raise KeyError("no such document")
+        bus.add_pending_event(
+            ResourceCreatedEvent(resource_id=command.command_id, resource_type="summary")
+        )
+        await asyncio.sleep(0)
+        return {"summary": " ".join(command.text.split()[: command.words])}
+
+    return handle
+
+
+async def serve(worker: llmgine_redis.RedisTransport, until: asyncio.Event) -> None:
+    server = worker.command_server()
+    assert server is not None
+    await server.ensure_groups()
+    until.set()
+    try:
+        while True:
+            await server.poll()
+            await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        await server.drain()
+        raise
+
+
+async def test_result_and_remote_exception_come_back_and_events_are_published(config, raw):
+    cfg = attrs.asdict(config())
+    caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
+    worker_bus.register_command(Summarize, summarize(worker_bus))
+    caller = llmgine_redis.enable(caller_bus, **cfg)
+    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(worker, ready))
+    await ready.wait()
+    try:
+        command = Summarize("one two three four five")
+        assert await caller_bus.dispatch_async(command) == {"summary": "one two three"}
+        with pytest.raises(llmgine_redis.RemoteCommandError) as info:
+            await caller_bus.dispatch_async(Summarize("boom"))
+        error = info.value
+        assert error.command == "test.Summarize"
+        assert error.error_type == "KeyError"
+        assert "no such document" in error.remote_message
+        assert "raise KeyError" in error.remote_traceback
+        with pytest.raises(AsyncHandlerError, match="dispatch_async"):
+            caller_bus.dispatch(Summarize("sync callers must await"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await caller.aclose()
+        await worker.aclose()
+    events = raw.xrange(cfg["prefix"] + ":events")
+    assert len(events) == 1  # the worker's handler queued one event; it was published
+    assert command.command_id.encode() in events[0][1][b"m"]
+
+
+async def test_timeout_raises_a_clear_error(config):
+    bus = MessageBus.isolated()
+    caller = llmgine_redis.enable(bus, **attrs.asdict(config(command_timeout=0.2)))
+    try:
+        with pytest.raises(llmgine_redis.RemoteCommandTimeout, match="llmgine worker"):
+            await bus.dispatch_async(Summarize("nobody listens"))
+    finally:
+        await caller.aclose()
+
+
+def test_a_process_with_a_handler_or_a_worker_never_forwards(config):
+    local = MessageBus.isolated()
+    handler = summarize(local)
+    local.register_command(Summarize, handler)
+    llmgine_redis.enable(local, **attrs.asdict(config()))
+    assert local.command_handlers()[Summarize][1] is None  # still the real handler
+    worker = MessageBus.isolated()
+    llmgine_redis.enable(worker, worker=True, **attrs.asdict(config()))
+    assert Summarize not in worker.command_handlers()
+    caller = MessageBus.isolated()
+    transport = llmgine_redis.enable(caller, **attrs.asdict(config()))
+    assert "forwards" in str(caller.command_handlers()[Summarize][1])
+    assert transport.command_server() is None  # a forwarder is not a handler to serve
+    for bus in (local, worker, caller):
+        llmgine_redis.disable(bus)
+    assert Summarize not in caller.command_handlers()
+
+
+def test_remote_needs_a_wire_name():
+    class Unnamed(Command[None]):
+        pass
+
+    with pytest.raises(TypeError, match="register_type"):
+        llmgine_redis.remote(Unnamed)
+
+
+def test_installed_but_not_selected_changes_nothing(monkeypatch):
+    from llmgine_redis import _plugin
+
+    monkeypatch.delenv("LLMGINE_TRANSPORT", raising=False)
+    bus = MessageBus.isolated()
+    _plugin.startup(bus)
+    assert bus.outbox is None
+    status = _plugin.plugin_status()
+    assert not status.active
+    assert "LLMGINE_TRANSPORT=redis" in (status.activate or "")
+    monkeypatch.setenv("LLMGINE_TRANSPORT", "redis")
+    _plugin.startup(bus)
+    assert bus.outbox is not None
+    assert _plugin.plugin_status().active
+    _plugin.shutdown(bus)
+    assert bus.outbox is None
+
+
+def test_register_type_rejects_clashes_and_non_message_classes():
+    @dataclasses.dataclass
+    class Other(Event):
+        x: int
+
+    with pytest.raises(ValueError, match="already used"):
+        llmgine_redis.register_type(Other, "test.Summarize")
+    with pytest.raises(TypeError, match="Event or Command"):
+        llmgine_redis.register_type(dict, "test.dict")
+    with pytest.raises(ValueError, match="already registered"):
+        llmgine_redis.register_type(Summarize, "test.Other")
+
+
+async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw):
+    cfg = attrs.asdict(config())
+    caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
+    worker_bus.register_command(Summarize, summarize(worker_bus))
+    caller = llmgine_redis.enable(caller_bus, **cfg)
+    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(worker, ready))
+    await ready.wait()
+    try:
+        # A caller on a newer version sends a value of the wrong type: no 30 s wait.
+        with pytest.raises(llmgine_redis.RemoteCommandError, match="invalid-fields") as info:
+            await caller_bus.dispatch_async(Summarize("text", words="three"))  # type: ignore[arg-type]
+        assert info.value.error_type == "WireError"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await caller.aclose()
+        await worker.aclose()
+    dead = raw.xrange(f"{cfg['prefix']}:commands:test.Summarize:dead")
+    assert [r[b"reason"] for _, r in dead] == [b"invalid-fields"]
