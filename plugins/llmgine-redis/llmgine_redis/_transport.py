@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from llmgine.messages.bus import MessageBus, message_bus
 
@@ -55,8 +55,11 @@ class RedisTransport:
             return
         spec = spec_of(command_type)
         assert spec is not None  # remote() checked it
+        # One forwarder serves every remote type, so its result type is not the command's R.
         self.bus.register_command(
-            command_type, forwarder(self.config, spec, self._blocking_client), source=_SOURCE
+            cast(Any, command_type),
+            forwarder(self.config, spec, self._blocking_client),
+            source=_SOURCE,
         )
         self._forwarded.append(command_type)
 
