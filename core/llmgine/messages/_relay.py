@@ -1,15 +1,15 @@
-"""The bus's side of a transport: an outbox for events going out, ``deliver`` for those coming in.
+"""Publishing queued events, and the bus's side of a transport.
 
-See :mod:`llmgine.messages.transport` for the contract. Kept apart from ``bus.py``
-so that the plain in-process path stays as it is: with no outbox, publishing
-pays one attribute check.
+A transport gets an outbox for events going out and ``deliver`` for those coming
+in; see :mod:`llmgine.messages.transport` for the contract. With no outbox,
+publishing pays one attribute check for it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from ._delivery import Delivery, Failure
 from ._scope import current_scope
@@ -121,3 +121,39 @@ class Relay(Delivery):
             generation, queue = queue, deque()
             while generation:
                 await self._deliver_async(*generation.popleft(), queue)
+
+    def _publish(self, events: Sequence[Event], depth: int) -> None:
+        if self._outbox is not None:
+            self._drain_out(deque((e, depth, False) for e in events))
+            return
+        # The given events go straight to delivery and only what they cause is queued
+        # (most events cause nothing, so most publishes never build a deque). Still
+        # breadth-first: all of ``events`` are delivered before anything they caused.
+        caused: list[tuple[Event, int, bool]] = []
+        for event in events:
+            self._deliver(event, depth, False, caused)
+        if caused:
+            self._drain(caused)
+
+    def _drain(self, caused: list[tuple[Event, int, bool]]) -> None:
+        queue = deque(caused)
+        while queue:
+            event, depth, is_report = queue.popleft()
+            self._deliver(event, depth, is_report, queue)
+
+    async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
+        if self._outbox is not None:
+            await self._drain_out_async(deque((e, depth, False) for e in events))
+            return
+        # As _publish: only the events caused by ``events`` are queued.
+        caused: list[tuple[Event, int, bool]] = []
+        for event in events:
+            await self._deliver_async(event, depth, False, caused)
+        if caused:
+            await self._drain_async(caused)
+
+    async def _drain_async(self, caused: list[tuple[Event, int, bool]]) -> None:
+        queue = deque(caused)
+        while queue:
+            event, depth, is_report = queue.popleft()
+            await self._deliver_async(event, depth, is_report, queue)

@@ -10,12 +10,13 @@ the global ``message_bus`` also queues into a dispatch of an isolated bus.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from .events import Event
+from ._fields import slot_setter
+from .commands import Command
+from .events import Event
 
-__all__ = ["Scope", "current_scope", "new_scope"]
+__all__ = ["Scope", "current_scope", "new_scope", "open_scope", "stamp"]
 
 
 class Scope:
@@ -39,3 +40,40 @@ class Scope:
 new_scope = object.__new__
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
+
+
+def open_scope(command: Command[Any]) -> Scope:
+    """Stamp a command's correlation and causation (unless set) and open its scope."""
+    parent = current_scope.get()
+    if parent is None:
+        if command.correlation_id is None:
+            _set_correlation_id(command, command.command_id)
+        depth = 0
+    else:
+        if command.correlation_id is None:
+            _set_correlation_id(command, parent.correlation_id)
+        if command.causation_id is None:
+            _set_causation_id(command, parent.message_id)
+        depth = parent.depth
+    return Scope(command.command_id, command.correlation_id, depth)  # type: ignore[arg-type]
+
+
+_set_correlation_id = slot_setter(Command, "correlation_id")
+_set_causation_id = slot_setter(Command, "causation_id")
+
+
+def stamp(event: Event, scope: Scope | None) -> None:
+    """Fill an event's correlation and causation from the scope it is published from."""
+    if scope is None:
+        if event.correlation_id is None:
+            _set_event_correlation_id(event, event.event_id)
+        return
+    # each unless set: a given correlation (e.g. a request id) still gets its cause
+    if event.correlation_id is None:
+        _set_event_correlation_id(event, scope.correlation_id)
+    if event.causation_id is None:
+        _set_event_causation_id(event, scope.message_id)
+
+
+_set_event_correlation_id = slot_setter(Event, "correlation_id")
+_set_event_causation_id = slot_setter(Event, "causation_id")

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from . import _middleware
-from ._fields import slot_setter
+from ._lifecycle import Closing
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
 from ._relay import Relay
-from ._scope import Scope, current_scope
+from ._scope import current_scope, open_scope, stamp
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
@@ -71,7 +71,7 @@ class _Handler:
         return f"{self.name} (from {self.source})" if self.source else self.name
 
 
-class MessageBus(Relay):
+class MessageBus(Relay, Closing):
     """Routes commands to their one handler and events to their subscribers.
 
     ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
@@ -88,7 +88,6 @@ class MessageBus(Relay):
     _handlers: dict[type, _Handler]
     _resolved: dict[type, _Handler]
     _registry: SubscriberRegistry
-    _close_callbacks: list[Callable[[], Any]]
     _middleware: MiddlewareStack
     #: Per-bus state that plugins and the plugin loader keep, under a key of their
     #: own (e.g. their distribution name); :meth:`reset` clears it.
@@ -264,7 +263,7 @@ class MessageBus(Relay):
                 f"handler {entry.name} of {type_name(command.__class__)} is async; "
                 "use 'await message_bus.dispatch_async(command)'"
             )
-        scope = _open(command)
+        scope = open_scope(command)
         token = current_scope.set(scope)
         try:
             result = entry.handler(command)
@@ -288,7 +287,7 @@ class MessageBus(Relay):
         queued is published.
         """
         entry = self._resolved.get(command.__class__) or self._handler_for(command)
-        scope = _open(command)
+        scope = open_scope(command)
         token = current_scope.set(scope)
         try:
             result = entry.ahandler(command)
@@ -325,7 +324,7 @@ class MessageBus(Relay):
             )
         if not isinstance(event, Event):
             raise TypeError(f"add_pending_event() needs an Event instance, got {event!r}")
-        _stamp(event, scope)
+        stamp(event, scope)
         if scope.pending is None:
             scope.pending = [event]
         else:
@@ -342,7 +341,7 @@ class MessageBus(Relay):
             raise TypeError(f"emit() needs an Event instance, got {event!r}")
         scope = current_scope.get()
         if scope is not None or event.correlation_id is None:
-            _stamp(event, scope)
+            stamp(event, scope)
         depth = 1 if scope is None else scope.depth + 1
         if self._outbox is not None:
             self._drain_out(deque(((event, depth, False),)))
@@ -359,7 +358,7 @@ class MessageBus(Relay):
             raise TypeError(f"emit_async() needs an Event instance, got {event!r}")
         scope = current_scope.get()
         if scope is not None or event.correlation_id is None:
-            _stamp(event, scope)
+            stamp(event, scope)
         depth = 1 if scope is None else scope.depth + 1
         if self._outbox is not None:
             await self._drain_out_async(deque(((event, depth, False),)))
@@ -368,133 +367,6 @@ class MessageBus(Relay):
         await self._deliver_async(event, depth, False, caused)
         if caused:
             await self._drain_async(caused)
-
-    def _publish(self, events: Sequence[Event], depth: int) -> None:
-        if self._outbox is not None:
-            self._drain_out(deque((e, depth, False) for e in events))
-            return
-        # The given events go straight to delivery and only what they cause is queued
-        # (most events cause nothing, so most publishes never build a deque). Still
-        # breadth-first: all of ``events`` are delivered before anything they caused.
-        caused: list[tuple[Event, int, bool]] = []
-        for event in events:
-            self._deliver(event, depth, False, caused)
-        if caused:
-            self._drain(caused)
-
-    def _drain(self, caused: list[tuple[Event, int, bool]]) -> None:
-        queue = deque(caused)
-        while queue:
-            event, depth, is_report = queue.popleft()
-            self._deliver(event, depth, is_report, queue)
-
-    async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
-        if self._outbox is not None:
-            await self._drain_out_async(deque((e, depth, False) for e in events))
-            return
-        # As _publish: only the events caused by ``events`` are queued.
-        caused: list[tuple[Event, int, bool]] = []
-        for event in events:
-            await self._deliver_async(event, depth, False, caused)
-        if caused:
-            await self._drain_async(caused)
-
-    async def _drain_async(self, caused: list[tuple[Event, int, bool]]) -> None:
-        queue = deque(caused)
-        while queue:
-            event, depth, is_report = queue.popleft()
-            await self._deliver_async(event, depth, is_report, queue)
-
-    # Shutdown ----------------------------------------------------------------------
-
-    def on_close(self, callback: Callable[[], Any]) -> None:
-        """Run ``callback`` (plain or ``async def``) at close; the last one added runs first."""
-        self._close_callbacks.append(callback)
-
-    def close(self) -> None:
-        """Run the close callbacks so plugins can flush what they hold.
-
-        Each callback runs once; all run even if some raise, and the errors are then
-        raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
-        If any callback is ``async def``, nothing runs and :class:`AsyncHandlerError`
-        says to use :meth:`aclose`, which then runs them all.
-        """
-        with self._lock:
-            pending = [c for c in self._close_callbacks if is_async_callable(c)]
-        if pending:
-            names = ", ".join(callable_name(c) for c in pending)
-            raise AsyncHandlerError(
-                f"close callbacks {names} are async; use 'await bus.aclose()' (no callback has run)"
-            )
-        errors: list[Exception] = []
-        for callback in self._take_close_callbacks():
-            try:
-                result = callback()
-                if result.__class__ is CoroutineType:
-                    result.close()
-                    raise AsyncHandlerError(
-                        f"close callback {callable_name(callback)} returned a coroutine, which "
-                        "was closed unawaited; use 'await bus.aclose()'"
-                    )
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise ExceptionGroup("close callbacks failed", errors)
-
-    async def aclose(self) -> None:
-        """Like :meth:`close`, awaiting ``async def`` callbacks."""
-        errors: list[Exception] = []
-        for callback in self._take_close_callbacks():
-            try:
-                result = callback()
-                if isinstance(result, Awaitable):
-                    await result
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise ExceptionGroup("close callbacks failed", errors)
-
-    def _take_close_callbacks(self) -> list[Callable[[], Any]]:
-        with self._lock:
-            callbacks, self._close_callbacks = self._close_callbacks, []
-        return callbacks[::-1]
-
-
-def _open(command: Command[Any]) -> Scope:
-    """Stamp a command's correlation and causation (unless set) and open its scope."""
-    parent = current_scope.get()
-    if parent is None:
-        if command.correlation_id is None:
-            _set_correlation_id(command, command.command_id)
-        depth = 0
-    else:
-        if command.correlation_id is None:
-            _set_correlation_id(command, parent.correlation_id)
-        if command.causation_id is None:
-            _set_causation_id(command, parent.message_id)
-        depth = parent.depth
-    return Scope(command.command_id, command.correlation_id, depth)  # type: ignore[arg-type]
-
-
-_set_correlation_id = slot_setter(Command, "correlation_id")
-_set_causation_id = slot_setter(Command, "causation_id")
-
-
-def _stamp(event: Event, scope: Scope | None) -> None:
-    """Fill an event's correlation and causation from the scope it is published from."""
-    if scope is None:
-        if event.correlation_id is None:
-            _set_event_correlation_id(event, event.event_id)
-        return
-    # each unless set: a given correlation (e.g. a request id) still gets its cause
-    if event.correlation_id is None:
-        _set_event_correlation_id(event, scope.correlation_id)
-    if event.causation_id is None:
-        _set_event_causation_id(event, scope.message_id)
-
-
-_set_event_correlation_id = slot_setter(Event, "correlation_id")
-_set_event_causation_id = slot_setter(Event, "causation_id")
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.
