@@ -47,6 +47,8 @@ STARTUP_ROWS: dict[str, tuple[str, str | None, tuple[Target, ...]]] = {
     ),
     "register_0": ("import + register_handlers(), 0 plugins", "startup_deps", ()),
     "register_50": ("import + register_handlers(), 50 plugins", "register_0", ()),
+    "cli_plugins_0": ("`llmgine plugins`, 0 plugins", "startup_deps", ()),
+    "cli_plugins_50": ("`llmgine plugins`, 50 plugins", "cli_plugins_0", ()),
     "importtime_llmgine": ("-X importtime self time: llmgine.*", None, ()),
     "importtime_deps": ("-X importtime self time: attrs, pluggy", None, ()),
     "importtime_stdlib": ("-X importtime self time: stdlib", None, ()),

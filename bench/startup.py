@@ -68,6 +68,7 @@ def register_subscribers(subscribe):
 
 IMPORT_CORE = "import llmgine.messages.handlers"
 REGISTER = "from llmgine.messages.handlers import register_handlers; register_handlers()"
+CLI_PLUGINS = "from llmgine.cli import main; main(['plugins'])"
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -195,20 +196,24 @@ def measure_startup(reps: int, log: bool = True) -> dict[str, dict[str, float]]:
         "startup_core": (py0, IMPORT_CORE),
         "register_0": (py0, REGISTER),
         "register_50": (py50, REGISTER),
+        "cli_plugins_0": (py0, CLI_PLUGINS),
+        "cli_plugins_50": (py50, CLI_PLUGINS),
     }
     env = _clean_env()
     times: dict[str, list[int]] = defaultdict(list)
     for _ in range(reps):
         for name, (py, code) in variants.items():
             t0 = time.perf_counter_ns()
-            subprocess.run([str(py), "-I", "-c", code], env=env, check=True)
+            subprocess.run(
+                [str(py), "-I", "-c", code], env=env, check=True, stdout=subprocess.DEVNULL
+            )
             times[name].append(time.perf_counter_ns() - t0)
     raw = {name: statistics.median(values) for name, values in times.items()}
     rows = {}
     for name, value in raw.items():
         if name.startswith("pass"):
             continue
-        base = raw["pass50"] if name == "register_50" else raw["pass"]
+        base = raw["pass50"] if name.endswith("_50") else raw["pass"]
         rows[name] = {"ns": value - base, "raw": value}
     rows["startup_own"] = {"ns": rows["startup_core"]["ns"] - rows["startup_deps"]["ns"]}
     rows["pass"] = {"ns": raw["pass"], "raw": raw["pass"]}

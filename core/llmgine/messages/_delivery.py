@@ -8,6 +8,8 @@ exactly as for a failed command handler.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Container, MutableSequence
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from .events import SystemEvent
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
@@ -125,9 +127,7 @@ class Delivery:
             return []
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        import asyncio  # imported already: a loop is running (kept off import time)
-
-        create_task = asyncio.get_running_loop().create_task
+        create_task = _task_starter()
         failures: list[Failure] = []
         # Per subscriber that has something to wait for or publish: the scope that holds
         # its events, and the task running it if it is a coroutine.
@@ -260,6 +260,22 @@ class Delivery:
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
     return plan.subscribers[plan.handlers.index(handler)]
+
+
+def _task_starter() -> Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]:
+    """How to start a subscriber's task: eagerly where Python can (3.12+).
+
+    An eager task runs its first step at once, as the current task, so a subscriber
+    that finishes without suspending costs no trip through the event loop and runs
+    in subscription order with the plain ones. Python 3.11 has no eager start: there
+    each task's first step waits for the loop.
+    """
+    import asyncio  # imported already: a loop is running (kept off import time)
+
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 12):
+        return functools.partial(asyncio.Task, loop=loop, eager_start=True)
+    return loop.create_task
 
 
 async def _wait(started: list[Started]) -> None:
