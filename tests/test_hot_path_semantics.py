@@ -7,11 +7,11 @@ message construction could silently break.
 from __future__ import annotations
 
 import asyncio
-import sys
 import copy
 import gc
 import os
 import pickle
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
