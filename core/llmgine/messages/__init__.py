@@ -5,6 +5,8 @@ The seed's modules keep their names: :mod:`~llmgine.messages.bus`,
 :mod:`~llmgine.messages.handlers`; the most used names are re-exported here.
 """
 
+from ._delivery import Failure
+from ._subscribers import Plan, Subscriber, Subscription
 from .bus import MessageBus, message_bus
 from .commands import Command
 from .errors import (
@@ -26,11 +28,15 @@ __all__ = [
     "DuplicateHandlerError",
     "Event",
     "EventCascadeError",
+    "Failure",
     "InvalidPatternError",
     "MessageBus",
     "MessageBusException",
     "NoActiveScopeError",
+    "Plan",
+    "Subscriber",
     "SubscriberError",
+    "Subscription",
     "SystemEvent",
     "message_bus",
 ]

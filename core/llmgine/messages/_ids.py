@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import UTC, datetime
 
-__all__ = ["new_id", "utc_now"]
+__all__ = ["new_id"]
 
 _prefix = ""
 _counter: itertools.count[int] = itertools.count()
@@ -32,8 +31,3 @@ os.register_at_fork(after_in_child=_reseed)
 def new_id() -> str:
     """Return a new id, unique across threads, processes (also after ``fork()``) and hosts."""
     return f"{_prefix}{next(_counter):x}"
-
-
-def utc_now() -> datetime:
-    """Return the current time as a timezone-aware UTC ``datetime``."""
-    return datetime.now(UTC)

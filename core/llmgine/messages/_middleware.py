@@ -56,7 +56,8 @@ class Next(Protocol[M_contra]):
 class AsyncMiddleware(Protocol):
     """An object whose ``async def acall(message, call_next)`` wraps the async paths."""
 
-    async def acall(self, message: Any, call_next: Next[Any], /) -> Any: ...
+    async def acall(self, message: Any, call_next: Next[Any], /) -> Any:
+        """Handle ``message`` on an async path, awaiting ``call_next(message)`` to go on."""
 
 
 #: A middleware: ``def mw(message, call_next)``, ``async def mw(...)``, or an object with

@@ -31,3 +31,8 @@ __all__ = [
     "get_resource",
     "get_store",
 ]
+
+# Tracebacks and reprs name the public module, where users import these from.
+for _public in (IdempotencyConflict, IdempotentCreateResourceCommand, ResourceNotFound):
+    _public.__module__ = __name__
+del _public
