@@ -35,3 +35,17 @@ def global_bus() -> Iterator[MessageBus]:
     yield message_bus
     message_bus.reset()
     _manager._reset_for_tests()
+
+
+@pytest.fixture
+def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh plugin manager that discovers no installed plugin, forgotten after the test.
+
+    Plugin objects come from ``register_plugin()``; a test loading an installed one
+    sets ``LLMGINE_LOAD_PLUGINS`` to its name.
+    """
+    # No installed plugin may leak into these tests, whatever the environment has.
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+    _manager._reset_for_tests()
+    yield
+    _manager._reset_for_tests()

@@ -5,7 +5,6 @@ Installed distributions are covered in tests/integration/test_installed_plugins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +22,6 @@ from llmgine.plugins import (
     register_handlers,
     register_plugin,
 )
-from llmgine.plugins._manager import _reset_for_tests
 
 
 @dataclass
@@ -73,13 +71,8 @@ class GreeterPlugin:
         return f"hello {command.name}"
 
 
-@pytest.fixture(autouse=True)
-def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # No installed plugin may leak into these tests, whatever the environment has.
-    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    _reset_for_tests()
-    yield
-    _reset_for_tests()
+# Plugin state is reset around each test; no installed plugin loads unless a test asks.
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def test_hook_register_commands_gives_the_bus_a_handler() -> None:

@@ -10,17 +10,18 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pluggy
 
 from .. import PROJECT_NAME
-from ..messages._naming import callable_name, type_name
+from ..messages._naming import type_name
 from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
-from ._discovery import Candidate, check_compatible, discover
+from ._checks import check_hooks
+from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
 from .errors import PluginLoadError
 from .status import PluginStatus
 
@@ -37,6 +38,9 @@ __all__ = [
 
 #: Key of ``MessageBus.extensions`` holding the names of the plugins registered on a bus.
 _EXTENSION = "llmgine.plugins"
+#: Key of ``MessageBus.extensions`` holding the plugins started on a bus, in start order.
+#: Present exactly while a shutdown close callback is armed on the bus.
+_STARTED = "llmgine.plugins.started"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
@@ -70,6 +74,8 @@ class _State:
         self.checked: set[str] = set()
         #: plugin name -> info, in load order (failed plugins included, with .error)
         self.infos: dict[str, PluginInfo] = {}
+        #: (normalized distribution, entry-point name) of candidates loaded or turned away
+        self.processed: set[tuple[str, str]] = set()
 
 
 _state = _State()
@@ -86,11 +92,24 @@ def _lenient(value: bool | None) -> bool:
     return os.environ.get(LENIENT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _fail(error: PluginLoadError, lenient: bool, info: PluginInfo) -> None:
+def _fail(
+    error: PluginLoadError,
+    lenient: bool,
+    info: PluginInfo | None,
+    key: str | None = None,
+    stacklevel: int = 4,
+) -> None:
+    """Raise ``error``, or in lenient mode warn and record it on ``info`` (if given)."""
     if not lenient:
         raise error
-    warnings.warn(f"{error} (skipped: lenient mode)", RuntimeWarning, stacklevel=4)
-    _state.infos[info.name] = attrs.evolve(info, error=str(error))
+    warnings.warn(f"{error} (skipped: lenient mode)", RuntimeWarning, stacklevel=stacklevel)
+    if info is not None:
+        _state.infos[key or info.name] = attrs.evolve(info, error=str(error))
+
+
+def _origin(info: PluginInfo | None) -> str:
+    """`` from dist version`` for an installed plugin, for error messages."""
+    return f" from {info.distribution} {info.version}" if info and info.distribution else ""
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
@@ -123,10 +142,13 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
     lenient = _lenient(lenient)
     with _state.lock:
         if not _state.discovered:
-            # Skip what an earlier, interrupted call already loaded or turned away.
+            # Skip what an earlier, interrupted call already loaded or turned away; a
+            # plugin of the same name from elsewhere still reaches _load's clash check.
             for candidate in discover():
-                if candidate.name not in _state.infos:
+                key = (normalize(candidate.dist_name or ""), candidate.name)
+                if key not in _state.processed:
                     _load(candidate, lenient)
+                    _state.processed.add(key)
             # Unknown hooks are checked after all loaded: a plugin may add hookspecs
             # that a plugin loaded before it implements.
             for name, info in list(_state.infos.items()):
@@ -150,14 +172,16 @@ def _load(candidate: Candidate, lenient: bool) -> None:
     )
     if _state.pm.has_plugin(candidate.name):
         other = _state.infos.get(candidate.name)
-        where = f"{other.distribution} {other.version}" if other else "register_plugin()"
+        where = _origin(other) or " added with register_plugin()"
         error = PluginLoadError(
-            f"{candidate.describe()} has the same name as the plugin from {where}; "
-            "plugin names must be unique",
+            f"{candidate.describe()} has the same name as the plugin{where}; plugin names "
+            f"must be unique: rename one, or block this one with "
+            f"{DISABLE_ENV}={candidate.dist_name or candidate.name}",
             plugin=candidate.name,
             distribution=candidate.dist_name,
         )
-        _fail(error, lenient, info)
+        # Recorded under its own key: the plugin that has the name keeps its entry.
+        _fail(error, lenient, info, key=f"{candidate.name} ({candidate.describe()})")
         return
     step = "failed to import"
     try:
@@ -193,22 +217,8 @@ def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
 
 
 def _check_hooks(name: str) -> None:
-    plugin = _state.pm.get_plugin(name)
-    for caller in _state.pm.get_hookcallers(plugin) or ():
-        if caller.spec is not None:
-            continue
-        for impl in caller.get_hookimpls():
-            if impl.plugin is plugin and not impl.optionalhook:
-                info = _state.infos.get(name)
-                dist = f" from {info.distribution} {info.version}" if info else ""
-                raise PluginLoadError(
-                    f"plugin {name!r}{dist} implements unknown hook {caller.name!r} "
-                    f"({callable_name(impl.function)}); check the spelling against the "
-                    "hooks in llmgine.plugins.hookspecs, or mark a hook of another plugin "
-                    "with @hookimpl(optionalhook=True)",
-                    plugin=name,
-                    distribution=info.distribution if info else None,
-                )
+    info = _state.infos.get(name)
+    check_hooks(_state.pm, name, _origin(info), info.distribution if info else None)
 
 
 def call_plugin_hook(plugin_name: str, hook: str, **kwargs: Any) -> Any:
@@ -227,39 +237,94 @@ def register_handlers(
     """Load every installed plugin and register its handlers and subscribers on ``bus``.
 
     ``bus`` defaults to the process-wide ``message_bus``. Idempotent: a plugin is
-    registered on a bus once, however often this is called. After registering,
-    each newly registered plugin's ``startup`` hook runs, and closing the bus runs
-    their ``shutdown`` hooks. Returns the loaded plugins in load order.
+    registered on a bus once, however often this is called. Then the ``startup``
+    hook of each plugin not yet started there runs, in load order; closing the bus
+    runs their ``shutdown`` hooks in reverse order, after which this starts them
+    again. Returns the loaded plugins in load order (in lenient mode, one whose
+    startup failed on this bus carries the error).
     """
     bus = message_bus if bus is None else bus
     infos = load_plugins(lenient=lenient)
-    _register_on(bus, [i.name for i in infos if i.error is None], _lenient(lenient))
+    failed = _register_on(bus, [i.name for i in infos if i.error is None], _lenient(lenient))
     if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
         from ..tracing import install_tracing
 
         install_tracing(bus)
-    return [_state.infos[i.name] for i in infos]
-
-
-def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> None:
-    """Register the plugins ``names`` (not yet registered there) on ``bus``, then start them."""
     with _state.lock:
-        # The names of the plugins registered on this bus live on the bus, so that
-        # bus.reset() forgets them along with their handlers.
-        done: list[str] | None = bus.extensions.get(_EXTENSION)
-        if done is None:
-            done = bus.extensions[_EXTENSION] = []
-            bus.on_close(functools.partial(_each, done, "shutdown", bus=bus))
-        new = [name for name in names if name not in done]
-        new = [name for name in new if _register_one(bus, name, lenient)]
-        done.extend(new)
-        _each(new, "startup", bus=bus)
+        current = list(_state.infos.values())
+    return [
+        attrs.evolve(i, error=failed[i.name]) if i.error is None and i.name in failed else i
+        for i in current
+    ]
 
 
-def _each(names: Iterable[str], hook: str, **kwargs: Any) -> None:
-    for name in list(names):
-        if _state.pm.get_plugin(name) is not None:
-            call_plugin_hook(name, hook, **kwargs)
+def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, str]:
+    """Register the plugins ``names`` (not yet registered there) on ``bus``, then start
+    those not started; returns the startup errors (lenient mode) by plugin name."""
+    with _state.lock:
+        # The names of the plugins registered (and started) on this bus live on the
+        # bus, so that bus.reset() forgets them along with their handlers.
+        done: list[str] = bus.extensions.setdefault(_EXTENSION, [])
+        started: list[str] | None = bus.extensions.get(_STARTED)
+        if started is None:
+            started = bus.extensions[_STARTED] = []
+            bus.on_close(functools.partial(_shut_down, bus))
+        for name in names:
+            if name not in done and _register_one(bus, name, lenient):
+                done.append(name)
+        failed: dict[str, str] = {}
+        for name in names:
+            if name in done and name not in started and _state.pm.has_plugin(name):
+                error = _start(bus, name, lenient)
+                if error is None:
+                    started.append(name)
+                else:
+                    failed[name] = error
+        return failed
+
+
+def _start(bus: MessageBus, name: str, lenient: bool) -> str | None:
+    """Run one plugin's ``startup`` hook; return the error (lenient mode) or ``None``."""
+    try:
+        call_plugin_hook(name, "startup", bus=bus)
+    except Exception as exc:
+        error = _hook_error(name, "startup", exc)
+        # Not recorded on the plugin's info: it is not started on this bus only, and
+        # the next register_handlers() call tries again.
+        _fail(error, lenient, None, stacklevel=5)  # warn at register_handlers()'s caller
+        return str(error)
+    return None
+
+
+def _shut_down(bus: MessageBus) -> None:
+    """The close callback: run ``shutdown`` of each started plugin, last started first.
+
+    Every hook runs even if some raise; the errors are then raised together.
+    """
+    with _state.lock:
+        started: list[str] = bus.extensions.pop(_STARTED, None) or []
+        registered = list(bus.extensions.get(_EXTENSION, ()))
+    errors: list[Exception] = []
+    for name in reversed(started):
+        if name not in registered or not _state.pm.has_plugin(name):
+            continue  # unregistered since (llmgine_load_plugin shuts its plugins down itself)
+        try:
+            call_plugin_hook(name, "shutdown", bus=bus)
+        except Exception as exc:
+            errors.append(_hook_error(name, "shutdown", exc))
+    if errors:
+        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+
+
+def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
+    info = _state.infos.get(name)
+    error = PluginLoadError(
+        f"plugin {name!r}{_origin(info)} failed in its {hook} hook: {type(exc).__name__}: {exc}",
+        plugin=name,
+        distribution=info.distribution if info else None,
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
@@ -301,12 +366,13 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
             remove()
         info = _state.infos[name]
         error = PluginLoadError(
-            f"plugin {name!r} could not register its handlers: {exc}",
+            f"plugin {name!r}{_origin(info)} could not register its handlers: "
+            f"{type(exc).__name__}: {exc}",
             plugin=name,
             distribution=info.distribution,
         )
         error.__cause__ = exc
-        _fail(error, lenient, info)
+        _fail(error, lenient, info, stacklevel=5)
         return False
     return True
 
