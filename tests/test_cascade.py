@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from llmgine.messages import EventCascadeError
 from llmgine.messages.bus import DEFAULT_MAX_CASCADE_DEPTH, MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
+from llmgine.middleware import Next
 
 
 @dataclasses.dataclass
@@ -167,3 +172,47 @@ def test_a_loop_started_by_a_plain_subscriber_stops_emit_async_and_its_started_t
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
     assert asyncio.run(main()) == []  # the subscriber task was cancelled, not left behind
+
+
+def _runaway_through_middleware(bus: MessageBus, layers: int) -> None:
+    def passing(message: Event, call_next: Next[Event]) -> Any:
+        return call_next(message)
+
+    for _ in range(layers):  # each layer costs stack frames per generation
+        bus.add_event_middleware(passing)
+
+
+def test_a_sync_loop_that_hits_the_recursion_limit_first_raises_event_cascade_error() -> None:
+    bus = MessageBus.isolated(max_cascade_depth=DEFAULT_MAX_CASCADE_DEPTH)
+    _runaway_through_middleware(bus, 6)
+    reports: list[Event] = []
+    bus.subscribe_event("system.bus.error", reports.append)
+    bus.subscribe_event(Echo, lambda e: bus.emit(Echo(n=e.n + 1)))
+    with (
+        sys_recursion_limit(400),
+        pytest.raises(EventCascadeError, match=r"recursion limit") as info,
+    ):
+        bus.emit(Echo(n=1))
+    assert "test.echo" in str(info.value)
+    assert isinstance(info.value.__cause__, RecursionError)
+    assert reports == []  # not swallowed as a subscriber failure
+
+
+def test_an_async_emit_over_a_sync_loop_that_hits_the_recursion_limit_raises() -> None:
+    bus = MessageBus.isolated(max_cascade_depth=DEFAULT_MAX_CASCADE_DEPTH)
+    _runaway_through_middleware(bus, 6)
+    bus.subscribe_event(Tick, lambda e: bus.emit(Echo(n=1)))
+    bus.subscribe_event(Echo, lambda e: bus.emit(Echo(n=e.n + 1)))
+    with sys_recursion_limit(400), pytest.raises(EventCascadeError, match=r"recursion limit"):
+        asyncio.run(bus.emit_async(Tick(n=1)))
+
+
+@contextlib.contextmanager
+def sys_recursion_limit(limit: int) -> Iterator[None]:
+    """A low recursion limit, so the loop hits it long before depth 100 (and quickly)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from llmgine.messages import AsyncHandlerError
@@ -106,3 +107,16 @@ def test_close_closes_a_coroutine_returned_by_a_plain_callback(bus: MessageBus) 
         gc.collect()
     assert isinstance(info.value.exceptions[0], AsyncHandlerError)
     assert [w for w in caught if "never awaited" in str(w.message)] == []
+
+
+def test_on_close_waits_for_a_close_that_is_taking_the_callbacks() -> None:
+    # close() swaps the callback list out under the bus lock; an on_close() racing
+    # with it must not append to the list being taken (its callback would be lost).
+    bus = MessageBus.isolated()
+    added = threading.Event()
+    with bus._lock:  # as close() holds it while it takes the callbacks
+        thread = threading.Thread(target=lambda: (bus.on_close(lambda: None), added.set()))
+        thread.start()
+        assert not added.wait(0.2)  # blocked on the lock
+    thread.join()
+    assert added.is_set()

@@ -289,7 +289,7 @@ def test_messages_get_unique_ids_and_aware_timestamps(make: Any) -> None:
         assert first.timestamp.tzinfo is not None
         assert abs(first.timestamp - now) < timedelta(seconds=5)
         assert first.timestamp <= second.timestamp
-        assert first.timestamp == first.timestamp  # stable, even if it is computed lazily
+        assert first.timestamp is first.timestamp  # stable, even if it is computed lazily
 
 
 def test_core_event_copies_keep_ids_and_timestamps() -> None:

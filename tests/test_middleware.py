@@ -364,3 +364,52 @@ def test_timeout_leaves_plain_handlers_unwrapped(llmgine_bus: MessageBus) -> Non
     llmgine_bus.add_command_middleware(Timeout(1))
     assert asyncio.run(llmgine_bus.dispatch_async(Add(1, 2))) == 3
     assert llmgine_bus._resolved[Add].ahandler is add
+
+
+def test_retry_keeps_the_events_queued_by_outer_middleware(llmgine_bus: MessageBus) -> None:
+    attempts: list[int] = []
+
+    def outer(command: Any, call_next: Next[Any]) -> Any:
+        message_bus.add_pending_event(Added(total=-1))  # queued before Retry's attempts
+        return call_next(command)
+
+    def flaky(command: Flaky) -> str:
+        attempts.append(1)
+        message_bus.add_pending_event(Added(total=len(attempts)))
+        if len(attempts) <= command.fail_times:
+            raise RuntimeError("try again")
+        return "ok"
+
+    published: list[int] = []
+    llmgine_bus.subscribe_event(Added, lambda e: published.append(e.total))
+    llmgine_bus.add_command_middleware(outer)
+    llmgine_bus.add_command_middleware(Retry(sleep=lambda s: None))
+    llmgine_bus.register_command(Flaky, flaky)
+    assert llmgine_bus.dispatch(Flaky(fail_times=2)) == "ok"
+    assert published == [-1, 3]  # the outer event, then only the successful attempt's
+
+
+def test_async_retry_keeps_the_events_queued_by_outer_middleware(llmgine_bus: MessageBus) -> None:
+    attempts: list[int] = []
+
+    async def outer(command: Any, call_next: Next[Any]) -> Any:
+        message_bus.add_pending_event(Added(total=-1))
+        return await call_next(command)
+
+    async def flaky(command: Flaky) -> str:
+        attempts.append(1)
+        message_bus.add_pending_event(Added(total=len(attempts)))
+        if len(attempts) <= command.fail_times:
+            raise RuntimeError("try again")
+        return "ok"
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    published: list[int] = []
+    llmgine_bus.subscribe_event(Added, lambda e: published.append(e.total))
+    llmgine_bus.add_command_middleware(outer)
+    llmgine_bus.add_command_middleware(Retry(async_sleep=no_sleep))
+    llmgine_bus.register_command(Flaky, flaky)
+    assert asyncio.run(llmgine_bus.dispatch_async(Flaky(fail_times=1))) == "ok"
+    assert published == [-1, 2]

@@ -276,3 +276,69 @@ def test_many_distinct_type_names_keep_matching(bus: MessageBus) -> None:
         bus.emit(system(f"c{i}", "error"))
     assert len(seen) == 5000
     assert sum(len(plans) for plans in bus._registry.cache.values()) <= 4096
+
+
+def _counting(calls: list[str], tag: str, fail: bool = False) -> Callable[[Event], None]:
+    def on(event: Event) -> None:  # every closure of this factory has the same qualname
+        calls.append(tag)
+        if fail:
+            raise RuntimeError(tag)
+
+    return on
+
+
+def test_subscribers_with_the_same_readable_name_get_unique_names() -> None:
+    bus = MessageBus.isolated()
+    calls: list[str] = []
+    first = bus.subscribe_event(Other, _counting(calls, "a"))
+    second = bus.subscribe_event(Other, _counting(calls, "b"))
+    third = bus.subscribe_event("other", _counting(calls, "c"))
+    base = first.subscriber.name
+    assert base.endswith("_counting.<locals>.on")
+    assert second.subscriber.name == f"{base}#2"
+    assert third.subscriber.name == f"{base}#3"
+    # the same callable subscribed again is the same subscriber, so keeps its name
+    again = bus.subscribe_event("*", second.handler)
+    assert again.subscriber.name == f"{base}#2"
+    # a name freed by unsubscribing can be taken again
+    first.unsubscribe()
+    assert bus.subscribe_event(Other, _counting(calls, "d")).subscriber.name == base
+
+
+class _Callable:
+    def __init__(self, hits: list[int]) -> None:
+        self.hits = hits
+
+    def __call__(self, event: Event) -> None:
+        self.hits.append(id(self))
+
+    def __eq__(self, other: object) -> bool:  # all instances compare equal
+        return isinstance(other, _Callable)
+
+    __hash__ = object.__hash__
+
+    def method(self, event: Event) -> None:
+        self.hits.append(-id(self))
+
+
+def test_equal_but_distinct_callables_are_distinct_subscribers() -> None:
+    bus = MessageBus.isolated()
+    hits: list[int] = []
+    one, two = _Callable(hits), _Callable(hits)
+    bus.subscribe_event(Other, one)
+    bus.subscribe_event(Other, two)
+    names = [s.name for s in bus.subscribers_for(Other()).subscribers]
+    assert len(set(names)) == 2  # instances of one class: unique names too
+    bus.emit(Other())
+    assert hits == [id(one), id(two)]
+
+
+def test_a_bound_method_subscribed_twice_is_one_subscriber() -> None:
+    bus = MessageBus.isolated()
+    hits: list[int] = []
+    obj = _Callable(hits)
+    first = bus.subscribe_event(Other, obj.method)
+    second = bus.subscribe_event("*", obj.method)  # a new bound-method object
+    assert second.subscriber.name == first.subscriber.name
+    bus.emit(Other())
+    assert hits == [-id(obj)]

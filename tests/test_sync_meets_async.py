@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
-from llmgine.messages import AsyncHandlerError
+from llmgine.messages import AsyncHandlerError, SubscriberError
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event, SystemEvent
@@ -115,3 +115,61 @@ def test_async_callable_instances_are_recognised(
     with pytest.raises(AsyncHandlerError):
         bus.dispatch(Ask())
     assert asyncio.run(bus.dispatch_async(Ask())) == "instance"
+
+
+@dataclasses.dataclass
+class Later(Event):
+    event_type = "test.later"
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_sync_dispatch_publishes_every_queued_event_around_one_with_an_async_subscriber(
+    strict: bool, no_unawaited_coroutines: list[warnings.WarningMessage]
+) -> None:
+    bus = MessageBus.isolated(strict=strict)
+    got: list[str] = []
+    reports: list[SystemEvent] = []
+
+    async def slow(event: Event) -> None:
+        got.append("async ran")
+
+    bus.subscribe_event(Said, slow)
+    bus.subscribe_event(Said, lambda e: got.append("said"))
+    bus.subscribe_event(Later, lambda e: got.append("later"))
+    bus.subscribe_event("system.bus.error", reports.append)
+
+    def handler(command: Ask) -> str:
+        bus.add_pending_event(Said(text="1"))
+        bus.add_pending_event(Later())
+        got.append("handler")
+        return "done"
+
+    bus.register_command(Ask, handler)
+    if strict:  # a failed subscriber raises after the event's other subscribers ran
+        with pytest.raises(SubscriberError) as info:
+            bus.dispatch(Ask())
+        assert isinstance(info.value.exceptions[0], AsyncHandlerError)
+        assert got == ["handler", "said"]
+        return
+    assert bus.dispatch(Ask()) == "done"  # the handler succeeded: no exception says otherwise
+    assert got == ["handler", "said", "later"]  # nothing after the event is dropped
+    assert [r.details["error_type"] for r in reports] == [
+        "llmgine.messages.errors.AsyncHandlerError"
+    ]
+    assert "slow" in reports[0].details["subscriber"]
+    assert "dispatch_async" in reports[0].details["error"]
+
+
+def test_sync_emit_of_an_event_with_an_async_subscriber_still_raises_before_any_runs(
+    bus: MessageBus, no_unawaited_coroutines: list[warnings.WarningMessage]
+) -> None:
+    got: list[str] = []
+
+    async def slow(event: Event) -> None:
+        got.append("async ran")
+
+    bus.subscribe_event(Said, lambda e: got.append("plain"))
+    bus.subscribe_event(Said, slow)
+    with pytest.raises(AsyncHandlerError, match=r"emit_async"):
+        bus.emit(Said(text="x"))
+    assert got == []

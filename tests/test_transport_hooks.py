@@ -192,3 +192,44 @@ def test_reset_detaches_the_outbox() -> None:
     assert bus.outbox is None
     bus.emit(SystemEvent("test", "info", "after reset"))
     assert sent == []
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_deliver_retries_and_blames_the_right_one_of_same_named_subscribers(strict: bool) -> None:
+    bus = MessageBus.isolated(strict=strict)
+    calls: list[str] = []
+
+    def make(tag: str, fail: bool) -> Any:
+        def on(event: Event) -> None:
+            calls.append(tag)
+            if fail:
+                raise RuntimeError(tag)
+
+        return on
+
+    bad_first = make("bad", True)
+    bus.subscribe_event(ResourceCreatedEvent, bad_first)
+    bus.subscribe_event(ResourceCreatedEvent, make("ok", False))
+    failures = bus.deliver(created(1))
+    assert [(s.handler, str(exc)) for s, exc in failures] == [(bad_first, "bad")]
+    calls.clear()
+    bus.deliver(created(2), only=[s.name for s, _ in failures])
+    assert calls == ["bad"]  # the subscriber that succeeded is not run again
+
+
+def test_a_snapshot_notices_and_undoes_an_attached_or_detached_outbox(bus: MessageBus) -> None:
+    log: list[Any] = []
+    snapshot = bus.snapshot()
+    assert not snapshot.changed()
+    outbox = Recorder(log)
+    bus.attach_outbox(outbox)
+    assert snapshot.changed()
+    snapshot.restore()
+    assert bus.outbox is None
+    bus.emit(created(1))
+    assert log == []  # the restored bus no longer sends
+
+    bus.attach_outbox(outbox)
+    with bus.snapshot():
+        bus.detach_outbox()
+    assert bus.outbox is outbox

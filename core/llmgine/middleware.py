@@ -198,7 +198,8 @@ class Retry:
     A command class is marked with the class attribute ``retryable = True``
     (inherited by subclasses). Others are not wrapped at all. A failed attempt's
     queued events are dropped before the next one, so only the successful attempt's
-    events are published. After ``attempts`` failures the last exception is raised.
+    events are published (events queued before the attempt, e.g. by outer middleware,
+    stay queued). After ``attempts`` failures the last exception is raised.
     Only exceptions in ``retry_on`` are retried.
 
     The delay before retry ``n`` (1-based) is ``min(backoff * factor ** (n - 1), max_delay)``.
@@ -240,11 +241,18 @@ class Retry:
         """Seconds to wait before retry number ``retry`` (1-based)."""
         return float(min(self.backoff * self.factor ** (retry - 1), self.max_delay))
 
-    def _failed(self, attempt: int, error: BaseException) -> float:
-        """Drop the attempt's events and return the delay, or re-raise if out of attempts."""
+    def _failed(self, attempt: int, error: BaseException, mark: int) -> float:
+        """Drop the attempt's events and return the delay, or re-raise if out of attempts.
+
+        Only the events queued after ``mark`` (the count before the attempt) are the
+        attempt's: those before it belong to outer middleware and stay queued.
+        """
         scope = current_scope.get()
-        if scope is not None:
-            scope.pending = None
+        if scope is not None and scope.pending is not None:
+            if mark:
+                del scope.pending[mark:]
+            else:
+                scope.pending = None
         if attempt >= self.attempts or not isinstance(error, self.retry_on):
             raise error
         return self.delay(attempt)
@@ -252,21 +260,29 @@ class Retry:
     def __call__(self, message: Any, call_next: Next[Any]) -> Any:
         attempt = 1
         while True:
+            mark = _queued()
             try:
                 return call_next(message)
             except Exception as exc:
-                self.sleep(self._failed(attempt, exc))
+                self.sleep(self._failed(attempt, exc, mark))
             attempt += 1
 
     async def acall(self, message: Any, call_next: Next[Any]) -> Any:
         """The async-path version of ``__call__``."""
         attempt = 1
         while True:
+            mark = _queued()
             try:
                 return await call_next(message)
             except Exception as exc:
-                await self.async_sleep(self._failed(attempt, exc))
+                await self.async_sleep(self._failed(attempt, exc, mark))
             attempt += 1
+
+
+def _queued() -> int:
+    """How many events the current scope has queued so far."""
+    scope = current_scope.get()
+    return len(scope.pending) if scope is not None and scope.pending is not None else 0
 
 
 class HandlerTimeoutError(TimeoutError):

@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Container, MutableSequence
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._naming import type_name
 from ._scope import Scope, current_scope, new_scope
@@ -27,14 +27,22 @@ if TYPE_CHECKING:
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
 
-__all__ = ["Delivery", "Failure"]
+__all__ = ["DIRECT", "QUEUED", "REPORT", "Delivery", "Failure"]
+
+#: How an event came to be delivered (the third item of a queue entry):
+#: queued by a handler or subscriber that returned,
+QUEUED = 0
+#: a ``system.bus.error`` report of a subscriber failure,
+REPORT = 1
+#: or handed over directly (``emit``, a transport's ``deliver``).
+DIRECT = 2
 
 #: (failed subscriber, its exception)
 Failure = tuple["Subscriber", Exception]
 #: (subscriber, its scope, the task running it if it is a coroutine)
 Started = tuple["Subscriber", Scope, "asyncio.Task[Any] | None"]
-#: (event, its depth, whether it reports a subscriber failure), first in first out
-Queue = MutableSequence[tuple["Event", int, bool]]
+#: (event, its depth, QUEUED/REPORT/DIRECT), first in first out
+Queue = MutableSequence[tuple["Event", int, int]]
 
 
 class Delivery:
@@ -48,25 +56,25 @@ class Delivery:
         self,
         event: Event,
         depth: int,
-        is_report: bool,
+        kind: int,
         queue: Queue,
         only: Container[str] | None = None,
     ) -> list[Failure]:
         try:
-            plan = self._registry.cache[event.__class__][event.event_type]
+            plan = (
+                self._registry.cache[event.__class__][event.event_type]
+                if only is None
+                else self._plan(event, only)
+            )
         except KeyError:
-            plan = self._registry.plan(event.__class__, event.event_type)
-        if only is not None:
-            plan = _only(plan, only)
+            plan = self._plan(event, only)
         handlers = plan.handlers
         if not handlers:
             return []
+        failures: list[Failure] | None = None
         if plan.async_subscribers:
-            names = ", ".join(s.name for s in plan.async_subscribers)
-            raise AsyncHandlerError(
-                f"event {event.event_type!r} has async subscribers ({names}); "
-                "publish it with 'await message_bus.emit_async(event)' or dispatch_async()"
-            )
+            plan, failures = _sync_part(event, plan, kind)
+            handlers = plan.handlers
         if depth > self.max_cascade_depth:
             self._cascade(event)
         # Scope(event.event_id, event.correlation_id, depth), minus the __init__ call
@@ -76,7 +84,6 @@ class Delivery:
         scope.depth = depth
         scope.pending = None
         scope.closed = False
-        failures: list[Failure] | None = None
         token = current_scope.set(scope)
         try:
             # The plain handler tuple keeps the loop tight; a failure, the rare case,
@@ -92,6 +99,8 @@ class Delivery:
                         )
                 except EventCascadeError:
                     raise  # from an emit/dispatch inside the subscriber: the loop must stop
+                except RecursionError as exc:  # the same runaway, caught by Python first
+                    self._cascade(event, exc)
                 except Exception as exc:
                     scope.pending = None
                     if failures is None:
@@ -106,23 +115,25 @@ class Delivery:
             scope.closed = True
         if failures is None:
             return []
-        self._failed(event, depth, is_report, failures, queue)
+        self._failed(event, depth, kind, failures, queue)
         return failures
 
     async def _deliver_async(
         self,
         event: Event,
         depth: int,
-        is_report: bool,
+        kind: int,
         queue: Queue,
         only: Container[str] | None = None,
     ) -> list[Failure]:
         try:
-            plan = self._registry.cache[event.__class__][event.event_type]
+            plan = (
+                self._registry.cache[event.__class__][event.event_type]
+                if only is None
+                else self._plan(event, only)
+            )
         except KeyError:
-            plan = self._registry.plan(event.__class__, event.event_type)
-        if only is not None:
-            plan = _only(plan, only)
+            plan = self._plan(event, only)
         if not plan.subscribers:
             return []
         if depth > self.max_cascade_depth:
@@ -166,10 +177,12 @@ class Delivery:
                                 task = create_task(result)
                             finally:
                                 current_scope.reset(own_token)
-                except EventCascadeError:
+                except RecursionError as exc:  # EventCascadeError is one too
                     if shared is not None:
                         shared.closed = True
                     _abandon(started)
+                    if not isinstance(exc, EventCascadeError):
+                        self._cascade(event, exc)
                     raise
                 except Exception as exc:
                     if own is not None:
@@ -203,25 +216,41 @@ class Delivery:
                 started.append((plan.asubscribers[-1], shared, None))
         for subscriber, scope, task in started:
             scope.closed = True
-            error = _outcome(subscriber, task) if task is not None else None
+            try:
+                error = _outcome(subscriber, task) if task is not None else None
+            except RecursionError as exc:
+                if not isinstance(exc, EventCascadeError):
+                    self._cascade(event, exc)
+                raise
             if error is not None:
                 failures.append((subscriber, error))
             elif scope.pending is not None:
                 queue.extend([(e, depth + 1, False) for e in scope.pending])
         if failures:
-            self._failed(event, depth, is_report, failures, queue)
+            self._failed(event, depth, kind, failures, queue)
         return failures
 
-    def _cascade(self, event: Event) -> None:
-        raise EventCascadeError(
-            f"event {event.event_type!r} ({type_name(event.__class__)}) is more than "
-            f"{self.max_cascade_depth} generations of events-causing-events deep "
-            f"(correlation {event.correlation_id}); subscribers are probably re-queuing events "
-            "in a loop. Raise MessageBus.isolated(max_cascade_depth=...) if the depth is intended"
+    def _plan(self, event: Event, only: Container[str] | None) -> Plan:
+        """The plan of ``event`` from the registry (a cache miss), limited to ``only``."""
+        plan = self._registry.plan(event.__class__, event.event_type)
+        return plan if only is None else _only(plan, only)
+
+    def _cascade(self, event: Event, recursion: RecursionError | None = None) -> NoReturn:
+        where = (
+            f"is more than {self.max_cascade_depth} generations of events-causing-events deep"
+            if recursion is None
+            else "hit Python's recursion limit in its subscribers (RecursionError), before "
+            f"the bus's limit of {self.max_cascade_depth} generations of events-causing-events"
         )
+        raise EventCascadeError(
+            f"event {event.event_type!r} ({type_name(event.__class__)}) {where} "
+            f"(correlation {event.correlation_id}); subscribers are probably publishing events "
+            "in a loop (or one recurses without end). Raise "
+            "MessageBus.isolated(max_cascade_depth=...) if the depth is intended"
+        ) from recursion
 
     def _failed(
-        self, event: Event, depth: int, is_report: bool, failures: list[Failure], queue: Queue
+        self, event: Event, depth: int, kind: int, failures: list[Failure], queue: Queue
     ) -> None:
         """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
         if self.strict:
@@ -238,7 +267,7 @@ class Delivery:
                 event.event_id,
                 exc_info=exc,
             )
-            if is_report:
+            if kind == REPORT:
                 continue  # a subscriber of a failure report failed: logging it is enough
             report = SystemEvent(
                 component="bus",
@@ -254,7 +283,35 @@ class Delivery:
                 correlation_id=event.correlation_id,
                 causation_id=event.event_id,
             )
-            queue.append((report, depth + 1, True))
+            queue.append((report, depth + 1, REPORT))
+
+
+def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]]:
+    """On the sync path: the plain subscribers of ``plan``, and its async ones as failures.
+
+    An event handed over directly raises instead, before any subscriber runs. One that
+    a handler or subscriber queued is published after that code returned, so raising
+    would hide that it succeeded and drop the events queued after this one.
+    """
+    names = ", ".join(s.name for s in plan.async_subscribers)
+    if kind == DIRECT:
+        raise AsyncHandlerError(
+            f"event {event.event_type!r} has async subscribers ({names}); "
+            "publish it with 'await message_bus.emit_async(event)' or dispatch_async()"
+        )
+    failures: list[Failure] = [
+        (
+            s,
+            AsyncHandlerError(
+                f"subscriber {s.name} of {event.event_type!r} is async, but the event was "
+                "queued by a handler or subscriber running under dispatch() or emit(), "
+                "which cannot await it; use 'await message_bus.dispatch_async(command)' "
+                "or emit_async()"
+            ),
+        )
+        for s in plan.async_subscribers
+    ]
+    return Plan(tuple(s for s in plan.subscribers if not s.is_async)), failures
 
 
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
@@ -317,9 +374,11 @@ def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | Non
         # doing, so it is that subscriber's failure.
         return RuntimeError(f"subscriber {subscriber.name} was cancelled before it finished")
     error = task.exception()
-    if error is None or (isinstance(error, Exception) and not isinstance(error, EventCascadeError)):
+    if error is None or (isinstance(error, Exception) and not isinstance(error, RecursionError)):
         return error
-    raise error  # a runaway cascade, KeyboardInterrupt and the like are not subscriber failures
+    # a runaway cascade (or the recursion limit that stopped one first), KeyboardInterrupt
+    # and the like are not subscriber failures
+    raise error
 
 
 def _abandon(started: list[Started]) -> None:

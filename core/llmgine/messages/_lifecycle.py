@@ -21,7 +21,8 @@ class Closing:
 
     def on_close(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` (plain or ``async def``) at close; the last one added runs first."""
-        self._close_callbacks.append(callback)
+        with self._lock:  # close() swaps the list out under the lock
+            self._close_callbacks.append(callback)
 
     def close(self) -> None:
         """Run the close callbacks so plugins can flush what they hold.

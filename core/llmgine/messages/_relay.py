@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Collection, Sequence
 
-from ._delivery import Delivery, Failure
+from ._delivery import DIRECT, QUEUED, Delivery, Failure
 from ._scope import current_scope
 from .errors import SubscriberError
 from .events import Event
@@ -19,7 +19,7 @@ from .transport import Outbox
 
 __all__ = ["Relay"]
 
-_Queue = deque[tuple[Event, int, bool]]
+_Queue = deque[tuple[Event, int, int]]
 
 
 class Relay(Delivery):
@@ -61,15 +61,17 @@ class Relay(Delivery):
         Unlike :meth:`emit`, ``event`` itself is never handed to the outbox (no echo),
         though events its subscribers queue are published as usual. ``only`` limits
         delivery to the subscribers with these names (``Subscriber.name``; a retry of
-        those that failed). Returns the ``(subscriber, exception)`` pairs that failed,
-        also on a strict bus, where failures are returned instead of raised.
+        those that failed). Returns the ``(subscriber, exception)`` pairs of ``event``'s
+        subscribers that failed, also on a strict bus, where these are returned instead
+        of raised; a failure on an event they queued still raises ``SubscriberError``
+        there (and is reported as usual elsewhere). Subscriber names are unique per bus.
         """
         if not isinstance(event, Event):
             raise TypeError(f"deliver() needs an Event instance, got {event!r}")
         scope = current_scope.get()
         queue: _Queue = deque()
         try:
-            failures = self._deliver(event, scope.depth + 1 if scope else 1, False, queue, only)
+            failures = self._deliver(event, scope.depth + 1 if scope else 1, DIRECT, queue, only)
         except SubscriberError as error:
             failures = self._failures_of(event, error)
         self._drain_out(queue)
@@ -85,7 +87,7 @@ class Relay(Delivery):
         depth = scope.depth + 1 if scope else 1
         queue: _Queue = deque()
         try:
-            failures = await self._deliver_async(event, depth, False, queue, only)
+            failures = await self._deliver_async(event, depth, DIRECT, queue, only)
         except SubscriberError as error:
             failures = self._failures_of(event, error)
         await self._drain_out_async(queue)
@@ -124,36 +126,36 @@ class Relay(Delivery):
 
     def _publish(self, events: Sequence[Event], depth: int) -> None:
         if self._outbox is not None:
-            self._drain_out(deque((e, depth, False) for e in events))
+            self._drain_out(deque((e, depth, QUEUED) for e in events))
             return
         # The given events go straight to delivery and only what they cause is queued
         # (most events cause nothing, so most publishes never build a deque). Still
         # breadth-first: all of ``events`` are delivered before anything they caused.
-        caused: list[tuple[Event, int, bool]] = []
+        caused: list[tuple[Event, int, int]] = []
         for event in events:
-            self._deliver(event, depth, False, caused)
+            self._deliver(event, depth, QUEUED, caused)
         if caused:
             self._drain(caused)
 
-    def _drain(self, caused: list[tuple[Event, int, bool]]) -> None:
+    def _drain(self, caused: list[tuple[Event, int, int]]) -> None:
         queue = deque(caused)
         while queue:
-            event, depth, is_report = queue.popleft()
-            self._deliver(event, depth, is_report, queue)
+            event, depth, kind = queue.popleft()
+            self._deliver(event, depth, kind, queue)
 
     async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
         if self._outbox is not None:
-            await self._drain_out_async(deque((e, depth, False) for e in events))
+            await self._drain_out_async(deque((e, depth, QUEUED) for e in events))
             return
         # As _publish: only the events caused by ``events`` are queued.
-        caused: list[tuple[Event, int, bool]] = []
+        caused: list[tuple[Event, int, int]] = []
         for event in events:
-            await self._deliver_async(event, depth, False, caused)
+            await self._deliver_async(event, depth, QUEUED, caused)
         if caused:
             await self._drain_async(caused)
 
-    async def _drain_async(self, caused: list[tuple[Event, int, bool]]) -> None:
+    async def _drain_async(self, caused: list[tuple[Event, int, int]]) -> None:
         queue = deque(caused)
         while queue:
-            event, depth, is_report = queue.popleft()
-            await self._deliver_async(event, depth, is_report, queue)
+            event, depth, kind = queue.popleft()
+            await self._deliver_async(event, depth, kind, queue)

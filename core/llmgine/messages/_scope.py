@@ -62,17 +62,24 @@ _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
 
 
-def stamp(event: Event, scope: Scope | None) -> None:
-    """Fill an event's correlation and causation from the scope it is published from."""
+def stamp(event: Event, scope: Scope | None, caller: str) -> int:
+    """Fill an event's correlation and causation from the scope it is published from.
+
+    Returns the event's depth. Raises ``TypeError`` naming ``caller`` (the public
+    method ``event`` was handed to) if ``event`` is not an :class:`Event`.
+    """
+    if not isinstance(event, Event):
+        raise TypeError(f"{caller}() needs an Event instance, got {event!r}")
     if scope is None:
         if event.correlation_id is None:
             _set_event_correlation_id(event, event.event_id)
-        return
+        return 1
     # each unless set: a given correlation (e.g. a request id) still gets its cause
     if event.correlation_id is None:
         _set_event_correlation_id(event, scope.correlation_id)
     if event.causation_id is None:
         _set_event_causation_id(event, scope.message_id)
+    return scope.depth + 1
 
 
 _set_event_correlation_id = slot_setter(Event, "correlation_id")

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._subscribers import Subscription
     from .bus import MessageBus, _Handler
+    from .transport import Outbox
 
 __all__ = ["BusSnapshot"]
 
 
 class BusSnapshot:
-    """The handlers, subscriptions, middleware, close callbacks, extensions and settings of a bus.
+    """The handlers, subscriptions, middleware, close callbacks, extensions, outbox and
+    settings of a bus.
 
     Returned by :meth:`MessageBus.snapshot`. Call :meth:`restore` (or use the
     snapshot as a context manager) to put the bus back as it was.
@@ -29,6 +31,7 @@ class BusSnapshot:
         "_extensions",
         "_handlers",
         "_middleware",
+        "_outbox",
         "_settings",
         "_subscriptions",
     )
@@ -41,6 +44,7 @@ class BusSnapshot:
             # Values are often containers mutated in place (and referenced by close
             # callbacks), so their contents are saved and put back into the same objects.
             self._extensions = {k: (v, _contents(v)) for k, v in bus.extensions.items()}
+            self._outbox: Outbox | None = bus._outbox
         self._subscriptions: tuple[Subscription, ...] = bus._registry.subscriptions
         self._middleware = bus._middleware.copy()
         self._settings = (bus.strict, bus.max_cascade_depth)
@@ -54,6 +58,7 @@ class BusSnapshot:
             or bus._registry.subscriptions != self._subscriptions
             or bus._middleware != self._middleware
             or (bus.strict, bus.max_cascade_depth) != self._settings
+            or bus._outbox is not self._outbox
             or bus.extensions.keys() != self._extensions.keys()
             or any(
                 bus.extensions[k] is not v or _contents(v) != saved
@@ -70,6 +75,7 @@ class BusSnapshot:
             bus._middleware = self._middleware.copy()
             bus._resolved = {}
             bus.strict, bus.max_cascade_depth = self._settings
+            bus._outbox = self._outbox
             bus.extensions.clear()
             for key, (value, saved) in self._extensions.items():
                 _put_back(value, saved)

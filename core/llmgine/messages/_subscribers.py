@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from ._naming import callable_name, is_async_callable, type_name
@@ -24,14 +25,19 @@ _CACHE_LIMIT = 4096
 
 
 class Subscriber:
-    """A subscriber as delivery sees it: the callable, whether it is async, its name."""
+    """A subscriber as delivery sees it: the callable, whether it is async, its name.
+
+    ``name`` is unique among a bus's live subscriptions (a transport retries failed
+    subscribers by name): a second callable with the same readable name gets ``#2``
+    appended, a third ``#3``, and so on; the same callable subscribed again keeps its name.
+    """
 
     __slots__ = ("handler", "is_async", "name")
 
-    def __init__(self, handler: Callable[[Any], Any], is_async: bool) -> None:
+    def __init__(self, handler: Callable[[Any], Any], is_async: bool, name: str) -> None:
         self.handler = handler
         self.is_async = is_async
-        self.name = callable_name(handler)
+        self.name = name
 
 
 class Plan:
@@ -121,12 +127,28 @@ class SubscriberRegistry:
         matches = _matcher(key)
         if not callable(handler):
             raise TypeError(f"subscriber for {key!r} must be callable, got {handler!r}")
-        subscriber = Subscriber(handler, is_async_callable(handler))
+        is_async = is_async_callable(handler)
+        base = callable_name(handler)
         with self._lock:
+            subscriber = Subscriber(handler, is_async, self._unique_name(handler, base))
             sub = Subscription(self, key, subscriber, next(self._seq), matches)
             self.subscriptions = (*self.subscriptions, sub)
             self.cache = {}
         return sub
+
+    def _unique_name(self, handler: Callable[[Any], Any], base: str) -> str:
+        """``base``, or ``base#N`` if another live subscriber has it (call under the lock)."""
+        same = _identity(handler)
+        taken = set()
+        for sub in self.subscriptions:
+            if _identity(sub.subscriber.handler) == same:
+                return sub.subscriber.name
+            taken.add(sub.subscriber.name)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}#{n}"
+        return name
 
     def remove(self, sub: Subscription) -> None:
         """Remove a subscription (no-op if it is already gone)."""
@@ -159,15 +181,28 @@ class SubscriberRegistry:
 
     def _build(self, event_class: type, name: str) -> Plan:
         chosen: list[Subscriber] = []
-        seen: list[Callable[[Any], Any]] = []
+        seen: set[object] = set()
         for sub in self.subscriptions:  # already in subscription order
-            handler = sub.subscriber.handler
-            if sub._matches(event_class, name) and handler not in seen:
-                seen.append(handler)
-                chosen.append(sub.subscriber)
+            if sub._matches(event_class, name):
+                identity = _identity(sub.subscriber.handler)
+                if identity not in seen:
+                    seen.add(identity)
+                    chosen.append(sub.subscriber)
         if self.wrap is not None:
             return Plan(*self.wrap(tuple(chosen), event_class))
         return Plan(tuple(chosen))
+
+
+def _identity(handler: Callable[[Any], Any]) -> object:
+    """What makes two subscribed callables the same subscriber.
+
+    Identity, not ``==``: distinct callable objects that compare equal (dataclass
+    instances, say) are distinct subscribers. A bound method is made anew on every
+    attribute access, so it counts as its object and function.
+    """
+    if isinstance(handler, MethodType):
+        return (id(handler.__self__), handler.__func__)
+    return id(handler)
 
 
 def _matcher(key: object) -> Callable[[type, str], bool]:

@@ -20,6 +20,7 @@ from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from . import _middleware
+from ._delivery import DIRECT
 from ._lifecycle import Closing
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
@@ -255,7 +256,9 @@ class MessageBus(Relay, Closing):
 
         The handler's exception reaches the caller unchanged and its queued events are
         dropped. An ``async def`` handler raises :class:`AsyncHandlerError`: use
-        :meth:`dispatch_async`.
+        :meth:`dispatch_async`. So does an ``async def`` subscriber of a queued event,
+        but as that subscriber's failure (see ``strict``): the handler has succeeded,
+        so the event's other subscribers and the later events are still published.
         """
         entry = self._resolved.get(command.__class__) or self._handler_for(command)
         if entry.is_async:
@@ -322,9 +325,7 @@ class MessageBus(Relay, Closing):
                 "after; use message_bus.emit(event) (or await emit_async(event)) to publish "
                 "it now"
             )
-        if not isinstance(event, Event):
-            raise TypeError(f"add_pending_event() needs an Event instance, got {event!r}")
-        stamp(event, scope)
+        stamp(event, scope, "add_pending_event")
         if scope.pending is None:
             scope.pending = [event]
         else:
@@ -337,34 +338,32 @@ class MessageBus(Relay, Closing):
         subscriber raises :class:`AsyncHandlerError` before any subscriber runs: use
         :meth:`emit_async`.
         """
-        if not isinstance(event, Event):
-            raise TypeError(f"emit() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        if scope is not None or event.correlation_id is None:
-            stamp(event, scope)
-        depth = 1 if scope is None else scope.depth + 1
+        if scope is None and isinstance(event, Event) and event.correlation_id is not None:
+            depth = 1  # nothing to stamp (a re-emit), and no call to find that out
+        else:
+            depth = stamp(event, scope, "emit")
         if self._outbox is not None:
-            self._drain_out(deque(((event, depth, False),)))
+            self._drain_out(deque(((event, depth, DIRECT),)))
             return
         # _publish((event,), depth) without an outbox, unrolled for one event
-        caused: list[tuple[Event, int, bool]] = []
-        self._deliver(event, depth, False, caused)
+        caused: list[tuple[Event, int, int]] = []
+        self._deliver(event, depth, DIRECT, caused)
         if caused:
             self._drain(caused)
 
     async def emit_async(self, event: Event) -> None:
         """Like :meth:`emit`; ``async def`` subscribers of one event run concurrently."""
-        if not isinstance(event, Event):
-            raise TypeError(f"emit_async() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        if scope is not None or event.correlation_id is None:
-            stamp(event, scope)
-        depth = 1 if scope is None else scope.depth + 1
+        if scope is None and isinstance(event, Event) and event.correlation_id is not None:
+            depth = 1
+        else:
+            depth = stamp(event, scope, "emit_async")
         if self._outbox is not None:
-            await self._drain_out_async(deque(((event, depth, False),)))
+            await self._drain_out_async(deque(((event, depth, DIRECT),)))
             return
-        caused: list[tuple[Event, int, bool]] = []
-        await self._deliver_async(event, depth, False, caused)
+        caused: list[tuple[Event, int, int]] = []
+        await self._deliver_async(event, depth, DIRECT, caused)
         if caused:
             await self._drain_async(caused)
 
