@@ -1,0 +1,98 @@
+"""A workflow whose steps are remote commands: each step runs on a worker, through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import attrs
+import llmgine_redis
+import pytest
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command, StartWorkflowCommand
+from test_redis_commands import serve
+
+llmgine_workflows = pytest.importorskip("llmgine_workflows")
+
+pytestmark = pytest.mark.redis
+
+
+@dataclasses.dataclass
+class Fetch(Command[dict[str, Any]]):
+    url: str
+
+
+@dataclasses.dataclass
+class Forget(Command[None]):
+    url: str
+
+
+for _type in (Fetch, Forget):
+    llmgine_redis.register_type(_type, f"test.workflows.{_type.__name__}")
+    llmgine_redis.remote(_type)
+
+
+@pytest.fixture
+def crawl() -> Any:
+    from llmgine_workflows import Step, Workflow, _registry
+
+    llmgine_workflows.register_workflow(
+        Workflow(
+            "crawl",
+            [
+                Step(
+                    "first",
+                    Fetch,
+                    lambda inp, res: Fetch(inp["first"]),
+                    compensate=lambda inp, res: Forget(inp["first"]),
+                    compensation=Forget,
+                ),
+                Step("second", Fetch, lambda inp, res: Fetch(res["first"]["next"])),
+            ],
+        )
+    )
+    yield
+    _registry._reset_for_tests()
+
+
+async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config, crawl):
+    cfg = attrs.asdict(config())
+    caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
+    ran: list[str] = []
+
+    def fetch(command: Fetch) -> dict[str, Any]:
+        ran.append(f"fetch {command.url}")
+        if command.url == "gone/next":
+            raise LookupError(f"404: {command.url}")
+        return {"next": command.url + "/next"}
+
+    def forget(command: Forget) -> None:
+        ran.append(f"forget {command.url}")
+
+    worker_bus.register_command(Fetch, fetch)
+    worker_bus.register_command(Forget, forget)
+    engine = llmgine_workflows.install(caller_bus)
+    llmgine_redis.enable(caller_bus, **cfg)  # forwards Fetch and Forget: no local handler
+    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(worker, ready))
+    await ready.wait()
+    try:
+        run_id = await caller_bus.dispatch_async(StartWorkflowCommand("crawl", {"first": "a"}))
+        run = engine.get_run(run_id)
+        assert run.status == "completed"
+        assert run.results == {"first": {"next": "a/next"}, "second": {"next": "a/next/next"}}
+        assert ran == ["fetch a", "fetch a/next"]  # both ran on the worker's handlers
+
+        ran.clear()
+        failed = engine.get_run(
+            await caller_bus.dispatch_async(StartWorkflowCommand("crawl", {"first": "gone"}))
+        )
+        assert failed.status == "failed"
+        assert failed.failed_step == "second"
+        assert "404: gone/next" in (failed.error_message or "")
+        assert ran == ["fetch gone", "fetch gone/next", "forget gone"]  # undone on the worker
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
