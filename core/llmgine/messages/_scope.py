@@ -55,7 +55,14 @@ def open_scope(command: Command[Any]) -> Scope:
         if command.causation_id is None:
             _set_causation_id(command, parent.message_id)
         depth = parent.depth
-    return Scope(command.command_id, command.correlation_id, depth)  # type: ignore[arg-type]
+    # Scope(command.command_id, command.correlation_id, depth), minus the __init__ call
+    scope = new_scope(Scope)
+    scope.message_id = command.command_id
+    scope.correlation_id = command.correlation_id  # type: ignore[assignment]
+    scope.depth = depth
+    scope.pending = None
+    scope.closed = False
+    return scope
 
 
 _set_correlation_id = slot_setter(Command, "correlation_id")
