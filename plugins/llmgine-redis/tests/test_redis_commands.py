@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -40,18 +42,28 @@ def summarize(bus: MessageBus) -> Any:
     return handle
 
 
-async def serve(worker: llmgine_redis.RedisTransport, until: asyncio.Event) -> None:
+@contextlib.asynccontextmanager
+async def serving(worker: llmgine_redis.RedisTransport) -> AsyncIterator[None]:
+    """Serve ``worker``'s remote commands in a task while the block runs; drain after."""
     server = worker.command_server()
     assert server is not None
     await server.ensure_groups()
-    until.set()
+
+    async def serve() -> None:
+        try:
+            while True:
+                await server.poll()
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            await server.drain()
+            raise
+
+    task = asyncio.create_task(serve())
     try:
-        while True:
-            await server.poll()
-            await asyncio.sleep(0)
-    except asyncio.CancelledError:
-        await server.drain()
-        raise
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_result_and_remote_exception_come_back_and_events_are_published(config, raw):
@@ -60,10 +72,7 @@ async def test_result_and_remote_exception_come_back_and_events_are_published(co
     worker_bus.register_command(Summarize, summarize(worker_bus))
     caller = llmgine_redis.enable(caller_bus, **cfg)
     worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(worker, ready))
-    await ready.wait()
-    try:
+    async with serving(worker):
         command = Summarize("one two three four five")
         assert await caller_bus.dispatch_async(command) == {"summary": "one two three"}
         with pytest.raises(llmgine_redis.RemoteCommandError) as info:
@@ -75,11 +84,8 @@ async def test_result_and_remote_exception_come_back_and_events_are_published(co
         assert "raise KeyError" in error.remote_traceback
         with pytest.raises(AsyncHandlerError, match="dispatch_async"):
             caller_bus.dispatch(Summarize("sync callers must await"))
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await caller.aclose()
-        await worker.aclose()
+    await caller.aclose()  # after serving stopped (on failure, conftest closes them)
+    await worker.aclose()
     events = raw.xrange(cfg["prefix"] + ":events")
     assert len(events) == 1  # the worker's handler queued one event; it was published
     assert command.command_id.encode() in events[0][1][b"m"]
@@ -158,18 +164,12 @@ async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw
     worker_bus.register_command(Summarize, summarize(worker_bus))
     caller = llmgine_redis.enable(caller_bus, **cfg)
     worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(worker, ready))
-    await ready.wait()
-    try:
+    async with serving(worker):
         # A caller on a newer version sends a value of the wrong type: no 30 s wait.
         with pytest.raises(llmgine_redis.RemoteCommandError, match="invalid-fields") as info:
             await caller_bus.dispatch_async(Summarize("text", words="three"))  # type: ignore[arg-type]
         assert info.value.error_type == "WireError"
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await caller.aclose()
-        await worker.aclose()
+    await caller.aclose()  # after serving stopped (on failure, conftest closes them)
+    await worker.aclose()
     dead = raw.xrange(f"{cfg['prefix']}:commands:test.Summarize:dead")
     assert [r[b"reason"] for _, r in dead] == [b"invalid-fields"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Any
 
@@ -11,7 +10,7 @@ import llmgine_redis
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command, StartWorkflowCommand
-from test_redis_commands import serve
+from test_redis_commands import serving
 
 llmgine_workflows = pytest.importorskip("llmgine_workflows")
 
@@ -75,10 +74,7 @@ async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config,
     engine = llmgine_workflows.install(caller_bus)
     llmgine_redis.enable(caller_bus, **cfg)  # forwards Fetch and Forget: no local handler
     worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(worker, ready))
-    await ready.wait()
-    try:
+    async with serving(worker):
         run_id = await caller_bus.dispatch_async(StartWorkflowCommand("crawl", {"first": "a"}))
         run = engine.get_run(run_id)
         assert run.status == "completed"
@@ -93,6 +89,3 @@ async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config,
         assert failed.failed_step == "second"
         assert "404: gone/next" in (failed.error_message or "")
         assert ran == ["fetch gone", "fetch gone/next", "forget gone"]  # undone on the worker
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
