@@ -53,14 +53,20 @@ class Command(Generic[R_co]):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = _new(cls)
-        # (the slots' own setters: subclasses may be frozen)
-        _set_command_id(self, new_id())
-        _set_correlation_id(self, None)
-        _set_causation_id(self, None)
+        if cls.__setattr__ is _plain_setattr:
+            # plain stores cost a fraction of the slot setters' calls
+            self.command_id = new_id()
+            self.correlation_id = None
+            self.causation_id = None
+        else:  # a frozen class (or one with setattr hooks): the slots' own setters
+            _set_command_id(self, new_id())
+            _set_correlation_id(self, None)
+            _set_causation_id(self, None)
         return self
 
 
 _new = object.__new__
+_plain_setattr = object.__setattr__
 _set_command_id = slot_setter(Command, "command_id")
 _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")

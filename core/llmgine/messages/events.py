@@ -16,7 +16,7 @@ name (``class OrderPlaced(Event)`` has type ``"OrderPlaced"``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
@@ -46,7 +46,10 @@ __all__ = [
 class _EventSlots:
     """Where every event keeps its ids and creation time (see :class:`Event`)."""
 
-    __slots__ = ("__weakref__", "causation_id", "correlation_id", "event_id", "timestamp")
+    # ``_llmgine_time`` is what Event's ``timestamp`` property reads (see there).
+    __slots__ = ("__weakref__", "_llmgine_time", "causation_id", "correlation_id", "event_id")
+
+    _llmgine_time: int | datetime  # creation time: ns since the epoch until first read
 
 
 class Event(_EventSlots):
@@ -71,13 +74,19 @@ class Event(_EventSlots):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = _new(cls)
-        # (the slots' own setters: subclasses may be frozen)
-        _set_event_id(self, new_id())
         # The clock reading only: ``timestamp`` turns it into a datetime when first
         # read, which many events never are (datetime.now(UTC) costs 3x time_ns()).
-        _set_timestamp(self, _time_ns())
-        _set_correlation_id(self, None)
-        _set_causation_id(self, None)
+        if cls.__setattr__ is _plain_setattr:
+            # plain stores cost a fraction of the slot setters' calls
+            self.event_id = new_id()
+            self._llmgine_time = _time_ns()
+            self.correlation_id = None
+            self.causation_id = None
+        else:  # a frozen class (or one with setattr hooks): the slots' own setters
+            _set_event_id(self, new_id())
+            _set_time(self, _time_ns())
+            _set_correlation_id(self, None)
+            _set_causation_id(self, None)
         return self
 
     @property
@@ -87,7 +96,7 @@ class Event(_EventSlots):
 
     @timestamp.setter
     def timestamp(self, value: datetime) -> None:
-        _set_timestamp(self, value)
+        _set_time(self, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -104,22 +113,25 @@ class Event(_EventSlots):
 
 
 _new = object.__new__
+_plain_setattr = object.__setattr__
 _time_ns = time.time_ns
 _now = datetime.now
 _fromtimestamp = datetime.fromtimestamp
 _set_event_id = slot_setter(Event, "event_id")
-_get_timestamp = _EventSlots.timestamp.__get__  # type: ignore[attr-defined]
-_set_timestamp = slot_setter(Event, "timestamp")
+_get_time: Callable[[Event], int | datetime] = vars(_EventSlots)["_llmgine_time"].__get__
+_set_time = slot_setter(Event, "_llmgine_time")
 _set_correlation_id = slot_setter(Event, "correlation_id")
 _set_causation_id = slot_setter(Event, "causation_id")
 
 
 def _creation_time(event: Event) -> datetime:
-    value = _get_timestamp(event)
-    if value.__class__ is int:  # the clock reading taken at creation, in ns
-        value = _fromtimestamp(value / 1e9, UTC)
-        _set_timestamp(event, value)  # the same value whoever reads it first
-    return value  # type: ignore[no-any-return]
+    value = _get_time(event)
+    if isinstance(value, datetime):
+        return value
+    # the clock reading taken at creation, in ns
+    when = _fromtimestamp(value / 1e9, UTC)
+    _set_time(event, when)  # the same value whoever reads it first
+    return when
 
 
 def _now_utc() -> datetime:
@@ -132,8 +144,8 @@ class _CoreEvent(Event):
 
     event_id: str = attrs.field(kw_only=True, default=kept("event_id"), validator=non_empty_str)
     timestamp: datetime = attrs.field(
-        # attrs gives a class that declares a ``timestamp`` field the raw slot, not
-        # Event's property, so the core events take the time as a datetime at once.
+        # A field of its own (a slot that hides Event's property): the core events
+        # take the time as a datetime at once, so it can be given and validated.
         kw_only=True,
         factory=_now_utc,
         repr=False,
