@@ -46,7 +46,7 @@ import attrs
 
 from .messages._middleware import AsyncMiddleware, Middleware, Next
 from .messages._naming import type_name
-from .messages._scope import current_scope
+from .messages._scope import PENDING, current_scope
 
 __all__ = [
     "Around",
@@ -248,11 +248,11 @@ class Retry:
         attempt's: those before it belong to outer middleware and stay queued.
         """
         scope = current_scope.get()
-        if scope is not None and scope.pending is not None:
+        if scope is not None and scope[PENDING] is not None:
             if mark:
-                del scope.pending[mark:]
+                del scope[PENDING][mark:]
             else:
-                scope.pending = None
+                scope[PENDING] = None
         if attempt >= self.attempts or not isinstance(error, self.retry_on):
             raise error
         return self.delay(attempt)
@@ -282,7 +282,7 @@ class Retry:
 def _queued() -> int:
     """How many events the current scope has queued so far."""
     scope = current_scope.get()
-    return len(scope.pending) if scope is not None and scope.pending is not None else 0
+    return len(scope[PENDING]) if scope is not None and scope[PENDING] is not None else 0
 
 
 class HandlerTimeoutError(TimeoutError):

@@ -15,7 +15,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._naming import type_name
-from ._scope import Scope, current_scope, new_scope
+from ._scope import CLOSED, PENDING, Scope, current_scope, new_scope
 from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 from .events import SystemEvent
@@ -77,13 +77,8 @@ class Delivery:
             handlers = plan.handlers
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        # Scope(event.event_id, event.correlation_id, depth), minus the __init__ call
-        scope = new_scope(Scope)
-        scope.message_id = event.event_id
-        scope.correlation_id = event.correlation_id  # type: ignore[assignment]
-        scope.depth = depth
-        scope.pending = None
-        scope.closed = False
+        # new_scope(...), minus the call
+        scope: Scope = [event.event_id, event.correlation_id, depth, None, False]
         token = current_scope.set(scope)
         try:
             # The plain handler tuple keeps the loop tight; a failure, the rare case,
@@ -102,17 +97,17 @@ class Delivery:
                 except RecursionError as exc:  # the same runaway, caught by Python first
                     self._cascade(event, exc)
                 except Exception as exc:
-                    scope.pending = None
+                    scope[PENDING] = None
                     if failures is None:
                         failures = []
                     failures.append((_subscriber(plan, handler), exc))
                     continue
-                if scope.pending is not None:
-                    queue.extend([(e, depth + 1, False) for e in scope.pending])
-                    scope.pending = None
+                if scope[PENDING] is not None:
+                    queue.extend([(e, depth + 1, False) for e in scope[PENDING]])
+                    scope[PENDING] = None
         finally:
             current_scope.reset(token)
-            scope.closed = True
+            scope[CLOSED] = True
         if failures is None:
             return []
         self._failed(event, depth, kind, failures, queue)
@@ -145,12 +140,12 @@ class Delivery:
         try:
             for subscriber in plan.asubscribers:
                 if shared is None and not subscriber.is_async:
-                    shared = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    shared = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
                     token = current_scope.set(shared)
                 own: Scope | None = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
-                        own = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                        own = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
                         own_token = current_scope.set(own)
                         try:
                             result = subscriber.handler(event)
@@ -164,8 +159,8 @@ class Delivery:
                         if result.__class__ is not CoroutineType:
                             task = None
                         else:  # a plain function that returned a coroutine
-                            own = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-                            own.pending, shared.pending = shared.pending, None  # type: ignore[union-attr]
+                            own = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                            own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
                             own_token = current_scope.set(own)
                             try:
                                 task = create_task(result)
@@ -173,16 +168,16 @@ class Delivery:
                                 current_scope.reset(own_token)
                 except RecursionError as exc:  # EventCascadeError is one too
                     if shared is not None:
-                        shared.closed = True
+                        shared[CLOSED] = True
                     _abandon(started)
                     if not isinstance(exc, EventCascadeError):
                         self._cascade(event, exc)
                     raise
                 except Exception as exc:
                     if own is not None:
-                        own.closed = True
+                        own[CLOSED] = True
                     elif shared is not None:
-                        shared.pending = None
+                        shared[PENDING] = None
                     failures.append((subscriber, exc))
                     continue
                 if own is not None:
@@ -190,9 +185,9 @@ class Delivery:
                     # body, so asyncio.timeout() and TaskGroup cancel it and not the
                     # emitter, and its context changes (and their tokens) stay its own.
                     started.append((subscriber, own, task))
-                elif shared is not None and shared.pending is not None:
-                    done = Scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
-                    done.pending, shared.pending = shared.pending, None
+                elif shared is not None and shared[PENDING] is not None:
+                    done = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    done[PENDING], shared[PENDING] = shared[PENDING], None
                     started.append((subscriber, done, None))
         finally:
             if token is not None:
@@ -202,14 +197,14 @@ class Delivery:
                 await _wait(started)
             except BaseException:
                 if shared is not None:
-                    shared.closed = True  # cancelled: nothing gets published
+                    shared[CLOSED] = True  # cancelled: nothing gets published
                 raise
         if shared is not None:
-            shared.closed = True
-            if shared.pending is not None:  # queued late, by what a plain subscriber started
+            shared[CLOSED] = True
+            if shared[PENDING] is not None:  # queued late, by what a plain subscriber started
                 started.append((plan.asubscribers[-1], shared, None))
         for subscriber, scope, task in started:
-            scope.closed = True
+            scope[CLOSED] = True
             try:
                 error = _outcome(subscriber, task) if task is not None else None
             except RecursionError as exc:
@@ -218,8 +213,8 @@ class Delivery:
                 raise
             if error is not None:
                 failures.append((subscriber, error))
-            elif scope.pending is not None:
-                queue.extend([(e, depth + 1, False) for e in scope.pending])
+            elif scope[PENDING] is not None:
+                queue.extend([(e, depth + 1, False) for e in scope[PENDING]])
         if failures:
             self._failed(event, depth, kind, failures, queue)
         return failures
@@ -378,7 +373,7 @@ def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | Non
 def _abandon(started: list[Started]) -> None:
     """Cancel the subscriber tasks still running and close every scope: nothing gets published."""
     for _, scope, task in started:
-        scope.closed = True
+        scope[CLOSED] = True
         if task is not None:
             task.cancel()
 

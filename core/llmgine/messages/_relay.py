@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Collection, Sequence
 
 from ._delivery import DIRECT, QUEUED, Delivery, Failure
-from ._scope import current_scope
+from ._scope import DEPTH, current_scope
 from .errors import SubscriberError
 from .events import Event
 from .transport import Outbox
@@ -71,7 +71,7 @@ class Relay(Delivery):
         scope = current_scope.get()
         queue: _Queue = deque()
         try:
-            failures = self._deliver(event, scope.depth + 1 if scope else 1, DIRECT, queue, only)
+            failures = self._deliver(event, scope[DEPTH] + 1 if scope else 1, DIRECT, queue, only)
         except SubscriberError as error:
             failures = self._failures_of(event, error)
         self._drain_out(queue)
@@ -84,7 +84,7 @@ class Relay(Delivery):
         if not isinstance(event, Event):
             raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
         scope = current_scope.get()
-        depth = scope.depth + 1 if scope else 1
+        depth = scope[DEPTH] + 1 if scope else 1
         queue: _Queue = deque()
         try:
             failures = await self._deliver_async(event, depth, DIRECT, queue, only)

@@ -1,6 +1,6 @@
 """The unit of work a handler or subscriber runs in, kept in a ``contextvars`` variable.
 
-Each ``dispatch`` and each event delivery opens a :class:`Scope`. Because the
+Each ``dispatch`` and each event delivery opens a scope (see :data:`Scope`). Because the
 variable is per context, concurrent ``dispatch_async`` tasks and threads each see
 their own scope, so ``add_pending_event`` can never queue an event into another
 dispatch. The variable is module-level, not per bus, so a handler written against
@@ -10,34 +10,47 @@ the global ``message_bus`` also queues into a dispatch of an isolated bus.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeAlias
 
 from ._fields import slot_setter
 from .commands import Command
 from .events import Event
 
-__all__ = ["Scope", "current_scope", "new_scope", "open_scope", "stamp"]
+__all__ = [
+    "CLOSED",
+    "CORRELATION_ID",
+    "DEPTH",
+    "MESSAGE_ID",
+    "PENDING",
+    "Scope",
+    "current_scope",
+    "new_scope",
+    "open_scope",
+    "stamp",
+]
 
 
-class Scope:
-    """What is being handled: its message id, its correlation, and the events it queued."""
+#: A scope is a five-item list, indexed by the constants below: the cheapest object
+#: Python makes (a slotted instance costs almost 3x as much), and every dispatch and
+#: every event delivery makes one.
+Scope: TypeAlias = list[Any]
 
-    __slots__ = ("closed", "correlation_id", "depth", "message_id", "pending")
+#: the id of the command or event being handled
+MESSAGE_ID = 0
+#: its correlation id, which the messages it causes inherit
+CORRELATION_ID = 1
+#: how many generations of events led here (0 for a top-level command)
+DEPTH = 2
+#: the events queued by the code running in this scope; None until the first one
+PENDING = 3
+#: True once the handler or subscriber returned: later events have nowhere to go
+CLOSED = 4
 
-    def __init__(self, message_id: str, correlation_id: str, depth: int) -> None:
-        self.message_id = message_id
-        self.correlation_id = correlation_id
-        #: how many generations of events led here (0 for a top-level command)
-        self.depth = depth
-        #: events queued by the code running in this scope; None until the first one
-        self.pending: list[Event] | None = None
-        #: set when the handler or subscriber returned: later events have nowhere to go
-        self.closed = False
 
+def new_scope(message_id: str, correlation_id: str, depth: int) -> Scope:
+    """An open scope with nothing queued (hot paths write the list literal instead)."""
+    return [message_id, correlation_id, depth, None, False]
 
-#: ``new_scope(Scope)`` makes an empty scope, for code that fills the five slots itself
-#: because ``Scope(...)`` costs an ``__init__`` call per event (see ``_delivery``).
-new_scope = object.__new__
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
 
@@ -47,24 +60,19 @@ def open_scope(command: Command[Any]) -> Scope:
     parent = current_scope.get()
     if parent is None:
         if command.correlation_id is None:
-            _set_correlation_id(command, command.command_id)
-        depth = 0
-    else:
-        if command.correlation_id is None:
-            _set_correlation_id(command, parent.correlation_id)
-        if command.causation_id is None:
-            _set_causation_id(command, parent.message_id)
-        depth = parent.depth
-    # Scope(command.command_id, command.correlation_id, depth), minus the __init__ call
-    scope = new_scope(Scope)
-    scope.message_id = command.command_id
-    scope.correlation_id = command.correlation_id  # type: ignore[assignment]
-    scope.depth = depth
-    scope.pending = None
-    scope.closed = False
-    return scope
+            if command.__class__.__setattr__ is _plain_setattr:
+                command.correlation_id = command.command_id  # (a fraction of the setter's cost)
+            else:  # frozen
+                _set_correlation_id(command, command.command_id)
+        return [command.command_id, command.correlation_id, 0, None, False]
+    if command.correlation_id is None:
+        _set_correlation_id(command, parent[CORRELATION_ID])
+    if command.causation_id is None:
+        _set_causation_id(command, parent[MESSAGE_ID])
+    return [command.command_id, command.correlation_id, parent[DEPTH], None, False]
 
 
+_plain_setattr = object.__setattr__
 _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
 
@@ -83,10 +91,10 @@ def stamp(event: Event, scope: Scope | None, caller: str) -> int:
         return 1
     # each unless set: a given correlation (e.g. a request id) still gets its cause
     if event.correlation_id is None:
-        _set_event_correlation_id(event, scope.correlation_id)
+        _set_event_correlation_id(event, scope[CORRELATION_ID])
     if event.causation_id is None:
-        _set_event_causation_id(event, scope.message_id)
-    return scope.depth + 1
+        _set_event_causation_id(event, scope[MESSAGE_ID])
+    return scope[DEPTH] + 1  # type: ignore[no-any-return]
 
 
 _set_event_correlation_id = slot_setter(Event, "correlation_id")

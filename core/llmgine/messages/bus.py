@@ -5,7 +5,7 @@ object). ``MessageBus.isolated()`` gives a fresh, independent bus for tests and
 for applications that embed more than one.
 
 How a dispatch goes: find the handler for the command's class (its nearest
-registered base; cached) -> open a :class:`~llmgine.messages._scope.Scope` in a
+registered base; cached) -> open a scope (:mod:`~llmgine.messages._scope`) in a
 context variable -> run the handler -> on success publish the events it queued
 with ``add_pending_event``, in order, breadth-first (events queued by
 subscribers go to the back of the queue); on failure drop them and re-raise.
@@ -25,7 +25,7 @@ from ._lifecycle import Closing
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
 from ._relay import Relay
-from ._scope import current_scope, open_scope, stamp
+from ._scope import CLOSED, DEPTH, MESSAGE_ID, PENDING, current_scope, open_scope, stamp
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
@@ -272,15 +272,15 @@ class MessageBus(Relay, Closing):
             result = entry.handler(command)
         finally:
             current_scope.reset(token)
-            scope.closed = True
+            scope[CLOSED] = True
         if result.__class__ is CoroutineType:
             result.close()
             raise AsyncHandlerError(
                 f"handler {entry.name} of {type_name(command.__class__)} returned a coroutine; "
                 "use 'await message_bus.dispatch_async(command)'"
             )
-        if scope.pending is not None:
-            self._publish(scope.pending, scope.depth + 1)
+        if scope[PENDING] is not None:
+            self._publish(scope[PENDING], scope[DEPTH] + 1)
         return result  # type: ignore[no-any-return]
 
     async def dispatch_async(self, command: Command[R]) -> R:
@@ -298,9 +298,9 @@ class MessageBus(Relay, Closing):
                 result = await result
         finally:
             current_scope.reset(token)
-            scope.closed = True
-        if scope.pending is not None:
-            await self._publish_async(scope.pending, scope.depth + 1)
+            scope[CLOSED] = True
+        if scope[PENDING] is not None:
+            await self._publish_async(scope[PENDING], scope[DEPTH] + 1)
         return result  # type: ignore[no-any-return]
 
     # Events -----------------------------------------------------------------------
@@ -313,11 +313,11 @@ class MessageBus(Relay, Closing):
         from a task or thread that outlived the handler or subscriber that started it.
         """
         scope = current_scope.get()
-        if scope is None or scope.closed:
+        if scope is None or scope[CLOSED]:
             where = (
                 "outside a command handler or event subscriber"
                 if scope is None
-                else f"after the handler or subscriber of {scope.message_id} returned "
+                else f"after the handler or subscriber of {scope[MESSAGE_ID]} returned "
                 "(from a task or thread it started that outlived it)"
             )
             raise NoActiveScopeError(
@@ -326,10 +326,10 @@ class MessageBus(Relay, Closing):
                 "it now"
             )
         stamp(event, scope, "add_pending_event")
-        if scope.pending is None:
-            scope.pending = [event]
+        if scope[PENDING] is None:
+            scope[PENDING] = [event]
         else:
-            scope.pending.append(event)
+            scope[PENDING].append(event)
 
     def emit(self, event: Event) -> None:
         """Publish ``event`` now to every matching subscriber, then the events they queue.
