@@ -16,7 +16,6 @@ name (``class OrderPlaced(Event)`` has type ``"OrderPlaced"``).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from ._fields import slot_setter
@@ -25,6 +24,9 @@ from ._lazy import lazy_names
 from ._patterns import validate_type_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime, tzinfo
+
     from ._core_events import (
         SEVERITIES,
         ResourceCreatedEvent,
@@ -119,7 +121,6 @@ class Event(_EventSlots):
 
 _new = object.__new__
 _time_ns = time.time_ns
-_fromtimestamp = datetime.fromtimestamp
 _set_event_id = slot_setter(Event, "event_id")
 _get_timestamp = _EventSlots.timestamp.__get__  # type: ignore[attr-defined]
 _set_timestamp = slot_setter(Event, "timestamp")
@@ -130,9 +131,23 @@ _set_causation_id = slot_setter(Event, "causation_id")
 def _creation_time(event: Event) -> datetime:
     value = _get_timestamp(event)
     if value.__class__ is int:  # the clock reading taken at creation, in ns
-        value = _fromtimestamp(value / 1e9, UTC)
+        fromtimestamp, utc = _datetime or _import_datetime()
+        value = fromtimestamp(value / 1e9, utc)
         _set_timestamp(event, value)  # the same value whoever reads it first
     return value  # type: ignore[no-any-return]
+
+
+#: (datetime.fromtimestamp, UTC), bound by the first timestamp read: many processes
+#: read none, and importing datetime costs more than most of the core's own modules.
+_datetime: tuple[Callable[[float, tzinfo], datetime], tzinfo] | None = None
+
+
+def _import_datetime() -> tuple[Callable[[float, tzinfo], datetime], tzinfo]:
+    global _datetime
+    from datetime import UTC, datetime
+
+    _datetime = (datetime.fromtimestamp, UTC)
+    return _datetime
 
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
