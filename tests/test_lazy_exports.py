@@ -41,6 +41,7 @@ LAZY = {
         "llmgine.messages._core_commands",
     ),
     "llmgine.messages": (["SystemEvent"], "llmgine.messages._core_events"),
+    "llmgine.plugins": (["PluginStatus"], "llmgine.plugins.status"),
 }
 
 CASES = [(module, name) for module, (names, _) in LAZY.items() for name in names]
