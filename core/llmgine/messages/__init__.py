@@ -5,7 +5,10 @@ The seed's modules keep their names: :mod:`~llmgine.messages.bus`,
 :mod:`~llmgine.messages.handlers`; the most used names are re-exported here.
 """
 
+from typing import TYPE_CHECKING
+
 from ._delivery import Failure
+from ._lazy import lazy_names
 from ._subscribers import Plan, Subscriber, Subscription
 from .bus import MessageBus, message_bus
 from .commands import Command
@@ -19,7 +22,10 @@ from .errors import (
     NoActiveScopeError,
     SubscriberError,
 )
-from .events import Event, SystemEvent
+from .events import Event
+
+if TYPE_CHECKING:
+    from .events import SystemEvent
 
 __all__ = [
     "AsyncHandlerError",
@@ -40,3 +46,7 @@ __all__ = [
     "SystemEvent",
     "message_bus",
 ]
+
+if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
+    # built on first use, like the other core events: see messages/_lazy.py
+    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages.events", ["SystemEvent"])

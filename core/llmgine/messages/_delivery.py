@@ -18,7 +18,6 @@ from ._naming import type_name
 from ._scope import CLOSED, PENDING, Scope, current_scope, new_scope
 from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
-from .events import SystemEvent
 
 if TYPE_CHECKING:
     import asyncio
@@ -245,6 +244,8 @@ class Delivery:
         if self.strict:
             raise SubscriberError(event, [(s.name, exc) for s, exc in failures])
         import logging  # only when something failed (kept off import time)
+
+        from .events import SystemEvent
 
         logger = logging.getLogger("llmgine.bus")
         for subscriber, exc in failures:

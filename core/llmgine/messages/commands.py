@@ -9,13 +9,20 @@ its class has. ``Command[R]`` says that the command's handler returns ``R``, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-import attrs
-
-from ._fields import kept, mapping, non_empty_str, optional_id, slot_setter
+from ._fields import slot_setter
 from ._ids import new_id
+from ._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from ._core_commands import (
+        CreateResourceCommand,
+        DeleteResourceCommand,
+        ResumeWorkflowCommand,
+        StartWorkflowCommand,
+        UpdateResourceCommand,
+    )
 
 __all__ = [
     "Command",
@@ -72,54 +79,8 @@ _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
 
 
-@attrs.frozen
-class _CoreCommand(Command[R_co]):
-    """A frozen attrs command whose ids can also be given to the constructor."""
-
-    command_id: str = attrs.field(kw_only=True, default=kept("command_id"), validator=non_empty_str)
-    correlation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
+if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
+    # Everything but Command is built on first use: see messages/_lazy.py.
+    __getattr__, __dir__ = lazy_names(
+        __name__, "llmgine.messages._core_commands", [n for n in __all__ if n != "Command"]
     )
-    causation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
-    )
-
-
-@attrs.frozen
-class CreateResourceCommand(_CoreCommand[str]):
-    """Create a resource of ``resource_type`` from ``resource_data``; the handler returns its id."""
-
-    resource_type: str = attrs.field(validator=non_empty_str)
-    resource_data: Mapping[str, Any] = attrs.field(validator=mapping)
-
-
-@attrs.frozen
-class UpdateResourceCommand(_CoreCommand[None]):
-    """Replace the data of the existing resource ``resource_id``."""
-
-    resource_id: str = attrs.field(validator=non_empty_str)
-    resource_type: str = attrs.field(validator=non_empty_str)
-    resource_data: Mapping[str, Any] = attrs.field(validator=mapping)
-
-
-@attrs.frozen
-class DeleteResourceCommand(_CoreCommand[None]):
-    """Delete the existing resource ``resource_id``."""
-
-    resource_id: str = attrs.field(validator=non_empty_str)
-    resource_type: str = attrs.field(validator=non_empty_str)
-
-
-@attrs.frozen
-class StartWorkflowCommand(_CoreCommand[str]):
-    """Start a run of workflow ``workflow_name`` with ``input``; the handler returns the run id."""
-
-    workflow_name: str = attrs.field(validator=non_empty_str)
-    input: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
-
-
-@attrs.frozen
-class ResumeWorkflowCommand(_CoreCommand[str]):
-    """Resume the interrupted workflow run ``run_id`` from its last completed step."""
-
-    run_id: str = attrs.field(validator=non_empty_str)

@@ -16,15 +16,31 @@ name (``class OrderPlaced(Event)`` has type ``"OrderPlaced"``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import attrs
-
-from ._fields import kept, mapping, non_empty_str, optional_id, slot_setter
+from ._fields import slot_setter
 from ._ids import new_id
+from ._lazy import lazy_names
 from ._patterns import validate_type_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime, tzinfo
+
+    from ._core_events import (
+        SEVERITIES,
+        ResourceCreatedEvent,
+        ResourceDeletedEvent,
+        ResourceEvent,
+        ResourceUpdatedEvent,
+        Severity,
+        SystemEvent,
+        WorkflowCompletedEvent,
+        WorkflowEvent,
+        WorkflowFailedEvent,
+        WorkflowStartedEvent,
+        WorkflowStepCompletedEvent,
+    )
 
 __all__ = [
     "Event",
@@ -115,8 +131,6 @@ class Event(_EventSlots):
 _new = object.__new__
 _plain_setattr = object.__setattr__
 _time_ns = time.time_ns
-_now = datetime.now
-_fromtimestamp = datetime.fromtimestamp
 _set_event_id = slot_setter(Event, "event_id")
 _get_time: Callable[[Event], int | datetime] = vars(_EventSlots)["_llmgine_time"].__get__
 _set_time = slot_setter(Event, "_llmgine_time")
@@ -126,164 +140,30 @@ _set_causation_id = slot_setter(Event, "causation_id")
 
 def _creation_time(event: Event) -> datetime:
     value = _get_time(event)
-    if isinstance(value, datetime):
-        return value
+    if value.__class__ is not int:
+        return value  # type: ignore[return-value]
     # the clock reading taken at creation, in ns
-    when = _fromtimestamp(value / 1e9, UTC)
+    fromtimestamp, utc = _datetime or _import_datetime()
+    when = fromtimestamp(value / 1e9, utc)
     _set_time(event, when)  # the same value whoever reads it first
     return when
 
 
-def _now_utc() -> datetime:
-    return _now(UTC)
+#: (datetime.fromtimestamp, UTC), bound by the first timestamp read: many processes
+#: read none, and importing datetime costs more than most of the core's own modules.
+_datetime: tuple[Callable[[float, tzinfo], datetime], tzinfo] | None = None
 
 
-@attrs.frozen
-class _CoreEvent(Event):
-    """A frozen attrs event whose ids and timestamp can also be given to the constructor."""
+def _import_datetime() -> tuple[Callable[[float, tzinfo], datetime], tzinfo]:
+    global _datetime
+    from datetime import UTC, datetime
 
-    event_id: str = attrs.field(kw_only=True, default=kept("event_id"), validator=non_empty_str)
-    timestamp: datetime = attrs.field(
-        # A field of its own (a slot that hides Event's property): the core events
-        # take the time as a datetime at once, so it can be given and validated.
-        kw_only=True,
-        factory=_now_utc,
-        repr=False,
-    )
-    correlation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
-    )
-    causation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
-    )
-
-    @timestamp.validator
-    def _aware(self, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise TypeError(
-                f"{type(self).__name__}.timestamp must be a timezone-aware datetime, got {value!r}"
-            )
+    _datetime = (datetime.fromtimestamp, UTC)
+    return _datetime
 
 
-# Resources ---------------------------------------------------------------------
-
-
-@attrs.frozen
-class ResourceEvent(_CoreEvent):
-    """Base of the resource events; subscribe to the class to get all three."""
-
-    event_type = "resource"
-    resource_id: str = attrs.field(validator=non_empty_str)
-    resource_type: str = attrs.field(validator=non_empty_str)
-
-
-@attrs.frozen
-class ResourceCreatedEvent(ResourceEvent):
-    """A resource was created with ``resource_data``."""
-
-    event_type = "resource.created"
-    resource_data: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
-
-
-@attrs.frozen
-class ResourceUpdatedEvent(ResourceEvent):
-    """A resource's data was replaced by ``resource_data``."""
-
-    event_type = "resource.updated"
-    resource_data: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
-
-
-@attrs.frozen
-class ResourceDeletedEvent(ResourceEvent):
-    """A resource was deleted."""
-
-    event_type = "resource.deleted"
-
-
-# Workflows ---------------------------------------------------------------------
-
-
-@attrs.frozen
-class WorkflowEvent(_CoreEvent):
-    """Base of the workflow events: ``run_id`` identifies one run of ``workflow_name``."""
-
-    event_type = "workflow"
-    workflow_name: str = attrs.field(validator=non_empty_str)
-    run_id: str = attrs.field(validator=non_empty_str)
-
-
-@attrs.frozen
-class WorkflowStartedEvent(WorkflowEvent):
-    """A workflow run started with ``input``."""
-
-    event_type = "workflow.started"
-    input: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
-
-
-@attrs.frozen
-class WorkflowStepCompletedEvent(WorkflowEvent):
-    """Step ``step_name`` (0-based ``step_index``) of a run completed with ``result``."""
-
-    event_type = "workflow.step_completed"
-    step_name: str = attrs.field(validator=non_empty_str)
-    step_index: int = attrs.field(validator=attrs.validators.instance_of(int))
-    result: Any = None
-
-
-@attrs.frozen
-class WorkflowCompletedEvent(WorkflowEvent):
-    """A run completed; ``results`` maps each step name to its result."""
-
-    event_type = "workflow.completed"
-    results: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping)
-
-
-@attrs.frozen
-class WorkflowFailedEvent(WorkflowEvent):
-    """A run failed at ``step_name`` with an error of ``error_type`` (compensations have run)."""
-
-    event_type = "workflow.failed"
-    step_name: str = attrs.field(validator=non_empty_str)
-    error_type: str = attrs.field(validator=non_empty_str)
-    error_message: str = attrs.field(validator=attrs.validators.instance_of(str))
-
-
-# System ------------------------------------------------------------------------
-
-Severity = Literal["debug", "info", "warning", "error", "critical"]
-SEVERITIES: tuple[Severity, ...] = ("debug", "info", "warning", "error", "critical")
-
-
-def _severity(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value not in SEVERITIES:
-        raise ValueError(
-            f"SystemEvent.severity must be one of {', '.join(SEVERITIES)}; got {value!r}"
-        )
-
-
-def _component(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    non_empty_str(instance, attribute, value)
-    if "." in str(value) or "*" in str(value):
-        raise ValueError(
-            f"SystemEvent.component must be one segment (no '.' or '*'); got {value!r}"
-        )
-
-
-@attrs.frozen
-class SystemEvent(_CoreEvent):
-    """Something happened in ``component`` at ``severity``.
-
-    Its type name is ``system.<component>.<severity>``, so ``"system.*.error"``
-    matches every error. ``severity`` is one of :data:`SEVERITIES`.
-    """
-
-    component: str = attrs.field(validator=_component)
-    severity: Severity = attrs.field(validator=_severity)
-    message: str = attrs.field(validator=attrs.validators.instance_of(str))
-    details: Mapping[str, Any] = attrs.field(factory=dict, validator=mapping, repr=False)
-    event_type: str = attrs.field(
-        init=False,
-        default=attrs.Factory(
-            lambda self: f"system.{self.component}.{self.severity}", takes_self=True
-        ),
+if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
+    # Everything but Event is built on first use: see messages/_lazy.py.
+    __getattr__, __dir__ = lazy_names(
+        __name__, "llmgine.messages._core_events", [n for n in __all__ if n != "Event"]
     )

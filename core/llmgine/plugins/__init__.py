@@ -4,6 +4,9 @@ The public API is re-exported here; the hooks a plugin may implement are in
 :mod:`llmgine.plugins.hookspecs`.
 """
 
+from typing import TYPE_CHECKING
+
+from ..messages._lazy import lazy_names
 from ..messages._typing import Register, Subscribe
 from ._discovery import DISABLE_ENV, ENTRY_POINT_GROUP, LOAD_ENV, normalize
 from ._manager import (
@@ -15,7 +18,9 @@ from ._manager import (
     register_plugin,
 )
 from .errors import IncompatiblePluginError, PluginLoadError
-from .status import PluginStatus
+
+if TYPE_CHECKING:
+    from .status import PluginStatus
 
 __all__ = [
     "DISABLE_ENV",
@@ -34,3 +39,7 @@ __all__ = [
     "register_handlers",
     "register_plugin",
 ]
+
+if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
+    # An attrs class that only plugins with a plugin_status hook need: built on first use.
+    __getattr__, __dir__ = lazy_names(__name__, "llmgine.plugins.status", ["PluginStatus"])

@@ -10,8 +10,6 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-import attrs
-
 from .._version import __version__
 from .errors import IncompatiblePluginError
 
@@ -41,12 +39,16 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@attrs.frozen
 class Candidate:
     """An installed plugin's entry point, not yet imported."""
 
-    entry_point: EntryPoint
-    distribution: Distribution | None
+    # A plain class, not attrs: building an attrs class at import costs more than
+    # everything discovery does with it.
+    __slots__ = ("distribution", "entry_point")
+
+    def __init__(self, entry_point: EntryPoint, distribution: Distribution | None) -> None:
+        self.entry_point = entry_point
+        self.distribution = distribution
 
     @property
     def name(self) -> str:

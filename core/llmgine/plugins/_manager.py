@@ -11,7 +11,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -23,7 +23,9 @@ from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
 from .errors import PluginLoadError
-from .status import PluginStatus
+
+if TYPE_CHECKING:
+    from .status import PluginStatus
 
 __all__ = [
     "LENIENT_ENV",
