@@ -65,7 +65,9 @@ class _EventSlots:
     # ``_llmgine_time`` is what Event's ``timestamp`` property reads (see there).
     __slots__ = ("__weakref__", "_llmgine_time", "causation_id", "correlation_id", "event_id")
 
-    _llmgine_time: int | datetime  # creation time: ns since the epoch until first read
+    # creation time: an int of ns since the epoch until first read, then a datetime
+    # (Any: typing.get_type_hints() must resolve it without importing datetime)
+    _llmgine_time: Any
 
 
 class Event(_EventSlots):
@@ -132,7 +134,7 @@ _new = object.__new__
 _plain_setattr = object.__setattr__
 _time_ns = time.time_ns
 _set_event_id = slot_setter(Event, "event_id")
-_get_time: Callable[[Event], int | datetime] = vars(_EventSlots)["_llmgine_time"].__get__
+_get_time: Callable[[Event], Any] = vars(_EventSlots)["_llmgine_time"].__get__
 _set_time = slot_setter(Event, "_llmgine_time")
 _set_correlation_id = slot_setter(Event, "correlation_id")
 _set_causation_id = slot_setter(Event, "causation_id")
@@ -141,7 +143,7 @@ _set_causation_id = slot_setter(Event, "causation_id")
 def _creation_time(event: Event) -> datetime:
     value = _get_time(event)
     if value.__class__ is not int:
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[no-any-return]
     # the clock reading taken at creation, in ns
     fromtimestamp, utc = _datetime or _import_datetime()
     when = fromtimestamp(value / 1e9, utc)
