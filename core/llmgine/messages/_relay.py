@@ -71,7 +71,9 @@ class Relay(Delivery):
         scope = current_scope.get()
         queue: _Queue = deque()
         try:
-            failures = self._deliver(event, scope[DEPTH] + 1 if scope else 1, DIRECT, queue, only)
+            failures = list(
+                self._deliver(event, scope[DEPTH] + 1 if scope else 1, DIRECT, queue, only)
+            )
         except SubscriberError as error:
             failures = self._failures_of(event, error)
         self._drain_out(queue)
