@@ -90,3 +90,27 @@ def test_subscriber_sees_its_own_task(bus: MessageBus) -> None:
     emitter = run(main())
     assert tasks[0] is tasks[1]
     assert tasks[0] is not emitter
+
+
+def test_subscriber_tasks_come_from_the_loops_task_factory_when_one_is_set(
+    bus: MessageBus,
+) -> None:
+    """An application's task factory (e.g. for tracing) also makes the subscribers' tasks."""
+    made: list[str] = []
+    seen: list[bool] = []
+
+    def factory(loop, coro, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def subscriber(event: Said) -> None:
+        seen.append(asyncio.current_task() is not None)
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(factory)
+        bus.subscribe_event(Said, subscriber)
+        await bus.emit_async(Said(text="x"))
+
+    run(main())
+    assert seen == [True]
+    assert subscriber.__qualname__ in made

@@ -322,9 +322,12 @@ def _task_starter() -> Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]:
     import asyncio  # imported already: a loop is running (kept off import time)
 
     loop = asyncio.get_running_loop()
+    if loop.get_task_factory() is not None:  # the application's own tasks: respect them
+        return loop.create_task
+    # asyncio.Task itself: loop.create_task only adds a Python call in front of it
     if sys.version_info >= (3, 12):
         return functools.partial(asyncio.Task, loop=loop, eager_start=True)
-    return loop.create_task
+    return functools.partial(asyncio.Task, loop=loop)
 
 
 async def _wait(started: list[Started]) -> None:
