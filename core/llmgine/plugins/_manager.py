@@ -10,7 +10,6 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -366,27 +365,6 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
         return False
     bus.extensions.setdefault(_REGISTRATIONS, {})[name] = done
     return True
-
-
-def provided_by(name: str) -> tuple[list[str], list[str]]:
-    """Return the command types and subscription keys plugin ``name`` registers, as text.
-
-    Calls the plugin's registration hooks with recording callbacks and a throwaway
-    bus, which is never started, so nothing is activated.
-    """
-    commands: list[str] = []
-    keys: list[str] = []
-
-    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
-        commands.append(type_name(command_type))
-
-    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
-        keys.append(type_name(key) if isinstance(key, type) else str(key))
-
-    throwaway = MessageBus.isolated()
-    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
-    return commands, keys
 
 
 def _reset_for_tests() -> None:
