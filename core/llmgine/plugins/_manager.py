@@ -315,16 +315,37 @@ def _shut_down(bus: MessageBus) -> None:
     with _state.lock:
         started: list[str] = bus.extensions.pop(_STARTED, None) or []
         registered = list(bus.extensions.get(_EXTENSION, ()))
-    errors: list[Exception] = []
+    # One unregistered since was shut down by whoever unregistered it.
+    errors = _run_shutdown(bus, [name for name in started if name in registered])
+    if errors:
+        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+
+
+def _stop(bus: MessageBus, names: list[str]) -> list[PluginLoadError]:
+    """Shut down those of ``names`` that are started on ``bus``, as closing it would.
+
+    They count as not started afterwards, so closing the bus does not shut them down
+    again (nor does a second call); returns the errors of their ``shutdown`` hooks.
+    """
+    with _state.lock:
+        started: list[str] = bus.extensions.get(_STARTED, [])
+        stopping = [name for name in started if name in names]
+        for name in stopping:
+            started.remove(name)
+    return _run_shutdown(bus, stopping)
+
+
+def _run_shutdown(bus: MessageBus, started: list[str]) -> list[PluginLoadError]:
+    """Run the ``shutdown`` hook of each plugin, last started first; return the errors."""
+    errors: list[PluginLoadError] = []
     for name in reversed(started):
-        if name not in registered or not _state.pm.has_plugin(name):
-            continue  # unregistered since (llmgine_load_plugin shuts its plugins down itself)
+        if not _state.pm.has_plugin(name):
+            continue
         try:
             call_plugin_hook(name, "shutdown", bus=bus)
         except Exception as exc:
             errors.append(_hook_error(name, "shutdown", exc))
-    if errors:
-        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+    return errors
 
 
 def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
