@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "README.md"
 
 
-def _all_hookspecs() -> list[str]:
+def _all_hookspecs() -> dict[str, Callable[..., object]]:
+    """Every hookspec's name and function, read once at collection: tests that run
+    earlier may reset the plugin manager, which forgets the plugins' hookspecs."""
     # Installed plugins may add hookspecs of their own (the workflows plugin does).
     load_plugins(lenient=True)
-    names = {
-        name
+    specs = {
+        name: caller.spec.function
         for name, caller in vars(get_plugin_manager().hook).items()
         if getattr(caller, "spec", None) is not None
     }
-    return sorted(names)
+    return dict(sorted(specs.items()))
 
 
 def _test_sources() -> str:
@@ -29,7 +32,8 @@ def _test_sources() -> str:
     return "\n".join(f.read_text() for f in files)
 
 
-HOOKS = _all_hookspecs()
+SPECS = _all_hookspecs()
+HOOKS = list(SPECS)
 
 
 def test_core_hookspecs_are_found() -> None:
@@ -53,7 +57,6 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hookspec_has_a_one_line_docstring(hook: str) -> None:
-    caller = getattr(get_plugin_manager().hook, hook)
-    doc = inspect.getdoc(caller.spec.function) or ""
+    doc = inspect.getdoc(SPECS[hook]) or ""
     assert doc, f"hookspec {hook} needs a one-line docstring"
     assert "\n" not in doc.strip(), f"hookspec {hook}'s docstring must be one line"

@@ -208,6 +208,69 @@ def test_message_bus_is_restored_after_each_test(pytester: pytest.Pytester) -> N
     result.assert_outcomes(passed=5)
 
 
+def test_shutdown_hooks_run_once_per_startup_when_the_test_closes_the_bus(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")  # register_handlers() loads only greeter
+    pytester.makepyfile(greeter=PLUGIN_MODULE)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import greeter
+        from llmgine.messages.bus import message_bus
+        from llmgine.plugins import register_handlers, register_plugin
+
+        def test_close(llmgine_bus, llmgine_load_plugin):
+            llmgine_load_plugin(greeter)
+            llmgine_bus.close()
+
+        def test_aclose(llmgine_bus, llmgine_load_plugin):
+            llmgine_load_plugin(greeter)
+            asyncio.run(llmgine_bus.aclose())
+
+        def test_restarted(llmgine_bus, llmgine_load_plugin):
+            llmgine_load_plugin(greeter)
+            llmgine_bus.close()
+            register_handlers(llmgine_bus)  # starts it again: teardown owes one shutdown
+
+        def test_message_bus_closed():
+            register_plugin(greeter, "on-global")
+            register_handlers(message_bus)
+            message_bus.close()
+
+        def test_counts():
+            assert len(greeter.STARTED) == 5
+            assert len(greeter.STOPPED) == 5
+        """
+    )
+    # In a subprocess, where no installed plugin has been discovered yet.
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=5)
+
+
+def test_a_plugin_that_failed_to_start_is_not_shut_down(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        greeter=PLUGIN_MODULE.replace("STARTED.append(bus)", "raise RuntimeError('no start')")
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        import greeter
+        from llmgine.plugins import PluginLoadError
+
+        def test_load(llmgine_bus, llmgine_load_plugin):
+            with pytest.raises(PluginLoadError, match="no start"):
+                llmgine_load_plugin(greeter)
+            assert llmgine_bus.command_handlers() == {}
+
+        def test_not_shut_down():
+            assert greeter.STOPPED == []
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
 def test_fixtures_are_not_autouse(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

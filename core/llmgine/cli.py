@@ -11,15 +11,38 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .messages._naming import type_name
+from .messages.bus import MessageBus
 from .plugins import load_plugins
-from .plugins._manager import call_plugin_hook, provided_by
+from .plugins._manager import call_plugin_hook
 
 __all__ = ["main"]
+
+
+def _provided_by(name: str) -> tuple[list[str], list[str]]:
+    """Return the command types and subscription keys plugin ``name`` registers, as text.
+
+    Calls the plugin's registration hooks with recording callbacks and a throwaway
+    bus, which is never started, so nothing is activated.
+    """
+    commands: list[str] = []
+    keys: list[str] = []
+
+    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
+        commands.append(type_name(command_type))
+
+    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
+        keys.append(type_name(key) if isinstance(key, type) else str(key))
+
+    throwaway = MessageBus.isolated()
+    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
+    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
+    return commands, keys
 
 
 def _plugin_rows() -> list[dict[str, Any]]:
@@ -46,7 +69,7 @@ def _plugin_rows() -> list[dict[str, Any]]:
             row["activate"] = info.status.activate
         if info.error is None:
             try:
-                row["commands"], row["subscriptions"] = provided_by(info.name)
+                row["commands"], row["subscriptions"] = _provided_by(info.name)
             except Exception as exc:  # a plugin's hook is broken: report it, keep listing
                 row["state"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
         rows.append(row)

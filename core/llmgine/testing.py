@@ -14,10 +14,11 @@ environment with llmgine gets these fixtures; none is autouse:
 Independently of the fixtures, the process-wide ``message_bus`` (handlers,
 subscriptions, middleware, close callbacks, settings, extensions such as which
 plugins are registered on it) is restored after every test that changed it; the
-plugins the test registered on it are shut down first. The snapshot is
-taken just before the test's first function-scoped fixture is set up, so what
-session-, module- and class-scoped fixtures register stays for the tests that
-share them.
+plugins the test started on it are shut down first. A plugin's ``shutdown`` hook
+runs once per ``startup``: if the test closed a bus itself, teardown does not run
+it again. The snapshot is taken just before the test's first function-scoped
+fixture is set up, so what session-, module- and class-scoped fixtures register
+stays for the tests that share them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .messages._snapshot import BusSnapshot
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
 from .plugins import _manager
+from .plugins.errors import PluginLoadError
 
 __all__ = ["EventRecorder", "LoadPlugin"]
 
@@ -186,10 +188,11 @@ class _GlobalSnapshot:
             self.plugins = {name for name, _ in self.state.pm.list_name_plugin()}
 
     def restore(self) -> None:
-        # Plugins the test registered on message_bus are shut down, as closing it would.
-        started = [n for n in _registered_on(message_bus) if n not in self.registered]
+        # Plugins the test started on message_bus are shut down, as closing it would
+        # (unless the test closed it: a plugin is shut down once per startup).
+        added = [n for n in _registered_on(message_bus) if n not in self.registered]
         try:
-            _shut_down(message_bus, started)
+            _raise_first(_manager._stop(message_bus, added))
         finally:
             if self.bus.changed():
                 self.bus.restore()
@@ -214,16 +217,7 @@ def _registered_on(bus: MessageBus) -> list[str]:
     return names
 
 
-def _shut_down(bus: MessageBus, names: list[str]) -> None:
-    """Run the ``shutdown`` hook of each plugin (last started first); raise the first error."""
-    errors: list[Exception] = []
-    for name in reversed(names):
-        if _manager.get_plugin_manager().get_plugin(name) is None:
-            continue
-        try:
-            _manager.call_plugin_hook(name, "shutdown", bus=bus)
-        except Exception as exc:
-            errors.append(exc)
+def _raise_first(errors: list[PluginLoadError]) -> None:
     if errors:
         raise errors[0]
 
@@ -301,14 +295,17 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
         return registered
 
     yield load
-    # Shut each plugin down now: once it leaves the plugin manager, closing the bus can't.
+    # Shut each plugin down now (unless the test closed the bus already): once it leaves
+    # the plugin manager, closing the bus can't.
+    errors: list[PluginLoadError] = []
     try:
         for bus in {id(bus): bus for _, bus in loaded}.values():
             names = _registered_on(bus)
             mine = [name for name, target in loaded if target is bus and name in names]
             for name in mine:
                 names.remove(name)
-            _shut_down(bus, mine)
+            errors += _manager._stop(bus, mine)
+        _raise_first(errors)
     finally:
         state = _manager._state
         for name in added:

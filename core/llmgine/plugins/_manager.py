@@ -10,7 +10,6 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,6 +21,7 @@ from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
+from ._registrations import Registrations
 from .errors import PluginLoadError
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ _EXTENSION = "llmgine.plugins"
 #: Key of ``MessageBus.extensions`` holding the plugins started on a bus, in start order.
 #: Present exactly while a shutdown close callback is armed on the bus.
 _STARTED = "llmgine.plugins.started"
+#: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
+_REGISTRATIONS = "llmgine.plugins.registrations"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
@@ -242,8 +244,10 @@ def register_handlers(
     registered on a bus once, however often this is called. Then the ``startup``
     hook of each plugin not yet started there runs, in load order; closing the bus
     runs their ``shutdown`` hooks in reverse order, after which this starts them
-    again. Returns the loaded plugins in load order (in lenient mode, one whose
-    startup failed on this bus carries the error).
+    again. A plugin whose ``startup`` fails has its handlers, subscribers and
+    middleware removed from ``bus`` again (the next call registers it anew); the
+    error is raised, or in lenient mode warned. Returns the loaded plugins in load
+    order (in lenient mode, one whose startup failed on this bus carries the error).
     """
     bus = message_bus if bus is None else bus
     infos = load_plugins(lenient=lenient)
@@ -277,24 +281,29 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
         failed: dict[str, str] = {}
         for name in names:
             if name in done and name not in started and _state.pm.has_plugin(name):
-                error = _start(bus, name, lenient)
+                error = _start(bus, name)
                 if error is None:
                     started.append(name)
-                else:
-                    failed[name] = error
+                    continue
+                # A plugin that did not start contributes nothing, so nothing dispatches
+                # to it; done under the lock, before raising, so no other registration
+                # interleaves. The next register_handlers() call registers it again.
+                registered: dict[str, Registrations] = bus.extensions.get(_REGISTRATIONS, {})
+                if name in registered:
+                    registered.pop(name).undo()
+                done.remove(name)
+                failed[name] = str(error)
+                # Not recorded on the plugin's info: it failed on this bus only.
+                _fail(error, lenient, None, stacklevel=4)  # warn at register_handlers()'s caller
         return failed
 
 
-def _start(bus: MessageBus, name: str, lenient: bool) -> str | None:
-    """Run one plugin's ``startup`` hook; return the error (lenient mode) or ``None``."""
+def _start(bus: MessageBus, name: str) -> PluginLoadError | None:
+    """Run one plugin's ``startup`` hook; return the error it raised, as a PluginLoadError."""
     try:
         call_plugin_hook(name, "startup", bus=bus)
     except Exception as exc:
-        error = _hook_error(name, "startup", exc)
-        # Not recorded on the plugin's info: it is not started on this bus only, and
-        # the next register_handlers() call tries again.
-        _fail(error, lenient, None, stacklevel=5)  # warn at register_handlers()'s caller
-        return str(error)
+        return _hook_error(name, "startup", exc)
     return None
 
 
@@ -306,16 +315,37 @@ def _shut_down(bus: MessageBus) -> None:
     with _state.lock:
         started: list[str] = bus.extensions.pop(_STARTED, None) or []
         registered = list(bus.extensions.get(_EXTENSION, ()))
-    errors: list[Exception] = []
+    # One unregistered since was shut down by whoever unregistered it.
+    errors = _run_shutdown(bus, [name for name in started if name in registered])
+    if errors:
+        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+
+
+def _stop(bus: MessageBus, names: list[str]) -> list[PluginLoadError]:
+    """Shut down those of ``names`` that are started on ``bus``, as closing it would.
+
+    They count as not started afterwards, so closing the bus does not shut them down
+    again (nor does a second call); returns the errors of their ``shutdown`` hooks.
+    """
+    with _state.lock:
+        started: list[str] = bus.extensions.get(_STARTED, [])
+        stopping = [name for name in started if name in names]
+        for name in stopping:
+            started.remove(name)
+    return _run_shutdown(bus, stopping)
+
+
+def _run_shutdown(bus: MessageBus, started: list[str]) -> list[PluginLoadError]:
+    """Run the ``shutdown`` hook of each plugin, last started first; return the errors."""
+    errors: list[PluginLoadError] = []
     for name in reversed(started):
-        if name not in registered or not _state.pm.has_plugin(name):
-            continue  # unregistered since (llmgine_load_plugin shuts its plugins down itself)
+        if not _state.pm.has_plugin(name):
+            continue
         try:
             call_plugin_hook(name, "shutdown", bus=bus)
         except Exception as exc:
             errors.append(_hook_error(name, "shutdown", exc))
-    if errors:
-        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+    return errors
 
 
 def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
@@ -330,42 +360,20 @@ def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
 
 
 def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
-    """Register one plugin's commands and subscribers, all or nothing."""
-    commands: list[type] = []
-    subscriptions: list[Any] = []
-
-    def register(command_type: Any, handler: Callable[[Any], Any]) -> None:
-        bus.register_command(command_type, handler, source=f"plugin {name!r}")
-        commands.append(command_type)
-
-    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
-        subscriptions.append(bus.subscribe_event(key, handler))
-
-    removers: list[Callable[[], None]] = []
-
-    def add_command_middleware(middleware: Any) -> None:
-        removers.append(bus.add_command_middleware(middleware))
-
-    def add_event_middleware(middleware: Any) -> None:
-        removers.append(bus.add_event_middleware(middleware))
-
+    """Register one plugin's commands, subscribers and middleware, all or nothing."""
+    done = Registrations(bus, name)
     try:
-        call_plugin_hook(name, "register_commands", register=register, bus=bus)
-        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=bus)
+        call_plugin_hook(name, "register_commands", register=done.register, bus=bus)
+        call_plugin_hook(name, "register_subscribers", subscribe=done.subscribe, bus=bus)
         call_plugin_hook(
             name,
             "register_middleware",
-            add_command_middleware=add_command_middleware,
-            add_event_middleware=add_event_middleware,
+            add_command_middleware=done.add_command_middleware,
+            add_event_middleware=done.add_event_middleware,
             bus=bus,
         )
     except Exception as exc:
-        for command_type in commands:
-            bus.unregister_command(command_type)
-        for subscription in subscriptions:
-            subscription.unsubscribe()
-        for remove in removers:
-            remove()
+        done.undo()
         info = _state.infos[name]
         error = PluginLoadError(
             f"plugin {name!r}{_origin(info)} could not register its handlers: "
@@ -376,28 +384,8 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
         error.__cause__ = exc
         _fail(error, lenient, info, stacklevel=5)
         return False
+    bus.extensions.setdefault(_REGISTRATIONS, {})[name] = done
     return True
-
-
-def provided_by(name: str) -> tuple[list[str], list[str]]:
-    """Return the command types and subscription keys plugin ``name`` registers, as text.
-
-    Calls the plugin's registration hooks with recording callbacks and a throwaway
-    bus, which is never started, so nothing is activated.
-    """
-    commands: list[str] = []
-    keys: list[str] = []
-
-    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
-        commands.append(type_name(command_type))
-
-    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
-        keys.append(type_name(key) if isinstance(key, type) else str(key))
-
-    throwaway = MessageBus.isolated()
-    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
-    return commands, keys
 
 
 def _reset_for_tests() -> None:

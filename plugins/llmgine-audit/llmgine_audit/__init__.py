@@ -1,7 +1,8 @@
 """llmgine-audit: appends every event to a JSON-lines audit log.
 
-Idle until configured: set ``LLMGINE_AUDIT_LOG=/path/to/audit.jsonl`` or call
-``llmgine_audit.configure(path=...)`` before ``register_handlers()``. Each line
+Idle until configured: set ``LLMGINE_AUDIT_LOG=/path/to/audit.jsonl`` before
+``register_handlers()``, or call ``llmgine_audit.configure(path=...)`` (before or
+after it: afterwards, it subscribes the log on the buses the plugin is on). Each line
 holds the event's type, id, ISO timestamp, correlation and causation ids, class
 and fields (see :func:`event_record`).
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ._log import AuditLog
@@ -19,12 +20,18 @@ _log: AuditLog | None = None
 _resolved = False
 
 
+#: Called after ``configure()`` named a file; the plugin module adds the function that
+#: subscribes the log on the buses it is loaded on (kept apart so this module needs no bus).
+on_configured: list[Callable[[], None]] = []
+
+
 def configure(path: str | os.PathLike[str] | None) -> None:
     """Write the audit log to ``path`` from now on (``None``: back to ``LLMGINE_AUDIT_LOG``).
 
-    Call it before ``register_handlers()`` to activate an otherwise idle plugin
-    (an idle plugin subscribes nothing). Called later with another path, it moves
-    the log there: the old file is closed and the next event goes to the new one.
+    Before ``register_handlers()`` it activates an otherwise idle plugin; after it,
+    it also subscribes the log on every bus the plugin is loaded on (an idle plugin
+    subscribes nothing). Called again with another path, it moves the log there: the
+    old file is closed and the next event goes to the new one.
     """
     global _log, _resolved
     with _lock:
@@ -35,6 +42,9 @@ def configure(path: str | os.PathLike[str] | None) -> None:
         _resolved = path is not None
     if old is not None and old is not _log:
         old.close()
+    if path is not None:
+        for attach in on_configured:
+            attach()
 
 
 def get_audit_log() -> AuditLog | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.events import Event, SystemEvent
 from llmgine.plugins import PluginStatus
 
-from ._config import LOG_ENV, get_audit_log
+from ._config import LOG_ENV, get_audit_log, on_configured
 
 __all__ = ["plugin_status", "record_event", "register_subscribers", "shutdown", "startup"]
 
@@ -46,6 +48,33 @@ def _report(change: str, error: str | None, path: str, dropped: int) -> SystemEv
     )
 
 
+#: Key of ``MessageBus.extensions`` marking a bus the plugin started on; ``bus.reset()``,
+#: which forgets the bus's plugins, clears it.
+_EXTENSION = "llmgine-audit"
+#: The buses the plugin started on, for configure() to attach the log to later.
+_buses: weakref.WeakSet[MessageBus] = weakref.WeakSet()
+#: Makes "not subscribed yet, so subscribe" one step (configure() may race startup).
+_attach_lock = threading.Lock()
+
+
+def _attach(bus: MessageBus) -> None:
+    """Subscribe ``record_event`` to every event on ``bus``, once, if a log is configured."""
+    with _attach_lock:
+        if get_audit_log() is None or any(s.handler is record_event for s in bus.subscriptions):
+            return
+        bus.subscribe_event("*", record_event)
+
+
+def _attach_to_loaded_buses() -> None:
+    """After a late ``configure()``: attach the log to the buses the plugin is still on."""
+    for bus in list(_buses):
+        if _EXTENSION in bus.extensions:
+            _attach(bus)
+
+
+on_configured.append(_attach_to_loaded_buses)
+
+
 @llmgine.hookimpl
 def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], object]) -> None:
     """Subscribe ``record_event`` to every event, if an audit log is configured."""
@@ -55,7 +84,13 @@ def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], object
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
-    """Open the log file now, so a bad path is reported at startup, not at the first event."""
+    """Open the log file now, so a bad path is reported at startup, not at the first event.
+
+    Also remembers the bus, so that ``configure()`` called later attaches the log to it.
+    """
+    bus.extensions[_EXTENSION] = True
+    _buses.add(bus)
+    _attach(bus)  # configured between registration and startup
     log = get_audit_log()
     if log is not None and log.open() == "failed":
         bus.emit(_report("failed", log.last_error, str(log.path), log.dropped))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -68,11 +69,11 @@ def test_configure_moves_the_log_to_another_file(audit_log: AuditLog, log_path: 
 
 def test_startup_opens_the_file_and_shutdown_closes_it(audit_log: AuditLog, log_path: Path) -> None:
     bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
     audit_plugin.startup(bus)
     assert log_path.exists()
     audit_plugin.shutdown(bus)
     assert audit_log._fd is None
-    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
     bus.emit(event("after shutdown"))  # a later event reopens and appends
     assert messages(log_path) == ["after shutdown"]
 
@@ -112,6 +113,60 @@ def test_register_handlers_runs_the_hooks_and_closing_the_bus_closes_the_file(
         assert messages(log_path) == ["via register_handlers"]
     finally:
         _manager._reset_for_tests()
+
+
+@pytest.fixture
+def loaded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only the plugin under test loads (as 'audit-under-test'); forgotten afterwards."""
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+    _manager._reset_for_tests()
+    register_plugin(audit_plugin, "audit-under-test")
+    yield
+    _manager._reset_for_tests()
+
+
+@pytest.mark.usefixtures("loaded")
+def test_configure_after_register_handlers_attaches_the_log_to_the_loaded_buses(
+    log_path: Path,
+) -> None:
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    assert bus.subscriptions == ()  # idle: subscribes nothing
+    not_loaded = MessageBus.isolated(strict=True)
+    llmgine_audit.configure(path=log_path)
+    bus.emit(event("after configure"))
+    not_loaded.emit(event("elsewhere"))
+    llmgine_audit.configure(path=log_path.with_name("moved.jsonl"))  # subscribed once only
+    bus.emit(event("moved"))
+    assert [s.key for s in bus.subscriptions] == ["*"]
+    assert messages(log_path) == ["after configure"]
+    assert messages(log_path.with_name("moved.jsonl")) == ["moved"]
+    assert not_loaded.subscriptions == ()
+
+
+@pytest.mark.usefixtures("loaded")
+def test_configure_does_not_attach_to_a_bus_that_forgot_the_plugin(log_path: Path) -> None:
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    bus.reset()  # forgets its plugins
+    llmgine_audit.configure(path=log_path)
+    assert bus.subscriptions == ()
+    register_handlers(bus)  # registers it again, now configured: one subscriber
+    bus.emit(event("registered again"))
+    assert messages(log_path) == ["registered again"]
+
+
+def test_configured_between_registration_and_startup_it_subscribes_at_startup(
+    log_path: Path,
+) -> None:
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)  # idle: nothing
+    llmgine_audit.configure(path=log_path)  # the bus is not started yet: not attached
+    assert bus.subscriptions == ()
+    audit_plugin.startup(bus)
+    audit_plugin.startup(bus)  # as after a close and a restart: still one subscriber
+    bus.emit(event("after startup"))
+    assert messages(log_path) == ["after startup"]
 
 
 def test_the_installed_entry_point_is_discoverable() -> None:

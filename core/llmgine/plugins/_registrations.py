@@ -1,0 +1,63 @@
+"""What one plugin registered on one bus through its hooks, kept so it can be undone.
+
+The plugin loader hands these methods to a plugin's ``register_*`` hooks, and undoes
+everything when the registration fails part-way or the plugin's ``startup`` fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from ..messages.bus import MessageBus
+from ..messages.errors import CommandHandlerNotFound
+
+__all__ = ["Registrations"]
+
+
+class Registrations:
+    """The commands, subscriptions and middleware plugin ``name`` added to ``bus``."""
+
+    __slots__ = ("_bus", "_commands", "_removers", "_subscriptions", "source")
+
+    def __init__(self, bus: MessageBus, name: str) -> None:
+        self._bus = bus
+        #: what the bus names as the handlers' origin in error messages
+        self.source = f"plugin {name!r}"
+        self._commands: list[type] = []
+        self._subscriptions: list[Any] = []
+        self._removers: list[Callable[[], None]] = []
+
+    def register(self, command_type: Any, handler: Callable[[Any], Any]) -> None:
+        """The ``register`` argument of ``register_commands``."""
+        self._bus.register_command(command_type, handler, source=self.source)
+        self._commands.append(command_type)
+
+    def subscribe(self, key: Any, handler: Callable[[Any], Any]) -> None:
+        """The ``subscribe`` argument of ``register_subscribers``."""
+        self._subscriptions.append(self._bus.subscribe_event(key, handler))
+
+    def add_command_middleware(self, middleware: Any) -> None:
+        """The ``add_command_middleware`` argument of ``register_middleware``."""
+        self._removers.append(self._bus.add_command_middleware(middleware))
+
+    def add_event_middleware(self, middleware: Any) -> None:
+        """The ``add_event_middleware`` argument of ``register_middleware``."""
+        self._removers.append(self._bus.add_event_middleware(middleware))
+
+    def undo(self) -> None:
+        """Remove everything recorded here from the bus (what is gone already is skipped)."""
+        bus = self._bus
+        for command_type in self._commands:
+            # Only the plugin's own handler: one the app put in its place since stays.
+            if bus.command_handlers().get(command_type, (None, None))[1] == self.source:
+                with contextlib.suppress(CommandHandlerNotFound):  # gone meanwhile: as wanted
+                    bus.unregister_command(command_type)
+        for subscription in self._subscriptions:
+            subscription.unsubscribe()
+        for remove in self._removers:
+            remove()
+        self._commands.clear()
+        self._subscriptions.clear()
+        self._removers.clear()
