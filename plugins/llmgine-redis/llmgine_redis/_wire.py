@@ -22,12 +22,9 @@ wrong field types; :class:`WireError` says why.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from types import NoneType, UnionType
 from typing import Any
 
 import attrs
@@ -36,13 +33,12 @@ from llmgine.messages import events as _events
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
+from ._codec import Constructor, Field, constructor, fields_of, parse_datetime
+
 __all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
 
 #: The version this code writes and reads.
 FORMAT_VERSION = 1
-_BASE_FIELDS = frozenset(
-    {"event_id", "timestamp", "correlation_id", "causation_id", "command_id", "event_type"}
-)
 
 
 class WireError(ValueError):
@@ -53,18 +49,20 @@ class WireError(ValueError):
         self.reason = reason
 
 
-_Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError
-
-
 @attrs.frozen
 class _Spec:
     cls: type
     name: str
     kind: str
-    #: (field name, whether it has a default, converter/checker or None)
-    fields: tuple[tuple[str, bool, _Check | None], ...]
-    #: whether __init__ takes the ids (and timestamp) too, as the core's classes do
-    ids_in_init: bool = False
+    fields: tuple[Field, ...]
+    #: builds an instance from (its fields, its ids)
+    make: Constructor
+    #: the names in ``fields``, in order (what encode() reads)
+    names: tuple[str, ...] = attrs.field(init=False)
+
+    @names.default
+    def _names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.fields)
 
 
 _by_name: dict[str, _Spec] = {}
@@ -84,7 +82,7 @@ def register_type(cls: type, name: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
         raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
     kind = "event" if issubclass(cls, Event) else "command"
-    spec = _Spec(cls, name, kind, _fields_of(cls), _ids_in_init(cls, kind))
+    spec = _Spec(cls, name, kind, fields_of(cls), constructor(cls, kind))
     taken = _by_name.get(name)
     if taken is not None and taken.cls is not cls:
         raise ValueError(
@@ -108,91 +106,6 @@ def spec_of(cls: type) -> _Spec | None:
     return _by_class.get(cls)
 
 
-def _fields_of(cls: type) -> tuple[tuple[str, bool, _Check | None], ...]:
-    if attrs.has(cls):
-        found = [(f.name, f.init, f.default is not attrs.NOTHING) for f in attrs.fields(cls)]
-    elif dataclasses.is_dataclass(cls):
-        found = [
-            (
-                f.name,
-                f.init,
-                f.default is not dataclasses.MISSING
-                or f.default_factory is not dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(cls)
-        ]
-    else:
-        raise TypeError(
-            f"{cls.__qualname__} must be an attrs or @dataclass class to travel over Redis "
-            "(its fields are what is sent)"
-        )
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # unresolvable annotations (e.g. a local class): no type checks
-        hints = {}
-    return tuple(
-        (name, has_default, _checker(hints.get(name)))
-        for name, init, has_default in found
-        if init and name not in _BASE_FIELDS
-    )
-
-
-def _ids_in_init(cls: type, kind: str) -> bool:
-    if not attrs.has(cls):
-        return False
-    wanted = {"correlation_id", "causation_id"}
-    wanted |= {"event_id", "timestamp"} if kind == "event" else {"command_id"}
-    return wanted <= {f.name for f in attrs.fields(cls) if f.init}
-
-
-_SIMPLE: dict[Any, tuple[type, ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (float, int),
-    bool: (bool,),
-    dict: (dict,),
-    list: (list,),
-}
-
-
-def _checker(hint: Any) -> _Check | None:
-    """A checker for the JSON form of a field annotated ``hint`` (None: accept anything)."""
-    if hint is datetime:
-        return _parse_datetime
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, UnionType):
-        args = typing.get_args(hint)
-        inner = [a for a in args if a is not NoneType]
-        if len(inner) == 1 and len(args) == 2:
-            check = _checker(inner[0])
-            if check is None:
-                return None
-            return lambda value: None if value is None else check(value)
-        return None
-    if origin in (Mapping, dict, typing.Mapping):
-        return _is(dict)
-    if origin is list:
-        return _is(list)
-    if hint in _SIMPLE:
-        return _is(*_SIMPLE[hint])
-    return None
-
-
-def _is(*types: type) -> _Check:
-    def check(value: Any) -> Any:
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            raise TypeError(f"expected {'/'.join(t.__name__ for t in types)}, got {value!r:.80}")
-        return value
-
-    return check
-
-
-def _parse_datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 timestamp string, got {value!r:.80}")
-    return datetime.fromisoformat(value)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -206,6 +119,7 @@ def _json_default(value: Any) -> Any:
 try:  # orjson is a dependency; the standard library is the fallback (same format)
     import orjson
 
+    # orjson writes a datetime as isoformat() does, without the call to it.
     def _dumps(doc: Any) -> bytes:
         return orjson.dumps(doc, default=_json_default)
 
@@ -233,7 +147,7 @@ def encode(
             "kind": "event",
             "type": spec.name,
             "id": message.event_id,  # type: ignore[union-attr]
-            "ts": message.timestamp.isoformat(),  # type: ignore[union-attr]
+            "ts": message.timestamp,  # type: ignore[union-attr]
             "correlation_id": message.correlation_id,
             "causation_id": message.causation_id,
         }
@@ -250,7 +164,7 @@ def encode(
         doc["trace"] = dict(trace)
     if reply_to is not None:
         doc["reply_to"] = reply_to
-    doc["fields"] = {name: getattr(message, name) for name, _, _ in spec.fields}
+    doc["fields"] = {name: getattr(message, name) for name in spec.names}
     try:
         return _dumps(doc)
     except (TypeError, ValueError) as exc:
@@ -271,6 +185,14 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
         doc = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise WireError("malformed", f"not valid JSON: {exc}") from None
+    spec: _Spec | None = None
+    try:  # the common case in one test; any doubt takes the checks below, with the reason
+        if doc["v"] == FORMAT_VERSION and doc["kind"] == kind:
+            spec = _by_name.get(doc["type"])
+    except (TypeError, KeyError):  # not an object, a missing key, an unhashable type name
+        pass
+    if spec is not None and spec.kind == kind:
+        return _build(spec, doc), doc
     if not isinstance(doc, dict):
         raise WireError("malformed", "message is not a JSON object")
     version = doc.get("v")
@@ -281,34 +203,34 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     if doc.get("kind") != kind:
         raise WireError("malformed", f"expected kind {kind!r}, got {doc.get('kind')!r:.80}")
     name = doc.get("type")
-    spec = _by_name.get(name) if isinstance(name, str) else None
-    if spec is None or spec.kind != kind:
-        raise WireError(
-            "unknown-type",
-            f"{kind} type {name!r:.120} is not registered here "
-            "(llmgine_redis.register_type(cls, name) in this service)",
-        )
-    return _build(spec, doc), doc
+    raise WireError(
+        "unknown-type",
+        f"{kind} type {name!r:.120} is not registered here "
+        "(llmgine_redis.register_type(cls, name) in this service)",
+    )
 
 
 def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
-    fields = doc.get("fields", {})
-    ident = doc.get("id")
-    correlation, causation = doc.get("correlation_id"), doc.get("causation_id")
+    fields = doc.get("fields", _NO_FIELDS)
     if not isinstance(fields, dict):
         raise WireError("invalid-fields", f"'fields' of {spec.name} is not a JSON object")
+    ident = doc.get("id")
     if not (isinstance(ident, str) and ident):
         raise WireError("invalid-fields", f"{spec.name} has no string 'id'")
-    for label, value in (("correlation_id", correlation), ("causation_id", causation)):
-        if value is not None and not (isinstance(value, str) and value):
-            raise WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
+    correlation, causation = doc.get("correlation_id"), doc.get("causation_id")
+    if not (_optional_id(correlation) and _optional_id(causation)):
+        label = "causation_id" if _optional_id(correlation) else "correlation_id"
+        raise WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
     kwargs: dict[str, Any] = {}
     for name, has_default, check in spec.fields:
-        if name not in fields:
+        try:
+            value = fields[name]
+        except KeyError:
             if has_default:
                 continue
-            raise WireError("invalid-fields", f"{spec.name} is missing required field {name!r}")
-        value = fields[name]
+            raise WireError(
+                "invalid-fields", f"{spec.name} is missing required field {name!r}"
+            ) from None
         if check is not None:
             try:
                 value = check(value)
@@ -317,27 +239,30 @@ def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
         kwargs[name] = value
     if spec.kind == "event":
         try:
-            timestamp = _parse_datetime(doc.get("ts"))
+            timestamp = parse_datetime(doc.get("ts"))
         except (TypeError, ValueError) as exc:
             raise WireError("invalid-fields", f"{spec.name}.ts: {exc}") from None
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
-        ids = {"event_id": ident, "timestamp": timestamp}
+        ids = {
+            "event_id": ident,
+            "timestamp": timestamp,
+            "correlation_id": correlation,
+            "causation_id": causation,
+        }
     else:
-        ids = {"command_id": ident}
-    ids["correlation_id"] = correlation
-    ids["causation_id"] = causation
-    if spec.ids_in_init:
-        kwargs.update(ids)
+        ids = {"command_id": ident, "correlation_id": correlation, "causation_id": causation}
     try:
-        message = spec.cls(**kwargs)
+        return spec.make(kwargs, ids)
     except Exception as exc:  # the class's own validation
         raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
-    if not spec.ids_in_init:
-        setattr_ = object.__setattr__  # the classes may be frozen
-        for name, value in ids.items():
-            setattr_(message, name, value)
-    return message
+
+
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _optional_id(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value != "")
 
 
 def _register_core() -> None:
