@@ -1,7 +1,6 @@
 """What :func:`~llmgine_redis.register_type` works out once per class, so that each
-message costs no more than it must: the fields that travel, the type check of each
-(unless the class's own validator already makes it), and how to rebuild an instance
-with the ids it had in the sending process.
+message costs no more than it must: the fields that travel and the type check of
+each (unless the class's own validator already makes it).
 """
 
 from __future__ import annotations
@@ -18,7 +17,17 @@ from llmgine.messages._fields import mapping, non_empty_str, optional_id
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
-__all__ = ["BASE_FIELDS", "Check", "Field", "constructor", "fields_of", "parse_datetime"]
+__all__ = [
+    "BASE_FIELDS",
+    "ID_FIELDS",
+    "Check",
+    "Field",
+    "WireError",
+    "fields_of",
+    "ids_in_init",
+    "new_only_sets_ids",
+    "parse_datetime",
+]
 
 #: the ids and timestamp every message has: they travel outside ``fields``
 ID_FIELDS = {
@@ -29,10 +38,17 @@ BASE_FIELDS = frozenset({*ID_FIELDS["event"], *ID_FIELDS["command"], "event_type
 _BASES: dict[str, Any] = {"event": Event, "command": Command}
 
 Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError/ValueError
-#: (field name, whether it has a default, converter/checker or None)
-Field = tuple[str, bool, Check | None]
-#: builds a message from its own fields and its ids; raises what the class's validation raises
-Constructor = Callable[[dict[str, Any], dict[str, Any]], Any]
+#: (field name, its ``__init__`` argument, whether it has a default, converter/checker or None)
+Field = tuple[str, str, bool, Check | None]
+
+
+class WireError(ValueError):
+    """An entry could not be decoded; ``reason`` is a short code, the message the detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
 
 # The JSON types each core validator lets through: a wire check that allows all of
 # them (and maybe more) adds nothing to the validator, which raises TypeError itself.
@@ -47,11 +63,15 @@ def fields_of(cls: type) -> tuple[Field, ...]:
     """The ``__init__`` fields of an attrs or dataclass message, without the ids."""
     validators: dict[str, Any] = {}
     if attrs.has(cls):
-        found = [(f.name, f.init, f.default is not attrs.NOTHING) for f in attrs.fields(cls)]
+        found = [
+            (f.name, f.alias or f.name, f.init, f.default is not attrs.NOTHING)
+            for f in attrs.fields(cls)
+        ]
         validators = {f.name: f.validator for f in attrs.fields(cls)}
     elif dataclasses.is_dataclass(cls):
         found = [
             (
+                f.name,
                 f.name,
                 f.init,
                 f.default is not dataclasses.MISSING
@@ -69,14 +89,14 @@ def fields_of(cls: type) -> tuple[Field, ...]:
     except Exception:  # unresolvable annotations (e.g. a local class): no type checks
         hints = {}
     fields = []
-    for name, init, has_default in found:
+    for name, argument, init, has_default in found:
         if not init or name in BASE_FIELDS:
             continue
         check, allows = _checker(hints.get(name))
         covered = _VALIDATOR_ALLOWS.get(validators.get(name))
         if covered is not None and allows is not None and covered <= allows:
             check = None
-        fields.append((name, has_default, check))
+        fields.append((name, argument, has_default, check))
     return tuple(fields)
 
 
@@ -143,45 +163,10 @@ def parse_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value)
 
 
-# Rebuilding ---------------------------------------------------------------------------
+# Allocation --------------------------------------------------------------------------
 
 
-def constructor(cls: type, kind: str) -> Constructor:
-    """How to build a ``cls`` from its fields and the ids it was sent with.
-
-    Calling the class runs the base's ``__new__``, which makes fresh ids only for
-    them to be replaced (and a Python ``__new__`` makes the call itself several
-    times dearer). When that ``__new__`` provably sets nothing but the ids, the
-    instance is allocated directly, the ids set, and ``__init__`` (with all of the
-    class's validation) run as usual.
-    """
-    klass: Any = cls  # (mypy: calling a class's __init__ on a new instance is fine here)
-    init, new, set_ = klass.__init__, object.__new__, object.__setattr__  # (set_: frozen too)
-    with_ids = ids_in_init(cls, kind)
-    fast = _new_only_sets_ids(cls, kind)
-
-    def make(fields: dict[str, Any], ids: dict[str, Any]) -> Any:
-        if with_ids:
-            if not fast:
-                return klass(**fields, **ids)
-            message = new(klass)
-            init(message, **fields, **ids)
-            return message
-        if fast:
-            message = new(klass)
-            for name, value in ids.items():  # before __init__, so __post_init__ sees them
-                set_(message, name, value)
-            init(message, **fields)
-            return message
-        message = klass(**fields)
-        for name, value in ids.items():
-            set_(message, name, value)
-        return message
-
-    return make
-
-
-def _new_only_sets_ids(cls: Any, kind: str) -> bool:
+def new_only_sets_ids(cls: Any, kind: str) -> bool:
     """Whether ``cls(...)`` allocates with the base's ``__new__`` and it sets only the ids."""
     base = _BASES[kind]
     if "__new__" not in vars(base) or cls.__new__ is not base.__new__:

@@ -33,20 +33,13 @@ from llmgine.messages import events as _events
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
-from ._codec import Constructor, Field, constructor, fields_of, parse_datetime
+from ._builder import Builder, compile_builder
+from ._codec import Field, WireError, fields_of, parse_datetime
 
 __all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
 
 #: The version this code writes and reads.
 FORMAT_VERSION = 1
-
-
-class WireError(ValueError):
-    """An entry could not be decoded; ``reason`` is a short code, the message the detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
 
 
 @attrs.frozen
@@ -55,14 +48,18 @@ class _Spec:
     name: str
     kind: str
     fields: tuple[Field, ...]
-    #: builds an instance from (its fields, its ids)
-    make: Constructor
     #: the names in ``fields``, in order (what encode() reads)
     names: tuple[str, ...] = attrs.field(init=False)
+    #: rebuilds an instance from its parts (what decode() calls)
+    build: Builder = attrs.field(init=False)
 
     @names.default
     def _names(self) -> tuple[str, ...]:
-        return tuple(name for name, _, _ in self.fields)
+        return tuple(field[0] for field in self.fields)
+
+    @build.default
+    def _build(self) -> Builder:
+        return compile_builder(self.cls, self.kind, self.name, self.fields)
 
 
 _by_name: dict[str, _Spec] = {}
@@ -82,7 +79,7 @@ def register_type(cls: type, name: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
         raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
     kind = "event" if issubclass(cls, Event) else "command"
-    spec = _Spec(cls, name, kind, fields_of(cls), constructor(cls, kind))
+    spec = _Spec(cls, name, kind, fields_of(cls))
     taken = _by_name.get(name)
     if taken is not None and taken.cls is not cls:
         raise ValueError(
@@ -177,7 +174,7 @@ def encode(
 
 def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]:
     """Decode an entry's ``m`` field into (message, document); raises :class:`WireError`."""
-    if not isinstance(raw, bytes | str):
+    if not isinstance(raw, (bytes, str)):
         raise WireError("malformed", "entry has no 'm' field holding the JSON message")
     if len(raw) > max_bytes:
         raise WireError("oversized", f"message is {len(raw)} bytes, the limit is {max_bytes}")
@@ -211,32 +208,21 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
 
 
 def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
+    # The checks are written out: this runs for every message received.
     fields = doc.get("fields", _NO_FIELDS)
-    if not isinstance(fields, dict):
+    if fields.__class__ is not dict:
         raise WireError("invalid-fields", f"'fields' of {spec.name} is not a JSON object")
     ident = doc.get("id")
-    if not (isinstance(ident, str) and ident):
-        raise WireError("invalid-fields", f"{spec.name} has no string 'id'")
-    correlation, causation = doc.get("correlation_id"), doc.get("causation_id")
-    if not (_optional_id(correlation) and _optional_id(causation)):
-        label = "causation_id" if _optional_id(correlation) else "correlation_id"
-        raise WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
-    kwargs: dict[str, Any] = {}
-    for name, has_default, check in spec.fields:
-        try:
-            value = fields[name]
-        except KeyError:
-            if has_default:
-                continue
-            raise WireError(
-                "invalid-fields", f"{spec.name} is missing required field {name!r}"
-            ) from None
-        if check is not None:
-            try:
-                value = check(value)
-            except (TypeError, ValueError) as exc:
-                raise WireError("invalid-fields", f"{spec.name}.{name}: {exc}") from None
-        kwargs[name] = value
+    correlation = doc.get("correlation_id")
+    causation = doc.get("causation_id")
+    if not (
+        ident.__class__ is str
+        and ident
+        and (correlation is None or (correlation.__class__ is str and correlation))
+        and (causation is None or (causation.__class__ is str and causation))
+    ):
+        raise _bad_ids(spec, ident, correlation)
+    timestamp = None
     if spec.kind == "event":
         try:
             timestamp = parse_datetime(doc.get("ts"))
@@ -244,21 +230,22 @@ def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
             raise WireError("invalid-fields", f"{spec.name}.ts: {exc}") from None
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
-        ids = {
-            "event_id": ident,
-            "timestamp": timestamp,
-            "correlation_id": correlation,
-            "causation_id": causation,
-        }
-    else:
-        ids = {"command_id": ident, "correlation_id": correlation, "causation_id": causation}
     try:
-        return spec.make(kwargs, ids)
+        return spec.build(fields, ident, timestamp, correlation, causation)
+    except WireError:
+        raise
     except Exception as exc:  # the class's own validation
         raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
 
 
 _NO_FIELDS: dict[str, Any] = {}
+
+
+def _bad_ids(spec: _Spec, ident: object, correlation: object) -> WireError:
+    if not (isinstance(ident, str) and ident):
+        return WireError("invalid-fields", f"{spec.name} has no string 'id'")
+    label = "causation_id" if _optional_id(correlation) else "correlation_id"
+    return WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
 
 
 def _optional_id(value: object) -> bool:
