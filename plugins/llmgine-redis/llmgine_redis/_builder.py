@@ -1,4 +1,4 @@
-"""Rebuilding a registered class's instances from decoded JSON, compiled once per class.
+"""Turning a registered class's instances into wire documents and back, compiled once per class.
 
 Every received message runs this, and a generic loop over the fields (building a
 dict of keyword arguments, then merging the ids into it) costs about as much as
@@ -22,18 +22,39 @@ from typing import Any
 
 from ._codec import ID_FIELDS, Field, WireError, ids_in_init, new_only_sets_ids
 
-__all__ = ["Builder", "compile_builder"]
+__all__ = ["Builder", "compile_builder", "compile_document"]
 
 #: (fields, id, timestamp (None for commands), correlation id, causation id) -> message;
 #: raises WireError for a missing or mistyped field, and what the class's validation raises
 Builder = Callable[[dict[str, Any], str, Any, Any, Any], Any]
+#: message -> its wire document, without ``trace`` and ``reply_to``
+Document = Callable[[Any], dict[str, Any]]
+
+#: The version of the wire format this code writes and reads.
+FORMAT_VERSION = 1
+
+
+def compile_document(cls: type, kind: str, name: str, fields: tuple[Field, ...]) -> Document:
+    """The function that makes the wire document of a ``cls`` (without trace and reply_to)."""
+    _check_names(cls, fields)
+    ids = ["'id': m.event_id", "'ts': m.timestamp"] if kind == "event" else ["'id': m.command_id"]
+    own = ", ".join(f"{wire!r}: m.{wire}" for wire, _, _, _ in fields)
+    items = [
+        f"'v': {FORMAT_VERSION}, 'kind': {kind!r}, 'type': type_name",
+        *ids,
+        "'correlation_id': m.correlation_id, 'causation_id': m.causation_id",
+        f"'fields': {{{own}}}",
+    ]
+    source = f"def document(m):\n    return {{{', '.join(items)}}}"
+    namespace: dict[str, Any] = {"type_name": name}
+    exec(compile(source, f"<llmgine_redis document of {name}>", "exec"), namespace)
+    document: Document = namespace["document"]
+    return document
 
 
 def compile_builder(cls: type, kind: str, name: str, fields: tuple[Field, ...]) -> Builder:
     """The function that rebuilds a ``cls`` (registered as ``name``) from its parts."""
-    for _, argument, _, _ in fields:  # (a class's own __init__ could not take it either)
-        if not argument.isidentifier() or keyword.iskeyword(argument):
-            raise TypeError(f"{cls.__qualname__}: field {argument!r} is not a Python name")
+    _check_names(cls, fields)
     namespace: dict[str, Any] = {
         "cls": cls,
         "new": object.__new__,
@@ -59,6 +80,13 @@ def compile_builder(cls: type, kind: str, name: str, fields: tuple[Field, ...]) 
     exec(compile("\n".join(lines), f"<llmgine_redis builder for {name}>", "exec"), namespace)
     build: Builder = namespace["build"]
     return build
+
+
+def _check_names(cls: type, fields: tuple[Field, ...]) -> None:
+    # (the class's own __init__ and attributes could not have other names either)
+    for name in {n for wire, argument, _, _ in fields for n in (wire, argument)}:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise TypeError(f"{cls.__qualname__}: field {name!r} is not a Python name")
 
 
 _ID_VARIABLES = {

@@ -5,11 +5,11 @@ A stream entry has one field, ``m``, holding a UTF-8 JSON object::
     {"v": 1, "kind": "event", "type": "llmgine.ResourceCreatedEvent",
      "id": "<event_id>", "ts": "2026-11-24T02:00:00.123456+00:00",
      "correlation_id": "...", "causation_id": null,
+     "fields": {"resource_id": "r1", "resource_type": "doc", "resource_data": {}},
      "trace": {"traceparent": "00-...-01"},          # only when present
-     "reply_to": "llmgine:reply:<command_id>",        # commands only
-     "fields": {"resource_id": "r1", "resource_type": "doc", "resource_data": {}}}
+     "reply_to": "llmgine:reply:<command_id>"}        # commands only
 
-Commands have ``"kind": "command"`` and no ``ts``. ``fields`` holds the class's
+Key order carries no meaning. Commands have ``"kind": "command"`` and no ``ts``. ``fields`` holds the class's
 own ``__init__`` fields (attrs or dataclass), as JSON values; ``datetime``
 fields travel as ISO 8601 strings. A reader ignores fields it does not know and
 fills missing ones that have defaults, so services can be deployed one at a time.
@@ -22,6 +22,7 @@ wrong field types; :class:`WireError` says why.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -33,13 +34,10 @@ from llmgine.messages import events as _events
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
-from ._builder import Builder, compile_builder
+from ._builder import FORMAT_VERSION, Builder, Document, compile_builder, compile_document
 from ._codec import Field, WireError, fields_of, parse_datetime
 
 __all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
-
-#: The version this code writes and reads.
-FORMAT_VERSION = 1
 
 
 @attrs.frozen
@@ -48,14 +46,14 @@ class _Spec:
     name: str
     kind: str
     fields: tuple[Field, ...]
-    #: the names in ``fields``, in order (what encode() reads)
-    names: tuple[str, ...] = attrs.field(init=False)
+    #: an instance's wire document (what encode() calls)
+    document: Document = attrs.field(init=False)
     #: rebuilds an instance from its parts (what decode() calls)
     build: Builder = attrs.field(init=False)
 
-    @names.default
-    def _names(self) -> tuple[str, ...]:
-        return tuple(field[0] for field in self.fields)
+    @document.default
+    def _document(self) -> Document:
+        return compile_document(self.cls, self.kind, self.name, self.fields)
 
     @build.default
     def _build(self) -> Builder:
@@ -117,8 +115,7 @@ try:  # orjson is a dependency; the standard library is the fallback (same forma
     import orjson
 
     # orjson writes a datetime as isoformat() does, without the call to it.
-    def _dumps(doc: Any) -> bytes:
-        return orjson.dumps(doc, default=_json_default)
+    _dumps: Callable[[Any], bytes] = functools.partial(orjson.dumps, default=_json_default)
 
     _loads: Callable[[bytes | str], Any] = orjson.loads
 except ImportError:  # pragma: no cover
@@ -138,30 +135,11 @@ def encode(
     reply_to: str | None = None,
 ) -> bytes:
     """Return the ``m`` field for ``message`` (its class registered as ``spec``)."""
-    if spec.kind == "event":
-        doc: dict[str, Any] = {
-            "v": FORMAT_VERSION,
-            "kind": "event",
-            "type": spec.name,
-            "id": message.event_id,  # type: ignore[union-attr]
-            "ts": message.timestamp,  # type: ignore[union-attr]
-            "correlation_id": message.correlation_id,
-            "causation_id": message.causation_id,
-        }
-    else:
-        doc = {
-            "v": FORMAT_VERSION,
-            "kind": "command",
-            "type": spec.name,
-            "id": message.command_id,  # type: ignore[union-attr]
-            "correlation_id": message.correlation_id,
-            "causation_id": message.causation_id,
-        }
+    doc = spec.document(message)
     if trace:
         doc["trace"] = dict(trace)
     if reply_to is not None:
         doc["reply_to"] = reply_to
-    doc["fields"] = {name: getattr(message, name) for name in spec.names}
     try:
         return _dumps(doc)
     except (TypeError, ValueError) as exc:
