@@ -9,10 +9,11 @@ A stream entry has one field, ``m``, holding a UTF-8 JSON object::
      "trace": {"traceparent": "00-...-01"},          # only when present
      "reply_to": "llmgine:reply:<command_id>"}        # commands only
 
-Key order carries no meaning. Commands have ``"kind": "command"`` and no ``ts``. ``fields`` holds the class's
-own ``__init__`` fields (attrs or dataclass), as JSON values; ``datetime``
-fields travel as ISO 8601 strings. A reader ignores fields it does not know and
-fills missing ones that have defaults, so services can be deployed one at a time.
+Key order carries no meaning. Commands have ``"kind": "command"`` and no
+``ts``. ``fields`` holds the class's own ``__init__`` fields (attrs or
+dataclass), as JSON values; ``datetime`` fields travel as ISO 8601 strings. A
+reader ignores fields it does not know and fills missing ones that have
+defaults, so services can be deployed one at a time.
 
 Decoding looks the ``type`` up in the registry and nowhere else: a name that was
 not registered with :func:`register_type` is rejected (no imports, no pickle, no
