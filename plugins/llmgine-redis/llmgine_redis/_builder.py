@@ -125,9 +125,8 @@ def _construct(
         lines.append("        " + call.format(", ".join(every)))
     else:
         lines.append("    " + call.format(", ".join(every)))
-    if not fast:
-        lines += setting
-    return lines
+    # Set (again) afterwards too: the sent ids win over any an __init__ chose.
+    return lines + setting
 
 
 def _read(i: int, wire: str, name: str, check: object) -> list[str]:
