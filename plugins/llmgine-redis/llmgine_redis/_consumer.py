@@ -16,6 +16,7 @@ by another consumer and delivered to every subscriber again (at least once).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -67,24 +68,38 @@ class EventConsumer(GroupReader):
             decoded.append((entry_id, event, fields, doc.get("trace")))
         if not decoded:
             return
-        scores = await self._connect().zmscore(self.seen_key, [d[1].event_id for d in decoded])
+        event_ids = [d[1].event_id for d in decoded]
+        mark_received(event_ids)
+        scores = await self._connect().zmscore(self.seen_key, event_ids)
         seen = self._seen
         subscribers_for = self.bus.subscribers_for
-        for (entry_id, event, fields, trace), score in zip(decoded, scores, strict=True):
-            if score is not None or event.event_id in seen:
-                self.duplicates += 1
-                self.ack(stream, entry_id)
-                continue
-            mark_received(event)
-            if trace is None and not subscribers_for(event).async_subscribers:
-                failures = self._deliver_now(event, None)  # no coroutine: the common case
-            else:
-                failures = await self._deliver(event, None, trace)
-            if failures:
-                key = (stream, entry_id)
-                self.spawn(key, self._retry(stream, entry_id, event, fields, trace, failures))
-                continue
-            self._succeeded(stream, entry_id, event.event_id)
+        # What succeeded is recorded once for the batch, also if it is interrupted.
+        acks: list[bytes] = []
+        done: list[str] = []
+        try:
+            for (entry_id, event, fields, trace), score in zip(decoded, scores, strict=True):
+                event_id = event.event_id
+                if score is not None or event_id in seen:
+                    self.duplicates += 1
+                    acks.append(entry_id)
+                    continue
+                if trace is None and not subscribers_for(event).async_subscribers:
+                    failures = self._deliver_now(event, None)  # no coroutine: the common case
+                else:
+                    failures = await self._deliver(event, None, trace)
+                if failures:
+                    key = (stream, entry_id)
+                    self.spawn(key, self._retry(stream, entry_id, event, fields, trace, failures))
+                    continue
+                seen[event_id] = None  # a copy later in this batch is a duplicate
+                acks.append(entry_id)
+                done.append(event_id)
+        finally:
+            if acks:
+                self._acks[stream].extend(acks)
+            self._done.extend(done)
+            self.processed += len(done)
+            self._trim_seen()
 
     async def _deliver(
         self, event: Event, only: set[str] | None, trace: Any
@@ -146,10 +161,15 @@ class EventConsumer(GroupReader):
         self.processed += 1
         self.ack(stream, entry_id)
         self._done.append(event_id)
+        self._seen[event_id] = None
+        self._trim_seen()
+
+    def _trim_seen(self) -> None:
         seen = self._seen
-        seen[event_id] = None
-        if len(seen) > self.config.dedup_max:
-            del seen[next(iter(seen))]
+        excess = len(seen) - self.config.dedup_max
+        if excess > 0:
+            for event_id in list(itertools.islice(seen, excess)):
+                del seen[event_id]
 
     def has_extra(self) -> bool:
         """Whether processed ids wait to be recorded in the dedup set."""

@@ -1,9 +1,9 @@
-"""Events out: the bus hands each batch to :class:`RedisOutbox`, which XADDs it in one pipeline.
+"""Events out: the bus hands each batch to :class:`RedisOutbox`, which XADDs it in one write.
 
 The hand-over is part of the dispatch: if Redis cannot take the batch (after the
 client's connection retries), ``dispatch``/``emit`` raise :class:`TransportError`
 and nothing of that batch is delivered locally. Nothing is buffered, so nothing
-is dropped silently. A pipeline that is retried after a lost reply may append
+is dropped silently. A batch that is retried after a lost reply may append
 some events twice; consumers skip them by event id.
 """
 
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
 from llmgine.messages.events import Event
 
 from ._config import RedisConfig, outage
+from ._packed import Batch
 from ._wire import _Spec, encode, spec_of
 
 __all__ = ["RedisOutbox", "attach_trace", "mark_received"]
@@ -30,13 +32,15 @@ _RECEIVED_MAX = 100_000
 _received: dict[str, None] = {}
 
 
-def mark_received(event: Event) -> None:
-    """Remember that ``event`` came from Redis, so it is never sent back."""
-    _received[event.event_id] = None
-    if len(_received) > _RECEIVED_MAX:
+def mark_received(event_ids: Iterable[str]) -> None:
+    """Remember that the events with these ids came from Redis, so they are never sent back."""
+    _received.update(dict.fromkeys(event_ids))
+    excess = len(_received) - _RECEIVED_MAX
+    if excess > 0:
         # Another thread may be trimming too: then there is nothing to do.
-        with contextlib.suppress(RuntimeError, KeyError, StopIteration):
-            del _received[next(iter(_received))]
+        with contextlib.suppress(RuntimeError, KeyError):
+            for event_id in list(itertools.islice(_received, excess)):
+                del _received[event_id]
 
 
 def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
@@ -128,28 +132,23 @@ class RedisOutbox:
             out.append(encode(event, spec, trace))
         return out
 
-    def _xadd_args(self) -> tuple[Any, ...]:
-        # XADD built by hand: redis-py's xadd() costs more per call than the encoding.
+    def _xadds(self) -> Batch:
         trim = self.config.trim()
         if "minid" in trim:
-            return ("XADD", self.stream, "MINID", "~", trim["minid"], "*", "m")
+            return Batch("XADD", self.stream, "MINID", "~", trim["minid"], "*", "m")
         if trim["maxlen"] is not None:
-            return ("XADD", self.stream, "MAXLEN", "~", trim["maxlen"], "*", "m")
-        return ("XADD", self.stream, "*", "m")
+            return Batch("XADD", self.stream, "MAXLEN", "~", trim["maxlen"], "*", "m")
+        return Batch("XADD", self.stream, "*", "m")
 
     def send(self, events: Sequence[Event]) -> None:
-        """XADD the events (that go to Redis) in one pipeline; raise if Redis fails."""
+        """XADD the events (that go to Redis) in one write; raise if Redis fails."""
         entries = self._encode(events)
         if not entries:
             return
         if self._sync is None:
             self._sync = self.config.sync_client()
-        pipe: Any = self._sync.pipeline(transaction=False)
-        args = self._xadd_args()
-        for entry in entries:
-            pipe.execute_command(*args, entry)
         try:
-            pipe.execute()
+            self._xadds().send(self._sync, entries)
         except redis.RedisError as exc:
             raise outage(
                 f"could not publish {len(entries)} event(s)", self.config, self.stream, exc
@@ -163,12 +162,8 @@ class RedisOutbox:
         loop = asyncio.get_running_loop()
         if self._async is None or self._loop is not loop:  # asyncio connections are per loop
             self._async, self._loop = self.config.async_client(), loop
-        pipe = self._async.pipeline(transaction=False)
-        args = self._xadd_args()
-        for entry in entries:
-            pipe.execute_command(*args, entry)
         try:
-            await pipe.execute()
+            await self._xadds().send_async(self._async, entries)
         except redis.RedisError as exc:
             raise outage(
                 f"could not publish {len(entries)} event(s)", self.config, self.stream, exc

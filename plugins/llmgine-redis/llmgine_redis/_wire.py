@@ -5,14 +5,15 @@ A stream entry has one field, ``m``, holding a UTF-8 JSON object::
     {"v": 1, "kind": "event", "type": "llmgine.ResourceCreatedEvent",
      "id": "<event_id>", "ts": "2026-11-24T02:00:00.123456+00:00",
      "correlation_id": "...", "causation_id": null,
+     "fields": {"resource_id": "r1", "resource_type": "doc", "resource_data": {}},
      "trace": {"traceparent": "00-...-01"},          # only when present
-     "reply_to": "llmgine:reply:<command_id>",        # commands only
-     "fields": {"resource_id": "r1", "resource_type": "doc", "resource_data": {}}}
+     "reply_to": "llmgine:reply:<command_id>"}        # commands only
 
-Commands have ``"kind": "command"`` and no ``ts``. ``fields`` holds the class's
-own ``__init__`` fields (attrs or dataclass), as JSON values; ``datetime``
-fields travel as ISO 8601 strings. A reader ignores fields it does not know and
-fills missing ones that have defaults, so services can be deployed one at a time.
+Key order carries no meaning. Commands have ``"kind": "command"`` and no
+``ts``. ``fields`` holds the class's own ``__init__`` fields (attrs or
+dataclass), as JSON values; ``datetime`` fields travel as ISO 8601 strings. A
+reader ignores fields it does not know and fills missing ones that have
+defaults, so services can be deployed one at a time.
 
 Decoding looks the ``type`` up in the registry and nowhere else: a name that was
 not registered with :func:`register_type` is rejected (no imports, no pickle, no
@@ -22,12 +23,10 @@ wrong field types; :class:`WireError` says why.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import json
-import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from types import NoneType, UnionType
 from typing import Any
 
 import attrs
@@ -36,24 +35,10 @@ from llmgine.messages import events as _events
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
+from ._builder import FORMAT_VERSION, Builder, Document, compile_builder, compile_document
+from ._codec import Field, WireError, fields_of, parse_datetime
+
 __all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
-
-#: The version this code writes and reads.
-FORMAT_VERSION = 1
-_BASE_FIELDS = frozenset(
-    {"event_id", "timestamp", "correlation_id", "causation_id", "command_id", "event_type"}
-)
-
-
-class WireError(ValueError):
-    """An entry could not be decoded; ``reason`` is a short code, the message the detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-
-
-_Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError
 
 
 @attrs.frozen
@@ -61,10 +46,19 @@ class _Spec:
     cls: type
     name: str
     kind: str
-    #: (field name, whether it has a default, converter/checker or None)
-    fields: tuple[tuple[str, bool, _Check | None], ...]
-    #: whether __init__ takes the ids (and timestamp) too, as the core's classes do
-    ids_in_init: bool = False
+    fields: tuple[Field, ...]
+    #: an instance's wire document (what encode() calls)
+    document: Document = attrs.field(init=False)
+    #: rebuilds an instance from its parts (what decode() calls)
+    build: Builder = attrs.field(init=False)
+
+    @document.default
+    def _document(self) -> Document:
+        return compile_document(self.cls, self.kind, self.name, self.fields)
+
+    @build.default
+    def _build(self) -> Builder:
+        return compile_builder(self.cls, self.kind, self.name, self.fields)
 
 
 _by_name: dict[str, _Spec] = {}
@@ -84,7 +78,7 @@ def register_type(cls: type, name: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
         raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
     kind = "event" if issubclass(cls, Event) else "command"
-    spec = _Spec(cls, name, kind, _fields_of(cls), _ids_in_init(cls, kind))
+    spec = _Spec(cls, name, kind, fields_of(cls))
     taken = _by_name.get(name)
     if taken is not None and taken.cls is not cls:
         raise ValueError(
@@ -108,91 +102,6 @@ def spec_of(cls: type) -> _Spec | None:
     return _by_class.get(cls)
 
 
-def _fields_of(cls: type) -> tuple[tuple[str, bool, _Check | None], ...]:
-    if attrs.has(cls):
-        found = [(f.name, f.init, f.default is not attrs.NOTHING) for f in attrs.fields(cls)]
-    elif dataclasses.is_dataclass(cls):
-        found = [
-            (
-                f.name,
-                f.init,
-                f.default is not dataclasses.MISSING
-                or f.default_factory is not dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(cls)
-        ]
-    else:
-        raise TypeError(
-            f"{cls.__qualname__} must be an attrs or @dataclass class to travel over Redis "
-            "(its fields are what is sent)"
-        )
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # unresolvable annotations (e.g. a local class): no type checks
-        hints = {}
-    return tuple(
-        (name, has_default, _checker(hints.get(name)))
-        for name, init, has_default in found
-        if init and name not in _BASE_FIELDS
-    )
-
-
-def _ids_in_init(cls: type, kind: str) -> bool:
-    if not attrs.has(cls):
-        return False
-    wanted = {"correlation_id", "causation_id"}
-    wanted |= {"event_id", "timestamp"} if kind == "event" else {"command_id"}
-    return wanted <= {f.name for f in attrs.fields(cls) if f.init}
-
-
-_SIMPLE: dict[Any, tuple[type, ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (float, int),
-    bool: (bool,),
-    dict: (dict,),
-    list: (list,),
-}
-
-
-def _checker(hint: Any) -> _Check | None:
-    """A checker for the JSON form of a field annotated ``hint`` (None: accept anything)."""
-    if hint is datetime:
-        return _parse_datetime
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, UnionType):
-        args = typing.get_args(hint)
-        inner = [a for a in args if a is not NoneType]
-        if len(inner) == 1 and len(args) == 2:
-            check = _checker(inner[0])
-            if check is None:
-                return None
-            return lambda value: None if value is None else check(value)
-        return None
-    if origin in (Mapping, dict, typing.Mapping):
-        return _is(dict)
-    if origin is list:
-        return _is(list)
-    if hint in _SIMPLE:
-        return _is(*_SIMPLE[hint])
-    return None
-
-
-def _is(*types: type) -> _Check:
-    def check(value: Any) -> Any:
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            raise TypeError(f"expected {'/'.join(t.__name__ for t in types)}, got {value!r:.80}")
-        return value
-
-    return check
-
-
-def _parse_datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 timestamp string, got {value!r:.80}")
-    return datetime.fromisoformat(value)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -206,8 +115,8 @@ def _json_default(value: Any) -> Any:
 try:  # orjson is a dependency; the standard library is the fallback (same format)
     import orjson
 
-    def _dumps(doc: Any) -> bytes:
-        return orjson.dumps(doc, default=_json_default)
+    # orjson writes a datetime as isoformat() does, without the call to it.
+    _dumps: Callable[[Any], bytes] = functools.partial(orjson.dumps, default=_json_default)
 
     _loads: Callable[[bytes | str], Any] = orjson.loads
 except ImportError:  # pragma: no cover
@@ -227,30 +136,11 @@ def encode(
     reply_to: str | None = None,
 ) -> bytes:
     """Return the ``m`` field for ``message`` (its class registered as ``spec``)."""
-    if spec.kind == "event":
-        doc: dict[str, Any] = {
-            "v": FORMAT_VERSION,
-            "kind": "event",
-            "type": spec.name,
-            "id": message.event_id,  # type: ignore[union-attr]
-            "ts": message.timestamp.isoformat(),  # type: ignore[union-attr]
-            "correlation_id": message.correlation_id,
-            "causation_id": message.causation_id,
-        }
-    else:
-        doc = {
-            "v": FORMAT_VERSION,
-            "kind": "command",
-            "type": spec.name,
-            "id": message.command_id,  # type: ignore[union-attr]
-            "correlation_id": message.correlation_id,
-            "causation_id": message.causation_id,
-        }
+    doc = spec.document(message)
     if trace:
         doc["trace"] = dict(trace)
     if reply_to is not None:
         doc["reply_to"] = reply_to
-    doc["fields"] = {name: getattr(message, name) for name, _, _ in spec.fields}
     try:
         return _dumps(doc)
     except (TypeError, ValueError) as exc:
@@ -263,7 +153,7 @@ def encode(
 
 def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]:
     """Decode an entry's ``m`` field into (message, document); raises :class:`WireError`."""
-    if not isinstance(raw, bytes | str):
+    if not isinstance(raw, (bytes, str)):
         raise WireError("malformed", "entry has no 'm' field holding the JSON message")
     if len(raw) > max_bytes:
         raise WireError("oversized", f"message is {len(raw)} bytes, the limit is {max_bytes}")
@@ -271,6 +161,14 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
         doc = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise WireError("malformed", f"not valid JSON: {exc}") from None
+    spec: _Spec | None = None
+    try:  # the common case in one test; any doubt takes the checks below, with the reason
+        if doc["v"] == FORMAT_VERSION and doc["kind"] == kind:
+            spec = _by_name.get(doc["type"])
+    except (TypeError, KeyError):  # not an object, a missing key, an unhashable type name
+        pass
+    if spec is not None and spec.kind == kind:
+        return _build(spec, doc), doc
     if not isinstance(doc, dict):
         raise WireError("malformed", "message is not a JSON object")
     version = doc.get("v")
@@ -281,63 +179,56 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     if doc.get("kind") != kind:
         raise WireError("malformed", f"expected kind {kind!r}, got {doc.get('kind')!r:.80}")
     name = doc.get("type")
-    spec = _by_name.get(name) if isinstance(name, str) else None
-    if spec is None or spec.kind != kind:
-        raise WireError(
-            "unknown-type",
-            f"{kind} type {name!r:.120} is not registered here "
-            "(llmgine_redis.register_type(cls, name) in this service)",
-        )
-    return _build(spec, doc), doc
+    raise WireError(
+        "unknown-type",
+        f"{kind} type {name!r:.120} is not registered here "
+        "(llmgine_redis.register_type(cls, name) in this service)",
+    )
 
 
 def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
-    fields = doc.get("fields", {})
-    ident = doc.get("id")
-    correlation, causation = doc.get("correlation_id"), doc.get("causation_id")
-    if not isinstance(fields, dict):
+    # The checks are written out: this runs for every message received.
+    fields = doc.get("fields", _NO_FIELDS)
+    if fields.__class__ is not dict:
         raise WireError("invalid-fields", f"'fields' of {spec.name} is not a JSON object")
-    if not (isinstance(ident, str) and ident):
-        raise WireError("invalid-fields", f"{spec.name} has no string 'id'")
-    for label, value in (("correlation_id", correlation), ("causation_id", causation)):
-        if value is not None and not (isinstance(value, str) and value):
-            raise WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
-    kwargs: dict[str, Any] = {}
-    for name, has_default, check in spec.fields:
-        if name not in fields:
-            if has_default:
-                continue
-            raise WireError("invalid-fields", f"{spec.name} is missing required field {name!r}")
-        value = fields[name]
-        if check is not None:
-            try:
-                value = check(value)
-            except (TypeError, ValueError) as exc:
-                raise WireError("invalid-fields", f"{spec.name}.{name}: {exc}") from None
-        kwargs[name] = value
+    ident = doc.get("id")
+    correlation = doc.get("correlation_id")
+    causation = doc.get("causation_id")
+    if not (
+        ident.__class__ is str
+        and ident
+        and (correlation is None or (correlation.__class__ is str and correlation))
+        and (causation is None or (causation.__class__ is str and causation))
+    ):
+        raise _bad_ids(spec, ident, correlation)
+    timestamp = None
     if spec.kind == "event":
         try:
-            timestamp = _parse_datetime(doc.get("ts"))
+            timestamp = parse_datetime(doc.get("ts"))
         except (TypeError, ValueError) as exc:
             raise WireError("invalid-fields", f"{spec.name}.ts: {exc}") from None
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
-        ids = {"event_id": ident, "timestamp": timestamp}
-    else:
-        ids = {"command_id": ident}
-    ids["correlation_id"] = correlation
-    ids["causation_id"] = causation
-    if spec.ids_in_init:
-        kwargs.update(ids)
     try:
-        message = spec.cls(**kwargs)
+        return spec.build(fields, ident, timestamp, correlation, causation)
+    except WireError:
+        raise
     except Exception as exc:  # the class's own validation
         raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
-    if not spec.ids_in_init:
-        setattr_ = object.__setattr__  # the classes may be frozen
-        for name, value in ids.items():
-            setattr_(message, name, value)
-    return message
+
+
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _bad_ids(spec: _Spec, ident: object, correlation: object) -> WireError:
+    if not (isinstance(ident, str) and ident):
+        return WireError("invalid-fields", f"{spec.name} has no string 'id'")
+    label = "causation_id" if _optional_id(correlation) else "correlation_id"
+    return WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
+
+
+def _optional_id(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value != "")
 
 
 def _register_core() -> None:

@@ -326,7 +326,10 @@ async def test_patterns_choose_what_goes_out_and_min_age_trims_by_id(config, raw
     await bus.emit_async(core_events.WorkflowStartedEvent(workflow_name="w", run_id="r"))
     types = [json.loads(f[b"m"])["type"] for _, f in raw.xrange(cfg.event_stream)]
     assert types == ["llmgine.ResourceDeletedEvent", "llmgine.WorkflowStartedEvent"]
-    assert transport.outbox._xadd_args()[2] == "MINID"
+    assert b"XADD\r\n$%d\r\n%s\r\n$5\r\nMINID\r\n$1\r\n~\r\n" % (
+        len(cfg.event_stream),
+        cfg.event_stream.encode(),
+    ) in transport.outbox._xadds().pack([b"{}"])
 
 
 async def test_an_entry_that_keeps_killing_consumers_is_dead_lettered(config, pump, raw):
