@@ -36,6 +36,12 @@ ID_FIELDS = {
 }
 BASE_FIELDS = frozenset({*ID_FIELDS["event"], *ID_FIELDS["command"], "event_type"})
 _BASES: dict[str, Any] = {"event": Event, "command": Command}
+#: The slots each base's ``__new__`` fills: the ids, and an event's creation time under
+#: the core's raw slot, which is what setting ``timestamp`` on an event writes.
+_NEW_FILLS = {
+    "event": frozenset({"event_id", "_llmgine_time", "correlation_id", "causation_id"}),
+    "command": frozenset(ID_FIELDS["command"]),
+}
 
 Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError/ValueError
 #: (field name, its ``__init__`` argument, whether it has a default, converter/checker or None)
@@ -172,7 +178,7 @@ def new_only_sets_ids(cls: Any, kind: str) -> bool:
     if "__new__" not in vars(base) or cls.__new__ is not base.__new__:
         return False
     probe = base.__new__(cls)
-    return _set_attributes(probe) == set(ID_FIELDS[kind])
+    return _set_attributes(probe) == _NEW_FILLS[kind]
 
 
 def _set_attributes(obj: object) -> set[str]:

@@ -13,7 +13,7 @@ from llmgine.messages import events as core_events
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
 from llmgine_redis import TransportError, WireError
-from llmgine_redis._codec import fields_of
+from llmgine_redis._codec import fields_of, new_only_sets_ids
 from llmgine_redis._wire import _build, _Spec, decode, encode, spec_of
 
 seen_in_post_init: list[str] = []
@@ -82,6 +82,16 @@ def test_user_events_see_their_wire_ids_and_their_own_new_still_runs():
     tagged = round_trip(TaggedNote("x"))
     assert tagged.tag == "made by __new__"
     assert tagged.note == "x"
+
+
+def test_the_builder_skips_the_bases_new_exactly_where_it_only_fills_the_ids():
+    from llmgine.messages.commands import CreateResourceCommand
+
+    assert new_only_sets_ids(core_events.ResourceCreatedEvent, "event")
+    assert new_only_sets_ids(core_events.SystemEvent, "event")
+    assert new_only_sets_ids(Noted, "event")
+    assert new_only_sets_ids(CreateResourceCommand, "command")
+    assert not new_only_sets_ids(TaggedNote, "event")  # its own __new__ does more
 
 
 def test_optional_fields_may_be_left_out_and_are_checked_when_given():
