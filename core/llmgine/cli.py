@@ -64,7 +64,8 @@ def _plugin_rows() -> list[dict[str, Any]]:
             "activate": None,
         }
         if info.status is not None:
-            row["state"] = "active" if info.status.active else "idle"
+            if info.error is None:  # a plugin that failed its checks is an error, whatever it says
+                row["state"] = "active" if info.status.active else "idle"
             row["detail"] = info.status.detail
             row["activate"] = info.status.activate
         if info.error is None:

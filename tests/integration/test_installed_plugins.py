@@ -57,10 +57,15 @@ def register_commands(register):
 
 TYPO = """\
 import llmgine
+from llmgine.plugins import PluginStatus
 
 @llmgine.hookimpl
 def register_comands(register):
     pass
+
+@llmgine.hookimpl
+def plugin_status():
+    return PluginStatus(active=True, detail="thinks it is fine")
 """
 
 # Implements a hook that only the 'zzz-hookspecs' plugin (loaded after it) defines.
@@ -204,6 +209,18 @@ def test_unknown_hook_names_plugin_and_hook(plugin_env: PluginEnv) -> None:
     assert "plugin 'typo' from llmgine-typo 0.0.1 implements unknown hook 'register_comands'" in (
         done.stderr
     )
+
+
+def test_cli_shows_a_plugin_that_failed_its_checks_as_an_error_whatever_its_status_says(
+    plugin_env: PluginEnv,
+) -> None:
+    done = plugin_env.cli("plugins", "--json", env={"LLMGINE_LOAD_PLUGINS": "typo"})
+    (row,) = json.loads(done.stdout)
+    assert row["state"] == "error"
+    assert "register_comands" in row["error"]
+    assert row["detail"] == "thinks it is fine"  # still shown, below the error
+    text = plugin_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "typo"})
+    assert "typo  [error]  llmgine-typo 0.0.1" in text.stdout
 
 
 def test_hookspec_added_by_a_later_plugin_is_known(plugin_env: PluginEnv) -> None:
