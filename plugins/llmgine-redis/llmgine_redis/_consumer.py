@@ -16,7 +16,6 @@ by another consumer and delivered to every subscriber again (at least once).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from typing import Any
 
@@ -24,7 +23,7 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
 
 from ._config import RedisConfig
-from ._outbox import attach_trace, mark_received
+from ._outbox import attach_trace, forget_oldest, mark_received
 from ._reader import GroupReader, dumps
 from ._wire import WireError, decode
 
@@ -165,11 +164,7 @@ class EventConsumer(GroupReader):
         self._trim_seen()
 
     def _trim_seen(self) -> None:
-        seen = self._seen
-        excess = len(seen) - self.config.dedup_max
-        if excess > 0:
-            for event_id in list(itertools.islice(seen, excess)):
-                del seen[event_id]
+        forget_oldest(self._seen, self.config.dedup_max)
 
     def has_extra(self) -> bool:
         """Whether processed ids wait to be recorded in the dedup set."""

@@ -23,7 +23,7 @@ from ._config import RedisConfig, outage
 from ._packed import Batch
 from ._wire import _Spec, encode, spec_of
 
-__all__ = ["RedisOutbox", "attach_trace", "mark_received"]
+__all__ = ["RedisOutbox", "attach_trace", "forget_oldest", "mark_received"]
 
 # Ids of events decoded from Redis (the most recent ones). The bus never hands
 # deliver()'s event to the outbox; this also stops a subscriber that re-emits the
@@ -35,12 +35,17 @@ _received: dict[str, None] = {}
 def mark_received(event_ids: Iterable[str]) -> None:
     """Remember that the events with these ids came from Redis, so they are never sent back."""
     _received.update(dict.fromkeys(event_ids))
-    excess = len(_received) - _RECEIVED_MAX
+    forget_oldest(_received, _RECEIVED_MAX)
+
+
+def forget_oldest(ids: dict[str, None], keep: int) -> None:
+    """Drop the oldest of ``ids`` (insertion order) beyond the newest ``keep``."""
+    excess = len(ids) - keep
     if excess > 0:
         # Another thread may be trimming too: then there is nothing to do.
         with contextlib.suppress(RuntimeError, KeyError):
-            for event_id in list(itertools.islice(_received, excess)):
-                del _received[event_id]
+            for event_id in list(itertools.islice(ids, excess)):
+                del ids[event_id]
 
 
 def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
