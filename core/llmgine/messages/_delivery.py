@@ -141,12 +141,12 @@ class Delivery:
         try:
             for subscriber in plan.asubscribers:
                 if shared is None and not subscriber.is_async:
-                    shared = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    shared = new_scope(event.event_id, event.correlation_id, depth)
                     token = current_scope.set(shared)
                 own: Scope | None = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
-                        own = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                        own = new_scope(event.event_id, event.correlation_id, depth)
                         own_token = current_scope.set(own)
                         try:
                             result = subscriber.handler(event)
@@ -160,7 +160,7 @@ class Delivery:
                         if result.__class__ is not CoroutineType:
                             task = None
                         else:  # a plain function that returned a coroutine
-                            own = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                            own = new_scope(event.event_id, event.correlation_id, depth)
                             own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
                             own_token = current_scope.set(own)
                             try:
@@ -187,7 +187,7 @@ class Delivery:
                     # emitter, and its context changes (and their tokens) stay its own.
                     started.append((subscriber, own, task))
                 elif shared is not None and shared[PENDING] is not None:
-                    done = new_scope(event.event_id, event.correlation_id, depth)  # type: ignore[arg-type]
+                    done = new_scope(event.event_id, event.correlation_id, depth)
                     done[PENDING], shared[PENDING] = shared[PENDING], None
                     started.append((subscriber, done, None))
         finally:

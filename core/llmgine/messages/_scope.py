@@ -47,7 +47,7 @@ PENDING = 3
 CLOSED = 4
 
 
-def new_scope(message_id: str, correlation_id: str, depth: int) -> Scope:
+def new_scope(message_id: str, correlation_id: str | None, depth: int) -> Scope:
     """An open scope with nothing queued (hot paths write the list literal instead)."""
     return [message_id, correlation_id, depth, None, False]
 
