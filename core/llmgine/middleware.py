@@ -46,7 +46,7 @@ import attrs
 
 from .messages._middleware import AsyncMiddleware, Middleware, Next
 from .messages._naming import type_name
-from .messages._scope import PENDING, current_scope
+from .messages._scope import PENDING, get_scope
 
 __all__ = [
     "Around",
@@ -247,7 +247,7 @@ class Retry:
         Only the events queued after ``mark`` (the count before the attempt) are the
         attempt's: those before it belong to outer middleware and stay queued.
         """
-        scope = current_scope.get()
+        scope = get_scope()
         if scope is not None and scope[PENDING] is not None:
             if mark:
                 del scope[PENDING][mark:]
@@ -281,7 +281,7 @@ class Retry:
 
 def _queued() -> int:
     """How many events the current scope has queued so far."""
-    scope = current_scope.get()
+    scope = get_scope()
     return len(scope[PENDING]) if scope is not None and scope[PENDING] is not None else 0
 
 

@@ -15,7 +15,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._naming import type_name
-from ._scope import CLOSED, PENDING, Scope, current_scope, new_scope
+from ._scope import CLOSED, PENDING, Scope, new_scope, reset_scope, set_scope
 from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 
@@ -80,7 +80,7 @@ class Delivery:
             self._cascade(event)
         # new_scope(...), minus the call
         scope: Scope = [event.event_id, event.correlation_id, depth, None, False]
-        token = current_scope.set(scope)
+        token = set_scope(scope)
         try:
             # The plain handler tuple keeps the loop tight; a failure, the rare case,
             # looks its subscriber up by position.
@@ -107,7 +107,7 @@ class Delivery:
                     queue.extend([(e, depth + 1, False) for e in scope[PENDING]])
                     scope[PENDING] = None
         finally:
-            current_scope.reset(token)
+            reset_scope(token)
             scope[CLOSED] = True
         if failures is None:
             return NO_FAILURES
@@ -142,19 +142,19 @@ class Delivery:
             for subscriber in plan.asubscribers:
                 if shared is None and not subscriber.is_async:
                     shared = new_scope(event.event_id, event.correlation_id, depth)
-                    token = current_scope.set(shared)
+                    token = set_scope(shared)
                 own: Scope | None = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
                         own = new_scope(event.event_id, event.correlation_id, depth)
-                        own_token = current_scope.set(own)
+                        own_token = set_scope(own)
                         try:
                             result = subscriber.handler(event)
                             task = (
                                 create_task(result) if result.__class__ is CoroutineType else None
                             )
                         finally:
-                            current_scope.reset(own_token)
+                            reset_scope(own_token)
                     else:
                         result = subscriber.handler(event)
                         if result.__class__ is not CoroutineType:
@@ -162,11 +162,11 @@ class Delivery:
                         else:  # a plain function that returned a coroutine
                             own = new_scope(event.event_id, event.correlation_id, depth)
                             own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
-                            own_token = current_scope.set(own)
+                            own_token = set_scope(own)
                             try:
                                 task = create_task(result)
                             finally:
-                                current_scope.reset(own_token)
+                                reset_scope(own_token)
                 except RecursionError as exc:  # EventCascadeError is one too
                     if shared is not None:
                         shared[CLOSED] = True
@@ -192,7 +192,7 @@ class Delivery:
                     started.append((subscriber, done, None))
         finally:
             if token is not None:
-                current_scope.reset(token)
+                reset_scope(token)
         if any(task is not None for _, _, task in started):
             try:
                 await _wait(started)

@@ -14,14 +14,16 @@ import os
 
 __all__ = ["new_id"]
 
-_prefix = ""
-_counter: itertools.count[int] = itertools.count()
+# Event.__new__ and Command.__new__ inline new_id() (a call costs as much as the id):
+# they read these as ``_ids.prefix``/``_ids.counter``, so a fork's reseed reaches them.
+prefix = ""
+counter: itertools.count[int] = itertools.count()
 
 
 def _reseed() -> None:
-    global _prefix, _counter
-    _prefix = os.urandom(8).hex() + "-"  # what secrets.token_hex(8) does, without its imports
-    _counter = itertools.count(1)
+    global prefix, counter
+    prefix = os.urandom(8).hex() + "-"  # what secrets.token_hex(8) does, without its imports
+    counter = itertools.count(1)
 
 
 _reseed()
@@ -31,4 +33,4 @@ os.register_at_fork(after_in_child=_reseed)
 def new_id() -> str:
     """Return a new id, unique across threads, processes (also after ``fork()``) and hosts."""
     # (decimal: str() of an int costs less than a hex format spec, on every message)
-    return _prefix + str(next(_counter))
+    return prefix + str(next(counter))

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Collection, Sequence
 
 from ._delivery import DIRECT, QUEUED, Delivery, Failure
-from ._scope import DEPTH, current_scope
+from ._scope import DEPTH, get_scope
 from .errors import SubscriberError
 from .events import Event
 from .transport import Outbox
@@ -68,7 +68,7 @@ class Relay(Delivery):
         """
         if not isinstance(event, Event):
             raise TypeError(f"deliver() needs an Event instance, got {event!r}")
-        scope = current_scope.get()
+        scope = get_scope()
         queue: _Queue = deque()
         try:
             failures = list(
@@ -85,7 +85,7 @@ class Relay(Delivery):
         """Like :meth:`deliver`, awaiting ``async def`` subscribers."""
         if not isinstance(event, Event):
             raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
-        scope = current_scope.get()
+        scope = get_scope()
         depth = scope[DEPTH] + 1 if scope else 1
         queue: _Queue = deque()
         try:

@@ -9,12 +9,15 @@ the global ``message_bus`` also queues into a dispatch of an isolated bus.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from typing import Any, TypeAlias
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._fields import slot_setter
 from .commands import Command
 from .events import Event
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "CLOSED",
@@ -24,8 +27,11 @@ __all__ = [
     "PENDING",
     "Scope",
     "current_scope",
+    "get_scope",
     "new_scope",
     "open_scope",
+    "reset_scope",
+    "set_scope",
     "stamp",
 ]
 
@@ -53,6 +59,14 @@ def new_scope(message_id: str, correlation_id: str | None, depth: int) -> Scope:
 
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
+
+# current_scope's methods, bound once for the hot paths. CPython 3.11 compiles
+# ``current_scope.set(x)`` in a module that imported the name as an attribute load
+# that makes a new bound method on every call (it assumes an imported name is a
+# module); these save that on every dispatch and delivery.
+get_scope: Callable[[], Scope | None] = current_scope.get
+set_scope: Callable[[Scope | None], Token[Scope | None]] = current_scope.set
+reset_scope: Callable[[Token[Scope | None]], None] = current_scope.reset
 
 
 def open_scope(command: Command[Any]) -> Scope:

@@ -25,7 +25,17 @@ from ._lifecycle import Closing
 from ._middleware import Middleware, MiddlewareStack
 from ._naming import callable_name, is_async_callable, type_name
 from ._relay import Relay
-from ._scope import CLOSED, DEPTH, MESSAGE_ID, PENDING, current_scope, open_scope, stamp
+from ._scope import (
+    CLOSED,
+    DEPTH,
+    MESSAGE_ID,
+    PENDING,
+    get_scope,
+    open_scope,
+    reset_scope,
+    set_scope,
+    stamp,
+)
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
@@ -267,11 +277,11 @@ class MessageBus(Relay, Closing):
                 "use 'await message_bus.dispatch_async(command)'"
             )
         scope = open_scope(command)
-        token = current_scope.set(scope)
+        token = set_scope(scope)
         try:
             result = entry.handler(command)
         finally:
-            current_scope.reset(token)
+            reset_scope(token)
             scope[CLOSED] = True
         if result.__class__ is CoroutineType:
             result.close()
@@ -291,13 +301,13 @@ class MessageBus(Relay, Closing):
         """
         entry = self._resolved.get(command.__class__) or self._handler_for(command)
         scope = open_scope(command)
-        token = current_scope.set(scope)
+        token = set_scope(scope)
         try:
             result = entry.ahandler(command)
             if entry.is_async or result.__class__ is CoroutineType:
                 result = await result
         finally:
-            current_scope.reset(token)
+            reset_scope(token)
             scope[CLOSED] = True
         if scope[PENDING] is not None:
             await self._publish_async(scope[PENDING], scope[DEPTH] + 1)
@@ -312,7 +322,7 @@ class MessageBus(Relay, Closing):
         in the current context. Raises :class:`NoActiveScopeError` outside one, including
         from a task or thread that outlived the handler or subscriber that started it.
         """
-        scope = current_scope.get()
+        scope = get_scope()
         if scope is None or scope[CLOSED]:
             where = (
                 "outside a command handler or event subscriber"
@@ -338,7 +348,7 @@ class MessageBus(Relay, Closing):
         subscriber raises :class:`AsyncHandlerError` before any subscriber runs: use
         :meth:`emit_async`.
         """
-        scope = current_scope.get()
+        scope = get_scope()
         if scope is None and isinstance(event, Event) and event.correlation_id is not None:
             depth = 1  # nothing to stamp (a re-emit), and no call to find that out
         else:
@@ -354,7 +364,7 @@ class MessageBus(Relay, Closing):
 
     async def emit_async(self, event: Event) -> None:
         """Like :meth:`emit`; ``async def`` subscribers of one event run concurrently."""
-        scope = current_scope.get()
+        scope = get_scope()
         if scope is None and isinstance(event, Event) and event.correlation_id is not None:
             depth = 1
         else:

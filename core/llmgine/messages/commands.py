@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from . import _ids
 from ._fields import slot_setter
-from ._ids import new_id
 from ._lazy import lazy_names
 
 if TYPE_CHECKING:
@@ -62,11 +62,11 @@ class Command(Generic[R_co]):
         self = _new(cls)
         if cls.__setattr__ is _plain_setattr:
             # plain stores cost a fraction of the slot setters' calls
-            self.command_id = new_id()
+            self.command_id = _ids.prefix + str(next(_ids.counter))  # new_id(), inlined
             self.correlation_id = None
             self.causation_id = None
         else:  # a frozen class (or one with setattr hooks): the slots' own setters
-            _set_command_id(self, new_id())
+            _set_command_id(self, _ids.new_id())
             _set_correlation_id(self, None)
             _set_causation_id(self, None)
         return self

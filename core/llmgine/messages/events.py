@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Self
 
+from . import _ids
 from ._fields import slot_setter
-from ._ids import new_id
 from ._lazy import lazy_names
 from ._patterns import validate_type_name
 
@@ -96,12 +96,12 @@ class Event(_EventSlots):
         # read, which many events never are (datetime.now(UTC) costs 3x time_ns()).
         if cls.__setattr__ is _plain_setattr:
             # plain stores cost a fraction of the slot setters' calls
-            self.event_id = new_id()
+            self.event_id = _ids.prefix + str(next(_ids.counter))  # new_id(), inlined
             self._llmgine_time = _time_ns()
             self.correlation_id = None
             self.causation_id = None
         else:  # a frozen class (or one with setattr hooks): the slots' own setters
-            _set_event_id(self, new_id())
+            _set_event_id(self, _ids.new_id())
             _set_time(self, _time_ns())
             _set_correlation_id(self, None)
             _set_causation_id(self, None)
