@@ -17,7 +17,7 @@ from ..messages import _middleware
 from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
-__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "reserve_slots"]
+__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "remove", "reserve_slots"]
 
 #: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
 REGISTRATIONS = "llmgine.plugins.registrations"
@@ -34,6 +34,15 @@ def reserve_slots(bus: MessageBus, names: list[str]) -> dict[str, int]:
         if name not in slots:
             slots[name] = _middleware.reserve_slot(bus)
     return slots
+
+
+def remove(bus: MessageBus, name: str) -> None:
+    """Remove what plugin ``name`` registered on ``bus`` and its middleware slot there (for
+    unloading it; the caller has shut it down and dropped it from the bus's plugin list)."""
+    registered: dict[str, Registrations] = bus.extensions.get(REGISTRATIONS, {})
+    if name in registered:
+        registered.pop(name).undo()
+    bus.extensions.get(SLOTS, {}).pop(name, None)
 
 
 class Registrations:
