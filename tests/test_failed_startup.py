@@ -29,6 +29,11 @@ class Pong(Command[str]):
     pass
 
 
+@dataclass
+class Pung(Command[str]):
+    pass
+
+
 class Contributor:
     """Registers a command, a subscriber and both middleware; its startup may fail."""
 
@@ -37,6 +42,7 @@ class Contributor:
         self.command = command
         self.log = log
         self.fail_startup = False
+        self.fail_register = False
 
     @llmgine.hookimpl
     def register_commands(self, register: Callable[..., None]) -> None:
@@ -62,6 +68,8 @@ class Contributor:
 
         add_command_middleware(on_command)
         add_event_middleware(on_event)
+        if self.fail_register:
+            raise RuntimeError(f"{self.name} cannot register")
 
     @llmgine.hookimpl
     def startup(self, bus: MessageBus) -> None:
@@ -122,7 +130,8 @@ def test_after_a_failed_startup_the_next_call_registers_and_starts_it_again(
     assert set(bus.command_handlers()) == {Ping, Pong}
     log.clear()
     assert bus.dispatch(Ping()) == "broken handled"
-    assert log == ["working wrapped Ping", "broken wrapped Ping"]  # re-added: now innermost
+    # Where it would have been had it started the first time: first in load order.
+    assert log == ["broken wrapped Ping", "working wrapped Ping"]
 
 
 def test_a_failed_restart_after_close_removes_the_registrations_too() -> None:
@@ -161,3 +170,98 @@ def test_the_warning_points_at_the_caller_of_register_handlers() -> None:
     with pytest.warns(RuntimeWarning, match="startup hook") as caught:
         register_handlers(MessageBus.isolated(), lenient=True)
     assert [w.filename for w in caught] == [__file__]
+
+
+def add_host_middleware(bus: MessageBus, name: str, log: list[str]) -> None:
+    """A command and an event middleware of the app's, logging like a Contributor's."""
+
+    def on_command(command: Any, call_next: Callable[[Any], Any]) -> Any:
+        log.append(f"{name} wrapped {type(command).__name__}")
+        return call_next(command)
+
+    def on_event(event: Any, call_next: Callable[[Any], Any]) -> Any:
+        log.append(f"{name} wrapped {event.event_type}")
+        return call_next(event)
+
+    bus.add_command_middleware(on_command)
+    bus.add_event_middleware(on_event)
+
+
+def set_up(bus: MessageBus, log: list[str], lenient: bool, plugins: list[Contributor]) -> None:
+    """Host middleware, register_handlers() (the plugins set to fail do so), more host
+    middleware, then register_handlers() again with none failing."""
+    add_host_middleware(bus, "host-before", log)
+    if any(p.fail_startup or p.fail_register for p in plugins):
+        with pytest.warns(RuntimeWarning) if lenient else pytest.raises(PluginLoadError):
+            register_handlers(bus, lenient=lenient)
+    else:
+        register_handlers(bus, lenient=lenient)
+    add_host_middleware(bus, "host-after", log)
+    for plugin in plugins:
+        plugin.fail_startup = plugin.fail_register = False
+    register_handlers(bus, lenient=lenient)
+
+
+HOST_AND_PLUGINS = ["host-before", "a", "b", "c", "host-after"]
+
+
+def assert_middleware_order(bus: MessageBus, log: list[str]) -> None:
+    """Host middleware added before register_handlers() outermost, then the plugins' in load
+    order, then the host's added after it; the same for commands and for events."""
+    log.clear()
+    bus.dispatch(Pong())
+    assert log == [f"{n} wrapped Pong" for n in HOST_AND_PLUGINS]
+    log.clear()
+    bus.emit(Event())
+    # Three plugin subscribers (in the order they subscribed), each inside the whole chain.
+    calls = [log[i : i + 6] for i in range(0, len(log), 6)]
+    assert [call[:5] for call in calls] == [[f"{n} wrapped event" for n in HOST_AND_PLUGINS]] * 3
+    assert sorted(call[5] for call in calls) == ["a saw event", "b saw event", "c saw event"]
+
+
+def three_plugins() -> tuple[list[Contributor], list[str]]:
+    log: list[str] = []
+    plugins = [Contributor(name, cmd, log) for name, cmd in (("a", Ping), ("b", Pong), ("c", Pung))]
+    for plugin in plugins:
+        register_plugin(plugin, plugin.name)
+    return plugins, log
+
+
+@pytest.mark.parametrize(
+    ("failing", "hook", "lenient"),
+    [
+        *[(fail, "startup", lenient) for fail in ("a", "b", "bc") for lenient in (True, False)],
+        # In lenient mode a plugin whose register_* hook fails is not tried again.
+        ("b", "register", False),
+    ],
+)
+def test_a_plugin_registered_again_after_a_failure_gets_its_middleware_place_back(
+    failing: str, hook: str, lenient: bool
+) -> None:
+    plugins, log = three_plugins()
+    # The order on a bus where every plugin started the first time ...
+    first_time = MessageBus.isolated()
+    set_up(first_time, log, lenient, plugins)
+    assert_middleware_order(first_time, log)
+    # ... is the order on one where some failed once and were registered again.
+    bus = MessageBus.isolated()
+    for plugin in plugins:
+        setattr(plugin, f"fail_{hook}", plugin.name in failing)
+    set_up(bus, log, lenient, plugins)
+    assert [i.error for i in register_handlers(bus)] == [None, None, None]
+    assert_middleware_order(bus, log)
+
+
+def test_a_plugin_that_fails_to_restart_after_close_gets_its_middleware_place_back() -> None:
+    plugins, log = three_plugins()
+    bus = MessageBus.isolated()
+    add_host_middleware(bus, "host-before", log)
+    register_handlers(bus)
+    add_host_middleware(bus, "host-after", log)
+    bus.close()
+    plugins[1].fail_startup = True
+    with pytest.warns(RuntimeWarning, match="'b' failed in its startup hook"):
+        register_handlers(bus, lenient=True)
+    plugins[1].fail_startup = False
+    register_handlers(bus)
+    assert_middleware_order(bus, log)

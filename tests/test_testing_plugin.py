@@ -248,6 +248,68 @@ def test_shutdown_hooks_run_once_per_startup_when_the_test_closes_the_bus(
     result.assert_outcomes(passed=5)
 
 
+MIDDLEWARE = """
+WRAPPED = []
+
+def wrap(message, call_next):
+    WRAPPED.append(type(message).__name__)
+    return call_next(message)
+
+@llmgine.hookimpl
+def register_middleware(add_command_middleware, add_event_middleware):
+    add_command_middleware(wrap)
+    add_event_middleware(wrap)
+"""
+
+
+def test_teardown_removes_the_plugin_from_every_bus_it_was_loaded_into(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(greeter=PLUGIN_MODULE + MIDDLEWARE)
+    pytester.makepyfile(
+        """
+        import pytest
+        import greeter
+        from llmgine.messages.bus import MessageBus
+        from llmgine.messages.events import Event
+
+        OTHER = MessageBus.isolated(strict=True)
+
+        @pytest.fixture(scope="module")
+        def module_bus():
+            return MessageBus.isolated(strict=True)
+
+        def test_load(llmgine_load_plugin, module_bus):
+            llmgine_load_plugin(greeter, bus=OTHER)
+            llmgine_load_plugin(greeter, bus=module_bus)
+            for bus in (OTHER, module_bus):
+                assert bus.dispatch(greeter.Greet(name="ada")) == "hello ada"
+            assert greeter.STARTED == [OTHER, module_bus]
+
+        def test_nothing_is_left_on_them(module_bus):
+            assert greeter.STOPPED == [OTHER, module_bus]  # shut down once each
+            for bus in (OTHER, module_bus):
+                assert bus.command_handlers() == {}
+                assert bus.subscriptions == ()
+                bus.register_command(greeter.Greet, lambda command: "app")
+                greeter.WRAPPED.clear()
+                assert bus.dispatch(greeter.Greet(name="ada")) == "app"
+                bus.emit(greeter.Greeted(name="ada"))
+                assert greeter.WRAPPED == []  # no middleware
+                bus.unregister_command(greeter.Greet)
+                bus.close()
+            assert greeter.STOPPED == [OTHER, module_bus]  # closing does not run it again
+
+        def test_it_loads_into_them_again(llmgine_load_plugin, module_bus):
+            for bus in (OTHER, module_bus):
+                llmgine_load_plugin(greeter, bus=bus)
+                assert bus.dispatch(greeter.Greet(name="bob")) == "hello bob"
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
 def test_a_plugin_that_failed_to_start_is_not_shut_down(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         greeter=PLUGIN_MODULE.replace("STARTED.append(bus)", "raise RuntimeError('no start')")

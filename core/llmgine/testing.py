@@ -9,7 +9,7 @@ environment with llmgine gets these fixtures; none is autouse:
   ``llmgine_bus`` during the test, with helpers to assert on them.
 * ``llmgine_load_plugin``: ``llmgine_load_plugin(module_or_object)`` registers one
   plugin that is not installed on ``llmgine_bus`` (or ``bus=``), and nothing else;
-  it is removed from the plugin manager after the test.
+  after the test it is shut down, taken off those buses and out of the plugin manager.
 
 Independently of the fixtures, the process-wide ``message_bus`` (handlers,
 subscriptions, middleware, close callbacks, settings, extensions such as which
@@ -34,7 +34,7 @@ from .messages import _patterns
 from .messages._snapshot import BusSnapshot
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
-from .plugins import _manager
+from .plugins import _manager, _registrations
 from .plugins.errors import PluginLoadError
 
 __all__ = ["EventRecorder", "LoadPlugin"]
@@ -271,8 +271,9 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
     Registers a plugin module or object that need not be installed, then registers
     its commands, subscribers and middleware on ``llmgine_bus`` (or ``bus``) and runs
     its ``startup`` hook, exactly as ``register_handlers()`` would for an installed
-    one; installed plugins are not loaded. The plugin is removed from the plugin
-    manager after the test.
+    one; installed plugins are not loaded. After the test it is shut down, what it
+    registered is removed from every bus it was loaded into, and it is removed from
+    the plugin manager.
     """
     loaded: list[tuple[str, MessageBus]] = []
     added: list[str] = []  # plugins this fixture put into the plugin manager
@@ -296,15 +297,19 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
 
     yield load
     # Shut each plugin down now (unless the test closed the bus already): once it leaves
-    # the plugin manager, closing the bus can't.
+    # the plugin manager, closing the bus can't. Then take its handlers, subscribers and
+    # middleware off every bus it was loaded into: a bus from bus= may outlive the test.
     errors: list[PluginLoadError] = []
     try:
         for bus in {id(bus): bus for _, bus in loaded}.values():
             names = _registered_on(bus)
-            mine = [name for name, target in loaded if target is bus and name in names]
+            ours = [name for name, target in loaded if target is bus]
+            mine = [name for name in ours if name in names]
             for name in mine:
                 names.remove(name)
             errors += _manager._stop(bus, mine)
+            for name in ours:  # also those whose startup failed: their middleware slot
+                _registrations.remove(bus, name)
         _raise_first(errors)
     finally:
         state = _manager._state

@@ -29,7 +29,9 @@ subscriber whose middleware all say so gets the plain chain, without a coroutine
 
 from __future__ import annotations
 
+import bisect
 import copy
+import operator
 from collections.abc import Callable
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from ._subscribers import Subscriber
     from .bus import MessageBus, _Handler
 
-__all__ = ["AsyncMiddleware", "Middleware", "MiddlewareStack", "Next", "install"]
+__all__ = ["AsyncMiddleware", "Middleware", "MiddlewareStack", "Next", "install", "reserve_slot"]
 
 M_contra = TypeVar("M_contra", contravariant=True)
 
@@ -156,21 +158,41 @@ def _link(functions: list[Callable[..., Any] | None], tail: _Tail) -> _Tail | _L
     return link
 
 
+#: Where a middleware sits in its chain: chains are kept sorted by it (see :func:`install`).
+_Key = tuple[int, int]
+_Entries = tuple[tuple[_Key, object], ...]
+
+
 class MiddlewareStack:
-    """The command and event middleware of one bus, in the order they were added.
+    """The command and event middleware of one bus, outermost first.
 
     Immutable: adding or removing makes a new stack, so a snapshot can keep the old one.
+    Each middleware carries the key that fixed its place; ``next_key`` is the next unused
+    one (see :func:`install` and :func:`reserve_slot`).
     """
 
-    __slots__ = ("command", "event")
+    __slots__ = ("_entries", "command", "event", "next_key")
 
-    def __init__(self, command: tuple[object, ...] = (), event: tuple[object, ...] = ()) -> None:
-        self.command = command
-        self.event = event
+    def __init__(self, command: _Entries = (), event: _Entries = (), next_key: int = 0) -> None:
+        self._entries = {"command": command, "event": event}
+        self.command = tuple(mw for _, mw in command)
+        self.event = tuple(mw for _, mw in event)
+        self.next_key = next_key
 
     def copy(self) -> MiddlewareStack:
         """Return the stack itself (it is immutable)."""
         return self
+
+    def entries(self, kind: Literal["command", "event"]) -> _Entries:
+        """The ``(key, middleware)`` pairs of one chain, in order."""
+        return self._entries[kind]
+
+    def evolve(
+        self, kind: Literal["command", "event"], entries: _Entries, next_key: int
+    ) -> MiddlewareStack:
+        """Return a stack with ``kind``'s chain replaced by ``entries``."""
+        both = {**self._entries, kind: entries}
+        return MiddlewareStack(both["command"], both["event"], next_key)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MiddlewareStack):
@@ -221,31 +243,53 @@ def _check(middleware: object) -> None:
         )
 
 
+def reserve_slot(bus: MessageBus) -> int:
+    """Reserve a place in ``bus``'s middleware chains, for ``install(..., slot=)`` to fill.
+
+    Middleware installed into the slot, whenever that happens, runs inside every
+    middleware added before the reservation and outside every one added after it (the
+    plugin loader gives each plugin one, so that a plugin registered again after a
+    failed startup gets its place in load order back).
+    """
+    with bus._lock:
+        old = bus._middleware
+        bus._middleware = old.evolve("command", old.entries("command"), old.next_key + 1)
+        return old.next_key
+
+
 def install(
-    bus: MessageBus, kind: Literal["command", "event"], middleware: object
+    bus: MessageBus,
+    kind: Literal["command", "event"],
+    middleware: object,
+    slot: int | None = None,
 ) -> Callable[[], None]:
-    """Add ``middleware`` innermost on ``bus``; returns a function that removes it again."""
+    """Add ``middleware`` innermost on ``bus`` (or innermost in ``slot``, a place
+    :func:`reserve_slot` returned); returns a function that removes it again."""
     _check(middleware)
 
-    def update(change: Callable[[tuple[object, ...]], tuple[object, ...]]) -> None:
+    def update(change: Callable[[_Entries, int], tuple[_Entries, int]]) -> None:
         with bus._lock:
             old = bus._middleware
-            if kind == "command":
-                bus._middleware = MiddlewareStack(change(old.command), old.event)
-            else:
-                bus._middleware = MiddlewareStack(old.command, change(old.event))
+            bus._middleware = old.evolve(kind, *change(old.entries(kind), old.next_key))
             bus._resolved = {}
         registry = bus._registry
         with registry._lock:
             registry.wrap = bus._middleware.wrap_subscribers if bus._middleware.event else None
             registry.cache = {}
 
-    update(lambda chain: (*chain, middleware))
+    def add(entries: _Entries, next_key: int) -> tuple[_Entries, int]:
+        # Keys are unique and only grow, so without a slot this appends; with one it
+        # goes after what was added before the slot was reserved, or into the slot.
+        key = (next_key, 0) if slot is None else (slot, next_key)
+        at = bisect.bisect(entries, key, key=operator.itemgetter(0))
+        return (*entries[:at], (key, middleware), *entries[at:]), next_key + 1
+
+    update(add)
     name = callable_name(middleware)
 
     def remove() -> None:
         """Remove the middleware (no-op if it is already gone)."""
-        update(lambda chain: tuple(m for m in chain if m is not middleware))
+        update(lambda entries, key: (tuple(e for e in entries if e[1] is not middleware), key))
 
     remove.__qualname__ = f"remove middleware {name}"
     return remove

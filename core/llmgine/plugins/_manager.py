@@ -21,7 +21,7 @@ from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
-from ._registrations import Registrations
+from ._registrations import REGISTRATIONS, Registrations, reserve_slots
 from .errors import PluginLoadError
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ _EXTENSION = "llmgine.plugins"
 #: Key of ``MessageBus.extensions`` holding the plugins started on a bus, in start order.
 #: Present exactly while a shutdown close callback is armed on the bus.
 _STARTED = "llmgine.plugins.started"
-#: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
-_REGISTRATIONS = "llmgine.plugins.registrations"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
 LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
@@ -275,8 +273,12 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
         if started is None:
             started = bus.extensions[_STARTED] = []
             bus.on_close(functools.partial(_shut_down, bus))
+        # Each plugin's place in the middleware chains is fixed by the first attempt to
+        # register it, in load order: one that fails (also on a restart after close) and
+        # is registered again goes back there.
+        slots = reserve_slots(bus, names)
         for name in names:
-            if name not in done and _register_one(bus, name, lenient):
+            if name not in done and _register_one(bus, name, lenient, slots[name]):
                 done.append(name)
         failed: dict[str, str] = {}
         for name in names:
@@ -288,7 +290,8 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
                 # A plugin that did not start contributes nothing, so nothing dispatches
                 # to it; done under the lock, before raising, so no other registration
                 # interleaves. The next register_handlers() call registers it again.
-                registered: dict[str, Registrations] = bus.extensions.get(_REGISTRATIONS, {})
+                # Its middleware slot stays reserved for that next registration.
+                registered: dict[str, Registrations] = bus.extensions.get(REGISTRATIONS, {})
                 if name in registered:
                     registered.pop(name).undo()
                 done.remove(name)
@@ -359,9 +362,10 @@ def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
     return error
 
 
-def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
-    """Register one plugin's commands, subscribers and middleware, all or nothing."""
-    done = Registrations(bus, name)
+def _register_one(bus: MessageBus, name: str, lenient: bool, slot: int) -> bool:
+    """Register one plugin's commands, subscribers and middleware (into middleware slot
+    ``slot``), all or nothing."""
+    done = Registrations(bus, name, slot)
     try:
         call_plugin_hook(name, "register_commands", register=done.register, bus=bus)
         call_plugin_hook(name, "register_subscribers", subscribe=done.subscribe, bus=bus)
@@ -384,7 +388,7 @@ def _register_one(bus: MessageBus, name: str, lenient: bool) -> bool:
         error.__cause__ = exc
         _fail(error, lenient, info, stacklevel=5)
         return False
-    bus.extensions.setdefault(_REGISTRATIONS, {})[name] = done
+    bus.extensions.setdefault(REGISTRATIONS, {})[name] = done
     return True
 
 

@@ -2,6 +2,9 @@
 
 The plugin loader hands these methods to a plugin's ``register_*`` hooks, and undoes
 everything when the registration fails part-way or the plugin's ``startup`` fails.
+The plugin's middleware goes into a slot of the bus's chains reserved for it (see
+:func:`reserve_slots`), so that registered again after a failure it lands where it
+would have landed the first time.
 """
 
 from __future__ import annotations
@@ -10,19 +13,49 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from ..messages import _middleware
 from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
-__all__ = ["Registrations"]
+__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "remove", "reserve_slots"]
+
+#: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
+REGISTRATIONS = "llmgine.plugins.registrations"
+#: Key of ``MessageBus.extensions`` holding, per plugin name, the middleware slot reserved
+#: for it on a bus by the first attempt to register it there.
+SLOTS = "llmgine.plugins.slots"
+
+
+def reserve_slots(bus: MessageBus, names: list[str]) -> dict[str, int]:
+    """Reserve a middleware slot on ``bus`` for each of ``names`` (in this order, their load
+    order) that has none yet; returns every plugin's slot by name (a live dict)."""
+    slots: dict[str, int] = bus.extensions.setdefault(SLOTS, {})
+    for name in names:
+        if name not in slots:
+            slots[name] = _middleware.reserve_slot(bus)
+    return slots
+
+
+def remove(bus: MessageBus, name: str) -> None:
+    """Remove what plugin ``name`` registered on ``bus`` and its middleware slot there (for
+    unloading it; the caller has shut it down and dropped it from the bus's plugin list)."""
+    registered: dict[str, Registrations] = bus.extensions.get(REGISTRATIONS, {})
+    if name in registered:
+        registered.pop(name).undo()
+    bus.extensions.get(SLOTS, {}).pop(name, None)
 
 
 class Registrations:
-    """The commands, subscriptions and middleware plugin ``name`` added to ``bus``."""
+    """The commands, subscriptions and middleware plugin ``name`` added to ``bus``.
 
-    __slots__ = ("_bus", "_commands", "_removers", "_subscriptions", "source")
+    Its middleware goes into middleware slot ``slot`` of the bus.
+    """
 
-    def __init__(self, bus: MessageBus, name: str) -> None:
+    __slots__ = ("_bus", "_commands", "_removers", "_slot", "_subscriptions", "source")
+
+    def __init__(self, bus: MessageBus, name: str, slot: int) -> None:
         self._bus = bus
+        self._slot = slot
         #: what the bus names as the handlers' origin in error messages
         self.source = f"plugin {name!r}"
         self._commands: list[type] = []
@@ -40,11 +73,11 @@ class Registrations:
 
     def add_command_middleware(self, middleware: Any) -> None:
         """The ``add_command_middleware`` argument of ``register_middleware``."""
-        self._removers.append(self._bus.add_command_middleware(middleware))
+        self._removers.append(_middleware.install(self._bus, "command", middleware, self._slot))
 
     def add_event_middleware(self, middleware: Any) -> None:
         """The ``add_event_middleware`` argument of ``register_middleware``."""
-        self._removers.append(self._bus.add_event_middleware(middleware))
+        self._removers.append(_middleware.install(self._bus, "event", middleware, self._slot))
 
     def undo(self) -> None:
         """Remove everything recorded here from the bus (what is gone already is skipped)."""
