@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Container, MutableSequence, Sequence
+from collections.abc import Container, Iterable, MutableSequence, Sequence
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
 
-__all__ = ["DIRECT", "QUEUED", "REPORT", "Delivery", "Failure"]
+__all__ = ["DIRECT", "QUEUED", "REPORT", "Delivery", "Failure", "entries"]
 
 #: How an event came to be delivered (the third item of a queue entry):
 #: queued by a handler or subscriber that returned,
@@ -104,7 +104,7 @@ class Delivery:
                     failures.append((_subscriber(plan, handler), exc))
                     continue
                 if scope[PENDING] is not None:
-                    queue.extend([(e, depth + 1, False) for e in scope[PENDING]])
+                    queue.extend(entries(scope[PENDING], depth + 1, QUEUED))
                     scope[PENDING] = None
         finally:
             reset_scope(token)
@@ -215,7 +215,7 @@ class Delivery:
             if error is not None:
                 failures.append((subscriber, error))
             elif scope[PENDING] is not None:
-                queue.extend([(e, depth + 1, False) for e in scope[PENDING]])
+                queue.extend(entries(scope[PENDING], depth + 1, QUEUED))
         if failures:
             self._failed(event, depth, kind, failures, queue)
         return failures
@@ -276,6 +276,16 @@ class Delivery:
                 causation_id=event.event_id,
             )
             queue.append((report, depth + 1, REPORT))
+
+
+def entries(events: Iterable[Event], depth: int, kind: int) -> list[tuple[Event, int, int]]:
+    """Queue entries for ``events``.
+
+    (A function of its own: a comprehension inline would make ``depth`` a closure cell,
+    which costs the functions that hold it a cell on every call, even when no event
+    was queued.)
+    """
+    return [(e, depth, kind) for e in events]
 
 
 def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]]:

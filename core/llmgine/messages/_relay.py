@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Collection, Sequence
 
-from ._delivery import DIRECT, QUEUED, Delivery, Failure
+from ._delivery import DIRECT, QUEUED, Delivery, Failure, entries
 from ._scope import DEPTH, get_scope
 from .errors import SubscriberError
 from .events import Event
@@ -128,7 +128,7 @@ class Relay(Delivery):
 
     def _publish(self, events: Sequence[Event], depth: int) -> None:
         if self._outbox is not None:
-            self._drain_out(deque((e, depth, QUEUED) for e in events))
+            self._drain_out(deque(entries(events, depth, QUEUED)))
             return
         # The given events go straight to delivery and only what they cause is queued
         # (most events cause nothing, so most publishes never build a deque). Still
@@ -147,7 +147,7 @@ class Relay(Delivery):
 
     async def _publish_async(self, events: Sequence[Event], depth: int) -> None:
         if self._outbox is not None:
-            await self._drain_out_async(deque((e, depth, QUEUED) for e in events))
+            await self._drain_out_async(deque(entries(events, depth, QUEUED)))
             return
         # As _publish: only the events caused by ``events`` are queued.
         caused: list[tuple[Event, int, int]] = []
