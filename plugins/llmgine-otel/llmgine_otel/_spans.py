@@ -4,7 +4,9 @@ Spans follow causation. A command's span is a child of the current span (so a
 dispatch inside a web request, or inside another handler, nests under it); a
 subscriber call's span is a child of the span of the message that caused the
 event (the dispatch that queued it, or the first subscriber call of the event
-that did), because events are delivered after that span has ended. Every span
+that did), because events are delivered after that span has ended; an event
+received from another process, whose cause ran there, is a child of the remote
+span the transport made current (its publisher's). Every span
 carries the message id, correlation id and causation id as attributes, so a
 whole chain can also be found by its correlation id.
 """
@@ -76,8 +78,15 @@ class Spans:
         if is_event:
             attributes[ATTRIBUTES["event_type"]] = message.event_type  # type: ignore[union-attr]
         parent = self.parent(message.causation_id)
-        if parent is None and is_event:
-            parent = context.Context()  # an event emitted on its own starts a trace
+        if (
+            parent is None
+            and is_event
+            and not trace.get_current_span().get_span_context().is_remote
+        ):
+            # An event emitted on its own starts a trace. One from another process is
+            # delivered in the trace context its publisher sent (a transport attached it,
+            # so the current span is remote): its span continues that trace.
+            parent = context.Context()
         span = self.tracer.start_span(
             name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes
         )

@@ -14,7 +14,7 @@ import llmgine_otel.plugin
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine_otel import instrument
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -154,6 +154,34 @@ def test_an_event_emitted_alone_starts_its_own_trace(
     first, second = exporter.get_finished_spans()
     assert first.parent is None
     assert first.context.trace_id != second.context.trace_id
+
+
+def test_an_event_from_another_process_continues_the_trace_it_was_sent_in(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    # What a transport does on receiving an event: make its publisher's span current.
+    sent = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    token = context.attach(propagate.extract(sent))
+    try:
+        traced_bus.deliver(Receipt())
+    finally:
+        context.detach(token)
+    (span,) = exporter.get_finished_spans()
+    assert f"{span.context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == "b7ad6b7169203331"
+
+
+def test_an_event_emitted_alone_inside_a_local_span_still_starts_its_own_trace(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    with TracerProvider().get_tracer("test").start_as_current_span("request") as request:
+        traced_bus.emit(Receipt())
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None
+    assert span.context.trace_id != request.get_span_context().trace_id
 
 
 @pytest.fixture

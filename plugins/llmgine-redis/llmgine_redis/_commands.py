@@ -25,7 +25,7 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 
 from ._config import RedisConfig, outage
-from ._outbox import _trace_context
+from ._outbox import _trace_context, attach_trace
 from ._reader import GroupReader, dumps
 from ._wire import WireError, _json_default, _Spec, decode, encode, spec_of
 
@@ -148,7 +148,8 @@ class CommandServer(GroupReader):
                 continue
             while len(self._tasks) >= self.config.command_concurrency:
                 await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-            self.spawn((stream, entry_id), self._run(stream, entry_id, command, reply_to))
+            run = self._run(stream, entry_id, command, reply_to, doc.get("trace"))
+            self.spawn((stream, entry_id), run)
 
     async def _refuse(self, fields: dict[bytes, bytes], error: WireError) -> None:
         """Tell the caller of an undecodable command why, so it need not wait for a timeout."""
@@ -167,8 +168,10 @@ class CommandServer(GroupReader):
             await pipe.execute()
 
     async def _run(
-        self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str
+        self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str, trace: Any
     ) -> None:
+        # The handler runs in the trace context the caller dispatched in (OpenTelemetry).
+        undo = attach_trace(trace)
         try:
             result = await self.bus.dispatch_async(command)
             reply = json.dumps({"ok": True, "result": result}, default=_json_default)
@@ -181,6 +184,9 @@ class CommandServer(GroupReader):
                     "traceback": "".join(traceback.format_exception(exc)),
                 }
             )
+        finally:
+            if undo is not None:
+                undo()
         pipe = self._connect().pipeline(transaction=False)
         pipe.rpush(reply_to, reply)
         pipe.expire(reply_to, self.config.reply_ttl)

@@ -76,14 +76,20 @@ def _trace_context() -> Mapping[str, str] | None:
 
 
 def attach_trace(carrier: object) -> Callable[[], None] | None:
-    """Make the trace context an event carried the current one; return how to undo it."""
+    """Make the trace context a message carried the current one; return how to undo it.
+
+    A trace that is not a JSON object is ignored, and so is each entry of it whose value
+    is not a string: the propagators parse text headers and raise on anything else, and
+    a bad trace must not stop the message itself from being handled.
+    """
     if not isinstance(carrier, dict):
         return None
     try:
         from opentelemetry import context, propagate  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
-    token = context.attach(propagate.extract(carrier))
+    headers = {k: v for k, v in carrier.items() if isinstance(v, str)}
+    token = context.attach(propagate.extract(headers))
     return lambda: context.detach(token)  # type: ignore[no-any-return,unused-ignore]
 
 

@@ -8,6 +8,7 @@ skipping them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import shutil
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,37 @@ async def _pump(readers: list[Any], done: Callable[[], bool], timeout: float = 2
 def pump() -> Callable[..., Any]:
     """``await pump(readers, done)``: poll until ``done()``, then flush; fail after a timeout."""
     return _pump
+
+
+@contextlib.asynccontextmanager
+async def _serving(worker: Any) -> AsyncIterator[None]:
+    server = worker.command_server()
+    assert server is not None
+    await server.ensure_groups()
+
+    async def serve() -> None:
+        try:
+            while True:
+                await server.poll()
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            await server.drain()
+            raise
+
+    # The task copies the context of this moment: what the block makes current later
+    # (an OpenTelemetry span, say) is not the worker's.
+    task = asyncio.create_task(serve())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+def serving() -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """``async with serving(transport):`` serves its remote commands in a task; drains after."""
+    return _serving
 
 
 def free_port() -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -42,31 +40,7 @@ def summarize(bus: MessageBus) -> Any:
     return handle
 
 
-@contextlib.asynccontextmanager
-async def serving(worker: llmgine_redis.RedisTransport) -> AsyncIterator[None]:
-    """Serve ``worker``'s remote commands in a task while the block runs; drain after."""
-    server = worker.command_server()
-    assert server is not None
-    await server.ensure_groups()
-
-    async def serve() -> None:
-        try:
-            while True:
-                await server.poll()
-                await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            await server.drain()
-            raise
-
-    task = asyncio.create_task(serve())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def test_result_and_remote_exception_come_back_and_events_are_published(config, raw):
+async def test_result_and_remote_exception_come_back_and_events_are_published(config, raw, serving):
     cfg = attrs.asdict(config())
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     worker_bus.register_command(Summarize, summarize(worker_bus))
@@ -158,7 +132,7 @@ def test_register_type_rejects_clashes_and_non_message_classes():
         llmgine_redis.register_type(Summarize, "test.Other")
 
 
-async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw):
+async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw, serving):
     cfg = attrs.asdict(config())
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     worker_bus.register_command(Summarize, summarize(worker_bus))

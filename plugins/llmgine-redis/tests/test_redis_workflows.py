@@ -10,7 +10,6 @@ import llmgine_redis
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command, StartWorkflowCommand
-from test_redis_commands import serving
 
 llmgine_workflows = pytest.importorskip("llmgine_workflows")
 
@@ -55,7 +54,7 @@ def crawl() -> Any:
     _registry._reset_for_tests()
 
 
-async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config, crawl):
+async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config, crawl, serving):
     cfg = attrs.asdict(config())
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     ran: list[str] = []
