@@ -114,3 +114,58 @@ def test_subscriber_tasks_come_from_the_loops_task_factory_when_one_is_set(
     run(main())
     assert seen == [True]
     assert subscriber.__qualname__ in made
+
+
+def test_subscriber_tasks_are_named_after_their_subscriber(bus: MessageBus) -> None:
+    """``asyncio.all_tasks()`` and task dumps say which subscriber a task runs."""
+    names: list[str] = []
+
+    async def subscriber(event: Said) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        names.append(task.get_name())
+
+    def plain_returning_a_coroutine(event: Said):  # type: ignore[no-untyped-def]
+        return subscriber(event)
+
+    async def main() -> list[str]:
+        first = bus.subscribe_event(Said, subscriber)
+        second = bus.subscribe_event(Said, plain_returning_a_coroutine)
+        await bus.emit_async(Said(text="x"))
+        return [first.subscriber.name, second.subscriber.name]
+
+    assert names == run(main())
+
+
+def test_cancelling_the_emitter_before_the_subscribers_first_steps_cancels_them(
+    bus: MessageBus,
+) -> None:
+    """The emitter lets the loop run the subscribers' first steps once before it waits on
+    them; a cancellation arriving then cancels every subscriber task and publishes nothing."""
+    cancelled: list[str] = []
+    published: list[str] = []
+
+    async def main() -> list[str]:
+        emitter = asyncio.current_task()
+        assert emitter is not None
+
+        async def cancels_the_emitter(event: Said) -> None:
+            bus.add_pending_event(Said(text="never"))
+            emitter.cancel()  # the emitter is waiting for this first step to finish
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append("subscriber")
+                raise
+
+        bus.subscribe_event("test.said", cancels_the_emitter)
+        bus.subscribe_event("test.said", lambda e: published.append(e.text))
+        try:
+            await bus.emit_async(Said(text="root"))
+        except asyncio.CancelledError:
+            published.append("emitter cancelled")
+        await asyncio.sleep(0)  # let the cancelled subscriber task finish
+        return list(cancelled)  # (asyncio.run() would cancel a leftover task itself)
+
+    assert run(main()) == ["subscriber"]
+    assert published == ["root", "emitter cancelled"]

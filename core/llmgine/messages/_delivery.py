@@ -21,7 +21,7 @@ from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
 
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
@@ -146,12 +146,14 @@ class Delivery:
                 own: Scope | None = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
-                        own = new_scope(event.event_id, event.correlation_id, depth)
+                        own = [event.event_id, event.correlation_id, depth, None, False]
                         own_token = set_scope(own)
                         try:
                             result = subscriber.handler(event)
                             task = (
-                                create_task(result) if result.__class__ is CoroutineType else None
+                                create_task(result, name=subscriber.name)
+                                if result.__class__ is CoroutineType
+                                else None
                             )
                         finally:
                             reset_scope(own_token)
@@ -164,7 +166,7 @@ class Delivery:
                             own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
                             own_token = set_scope(own)
                             try:
-                                task = create_task(result)
+                                task = create_task(result, name=subscriber.name)
                             finally:
                                 reset_scope(own_token)
                 except RecursionError as exc:  # EventCascadeError is one too
@@ -321,13 +323,15 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return plan.subscribers[plan.handlers.index(handler)]
 
 
-def _task_starter() -> Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]:
-    """How to start a subscriber's task: eagerly where Python can (3.12+).
+def _task_starter() -> Callable[..., asyncio.Task[Any]]:
+    """How to start a subscriber's task, ``start(coro, name=...)``: eagerly where Python
+    can (3.12+).
 
     An eager task runs its first step at once, as the current task, so a subscriber
     that finishes without suspending costs no trip through the event loop and runs
     in subscription order with the plain ones. Python 3.11 has no eager start: there
-    each task's first step waits for the loop.
+    each task's first step waits for the loop. Tasks are named after their subscriber
+    (which also spares asyncio formatting a ``Task-<n>`` name for each).
     """
     import asyncio  # imported already: a loop is running (kept off import time)
 
@@ -355,6 +359,15 @@ async def _wait(started: list[Started]) -> None:
         await asyncio.wait([t for _, _, t in started if t is not None])
         return
     before = current.cancelling()
+    if not all(task is None or task.done() for _, _, task in started):
+        # One pass of the event loop first. The tasks' first steps were queued before
+        # ours, so when we resume, every subscriber that did not suspend is done and we
+        # wait on none of them (waiting on a task costs another pass for its wake-up).
+        try:
+            await asyncio.sleep(0)
+        except BaseException:
+            _abandon(started)
+            raise
     for _, _, task in started:
         if task is None or task.done():
             continue
