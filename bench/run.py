@@ -5,6 +5,7 @@
     python3 dev.py bench --quick          # a few seconds, rough figures
     python3 dev.py bench --json out.json  # also write the results as JSON
     python3 dev.py bench --only emit      # only cases whose name contains "emit" (+ their refs)
+    python3 dev.py bench --only dispatch,new_  # ... "dispatch" or "new_"
 
 Every figure is a median over rounds of ns per operation (``gc`` off while timing,
 rounds of all cases interleaved so machine noise hits them alike). Each llmgine row
@@ -71,7 +72,8 @@ def _wanted(cases: list[Case], only: str | None) -> list[Case]:
     if not only:
         return cases
     by_name = {c.name: c for c in cases}
-    keep = {c.name for c in cases if only in c.name}
+    texts = only.split(",")
+    keep = {c.name for c in cases if any(text in c.name for text in texts)}
     for name in list(keep):  # keep what the selected rows are compared with
         case = by_name[name]
         keep |= {n for n in (case.floor, *case.peers, *(t.ref for t in case.targets)) if n}
@@ -220,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few short rounds (seconds)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
-    parser.add_argument("--only", metavar="TEXT", help="only cases whose name contains TEXT")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="only cases whose name contains TEXT (or one of TEXT,TEXT...)",
+    )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up rows")
     parser.add_argument("--rounds", type=int, help="rounds per case (default 11, quick 3)")
     parser.add_argument(
@@ -235,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     round_ns = 2_000_000 if args.quick else 40_000_000
     started = time.perf_counter()
     cases = _wanted([*FLOORS, *PEERS, *LLMGINE], args.only)
+    startup = not args.no_startup and (
+        not args.only or any(text in "startup register" for text in args.only.split(","))
+    )
+    if not cases and not startup:
+        names = ", ".join(c.name for c in [*FLOORS, *PEERS, *LLMGINE])
+        parser.error(f"--only {args.only}: no case name contains that (cases: {names})")
     rows, skipped = measure_hot(cases, rounds, round_ns, args.stat)
-    if not args.no_startup and (not args.only or args.only in "startup register"):
+    if startup:
         rows += measure_startup_rows(3 if args.quick else 21)
     results = evaluate(rows)
 

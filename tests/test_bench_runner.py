@@ -76,3 +76,26 @@ def test_unknown_option_is_rejected_with_usage() -> None:
     )
     assert done.returncode == 2
     assert "usage:" in done.stderr
+
+
+def test_only_selects_cases_by_any_of_several_texts_and_rejects_one_matching_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--quick", "--no-startup", "--only", "dispatch_async,slots"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    measured = {line.split()[0] for line in done.stdout.splitlines()[3:] if line[:1].isalpha()}
+    # the selected rows, and what they are compared with
+    assert {"dispatch_async", "dispatch_async_sync", "slots3", "await", "call"} <= measured
+    assert "emit_exact_10" not in measured
+
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--no-startup", "--only", "nosuchcase"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "--only nosuchcase: no case name contains that" in done.stderr
+    assert "dispatch" in done.stderr  # the cases there are
