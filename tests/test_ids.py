@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 import pytest
 from llmgine.messages._ids import new_id
-from llmgine.messages.commands import CreateResourceCommand
-from llmgine.messages.events import ResourceDeletedEvent
+from llmgine.messages.commands import Command, CreateResourceCommand
+from llmgine.messages.events import Event, ResourceDeletedEvent
+
+
+@dataclasses.dataclass
+class Plain(Event):
+    text: str = "x"
+
+
+@dataclasses.dataclass
+class PlainCommand(Command[None]):
+    text: str = "x"
+
+
+# Each way an id is made: frozen (attrs) messages get it through the slots' setters,
+# plain ones by an inlined copy of new_id().
+MAKERS: list[Callable[[], str]] = [
+    lambda: CreateResourceCommand(resource_type="t", resource_data={}).command_id,
+    lambda: ResourceDeletedEvent(resource_id="r", resource_type="t").event_id,
+    lambda: PlainCommand().command_id,
+    lambda: Plain().event_id,
+    new_id,
+]
 
 
 def make_ids(count: int) -> list[str]:
-    return [
-        CreateResourceCommand(resource_type="t", resource_data={}).command_id
-        if i % 2
-        else ResourceDeletedEvent(resource_id="r", resource_type="t").event_id
-        for i in range(count)
-    ]
+    return [MAKERS[i % len(MAKERS)]() for i in range(count)]
 
 
 def test_ids_are_unique_across_threads() -> None:
@@ -72,15 +90,15 @@ def test_ids_made_right_after_a_bare_fork_differ_from_the_parents() -> None:
     pid = os.fork()
     if pid == 0:  # the child: report its next ids and leave at once
         try:
-            os.write(write, " ".join(new_id() for _ in range(3)).encode())
+            os.write(write, " ".join(make() for make in MAKERS).encode())
         finally:
             os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
         child = pipe.read().split()
     os.waitpid(pid, 0)
-    parent = [new_id() for _ in range(3)]
-    assert len(child) == 3
+    parent = [make() for make in MAKERS]
+    assert len(child) == len(MAKERS)
     assert set(child).isdisjoint(parent)
     # a fresh random prefix, not only a different counter position
     assert {i.split("-")[0] for i in child}.isdisjoint({i.split("-")[0] for i in parent})
