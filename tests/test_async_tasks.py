@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import gc
+import warnings
+from unittest import mock
 
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
@@ -169,3 +172,71 @@ def test_cancelling_the_emitter_before_the_subscribers_first_steps_cancels_them(
 
     assert run(main()) == ["subscriber"]
     assert published == ["root", "emitter cancelled"]
+
+
+def test_a_task_factory_is_called_with_loop_and_coroutine_only(bus: MessageBus) -> None:
+    """A factory written as ``(loop, coro)`` works (Python 3.14 passes ``create_task``'s
+    keyword arguments on to the factory), and the task still gets its subscriber's name."""
+    given: list[dict[str, object]] = []
+    names: list[str] = []
+
+    def factory(loop, coro, **kwargs):  # type: ignore[no-untyped-def]
+        if coro.__qualname__ == subscriber.__qualname__:  # (asyncio.run makes tasks too)
+            given.append(kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def subscriber(event: Said) -> None:
+        await asyncio.sleep(0)  # (named by then: the factory's task starts later)
+        task = asyncio.current_task()
+        assert task is not None
+        names.append(task.get_name())
+
+    async def main() -> str:
+        asyncio.get_running_loop().set_task_factory(factory)
+        subscription = bus.subscribe_event(Said, subscriber)
+        await bus.emit_async(Said(text="x"))
+        return subscription.subscriber.name
+
+    assert names == [run(main())]
+    assert given == [{}]
+
+
+def test_a_subscriber_whose_task_cannot_be_made_fails_and_its_coroutine_is_closed(
+    bus: MessageBus,
+) -> None:
+    failures: list[str] = []
+
+    def factory(loop, coro):  # type: ignore[no-untyped-def]
+        if coro.__qualname__ == subscriber.__qualname__:  # (asyncio.run makes tasks too)
+            raise RuntimeError("no tasks today")
+        return asyncio.Task(coro, loop=loop)
+
+    async def subscriber(event: Said) -> None:
+        raise AssertionError("never runs")
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(factory)
+        bus.subscribe_event(Said, subscriber)
+        bus.subscribe_event("system.bus.error", lambda e: failures.append(e.details["error"]))
+        await bus.emit_async(Said(text="x"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail here
+        run(main())
+        gc.collect()
+    assert failures == ["no tasks today"]
+
+
+def test_the_bus_does_not_call_asyncio_sleep(bus: MessageBus) -> None:
+    """Tests that patch ``asyncio.sleep`` see only their subscribers' calls."""
+
+    async def subscriber(event: Said) -> None:
+        await asyncio.sleep(2)
+
+    async def main() -> None:
+        bus.subscribe_event(Said, subscriber)
+        with mock.patch("asyncio.sleep") as sleep:
+            await bus.emit_async(Said(text="x"))
+        sleep.assert_awaited_once_with(2)
+
+    run(main())

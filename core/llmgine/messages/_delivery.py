@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Container, Iterable, MutableSequence, Sequence
-from types import CoroutineType
+from types import CoroutineType, coroutine
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._naming import type_name
@@ -21,7 +21,7 @@ from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine, Generator
 
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
@@ -128,7 +128,9 @@ class Delivery:
             return []
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        create_task = _task_starter()
+        create_task, eager = _task_starter()
+        # (before any subscriber runs: one may cancel the emitter, even in an eager first step)
+        cancelling = _cancelling()
         failures: list[Failure] = []
         # Per subscriber that has something to wait for or publish: the scope that holds
         # its events, and the task running it if it is a coroutine.
@@ -144,6 +146,7 @@ class Delivery:
                     shared = new_scope(event.event_id, event.correlation_id, depth)
                     token = set_scope(shared)
                 own: Scope | None = None
+                result = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
                         own = [event.event_id, event.correlation_id, depth, None, False]
@@ -177,6 +180,8 @@ class Delivery:
                         self._cascade(event, exc)
                     raise
                 except Exception as exc:
+                    if result.__class__ is CoroutineType:  # its task could not be made
+                        result.close()  # (else Python warns it was never awaited)
                     if own is not None:
                         own[CLOSED] = True
                     elif shared is not None:
@@ -197,7 +202,7 @@ class Delivery:
                 reset_scope(token)
         if any(task is not None for _, _, task in started):
             try:
-                await _wait(started)
+                await _wait(started, cancelling, one_pass=not eager)
             except BaseException:
                 if shared is not None:
                     shared[CLOSED] = True  # cancelled: nothing gets published
@@ -323,9 +328,9 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return plan.subscribers[plan.handlers.index(handler)]
 
 
-def _task_starter() -> Callable[..., asyncio.Task[Any]]:
-    """How to start a subscriber's task, ``start(coro, name=...)``: eagerly where Python
-    can (3.12+).
+def _task_starter() -> tuple[Callable[..., asyncio.Task[Any]], bool]:
+    """How to start a subscriber's task, ``start(coro, name=...)``, and whether it starts
+    eagerly (3.12+, unless the application set a task factory).
 
     An eager task runs its first step at once, as the current task, so a subscriber
     that finishes without suspending costs no trip through the event loop and runs
@@ -337,20 +342,46 @@ def _task_starter() -> Callable[..., asyncio.Task[Any]]:
 
     loop = asyncio.get_running_loop()
     if loop.get_task_factory() is not None:  # the application's own tasks: respect them
-        return loop.create_task
+        return functools.partial(_start_from_factory, loop.create_task), False
     # asyncio.Task itself: loop.create_task only adds a Python call in front of it
     if sys.version_info >= (3, 12):
-        return functools.partial(asyncio.Task, loop=loop, eager_start=True)
-    return functools.partial(asyncio.Task, loop=loop)
+        return functools.partial(asyncio.Task, loop=loop, eager_start=True), True
+    return functools.partial(asyncio.Task, loop=loop), False
 
 
-async def _wait(started: list[Started]) -> None:
+def _start_from_factory(
+    create_task: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+    coro: Coroutine[Any, Any, Any],
+    *,
+    name: str,
+) -> asyncio.Task[Any]:
+    # Not create_task(coro, name=name): Python 3.14 (and 3.13.3) pass ``name`` on to
+    # the factory, which breaks a factory written as ``(loop, coro)``. The name is set
+    # afterwards, as loop.create_task itself does on 3.11-3.13.
+    task = create_task(coro)
+    set_name = getattr(task, "set_name", None)  # a Future-like object may have none
+    if set_name is not None:
+        set_name(name)
+    return task
+
+
+def _cancelling() -> int:
+    """How many cancellations of the current task are pending (0 outside a task)."""
+    import asyncio
+
+    current = asyncio.current_task()
+    return 0 if current is None else current.cancelling()
+
+
+async def _wait(started: list[Started], before: int, one_pass: bool) -> None:
     """Wait until every subscriber task is done; if we are cancelled, cancel them all.
 
     Like ``asyncio.wait(tasks)`` but awaiting them one by one, which costs a fraction
     of it (they run concurrently all the same). A task's own failure or cancellation
-    is read afterwards; a cancellation of ours (even one the task we were awaiting
-    swallowed) cancels the rest and propagates.
+    is read afterwards; a cancellation of ours (one requested since ``before`` was
+    taken, the count of the emitter's pending cancellations when its subscribers
+    started, even one the task we were awaiting swallowed) cancels the rest and
+    propagates.
     """
     import asyncio
 
@@ -358,13 +389,13 @@ async def _wait(started: list[Started]) -> None:
     if current is None:  # driven outside a task: no cancellation of ours to tell apart
         await asyncio.wait([t for _, _, t in started if t is not None])
         return
-    before = current.cancelling()
-    if not all(task is None or task.done() for _, _, task in started):
-        # One pass of the event loop first. The tasks' first steps were queued before
-        # ours, so when we resume, every subscriber that did not suspend is done and we
-        # wait on none of them (waiting on a task costs another pass for its wake-up).
+    if one_pass and not all(task is None or task.done() for _, _, task in started):
+        # Tasks not started eagerly: one pass of the event loop first. Their first steps
+        # were queued before ours, so when we resume, every subscriber that did not
+        # suspend is done and we wait on none of them (waiting on a task costs another
+        # pass for its wake-up).
         try:
-            await asyncio.sleep(0)
+            await _one_pass()
         except BaseException:
             _abandon(started)
             raise
@@ -383,6 +414,13 @@ async def _wait(started: list[Started]) -> None:
         if current.cancelling() != before:  # ours, swallowed by the task we awaited
             _abandon(started)
             raise asyncio.CancelledError
+
+
+@coroutine
+def _one_pass() -> Generator[None, None, None]:
+    """``asyncio.sleep(0)``, without going through the ``asyncio`` module, where tests often
+    patch ``sleep`` (a bare yield is what it does: the task reschedules itself)."""
+    yield
 
 
 def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | None:
