@@ -9,6 +9,8 @@ Key names (a contract between services; ``prefix`` defaults to ``llmgine``):
   group ``command_group`` (default ``llmgine-workers``); ``{that stream}:dead`` for its
   dead letters
 * ``{prefix}:reply:{command_id}`` - list the worker pushes a command's outcome to
+* ``{stream}:consumers:{group}`` - sorted set of the group's live consumers on a stream
+  (event or command): consumer name -> last heartbeat, in ms of Redis's clock
 """
 
 from __future__ import annotations
@@ -56,9 +58,13 @@ class RedisConfig:
     min_age: float | None = None
     #: consumer: entries per XREADGROUP, and how long one blocks
     batch: int = 500
-    block_ms: int = 500
+    block_ms: int = attrs.field(default=500)
     #: reclaim (XAUTOCLAIM) entries another consumer left pending this long
     claim_idle_ms: int = 30_000
+    #: remove (XGROUP DELCONSUMER) a consumer of the group that holds no pending entries,
+    #: has been idle this long and sent no heartbeat meanwhile (its process is gone);
+    #: None: never remove consumers. Ten times the default claim_idle_ms.
+    consumer_idle_ms: int | None = attrs.field(default=300_000)
     #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
     #: is dead-lettered instead of being delivered again
     max_deliveries: int = 10
@@ -78,6 +84,26 @@ class RedisConfig:
     reply_ttl: int = 300
     #: connection retries (exponential backoff) before an error reaches the caller
     retries: int = 3
+
+    @block_ms.validator
+    def _check_block_ms(self, attribute: attrs.Attribute[int], value: Any) -> None:
+        # BLOCK 0 would wait for an entry forever: stop() would never be seen.
+        _check_ms(attribute.name, value, 1)
+
+    @consumer_idle_ms.validator
+    def _check_consumer_idle_ms(self, attribute: attrs.Attribute[int | None], value: Any) -> None:
+        if value is None:
+            return
+        # A live consumer beats four times per consumer_idle_ms, each time after at
+        # most one read of block_ms: the two together must stay below consumer_idle_ms.
+        _check_ms(
+            attribute.name,
+            value,
+            2 * self.block_ms + 1,
+            f" (more than twice block_ms, {self.block_ms}: a live consumer may wait that long "
+            "in a read between heartbeats, and must not be taken for gone), or None never "
+            "to remove consumers",
+        )
 
     @property
     def event_stream(self) -> str:
@@ -120,6 +146,20 @@ class RedisConfig:
         if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
             options["connection_class"] = _FastConnection
         return redis.asyncio.Redis.from_url(self.url, **options)
+
+
+def _check_ms(name: str, value: Any, least: int, why: str = "") -> None:
+    """Raise unless ``value`` is a whole number of milliseconds, at least ``least``.
+
+    ``why`` follows the least value in the message.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(
+            f"RedisConfig.{name} must be a whole number of milliseconds, "
+            f"not {value!r} ({type(value).__name__})"
+        )
+    if value < least:
+        raise ValueError(f"RedisConfig.{name} must be at least {least} ms{why}; got {value}")
 
 
 def _fast_connection() -> type | None:

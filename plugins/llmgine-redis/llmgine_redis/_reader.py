@@ -6,6 +6,9 @@ than ``claim_idle_ms`` (it died), reads new ones (``XREADGROUP``), hands them to
 :meth:`GroupReader.handle`, then writes dead letters and acknowledgements in one
 pipeline, dead letters first, so an entry is never acknowledged before its dead
 letter is stored.
+
+Less often (every quarter of ``consumer_idle_ms``) a reader also records that it
+is alive and removes the consumers that left the group (see :mod:`._sweep`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import redis
 import redis.asyncio
 
 from ._config import RedisConfig, consumer_name
+from ._sweep import forget_departed
 
 __all__ = ["GroupReader"]
 
@@ -55,6 +59,11 @@ class GroupReader:
         self._acks: defaultdict[str, list[bytes]] = defaultdict(list)
         self._dead: list[tuple[str, dict[str | bytes, Any]]] = []
         self._last_claim = 0.0
+        self._last_forget = 0.0
+        self._forgetting = config.consumer_idle_ms is not None
+        self._due = 0.0  # when poll() next reclaims or forgets
+        #: departed consumers this reader removed from the group
+        self.consumers_removed = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group!r} consumer={self.consumer!r}>"
@@ -127,16 +136,17 @@ class GroupReader:
     # One round ---------------------------------------------------------------------
 
     async def poll(self) -> int:
-        """Reclaim if due, flush and read one batch (one round trip), handle it; return its size.
+        """Reclaim (and forget departed consumers) if due, flush and read one batch, handle it.
+
+        Returns how many entries it handled.
 
         The acknowledgements of a batch travel with the read of the next one: Redis
         runs them in order, so they are applied before the read blocks.
         """
         count = 0
         now = time.monotonic()
-        if now - self._last_claim >= max(self.config.claim_idle_ms / 2000, 0.05):
-            self._last_claim = now
-            count += await self.reclaim()
+        if now >= self._due:
+            count += await self._housekeeping(now)
         reply = await self.flush(read=True)
         if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {stream: [[entries]]}
             reply = [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
@@ -144,6 +154,43 @@ class GroupReader:
             count += len(entries)
             await self.handle(_text(stream), entries)
         return count
+
+    async def _housekeeping(self, now: float) -> int:
+        """Reclaim, then forget departed consumers, each when due; return how many reclaimed."""
+        count = 0
+        claim_every = max(self.config.claim_idle_ms / 2000, 0.05)
+        if now - self._last_claim >= claim_every:
+            self._last_claim = now
+            count = await self.reclaim()
+        due = self._last_claim + claim_every
+        idle_ms = self.config.consumer_idle_ms
+        if idle_ms is not None and self._forgetting:
+            # Four heartbeats per consumer_idle_ms: a live reader is never taken for gone.
+            forget_every = max(idle_ms / 4000, 0.05)
+            if now - self._last_forget >= forget_every:
+                self._last_forget = now
+                await self.forget_idle_consumers()
+            due = min(due, self._last_forget + forget_every)
+        self._due = due
+        return count
+
+    async def forget_idle_consumers(self) -> list[str]:
+        """Remove consumers of the group that left it; return their names.
+
+        Records this consumer's heartbeat, then, on each stream, deletes
+        (``XGROUP DELCONSUMER``) every consumer that holds no pending entries, has
+        been idle for ``consumer_idle_ms`` and has no recent heartbeat; never this
+        one. :meth:`poll` calls it every quarter of ``consumer_idle_ms``.
+        """
+        idle_ms = self.config.consumer_idle_ms
+        if idle_ms is None or not self._forgetting:
+            return []
+        names, safe = await forget_departed(
+            self._connect(), self.streams, self.group, self.consumer, idle_ms, repr(self)
+        )
+        self._forgetting = safe
+        self.consumers_removed += len(names)
+        return names
 
     async def reclaim(self) -> int:
         """Take over entries other consumers left pending too long; return how many."""

@@ -1,0 +1,174 @@
+"""Consumers that left a group are removed from it; live ones and pending entries never are."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import attrs
+import llmgine_redis
+import pytest
+import redis
+from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
+from llmgine.messages.events import Event, ResourceDeletedEvent
+from llmgine_redis import EventConsumer, RedisConfig
+
+pytestmark = pytest.mark.redis
+
+
+@dataclasses.dataclass
+class Ping(Command[str]):
+    text: str = "ping"
+
+
+llmgine_redis.register_type(Ping, "test.consumers.Ping")
+llmgine_redis.remote(Ping)
+
+
+def consumers(raw: redis.Redis, stream: str, group: str) -> dict[str, dict[str, Any]]:
+    """The consumers ``XINFO CONSUMERS`` lists, by name."""
+    return {c["name"].decode(): c for c in raw.xinfo_consumers(stream, group)}
+
+
+def departed(raw: redis.Redis, stream: str, group: str, name: str, acked: bool = True) -> None:
+    """A consumer ``name`` that read one entry of ``stream`` (acknowledged or not), then died."""
+    ((_, [(entry_id, _)]),) = raw.xreadgroup(group, name, {stream: ">"}, count=1)
+    if acked:
+        raw.xack(stream, group, entry_id)
+
+
+def publish(cfg: RedisConfig, *resource_ids: str) -> None:
+    sender = MessageBus.isolated()
+    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    for resource_id in resource_ids:
+        sender.emit(ResourceDeletedEvent(resource_id=resource_id, resource_type="t"))
+    llmgine_redis.disable(sender)
+
+
+@pytest.mark.parametrize("kind", ["event consumer", "command server"])
+async def test_a_departed_consumer_holding_nothing_is_removed(config, pump, raw, kind):
+    cfg = config(consumer_idle_ms=500)
+    bus = MessageBus.isolated()
+    reader: Any
+    if kind == "event consumer":
+        reader = EventConsumer(bus, cfg, "svc", consumer="live")
+    else:
+        bus.register_command(Ping, lambda command: "pong")
+        reader = llmgine_redis.enable(bus, worker=True, **attrs.asdict(cfg)).command_server("live")
+    await reader.ensure_groups()
+    stream, group = reader.streams[0], reader.group
+    raw.xadd(stream, {"m": b"read and acknowledged by a consumer that then died"})
+    departed(raw, stream, group, "gone")
+    assert "gone" in consumers(raw, stream, group)
+    await pump([reader], lambda: "gone" not in consumers(raw, stream, group))
+    assert reader.consumers_removed == 1
+    # One that read a moment ago is not gone, heartbeat or not (another client, say).
+    raw.xadd(stream, {"m": b"read and acknowledged just now"})
+    departed(raw, stream, group, "recent")
+    assert await reader.forget_idle_consumers() == []
+    assert "recent" in consumers(raw, stream, group)
+    # The reader's heartbeat, which keeps others from removing it, is where the README says.
+    assert raw.zscore(f"{stream}:consumers:{group}", "live") is not None
+    llmgine_redis.disable(bus)
+
+
+async def test_a_departed_consumer_with_pending_entries_stays_until_they_are_delivered(
+    config, pump, raw
+):
+    # Idle past consumer_idle_ms long before its entry may be reclaimed (claim_idle_ms).
+    cfg = config(consumer_idle_ms=200, claim_idle_ms=2_000)
+    got: list[Event] = []
+    bus = MessageBus.isolated()
+    bus.subscribe_event("**", got.append)
+    reader = EventConsumer(bus, cfg, "svc", consumer="live")
+    await reader.ensure_groups()
+    stream = cfg.event_stream
+    publish(cfg, "held")
+    departed(raw, stream, "svc", "gone", acked=False)
+    await pump([reader], lambda: consumers(raw, stream, "svc")["gone"]["idle"] >= 200)
+    assert await reader.forget_idle_consumers() == []
+    assert consumers(raw, stream, "svc")["gone"]["pending"] == 1
+    # Reclaimed and delivered here; then it holds nothing, and goes.
+    await pump([reader], lambda: got and "gone" not in consumers(raw, stream, "svc"))
+    assert [e.resource_id for e in got] == ["held"]  # type: ignore[attr-defined]
+    assert raw.xpending(stream, "svc")["pending"] == 0
+    assert not raw.exists(f"{stream}:dead")
+    assert reader.consumers_removed == 1
+
+
+async def test_live_consumers_are_never_removed_even_when_their_stream_is_quiet(config, pump, raw):
+    # Before Redis 7.2, XINFO CONSUMERS' idle counts from a consumer's last read that
+    # returned entries: on a quiet stream a live consumer looks as idle as a dead one.
+    cfg = config(consumer_idle_ms=1_000, batch=1)
+    stream = cfg.event_stream
+    bus = MessageBus.isolated()
+    readers = [EventConsumer(bus, cfg, "svc", consumer=name) for name in ("a", "b")]
+    for reader in readers:
+        await reader.ensure_groups()
+    publish(cfg, "for gone", "for a", "for b")
+    departed(raw, stream, "svc", "gone")
+    # Each reads one (so that it is a consumer of the group), then the stream is quiet.
+    await pump(readers, lambda: len(consumers(raw, stream, "svc")) == 3)
+    assert set(consumers(raw, stream, "svc")) == {"a", "b", "gone"}
+    quiet_until = time.monotonic() + 3 * cfg.consumer_idle_ms / 1000
+    await pump(readers, lambda: time.monotonic() > quiet_until, timeout=30)
+    assert set(consumers(raw, stream, "svc")) == {"a", "b"}
+    assert sum(reader.consumers_removed for reader in readers) == 1
+
+
+TOO_SHORT = r"consumer_idle_ms must be at least {} ms \(more than twice block_ms, {}"
+NOT_MS = "consumer_idle_ms must be a whole number"
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"consumer_idle_ms": 0}, ValueError, TOO_SHORT.format(1001, 500)),
+        ({"consumer_idle_ms": -5}, ValueError, TOO_SHORT.format(1001, 500)),
+        ({"consumer_idle_ms": 1000}, ValueError, TOO_SHORT.format(1001, 500) + ".*got 1000$"),
+        ({"consumer_idle_ms": 200, "block_ms": 100}, ValueError, TOO_SHORT.format(201, 100)),
+        ({"consumer_idle_ms": "5m"}, TypeError, NOT_MS),
+        ({"consumer_idle_ms": 60.0}, TypeError, NOT_MS),
+        ({"consumer_idle_ms": True}, TypeError, NOT_MS),
+        ({"block_ms": 0}, ValueError, "block_ms must be at least 1 ms; got 0"),
+        ({"block_ms": "500"}, TypeError, "block_ms must be a whole number"),
+    ],
+)
+def test_bad_consumer_idle_ms_or_block_ms_is_refused_naming_the_setting(settings, error, message):
+    with pytest.raises(error, match=rf"RedisConfig\.{message}"):
+        RedisConfig(**settings)
+    with pytest.raises(error, match=rf"RedisConfig\.{message}"):
+        llmgine_redis.enable(MessageBus.isolated(), **settings)
+
+
+def test_consumer_idle_ms_defaults_to_five_minutes_and_none_turns_removal_off():
+    assert RedisConfig().consumer_idle_ms == 300_000
+    assert RedisConfig(consumer_idle_ms=None).consumer_idle_ms is None
+    assert RedisConfig(block_ms=100, consumer_idle_ms=201).consumer_idle_ms == 201
+
+
+async def test_where_acls_deny_eval_a_warning_says_so_and_reading_goes_on(
+    redis_server, pump, prefix, caplog
+):
+    server = redis_server()
+    admin = redis.Redis.from_url(server.url)
+    admin.acl_setuser("reader", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all"])
+    admin.execute_command("ACL", "SETUSER", "reader", "-eval", "-evalsha")
+    admin.close()
+    url = server.url.replace("redis://", "redis://reader:pw@")
+    cfg = RedisConfig(url=url, prefix=prefix, block_ms=50, consumer_idle_ms=200)
+    got: list[Event] = []
+    bus = MessageBus.isolated()
+    bus.subscribe_event("**", got.append)
+    reader = EventConsumer(bus, cfg, "svc", consumer="live")
+    await reader.ensure_groups()
+    publish(cfg, "delivered")
+    with caplog.at_level("WARNING", logger="llmgine.redis"):
+        await pump([reader], lambda: len(got) == 1)
+    assert [e.resource_id for e in got] == ["delivered"]  # type: ignore[attr-defined]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings
+    assert f"could not remove departed consumers on {cfg.event_stream}" in warnings[0]
+    assert "consumer_idle_ms=None" in warnings[0]
