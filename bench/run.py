@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets met: {met} of {len(checked)}; took {time.perf_counter() - started:.1f} s")
 
     if args.markdown:
-        Path(args.markdown).write_text(markdown(results))
+        _write(args.markdown, markdown(results))
     if args.json:
         payload = {
             "command": command.strip(),
@@ -280,8 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": skipped,
             "results": results,
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        _write(args.json, json.dumps(payload, indent=2) + "\n")
     return 0
+
+
+def _write(path: str, text: str) -> None:
+    """Write an output file, making its directory (a long run must not end on a typo'd one)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ STARTUP = ["startup_deps", "startup_import", "startup_own", "register_0", "regis
 
 @pytest.mark.slow
 def test_quick_run_reports_every_case_with_ratios_and_targets(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    table = tmp_path / "bench.md"
+    out = tmp_path / "results" / "bench.json"  # (a directory that does not exist yet)
+    table = tmp_path / "results" / "bench.md"
     done = subprocess.run(
         [sys.executable, str(RUNNER), "--quick", "--json", str(out), "--markdown", str(table)],
         capture_output=True,
