@@ -128,9 +128,9 @@ class Delivery:
             return []
         if depth > self.max_cascade_depth:
             self._cascade(event)
-        create_task, eager = _task_starter()
-        # (before any subscriber runs: one may cancel the emitter, even in an eager first step)
-        cancelling = _cancelling()
+        # Looked up before any subscriber runs (one may cancel the emitter, even in an eager
+        # first step), and only if some are async (or, later, a plain one returns a coroutine).
+        tasks = _Tasks() if plan.async_subscribers else None
         failures: list[Failure] = []
         # Per subscriber that has something to wait for or publish: the scope that holds
         # its events, and the task running it if it is a coroutine.
@@ -153,11 +153,11 @@ class Delivery:
                         own_token = set_scope(own)
                         try:
                             result = subscriber.handler(event)
-                            task = (
-                                create_task(result, name=subscriber.name)
-                                if result.__class__ is CoroutineType
-                                else None
-                            )
+                            if result.__class__ is CoroutineType:
+                                tasks = tasks or _Tasks()
+                                task = tasks.start(result, name=subscriber.name)
+                            else:
+                                task = None
                         finally:
                             reset_scope(own_token)
                     else:
@@ -169,7 +169,8 @@ class Delivery:
                             own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
                             own_token = set_scope(own)
                             try:
-                                task = create_task(result, name=subscriber.name)
+                                tasks = tasks or _Tasks()
+                                task = tasks.start(result, name=subscriber.name)
                             finally:
                                 reset_scope(own_token)
                 except RecursionError as exc:  # EventCascadeError is one too
@@ -200,9 +201,9 @@ class Delivery:
         finally:
             if token is not None:
                 reset_scope(token)
-        if any(task is not None for _, _, task in started):
+        if tasks is not None and any(task is not None for _, _, task in started):
             try:
-                await _wait(started, cancelling, one_pass=not eager)
+                await _wait(started, tasks.cancelling, one_pass=not tasks.eager)
             except BaseException:
                 if shared is not None:
                     shared[CLOSED] = True  # cancelled: nothing gets published
@@ -328,25 +329,38 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return plan.subscribers[plan.handlers.index(handler)]
 
 
-def _task_starter() -> tuple[Callable[..., asyncio.Task[Any]], bool]:
-    """How to start a subscriber's task, ``start(coro, name=...)``, and whether it starts
-    eagerly (3.12+, unless the application set a task factory).
+class _Tasks:
+    """How one delivery starts its subscribers' tasks.
 
-    An eager task runs its first step at once, as the current task, so a subscriber
-    that finishes without suspending costs no trip through the event loop and runs
-    in subscription order with the plain ones. Python 3.11 has no eager start: there
-    each task's first step waits for the loop. Tasks are named after their subscriber
-    (which also spares asyncio formatting a ``Task-<n>`` name for each).
+    ``start(coro, name=...)`` starts one, eagerly where Python can (3.12+) unless the
+    application set a task factory, which then makes it (``eager`` says which). An eager
+    task runs its first step at once, as the current task, so a subscriber that finishes
+    without suspending costs no trip through the event loop and runs in subscription
+    order with the plain ones; on 3.11 each task's first step waits for the loop. Tasks
+    are named after their subscriber (which also spares asyncio formatting a
+    ``Task-<n>`` name for each). ``cancelling`` is how many cancellations of the emitting
+    task were pending when the delivery began (see :func:`_wait`).
     """
-    import asyncio  # imported already: a loop is running (kept off import time)
 
-    loop = asyncio.get_running_loop()
-    if loop.get_task_factory() is not None:  # the application's own tasks: respect them
-        return functools.partial(_start_from_factory, loop.create_task), False
-    # asyncio.Task itself: loop.create_task only adds a Python call in front of it
-    if sys.version_info >= (3, 12):
-        return functools.partial(asyncio.Task, loop=loop, eager_start=True), True
-    return functools.partial(asyncio.Task, loop=loop), False
+    __slots__ = ("cancelling", "eager", "start")
+
+    def __init__(self) -> None:
+        import asyncio  # imported already: a loop is running (kept off import time)
+
+        loop = asyncio.get_running_loop()
+        self.start: Callable[..., asyncio.Task[Any]]
+        if loop.get_task_factory() is not None:  # the application's own tasks: respect them
+            self.start = functools.partial(_start_from_factory, loop.create_task)
+            self.eager = False
+        # else asyncio.Task itself: loop.create_task only adds a Python call in front of it
+        elif sys.version_info >= (3, 12):
+            self.start = functools.partial(asyncio.Task, loop=loop, eager_start=True)
+            self.eager = True
+        else:
+            self.start = functools.partial(asyncio.Task, loop=loop)
+            self.eager = False
+        current = asyncio.current_task()
+        self.cancelling = 0 if current is None else current.cancelling()
 
 
 def _start_from_factory(
@@ -363,14 +377,6 @@ def _start_from_factory(
     if set_name is not None:
         set_name(name)
     return task
-
-
-def _cancelling() -> int:
-    """How many cancellations of the current task are pending (0 outside a task)."""
-    import asyncio
-
-    current = asyncio.current_task()
-    return 0 if current is None else current.cancelling()
 
 
 async def _wait(started: list[Started], before: int, one_pass: bool) -> None:
