@@ -240,3 +240,38 @@ def test_the_bus_does_not_call_asyncio_sleep(bus: MessageBus) -> None:
         sleep.assert_awaited_once_with(2)
 
     run(main())
+
+
+def test_a_plain_subscriber_cancelling_the_emitter_cancels_the_async_ones(
+    bus: MessageBus,
+) -> None:
+    """The cancellation is the emitter's, not read as the async subscriber's own failure."""
+    reports: list[str] = []
+
+    async def main() -> list[str]:
+        emitter = asyncio.current_task()
+        assert emitter is not None
+        cancelled: list[str] = []
+
+        def cancels_the_emitter(event: Said) -> None:
+            emitter.cancel()
+
+        async def waits(event: Said) -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append("waits")
+                raise
+
+        bus.subscribe_event("system.bus.error", lambda e: reports.append(e.message))
+        bus.subscribe_event(Said, cancels_the_emitter)
+        bus.subscribe_event(Said, waits)
+        try:
+            await bus.emit_async(Said(text="x"))
+        except asyncio.CancelledError:
+            cancelled.append("emitter")
+        await asyncio.sleep(0)
+        return cancelled
+
+    assert sorted(run(main())) == ["emitter", "waits"]
+    assert reports == []

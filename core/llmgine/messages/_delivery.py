@@ -130,7 +130,7 @@ class Delivery:
             self._cascade(event)
         # Looked up before any subscriber runs (one may cancel the emitter, even in an eager
         # first step), and only if some are async (or, later, a plain one returns a coroutine).
-        tasks = _Tasks() if plan.async_subscribers else None
+        tasks = _Tasks() if plan.starts_tasks else None
         failures: list[Failure] = []
         # Per subscriber that has something to wait for or publish: the scope that holds
         # its events, and the task running it if it is a coroutine.

@@ -43,7 +43,7 @@ class Subscriber:
 class Plan:
     """The subscribers of one (event class, event type name), in subscription order."""
 
-    __slots__ = ("asubscribers", "async_subscribers", "handlers", "subscribers")
+    __slots__ = ("asubscribers", "async_subscribers", "handlers", "starts_tasks", "subscribers")
 
     def __init__(
         self,
@@ -55,6 +55,9 @@ class Plan:
         self.asubscribers = subscribers if asubscribers is None else asubscribers
         self.handlers = tuple(s.handler for s in subscribers)
         self.async_subscribers = tuple(s for s in subscribers if s.is_async)
+        #: whether ``emit_async`` starts a task for some of them (async middleware can
+        #: make a plain subscriber's chain a coroutine)
+        self.starts_tasks = any(s.is_async for s in self.asubscribers)
 
 
 class Subscription:
