@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from ._packed import Batch
 from ._wire import _Spec, encode, spec_of
 
 __all__ = ["RedisOutbox", "attach_trace", "forget_oldest", "mark_received"]
+
+logger = logging.getLogger("llmgine.redis")
 
 # Ids of events decoded from Redis (the most recent ones). The bus never hands
 # deliver()'s event to the outbox; this also stops a subscriber that re-emits the
@@ -79,8 +82,9 @@ def attach_trace(carrier: object) -> Callable[[], None] | None:
     """Make the trace context a message carried the current one; return how to undo it.
 
     A trace that is not a JSON object is ignored, and so is each entry of it whose value
-    is not a string: the propagators parse text headers and raise on anything else, and
-    a bad trace must not stop the message itself from being handled.
+    is not a string: the propagators parse text headers and raise on anything else. One
+    that a propagator still fails on is ignored too, with a warning: a bad trace must not
+    stop the message itself from being handled (nor the consumer that reads it).
     """
     if not isinstance(carrier, dict):
         return None
@@ -89,7 +93,11 @@ def attach_trace(carrier: object) -> Callable[[], None] | None:
     except ImportError:
         return None
     headers = {k: v for k, v in carrier.items() if isinstance(v, str)}
-    token = context.attach(propagate.extract(headers))
+    try:
+        token = context.attach(propagate.extract(headers))
+    except Exception as exc:  # a propagator that chokes on odd text (configurable: any may)
+        logger.warning("ignored a message's trace context %r: %r", headers, exc)
+        return None
     return lambda: context.detach(token)  # type: ignore[no-any-return,unused-ignore]
 
 

@@ -21,6 +21,7 @@ from llmgine.messages.events import Event, ResourceDeletedEvent
 from llmgine_redis import EventConsumer
 from llmgine_redis._wire import encode, spec_of
 from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -316,3 +317,58 @@ async def test_a_command_with_a_malformed_trace_runs_without_it(config, pump, ra
     assert outcomes == [{"ok": True, "result": context} for _, context in HOSTILE_TRACES.values()]
     assert raw.xlen(f"{stream}:dead") == 0
     assert raw.xpending(stream, cfg.command_group)["pending"] == 0
+
+
+class _Choking(TextMapPropagator):  # type: ignore[misc]
+    """A propagator that fails on every trace it is given (older ones did on odd text)."""
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        raise ValueError("cannot parse this trace")
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        propagate_default.inject(carrier, context)
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
+
+
+propagate_default = propagate.get_global_textmap()
+
+
+async def test_a_trace_the_propagator_fails_on_is_ignored_and_the_message_handled(
+    config, pump, raw, caplog
+):
+    cfg = config()
+    receiver = MessageBus.isolated()
+    seen: list[str] = []
+    receiver.subscribe_event("resource.deleted", lambda event: seen.append(event.resource_id))
+    reader = EventConsumer(receiver, cfg, "svc")
+    await reader.ensure_groups()
+    worker_bus = MessageBus.isolated()
+    worker_bus.register_command(WhereAmI, where_am_i)
+    worker = llmgine_redis.enable(worker_bus, worker=True, **attrs.asdict(cfg))
+    server = worker.command_server()
+    assert server is not None
+    await server.ensure_groups()
+    stream = cfg.command_stream("test.trace.WhereAmI")
+    command = WhereAmI("k")
+    reply_to = cfg.reply_key(command.command_id)
+    carried = {"traceparent": TRACEPARENT}
+    raw.xadd(stream, {"m": with_trace(command, carried, reply_to=reply_to)})
+    event = ResourceDeletedEvent(resource_id="r1", resource_type="doc")
+    raw.xadd(cfg.event_stream, {"m": with_trace(event, carried)})
+
+    propagate.set_global_textmap(_Choking())
+    try:
+        await pump([reader, server], lambda: seen == ["r1"] and server.served == 1)
+    finally:
+        propagate.set_global_textmap(propagate_default)
+    await worker.aclose()
+
+    assert json.loads(raw.lpop(reply_to)) == {"ok": True, "result": NO_SPAN}
+    assert raw.xpending(cfg.event_stream, "svc")["pending"] == 0
+    assert raw.xpending(stream, cfg.command_group)["pending"] == 0
+    assert raw.xlen(f"{cfg.event_stream}:dead") == 0
+    warnings = [r.getMessage() for r in caplog.records if r.name == "llmgine.redis"]
+    assert sum("ignored a message's trace context" in w for w in warnings) == 2
