@@ -296,15 +296,20 @@ async def test_an_event_with_a_malformed_trace_is_delivered_without_it(config, p
     assert raw.xpending(cfg.event_stream, "svc")["pending"] == 0
 
 
-async def test_a_command_with_a_malformed_trace_runs_without_it(config, pump, raw):
-    cfg = config()
+async def where_am_i_server(cfg: Any) -> tuple[Any, Any, str]:
+    """A worker serving WhereAmI over Redis: its transport, command server and stream."""
     worker_bus = MessageBus.isolated()
     worker_bus.register_command(WhereAmI, where_am_i)
     worker = llmgine_redis.enable(worker_bus, worker=True, **attrs.asdict(cfg))
     server = worker.command_server()
     assert server is not None
     await server.ensure_groups()
-    stream = cfg.command_stream("test.trace.WhereAmI")
+    return worker, server, cfg.command_stream("test.trace.WhereAmI")
+
+
+async def test_a_command_with_a_malformed_trace_runs_without_it(config, pump, raw):
+    cfg = config()
+    worker, server, stream = await where_am_i_server(cfg)
     replies = []
     for name, (carried, _) in HOSTILE_TRACES.items():
         command = WhereAmI(name)
@@ -312,6 +317,7 @@ async def test_a_command_with_a_malformed_trace_runs_without_it(config, pump, ra
         raw.xadd(stream, {"m": with_trace(command, carried, reply_to=reply_to)})
         replies.append(reply_to)
     await pump([server], lambda: server.served == len(HOSTILE_TRACES))
+    await worker.aclose()
 
     outcomes = [json.loads(raw.lpop(key)) for key in replies]
     assert outcomes == [{"ok": True, "result": context} for _, context in HOSTILE_TRACES.values()]
@@ -345,13 +351,7 @@ async def test_a_trace_the_propagator_fails_on_is_ignored_and_the_message_handle
     receiver.subscribe_event("resource.deleted", lambda event: seen.append(event.resource_id))
     reader = EventConsumer(receiver, cfg, "svc")
     await reader.ensure_groups()
-    worker_bus = MessageBus.isolated()
-    worker_bus.register_command(WhereAmI, where_am_i)
-    worker = llmgine_redis.enable(worker_bus, worker=True, **attrs.asdict(cfg))
-    server = worker.command_server()
-    assert server is not None
-    await server.ensure_groups()
-    stream = cfg.command_stream("test.trace.WhereAmI")
+    worker, server, stream = await where_am_i_server(cfg)
     command = WhereAmI("k")
     reply_to = cfg.reply_key(command.command_id)
     carried = {"traceparent": TRACEPARENT}
