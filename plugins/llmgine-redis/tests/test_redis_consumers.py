@@ -34,9 +34,12 @@ def consumers(raw: redis.Redis, stream: str, group: str) -> dict[str, dict[str, 
 
 def departed(raw: redis.Redis, stream: str, group: str, name: str, acked: bool = True) -> None:
     """A consumer ``name`` that read one entry of ``stream`` (acknowledged or not), then died."""
-    ((_, [(entry_id, _)]),) = raw.xreadgroup(group, name, {stream: ">"}, count=1)
+    raw.xreadgroup(group, name, {stream: ">"}, count=1)
+    # The entry's id from XPENDING, which redis-py parses alike in RESP2 and RESP3
+    # (XREADGROUP's reply is a list of pairs in one and a dict in the other).
+    (entry,) = raw.xpending_range(stream, group, "-", "+", 1, name)
     if acked:
-        raw.xack(stream, group, entry_id)
+        raw.xack(stream, group, entry["message_id"])
 
 
 def publish(cfg: RedisConfig, *resource_ids: str) -> None:
