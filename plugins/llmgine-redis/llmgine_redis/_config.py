@@ -11,6 +11,10 @@ Key names (a contract between services; ``prefix`` defaults to ``llmgine``):
 * ``{prefix}:reply:{command_id}`` - list the worker pushes a command's outcome to
 * ``{stream}:consumers:{group}`` - sorted set of the group's live consumers on a stream
   (event or command): consumer name -> last heartbeat, in ms of Redis's clock
+
+So that no stream's key is another's dead letters, dedup set or heartbeats, wire
+names, ``prefix`` and ``stream`` may not end in ``:dead`` nor contain ``:seen:`` or
+``:consumers:`` (:func:`check_not_reserved`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-__all__ = ["TRANSPORT_ENV", "URL_ENV", "RedisConfig", "TransportError", "safe_url"]
+__all__ = [
+    "TRANSPORT_ENV",
+    "URL_ENV",
+    "RedisConfig",
+    "TransportError",
+    "check_not_reserved",
+    "safe_url",
+]
 
 #: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook enables it).
 TRANSPORT_ENV = "LLMGINE_TRANSPORT"
@@ -41,14 +52,35 @@ class TransportError(ConnectionError):
     """Redis could not be reached or refused a write; the message names the URL and stream."""
 
 
+def check_not_reserved(name: str, what: str) -> None:
+    """Raise ``ValueError`` if ``name`` ends in ``:dead`` or contains ``:seen:`` or ``:consumers:``.
+
+    The plugin adds those to a stream's key for its dead letters, dedup set and
+    heartbeats, so a stream, or the wire name or prefix that makes one, named so
+    could be another stream's. ``what`` (e.g. ``"RedisConfig.stream 'x:dead'"``)
+    starts the message.
+    """
+    part = ":dead" if name.endswith(":dead") else None
+    for infix in (":seen:", ":consumers:"):
+        if infix in name:
+            part = infix
+    if part is not None:
+        raise ValueError(
+            f"{what} contains {part!r}: names of streams, and the wire names and prefix that "
+            "make them, may not end in ':dead' nor contain ':seen:' or ':consumers:', which "
+            "the plugin adds to a stream's key for its dead letters, dedup set and heartbeats "
+            "(a stream of that name would be another's); choose another name"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class RedisConfig:
     """Everything the transport needs; every field can also come from :func:`enable`."""
 
     url: str = attrs.field(factory=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
-    prefix: str = "llmgine"
+    prefix: str = attrs.field(default="llmgine")
     #: the event stream; default ``{prefix}:events``
-    stream: str | None = None
+    stream: str | None = attrs.field(default=None)
     #: event type patterns sent to Redis (``*`` one segment, ``**`` any); None: every
     #: registered event type
     patterns: tuple[str, ...] | None = None
@@ -84,6 +116,12 @@ class RedisConfig:
     reply_ttl: int = 300
     #: connection retries (exponential backoff) before an error reaches the caller
     retries: int = 3
+
+    @prefix.validator
+    @stream.validator
+    def _check_key(self, attribute: attrs.Attribute[str | None], value: Any) -> None:
+        if isinstance(value, str):
+            check_not_reserved(value, f"RedisConfig.{attribute.name} {value!r}")
 
     @block_ms.validator
     def _check_block_ms(self, attribute: attrs.Attribute[int], value: Any) -> None:
