@@ -121,6 +121,17 @@ async def test_live_consumers_are_never_removed_even_when_their_stream_is_quiet(
     assert sum(reader.consumers_removed for reader in readers) == 1
 
 
+async def test_no_stream_or_no_group_yet_is_nothing_to_remove_and_no_warning(config, raw, caplog):
+    cfg = config(consumer_idle_ms=200)
+    reader = EventConsumer(MessageBus.isolated(), cfg, "svc", consumer="live")
+    with caplog.at_level("WARNING", logger="llmgine.redis"):
+        assert await reader.forget_idle_consumers() == []
+        raw.xadd(cfg.event_stream, {"m": b"a stream, no group"})
+        assert await reader.forget_idle_consumers() == []
+    await reader.drain()
+    assert not caplog.records
+
+
 TOO_SHORT = r"consumer_idle_ms must be at least {} ms \(more than twice block_ms, {}"
 NOT_MS = "consumer_idle_ms must be a whole number"
 
@@ -152,13 +163,17 @@ def test_consumer_idle_ms_defaults_to_five_minutes_and_none_turns_removal_off():
     assert RedisConfig(block_ms=100, consumer_idle_ms=201).consumer_idle_ms == 201
 
 
-async def test_where_acls_deny_eval_a_warning_says_so_and_reading_goes_on(
-    redis_server, pump, prefix, caplog
+@pytest.mark.parametrize(
+    ("denied", "named"),
+    [(["-eval", "-evalsha"], "EVAL"), (["-xinfo"], "XINFO"), (["-time"], "TIME")],
+)
+async def test_where_acls_deny_what_removal_needs_a_warning_says_so_and_reading_goes_on(
+    redis_server, pump, prefix, caplog, denied, named
 ):
     server = redis_server()
     admin = redis.Redis.from_url(server.url)
     admin.acl_setuser("reader", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all"])
-    admin.execute_command("ACL", "SETUSER", "reader", "-eval", "-evalsha")
+    admin.execute_command("ACL", "SETUSER", "reader", *denied)
     admin.close()
     url = server.url.replace("redis://", "redis://reader:pw@")
     cfg = RedisConfig(url=url, prefix=prefix, block_ms=50, consumer_idle_ms=200)
@@ -174,4 +189,5 @@ async def test_where_acls_deny_eval_a_warning_says_so_and_reading_goes_on(
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings
     assert f"could not remove departed consumers on {cfg.event_stream}" in warnings[0]
+    assert named in warnings[0]
     assert "consumer_idle_ms=None" in warnings[0]
