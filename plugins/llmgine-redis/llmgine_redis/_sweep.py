@@ -95,20 +95,28 @@ def heartbeat_key(stream: str, group: str) -> str:
 
 
 async def forget_idle(
-    client: Any, stream: str, group: str, me: str, idle_ms: int
+    client: Any, stream: str, group: str, me: str, idle_ms: int, remove: bool = True
 ) -> list[tuple[Any, int, int]]:
     """Beat for ``me``, then remove departed consumers; return (name, idle ms, pending) of each.
 
     ``pending`` is what ``XGROUP DELCONSUMER`` reported: 0 unless Redis did not run
-    the script atomically.
+    the script atomically. Without ``remove``, only the heartbeat is recorded.
     """
     alive = await client.eval(_BEAT, 1, heartbeat_key(stream, group), me, idle_ms)
+    if not remove:
+        return []
     reply = await client.eval(_FORGET, 1, stream, group, idle_ms, me, *alive)
     return [(reply[i], int(reply[i + 1]), int(reply[i + 2])) for i in range(0, len(reply), 3)]
 
 
 async def forget_departed(
-    client: Any, streams: list[str], group: str, me: str, idle_ms: int, who: str
+    client: Any,
+    streams: list[str],
+    group: str,
+    me: str,
+    idle_ms: int,
+    who: str,
+    remove: bool = True,
 ) -> tuple[list[str], bool]:
     """:func:`forget_idle` on each stream, logged; return the names removed and whether to go on.
 
@@ -118,7 +126,7 @@ async def forget_departed(
     safe = True
     for stream in streams:
         try:
-            removed = await forget_idle(client, stream, group, me, idle_ms)
+            removed = await forget_idle(client, stream, group, me, idle_ms, remove and safe)
         except redis.ResponseError as exc:  # e.g. an ACL without EVAL: reading goes on
             logger.warning(
                 "%s: could not remove departed consumers on %s: %s (the user needs EVAL, and "

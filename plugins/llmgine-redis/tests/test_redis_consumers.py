@@ -13,7 +13,7 @@ import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event, ResourceDeletedEvent
-from llmgine_redis import EventConsumer, RedisConfig
+from llmgine_redis import EventConsumer, RedisConfig, _sweep
 
 pytestmark = pytest.mark.redis
 
@@ -119,6 +119,26 @@ async def test_live_consumers_are_never_removed_even_when_their_stream_is_quiet(
     await pump(readers, lambda: time.monotonic() > quiet_until, timeout=30)
     assert set(consumers(raw, stream, "svc")) == {"a", "b"}
     assert sum(reader.consumers_removed for reader in readers) == 1
+
+
+async def test_a_reader_that_stopped_removing_consumers_still_sends_heartbeats(
+    config, pump, raw, monkeypatch, caplog
+):
+    # A delete that reports pending entries stops removal. The script makes that
+    # impossible, so a script that claims it stands in for it here.
+    monkeypatch.setattr(_sweep, "_FORGET", "return {'ghost', 300, 2}")
+    cfg = config(consumer_idle_ms=200)
+    reader = EventConsumer(MessageBus.isolated(), cfg, "svc", consumer="live")
+    await reader.ensure_groups()
+    beats = f"{cfg.event_stream}:consumers:svc"
+    with caplog.at_level("ERROR", logger="llmgine.redis"):
+        await pump([reader], lambda: raw.zscore(beats, "live") is not None)
+    assert "dropped 2 pending entries" in caplog.text
+    assert "removes no more consumers" in caplog.text
+    # Others still remove departed consumers: its heartbeats keep telling them it is alive.
+    first = raw.zscore(beats, "live")
+    await pump([reader], lambda: (raw.zscore(beats, "live") or 0) > first, timeout=5)
+    assert reader.consumers_removed == 1  # the (fake) delete did not run again
 
 
 async def test_no_stream_or_no_group_yet_is_nothing_to_remove_and_no_warning(config, raw, caplog):
