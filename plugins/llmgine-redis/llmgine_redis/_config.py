@@ -52,6 +52,11 @@ class TransportError(ConnectionError):
     """Redis could not be reached or refused a write; the message names the URL and stream."""
 
 
+#: the least ``consumer_idle_ms``: below it the 50 ms between heartbeats, not a
+#: quarter of consumer_idle_ms, would set their pace
+MIN_CONSUMER_IDLE_MS = 200
+
+
 def check_not_reserved(name: str, what: str) -> None:
     """Raise ``ValueError`` if ``name`` ends in ``:dead`` or contains ``:seen:`` or ``:consumers:``.
 
@@ -95,7 +100,8 @@ class RedisConfig:
     claim_idle_ms: int = 30_000
     #: remove (XGROUP DELCONSUMER) a consumer of the group that holds no pending entries,
     #: has been idle this long and sent no heartbeat meanwhile (its process is gone);
-    #: None: never remove consumers. Ten times the default claim_idle_ms.
+    #: None: never remove consumers. Ten times the default claim_idle_ms; at least
+    #: 200 and more than twice block_ms.
     consumer_idle_ms: int | None = attrs.field(default=300_000)
     #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
     #: is dead-lettered instead of being delivered again
@@ -132,15 +138,20 @@ class RedisConfig:
     def _check_consumer_idle_ms(self, attribute: attrs.Attribute[int | None], value: Any) -> None:
         if value is None:
             return
-        # A live consumer beats four times per consumer_idle_ms, each time after at
-        # most one read of block_ms: the two together must stay below consumer_idle_ms.
+        # A live consumer beats every quarter of consumer_idle_ms, but no more often
+        # than every 50 ms (GroupReader._housekeeping), each after at most one read of
+        # block_ms. From 200 ms on the quarter is at least 50 ms, so with more than
+        # twice block_ms two beats are less than 3/4 of consumer_idle_ms apart (plus
+        # the handling of a batch read, whose pending entries protect it meanwhile).
         _check_ms(
             attribute.name,
             value,
-            2 * self.block_ms + 1,
-            f" (more than twice block_ms, {self.block_ms}: a live consumer may wait that long "
-            "in a read between heartbeats, and must not be taken for gone), or None never "
-            "to remove consumers",
+            max(MIN_CONSUMER_IDLE_MS, 2 * self.block_ms + 1),
+            f" ({MIN_CONSUMER_IDLE_MS} ms and more than twice block_ms, {self.block_ms}: a "
+            "live consumer beats every quarter of consumer_idle_ms but no more often than "
+            "every 50 ms, and may wait block_ms in a read between beats; it must not be taken "
+            "for gone), or None never to remove consumers",
+            also=" or None (never remove consumers)",
         )
 
     @property
@@ -186,14 +197,15 @@ class RedisConfig:
         return redis.asyncio.Redis.from_url(self.url, **options)
 
 
-def _check_ms(name: str, value: Any, least: int, why: str = "") -> None:
+def _check_ms(name: str, value: Any, least: int, why: str = "", also: str = "") -> None:
     """Raise unless ``value`` is a whole number of milliseconds, at least ``least``.
 
-    ``why`` follows the least value in the message.
+    ``why`` follows the least value in the message, ``also`` (what else is accepted)
+    the type.
     """
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(
-            f"RedisConfig.{name} must be a whole number of milliseconds, "
+            f"RedisConfig.{name} must be a whole number of milliseconds{also}, "
             f"not {value!r} ({type(value).__name__})"
         )
     if value < least:

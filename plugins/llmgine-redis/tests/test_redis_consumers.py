@@ -152,22 +152,31 @@ async def test_no_stream_or_no_group_yet_is_nothing_to_remove_and_no_warning(con
     assert not caplog.records
 
 
-TOO_SHORT = r"consumer_idle_ms must be at least {} ms \(more than twice block_ms, {}"
-NOT_MS = "consumer_idle_ms must be a whole number"
+TOO_SHORT = (
+    r"consumer_idle_ms must be at least {} ms \(200 ms and more than twice block_ms, {}: "
+    r"a live consumer beats every quarter of consumer_idle_ms but no more often than every "
+    r"50 ms, .*\), "
+    r"or None never to remove consumers; got {}$"
+)
+NOT_MS = r"consumer_idle_ms must be a whole number of milliseconds or None \(never remove"
 
 
 @pytest.mark.parametrize(
     ("settings", "error", "message"),
     [
-        ({"consumer_idle_ms": 0}, ValueError, TOO_SHORT.format(1001, 500)),
-        ({"consumer_idle_ms": -5}, ValueError, TOO_SHORT.format(1001, 500)),
-        ({"consumer_idle_ms": 1000}, ValueError, TOO_SHORT.format(1001, 500) + ".*got 1000$"),
-        ({"consumer_idle_ms": 200, "block_ms": 100}, ValueError, TOO_SHORT.format(201, 100)),
+        ({"consumer_idle_ms": 0}, ValueError, TOO_SHORT.format(1001, 500, 0)),
+        ({"consumer_idle_ms": -5}, ValueError, TOO_SHORT.format(1001, 500, -5)),
+        ({"consumer_idle_ms": 1000}, ValueError, TOO_SHORT.format(1001, 500, 1000)),
+        ({"consumer_idle_ms": 200, "block_ms": 100}, ValueError, TOO_SHORT.format(201, 100, 200)),
+        # Heartbeats are at least 50 ms apart: a quarter of 41 ms would not be.
+        ({"consumer_idle_ms": 41, "block_ms": 20}, ValueError, TOO_SHORT.format(200, 20, 41)),
+        ({"consumer_idle_ms": 199, "block_ms": 1}, ValueError, TOO_SHORT.format(200, 1, 199)),
+        ({"block_ms": 150_000}, ValueError, TOO_SHORT.format(300_001, 150_000, 300_000)),
         ({"consumer_idle_ms": "5m"}, TypeError, NOT_MS),
         ({"consumer_idle_ms": 60.0}, TypeError, NOT_MS),
         ({"consumer_idle_ms": True}, TypeError, NOT_MS),
         ({"block_ms": 0}, ValueError, "block_ms must be at least 1 ms; got 0"),
-        ({"block_ms": "500"}, TypeError, "block_ms must be a whole number"),
+        ({"block_ms": "500"}, TypeError, "block_ms must be a whole number of milliseconds, not"),
     ],
 )
 def test_bad_consumer_idle_ms_or_block_ms_is_refused_naming_the_setting(settings, error, message):
@@ -181,6 +190,9 @@ def test_consumer_idle_ms_defaults_to_five_minutes_and_none_turns_removal_off():
     assert RedisConfig().consumer_idle_ms == 300_000
     assert RedisConfig(consumer_idle_ms=None).consumer_idle_ms is None
     assert RedisConfig(block_ms=100, consumer_idle_ms=201).consumer_idle_ms == 201
+    assert RedisConfig(block_ms=20, consumer_idle_ms=200).consumer_idle_ms == 200
+    assert RedisConfig(block_ms=149_999).block_ms == 149_999
+    assert RedisConfig(block_ms=150_000, consumer_idle_ms=None).block_ms == 150_000
 
 
 @pytest.mark.parametrize(
