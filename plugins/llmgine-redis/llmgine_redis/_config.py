@@ -11,6 +11,10 @@ Key names (a contract between services; ``prefix`` defaults to ``llmgine``):
 * ``{prefix}:reply:{command_id}`` - list the worker pushes a command's outcome to
 * ``{stream}:consumers:{group}`` - sorted set of the group's live consumers on a stream
   (event or command): consumer name -> last heartbeat, in ms of Redis's clock
+
+So that no stream's key is another's dead letters, dedup set or heartbeats, wire
+names, ``prefix`` and ``stream`` may not end in ``:dead`` nor contain ``:seen:`` or
+``:consumers:`` (:func:`check_not_reserved`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-__all__ = ["TRANSPORT_ENV", "URL_ENV", "RedisConfig", "TransportError", "safe_url"]
+__all__ = [
+    "TRANSPORT_ENV",
+    "URL_ENV",
+    "RedisConfig",
+    "TransportError",
+    "check_not_reserved",
+    "safe_url",
+]
 
 #: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook enables it).
 TRANSPORT_ENV = "LLMGINE_TRANSPORT"
@@ -41,14 +52,40 @@ class TransportError(ConnectionError):
     """Redis could not be reached or refused a write; the message names the URL and stream."""
 
 
+#: the least ``consumer_idle_ms``: below it the 50 ms between heartbeats, not a
+#: quarter of consumer_idle_ms, would set their pace
+MIN_CONSUMER_IDLE_MS = 200
+
+
+def check_not_reserved(name: str, what: str) -> None:
+    """Raise ``ValueError`` if ``name`` ends in ``:dead`` or contains ``:seen:`` or ``:consumers:``.
+
+    The plugin adds those to a stream's key for its dead letters, dedup set and
+    heartbeats, so a stream, or the wire name or prefix that makes one, named so
+    could be another stream's. ``what`` (e.g. ``"RedisConfig.stream 'x:dead'"``)
+    starts the message.
+    """
+    part = ":dead" if name.endswith(":dead") else None
+    for infix in (":seen:", ":consumers:"):
+        if infix in name:
+            part = infix
+    if part is not None:
+        raise ValueError(
+            f"{what} contains {part!r}: names of streams, and the wire names and prefix that "
+            "make them, may not end in ':dead' nor contain ':seen:' or ':consumers:', which "
+            "the plugin adds to a stream's key for its dead letters, dedup set and heartbeats "
+            "(a stream of that name would be another's); choose another name"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class RedisConfig:
     """Everything the transport needs; every field can also come from :func:`enable`."""
 
     url: str = attrs.field(factory=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
-    prefix: str = "llmgine"
+    prefix: str = attrs.field(default="llmgine")
     #: the event stream; default ``{prefix}:events``
-    stream: str | None = None
+    stream: str | None = attrs.field(default=None)
     #: event type patterns sent to Redis (``*`` one segment, ``**`` any); None: every
     #: registered event type
     patterns: tuple[str, ...] | None = None
@@ -63,7 +100,8 @@ class RedisConfig:
     claim_idle_ms: int = 30_000
     #: remove (XGROUP DELCONSUMER) a consumer of the group that holds no pending entries,
     #: has been idle this long and sent no heartbeat meanwhile (its process is gone);
-    #: None: never remove consumers. Ten times the default claim_idle_ms.
+    #: None: never remove consumers. Ten times the default claim_idle_ms; at least
+    #: 200 and more than twice block_ms.
     consumer_idle_ms: int | None = attrs.field(default=300_000)
     #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
     #: is dead-lettered instead of being delivered again
@@ -85,6 +123,12 @@ class RedisConfig:
     #: connection retries (exponential backoff) before an error reaches the caller
     retries: int = 3
 
+    @prefix.validator
+    @stream.validator
+    def _check_key(self, attribute: attrs.Attribute[str | None], value: Any) -> None:
+        if isinstance(value, str):
+            check_not_reserved(value, f"RedisConfig.{attribute.name} {value!r}")
+
     @block_ms.validator
     def _check_block_ms(self, attribute: attrs.Attribute[int], value: Any) -> None:
         # BLOCK 0 would wait for an entry forever: stop() would never be seen.
@@ -94,15 +138,20 @@ class RedisConfig:
     def _check_consumer_idle_ms(self, attribute: attrs.Attribute[int | None], value: Any) -> None:
         if value is None:
             return
-        # A live consumer beats four times per consumer_idle_ms, each time after at
-        # most one read of block_ms: the two together must stay below consumer_idle_ms.
+        # A live consumer beats every quarter of consumer_idle_ms, but no more often
+        # than every 50 ms (GroupReader._housekeeping), each after at most one read of
+        # block_ms. From 200 ms on the quarter is at least 50 ms, so with more than
+        # twice block_ms two beats are less than 3/4 of consumer_idle_ms apart (plus
+        # the handling of a batch read, whose pending entries protect it meanwhile).
         _check_ms(
             attribute.name,
             value,
-            2 * self.block_ms + 1,
-            f" (more than twice block_ms, {self.block_ms}: a live consumer may wait that long "
-            "in a read between heartbeats, and must not be taken for gone), or None never "
-            "to remove consumers",
+            max(MIN_CONSUMER_IDLE_MS, 2 * self.block_ms + 1),
+            f" ({MIN_CONSUMER_IDLE_MS} ms and more than twice block_ms, {self.block_ms}: a "
+            "live consumer beats every quarter of consumer_idle_ms but no more often than "
+            "every 50 ms, and may wait block_ms in a read between beats; it must not be taken "
+            "for gone), or None never to remove consumers",
+            also=" or None (never remove consumers)",
         )
 
     @property
@@ -148,14 +197,15 @@ class RedisConfig:
         return redis.asyncio.Redis.from_url(self.url, **options)
 
 
-def _check_ms(name: str, value: Any, least: int, why: str = "") -> None:
+def _check_ms(name: str, value: Any, least: int, why: str = "", also: str = "") -> None:
     """Raise unless ``value`` is a whole number of milliseconds, at least ``least``.
 
-    ``why`` follows the least value in the message.
+    ``why`` follows the least value in the message, ``also`` (what else is accepted)
+    the type.
     """
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(
-            f"RedisConfig.{name} must be a whole number of milliseconds, "
+            f"RedisConfig.{name} must be a whole number of milliseconds{also}, "
             f"not {value!r} ({type(value).__name__})"
         )
     if value < least:

@@ -164,8 +164,9 @@ class GroupReader:
             count = await self.reclaim()
         due = self._last_claim + claim_every
         idle_ms = self.config.consumer_idle_ms
-        if idle_ms is not None and self._forgetting:
+        if idle_ms is not None:
             # Four heartbeats per consumer_idle_ms: a live reader is never taken for gone.
+            # (Also once it stopped removing consumers: others still may.)
             forget_every = max(idle_ms / 4000, 0.05)
             if now - self._last_forget >= forget_every:
                 self._last_forget = now
@@ -180,15 +181,23 @@ class GroupReader:
         Records this consumer's heartbeat, then, on each stream, deletes
         (``XGROUP DELCONSUMER``) every consumer that holds no pending entries, has
         been idle for ``consumer_idle_ms`` and has no recent heartbeat; never this
-        one. :meth:`poll` calls it every quarter of ``consumer_idle_ms``.
+        one. :meth:`poll` calls it every quarter of ``consumer_idle_ms``. After a
+        delete reported pending entries (see :mod:`._sweep`) it only records the
+        heartbeat.
         """
         idle_ms = self.config.consumer_idle_ms
-        if idle_ms is None or not self._forgetting:
+        if idle_ms is None:
             return []
         names, safe = await forget_departed(
-            self._connect(), self.streams, self.group, self.consumer, idle_ms, repr(self)
+            self._connect(),
+            self.streams,
+            self.group,
+            self.consumer,
+            idle_ms,
+            repr(self),
+            remove=self._forgetting,
         )
-        self._forgetting = safe
+        self._forgetting = self._forgetting and safe
         self.consumers_removed += len(names)
         return names
 

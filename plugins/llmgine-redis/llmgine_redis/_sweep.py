@@ -32,11 +32,16 @@ __all__ = ["forget_departed", "heartbeat_key"]
 
 logger = logging.getLogger("llmgine.redis")
 
+# Both scripts first ask for their effects to be replicated instead of the script:
+# on Redis 6.2 with lua-replicate-commands no, a write after TIME or XINFO (which
+# are not deterministic) fails otherwise. A no-op from Redis 7.0 on.
+#
 # KEYS[1] heartbeats; ARGV: this consumer, consumer_idle_ms. Records this consumer's
 # heartbeat in Redis's clock (no skew between hosts), drops the ones too old to prove
 # anything, and returns the names of the consumers alive. The key expires with its
 # last writer.
 _BEAT = """
+redis.replicate_commands()
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local idle_ms = tonumber(ARGV[2])
@@ -49,10 +54,17 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 # KEYS[1] stream; ARGV: group, consumer_idle_ms, names of consumers alive. Deletes the
 # consumers with nothing pending, idle that long and not alive; returns name, idle and
 # the pending count DELCONSUMER reported, for each. One key, so it runs on a cluster too.
+# No stream or no group (yet) means no one to remove; any other error of XINFO (an ACL
+# that denies it, a key of another type) goes to the caller, which logs it.
 _FORGET = """
+redis.replicate_commands()
 local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-if type(consumers) ~= 'table' or consumers['err'] then
-    return {}
+if consumers['err'] then
+    local err = consumers['err']
+    if string.find(err, 'no such key', 1, true) or string.find(err, 'NOGROUP', 1, true) then
+        return {}
+    end
+    return redis.error_reply(err .. ' (XINFO CONSUMERS)')
 end
 local idle_ms = tonumber(ARGV[2])
 local alive = {}
@@ -83,20 +95,28 @@ def heartbeat_key(stream: str, group: str) -> str:
 
 
 async def forget_idle(
-    client: Any, stream: str, group: str, me: str, idle_ms: int
+    client: Any, stream: str, group: str, me: str, idle_ms: int, remove: bool = True
 ) -> list[tuple[Any, int, int]]:
     """Beat for ``me``, then remove departed consumers; return (name, idle ms, pending) of each.
 
     ``pending`` is what ``XGROUP DELCONSUMER`` reported: 0 unless Redis did not run
-    the script atomically.
+    the script atomically. Without ``remove``, only the heartbeat is recorded.
     """
     alive = await client.eval(_BEAT, 1, heartbeat_key(stream, group), me, idle_ms)
+    if not remove:
+        return []
     reply = await client.eval(_FORGET, 1, stream, group, idle_ms, me, *alive)
     return [(reply[i], int(reply[i + 1]), int(reply[i + 2])) for i in range(0, len(reply), 3)]
 
 
 async def forget_departed(
-    client: Any, streams: list[str], group: str, me: str, idle_ms: int, who: str
+    client: Any,
+    streams: list[str],
+    group: str,
+    me: str,
+    idle_ms: int,
+    who: str,
+    remove: bool = True,
 ) -> tuple[list[str], bool]:
     """:func:`forget_idle` on each stream, logged; return the names removed and whether to go on.
 
@@ -106,11 +126,12 @@ async def forget_departed(
     safe = True
     for stream in streams:
         try:
-            removed = await forget_idle(client, stream, group, me, idle_ms)
+            removed = await forget_idle(client, stream, group, me, idle_ms, remove and safe)
         except redis.ResponseError as exc:  # e.g. an ACL without EVAL: reading goes on
             logger.warning(
-                "%s: could not remove departed consumers on %s: %s (allow EVAL and XGROUP, "
-                "or set consumer_idle_ms=None not to try)",
+                "%s: could not remove departed consumers on %s: %s (the user needs EVAL, and "
+                "in the scripts TIME, ZADD, ZREMRANGEBYSCORE, PEXPIRE, ZRANGE, XINFO and "
+                "XGROUP; or set consumer_idle_ms=None not to try)",
                 who,
                 stream,
                 exc,

@@ -37,6 +37,7 @@ from llmgine.messages.events import Event
 
 from ._builder import FORMAT_VERSION, Builder, Document, compile_builder, compile_document
 from ._codec import Field, WireError, fields_of, parse_datetime
+from ._config import check_not_reserved
 
 __all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
 
@@ -69,14 +70,17 @@ def register_type(cls: type, name: str) -> None:
     """Make ``cls`` (an attrs or dataclass Event/Command subclass) travel as ``name``.
 
     Every service that sends or receives the type must register it under the same
-    name. Raises ``ValueError`` if the name is taken by another class or the class
-    already has another name, ``TypeError`` for a class that is not an attrs or
+    name. Raises ``ValueError`` if the name is taken by another class, the class
+    already has another name or the name ends in ``:dead`` or contains ``:seen:`` or
+    ``:consumers:`` (a remote command's stream is named after it, and those mark the
+    keys derived from a stream), ``TypeError`` for a class that is not an attrs or
     dataclass Event/Command.
     """
     if not isinstance(name, str) or not name or len(name) > 200 or any(c.isspace() for c in name):
         raise ValueError(f"wire name must be a non-empty str without spaces, got {name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
         raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
+    check_not_reserved(name, f"wire name {name!r} of {cls.__qualname__}")
     kind = "event" if issubclass(cls, Event) else "command"
     spec = _Spec(cls, name, kind, fields_of(cls))
     taken = _by_name.get(name)

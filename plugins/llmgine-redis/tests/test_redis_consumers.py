@@ -13,7 +13,7 @@ import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event, ResourceDeletedEvent
-from llmgine_redis import EventConsumer, RedisConfig
+from llmgine_redis import EventConsumer, RedisConfig, _sweep
 
 pytestmark = pytest.mark.redis
 
@@ -34,9 +34,12 @@ def consumers(raw: redis.Redis, stream: str, group: str) -> dict[str, dict[str, 
 
 def departed(raw: redis.Redis, stream: str, group: str, name: str, acked: bool = True) -> None:
     """A consumer ``name`` that read one entry of ``stream`` (acknowledged or not), then died."""
-    ((_, [(entry_id, _)]),) = raw.xreadgroup(group, name, {stream: ">"}, count=1)
+    raw.xreadgroup(group, name, {stream: ">"}, count=1)
+    # The entry's id from XPENDING, which redis-py parses alike in RESP2 and RESP3
+    # (XREADGROUP's reply is a list of pairs in one and a dict in the other).
+    (entry,) = raw.xpending_range(stream, group, "-", "+", 1, name)
     if acked:
-        raw.xack(stream, group, entry_id)
+        raw.xack(stream, group, entry["message_id"])
 
 
 def publish(cfg: RedisConfig, *resource_ids: str) -> None:
@@ -118,22 +121,62 @@ async def test_live_consumers_are_never_removed_even_when_their_stream_is_quiet(
     assert sum(reader.consumers_removed for reader in readers) == 1
 
 
-TOO_SHORT = r"consumer_idle_ms must be at least {} ms \(more than twice block_ms, {}"
-NOT_MS = "consumer_idle_ms must be a whole number"
+async def test_a_reader_that_stopped_removing_consumers_still_sends_heartbeats(
+    config, pump, raw, monkeypatch, caplog
+):
+    # A delete that reports pending entries stops removal. The script makes that
+    # impossible, so a script that claims it stands in for it here.
+    monkeypatch.setattr(_sweep, "_FORGET", "return {'ghost', 300, 2}")
+    cfg = config(consumer_idle_ms=200)
+    reader = EventConsumer(MessageBus.isolated(), cfg, "svc", consumer="live")
+    await reader.ensure_groups()
+    beats = f"{cfg.event_stream}:consumers:svc"
+    with caplog.at_level("ERROR", logger="llmgine.redis"):
+        await pump([reader], lambda: raw.zscore(beats, "live") is not None)
+    assert "dropped 2 pending entries" in caplog.text
+    assert "removes no more consumers" in caplog.text
+    # Others still remove departed consumers: its heartbeats keep telling them it is alive.
+    first = raw.zscore(beats, "live")
+    await pump([reader], lambda: (raw.zscore(beats, "live") or 0) > first, timeout=5)
+    assert reader.consumers_removed == 1  # the (fake) delete did not run again
+
+
+async def test_no_stream_or_no_group_yet_is_nothing_to_remove_and_no_warning(config, raw, caplog):
+    cfg = config(consumer_idle_ms=200)
+    reader = EventConsumer(MessageBus.isolated(), cfg, "svc", consumer="live")
+    with caplog.at_level("WARNING", logger="llmgine.redis"):
+        assert await reader.forget_idle_consumers() == []
+        raw.xadd(cfg.event_stream, {"m": b"a stream, no group"})
+        assert await reader.forget_idle_consumers() == []
+    await reader.drain()
+    assert not caplog.records
+
+
+TOO_SHORT = (
+    r"consumer_idle_ms must be at least {} ms \(200 ms and more than twice block_ms, {}: "
+    r"a live consumer beats every quarter of consumer_idle_ms but no more often than every "
+    r"50 ms, .*\), "
+    r"or None never to remove consumers; got {}$"
+)
+NOT_MS = r"consumer_idle_ms must be a whole number of milliseconds or None \(never remove"
 
 
 @pytest.mark.parametrize(
     ("settings", "error", "message"),
     [
-        ({"consumer_idle_ms": 0}, ValueError, TOO_SHORT.format(1001, 500)),
-        ({"consumer_idle_ms": -5}, ValueError, TOO_SHORT.format(1001, 500)),
-        ({"consumer_idle_ms": 1000}, ValueError, TOO_SHORT.format(1001, 500) + ".*got 1000$"),
-        ({"consumer_idle_ms": 200, "block_ms": 100}, ValueError, TOO_SHORT.format(201, 100)),
+        ({"consumer_idle_ms": 0}, ValueError, TOO_SHORT.format(1001, 500, 0)),
+        ({"consumer_idle_ms": -5}, ValueError, TOO_SHORT.format(1001, 500, -5)),
+        ({"consumer_idle_ms": 1000}, ValueError, TOO_SHORT.format(1001, 500, 1000)),
+        ({"consumer_idle_ms": 200, "block_ms": 100}, ValueError, TOO_SHORT.format(201, 100, 200)),
+        # Heartbeats are at least 50 ms apart: a quarter of 41 ms would not be.
+        ({"consumer_idle_ms": 41, "block_ms": 20}, ValueError, TOO_SHORT.format(200, 20, 41)),
+        ({"consumer_idle_ms": 199, "block_ms": 1}, ValueError, TOO_SHORT.format(200, 1, 199)),
+        ({"block_ms": 150_000}, ValueError, TOO_SHORT.format(300_001, 150_000, 300_000)),
         ({"consumer_idle_ms": "5m"}, TypeError, NOT_MS),
         ({"consumer_idle_ms": 60.0}, TypeError, NOT_MS),
         ({"consumer_idle_ms": True}, TypeError, NOT_MS),
         ({"block_ms": 0}, ValueError, "block_ms must be at least 1 ms; got 0"),
-        ({"block_ms": "500"}, TypeError, "block_ms must be a whole number"),
+        ({"block_ms": "500"}, TypeError, "block_ms must be a whole number of milliseconds, not"),
     ],
 )
 def test_bad_consumer_idle_ms_or_block_ms_is_refused_naming_the_setting(settings, error, message):
@@ -147,15 +190,22 @@ def test_consumer_idle_ms_defaults_to_five_minutes_and_none_turns_removal_off():
     assert RedisConfig().consumer_idle_ms == 300_000
     assert RedisConfig(consumer_idle_ms=None).consumer_idle_ms is None
     assert RedisConfig(block_ms=100, consumer_idle_ms=201).consumer_idle_ms == 201
+    assert RedisConfig(block_ms=20, consumer_idle_ms=200).consumer_idle_ms == 200
+    assert RedisConfig(block_ms=149_999).block_ms == 149_999
+    assert RedisConfig(block_ms=150_000, consumer_idle_ms=None).block_ms == 150_000
 
 
-async def test_where_acls_deny_eval_a_warning_says_so_and_reading_goes_on(
-    redis_server, pump, prefix, caplog
+@pytest.mark.parametrize(
+    ("denied", "named"),
+    [(["-eval", "-evalsha"], "EVAL"), (["-xinfo"], "XINFO"), (["-time"], "TIME")],
+)
+async def test_where_acls_deny_what_removal_needs_a_warning_says_so_and_reading_goes_on(
+    redis_server, pump, prefix, caplog, denied, named
 ):
     server = redis_server()
     admin = redis.Redis.from_url(server.url)
     admin.acl_setuser("reader", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all"])
-    admin.execute_command("ACL", "SETUSER", "reader", "-eval", "-evalsha")
+    admin.execute_command("ACL", "SETUSER", "reader", *denied)
     admin.close()
     url = server.url.replace("redis://", "redis://reader:pw@")
     cfg = RedisConfig(url=url, prefix=prefix, block_ms=50, consumer_idle_ms=200)
@@ -171,4 +221,5 @@ async def test_where_acls_deny_eval_a_warning_says_so_and_reading_goes_on(
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings
     assert f"could not remove departed consumers on {cfg.event_stream}" in warnings[0]
+    assert named in warnings[0]
     assert "consumer_idle_ms=None" in warnings[0]

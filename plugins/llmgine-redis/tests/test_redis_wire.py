@@ -11,6 +11,7 @@ import llmgine_redis
 import pytest
 from llmgine.messages import events as core_events
 from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 from llmgine_redis import TransportError, WireError
 from llmgine_redis._codec import fields_of, new_only_sets_ids
@@ -105,6 +106,41 @@ def test_optional_fields_may_be_left_out_and_are_checked_when_given():
             _build(spec, {**doc, "fields": {**doc["fields"], **bad}})
         assert caught.value.reason == "invalid-fields"
         assert str(caught.value).startswith(f"invalid-fields: test.wire.Counted.{next(iter(bad))}")
+
+
+RESERVED = (
+    r"contains '{}': names of streams, and the wire names and prefix that make them, may not "
+    r"end in ':dead' nor contain ':seen:' or ':consumers:'"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("billing.Charge:dead", ":dead"),  # the dead letters of billing.Charge's stream
+        ("billing.Charge:consumers:llmgine-workers", ":consumers:"),  # its heartbeats
+        ("billing:seen:x", ":seen:"),
+    ],
+)
+def test_names_that_would_make_one_streams_key_anothers_are_refused(name, part):
+    # A remote command's stream is {prefix}:commands:{wire name}: with these names one
+    # stream's dead letters or heartbeats would be another command's stream. (A command:
+    # test_redis_events round-trips every registered event class.)
+    @dataclasses.dataclass
+    class Charge(Command[None]):
+        amount: int
+
+    reserved = RESERVED.format(part)
+    with pytest.raises(ValueError, match=rf"wire name '{name}' of .*Charge {reserved}"):
+        llmgine_redis.register_type(Charge, name)
+    assert name not in llmgine_redis.registered()
+    with pytest.raises(ValueError, match=rf"RedisConfig\.stream '{name}' {reserved}"):
+        llmgine_redis.RedisConfig(stream=name)
+    with pytest.raises(ValueError, match=rf"RedisConfig\.prefix '{name}' {reserved}"):
+        llmgine_redis.enable(MessageBus.isolated(), prefix=name)
+    # Colons elsewhere are fine.
+    llmgine_redis.register_type(Charge, f"test.wire.{part.strip(':')}.Charge:v2")
+    assert llmgine_redis.RedisConfig(stream="app:dead-ends", prefix="app:seen").prefix == "app:seen"
 
 
 @pytest.mark.redis
