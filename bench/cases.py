@@ -139,6 +139,7 @@ def _floor_env() -> Env:
         "afns10": afns10,
         "chain": chain,
         "gather": asyncio.gather,
+        "copy_context": contextvars.copy_context,
         "Plain3": Plain3,
         "uuid4": uuid.uuid4,
         "AttrsUuidTime": AttrsUuidTime,
@@ -187,6 +188,32 @@ FLOORS = [
         "for f in afns10: await f(msg)",
         _floor_env,
         True,
+    ),
+    # What running 10 non-suspending subscribers without a task each would cost at best
+    # (issue 4's emit_async target): by hand, then each in a context of its own.
+    Case(
+        "drive10",
+        "floor",
+        "run 10 async fns by hand (coro.send), no tasks",
+        "for f in afns10:\n"
+        "    c = f(msg)\n"
+        "    try:\n"
+        "        c.send(None)\n"
+        "    except StopIteration:\n"
+        "        pass",
+        _floor_env,
+    ),
+    Case(
+        "drive10_ctx",
+        "floor",
+        "the same, each in a copied context (isolated)",
+        "for f in afns10:\n"
+        "    c = f(msg)\n"
+        "    try:\n"
+        "        copy_context().run(c.send, None)\n"
+        "    except StopIteration:\n"
+        "        pass",
+        _floor_env,
     ),
     Case(
         "gather10",
