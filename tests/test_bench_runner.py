@@ -16,7 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "bench" / "run.py"
 
 # The rows issue 4 asks for; a peer may be skipped when its library is not installed.
-FLOORS = ["call", "dict", "loop10", "slots3", "await", "await10", "drive10", "drive10_ctx", "gather10"]
+FLOORS = [
+    "call",
+    "dict",
+    "loop10",
+    "slots3",
+    "await",
+    "await10",
+    "drive10",
+    "drive10_ctx",
+    "gather10",
+]
 PEERS = ["pyee_1", "pyee_10", "blinker_1", "blinker_10", "pluggy_1", "pluggy_10", "lato"]
 LLMGINE = [
     "dispatch",
