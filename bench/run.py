@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure llmgine side by side with plain-Python floors and peer libraries, in one process.
 
-    python3 dev.py bench                  # full run (about a minute)
+    python3 dev.py bench                  # full run (about 40 s)
     python3 dev.py bench --quick          # a few seconds, rough figures
     python3 dev.py bench --json out.json  # also write the results as JSON
     python3 dev.py bench --only emit      # only cases whose name contains "emit" (+ their refs)
