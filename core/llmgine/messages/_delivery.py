@@ -8,20 +8,18 @@ exactly as for a failed command handler.
 
 from __future__ import annotations
 
-import functools
-import sys
 from collections.abc import Container, Iterable, MutableSequence, Sequence
-from types import CoroutineType, coroutine
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._naming import type_name
 from ._scope import CLOSED, PENDING, Scope, new_scope, reset_scope, set_scope
+from ._subscriber_tasks import Started, Tasks, abandon, outcome, wait
 from ._subscribers import Plan
 from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
 
 if TYPE_CHECKING:
-    import asyncio
-    from collections.abc import Callable, Coroutine, Generator
+    from collections.abc import Callable
 
     from ._subscribers import Subscriber, SubscriberRegistry
     from .events import Event
@@ -40,8 +38,6 @@ DIRECT = 2
 Failure = tuple["Subscriber", Exception]
 #: What a delivery returns when every subscriber succeeded (shared: one list less per event)
 NO_FAILURES: tuple[Failure, ...] = ()
-#: (subscriber, its scope, the task running it if it is a coroutine)
-Started = tuple["Subscriber", Scope, "asyncio.Task[Any] | None"]
 #: (event, its depth, QUEUED/REPORT/DIRECT), first in first out
 Queue = MutableSequence[tuple["Event", int, int]]
 
@@ -130,7 +126,7 @@ class Delivery:
             self._cascade(event)
         # Looked up before any subscriber runs (one may cancel the emitter, even in an eager
         # first step), and only if some are async (or, later, a plain one returns a coroutine).
-        tasks = _Tasks() if plan.starts_tasks else None
+        tasks = Tasks() if plan.starts_tasks else None
         failures: list[Failure] = []
         # Per subscriber that has something to wait for or publish: the scope that holds
         # its events, and the task running it if it is a coroutine.
@@ -154,7 +150,7 @@ class Delivery:
                         try:
                             result = subscriber.handler(event)
                             if result.__class__ is CoroutineType:
-                                tasks = tasks or _Tasks()
+                                tasks = tasks or Tasks()
                                 task = tasks.start(result, name=subscriber.name)
                             else:
                                 task = None
@@ -169,14 +165,14 @@ class Delivery:
                             own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
                             own_token = set_scope(own)
                             try:
-                                tasks = tasks or _Tasks()
+                                tasks = tasks or Tasks()
                                 task = tasks.start(result, name=subscriber.name)
                             finally:
                                 reset_scope(own_token)
                 except RecursionError as exc:  # EventCascadeError is one too
                     if shared is not None:
                         shared[CLOSED] = True
-                    _abandon(started)
+                    abandon(started)
                     if not isinstance(exc, EventCascadeError):
                         self._cascade(event, exc)
                     raise
@@ -203,7 +199,7 @@ class Delivery:
                 reset_scope(token)
         if tasks is not None and any(task is not None for _, _, task in started):
             try:
-                await _wait(started, tasks.cancelling, one_pass=not tasks.eager)
+                await wait(started, tasks.cancelling, one_pass=not tasks.eager)
             except BaseException:
                 if shared is not None:
                     shared[CLOSED] = True  # cancelled: nothing gets published
@@ -215,7 +211,7 @@ class Delivery:
         for subscriber, scope, task in started:
             scope[CLOSED] = True
             try:
-                error = _outcome(subscriber, task) if task is not None else None
+                error = outcome(subscriber, task) if task is not None else None
             except RecursionError as exc:
                 if not isinstance(exc, EventCascadeError):
                     self._cascade(event, exc)
@@ -327,128 +323,6 @@ def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
     return plan.subscribers[plan.handlers.index(handler)]
-
-
-class _Tasks:
-    """How one delivery starts its subscribers' tasks.
-
-    ``start(coro, name=...)`` starts one, eagerly where Python can (3.12+) unless the
-    application set a task factory, which then makes it (``eager`` says which). An eager
-    task runs its first step at once, as the current task, so a subscriber that finishes
-    without suspending costs no trip through the event loop and runs in subscription
-    order with the plain ones; on 3.11 each task's first step waits for the loop. Tasks
-    are named after their subscriber (which also spares asyncio formatting a
-    ``Task-<n>`` name for each). ``cancelling`` is how many cancellations of the emitting
-    task were pending when the delivery began (see :func:`_wait`).
-    """
-
-    __slots__ = ("cancelling", "eager", "start")
-
-    def __init__(self) -> None:
-        import asyncio  # imported already: a loop is running (kept off import time)
-
-        loop = asyncio.get_running_loop()
-        self.start: Callable[..., asyncio.Task[Any]]
-        if loop.get_task_factory() is not None:  # the application's own tasks: respect them
-            self.start = functools.partial(_start_from_factory, loop.create_task)
-            self.eager = False
-        # else asyncio.Task itself: loop.create_task only adds a Python call in front of it
-        elif sys.version_info >= (3, 12):
-            self.start = functools.partial(asyncio.Task, loop=loop, eager_start=True)
-            self.eager = True
-        else:
-            self.start = functools.partial(asyncio.Task, loop=loop)
-            self.eager = False
-        current = asyncio.current_task()
-        self.cancelling = 0 if current is None else current.cancelling()
-
-
-def _start_from_factory(
-    create_task: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
-    coro: Coroutine[Any, Any, Any],
-    *,
-    name: str,
-) -> asyncio.Task[Any]:
-    # Not create_task(coro, name=name): Python 3.14 (and 3.13.3) pass ``name`` on to
-    # the factory, which breaks a factory written as ``(loop, coro)``. The name is set
-    # afterwards, as loop.create_task itself does on 3.11-3.13.
-    task = create_task(coro)
-    set_name = getattr(task, "set_name", None)  # a Future-like object may have none
-    if set_name is not None:
-        set_name(name)
-    return task
-
-
-async def _wait(started: list[Started], before: int, one_pass: bool) -> None:
-    """Wait until every subscriber task is done; if we are cancelled, cancel them all.
-
-    Like ``asyncio.wait(tasks)`` but awaiting them one by one, which costs a fraction
-    of it (they run concurrently all the same). A task's own failure or cancellation
-    is read afterwards; a cancellation of ours (one requested since ``before`` was
-    taken, the count of the emitter's pending cancellations when its subscribers
-    started, even one the task we were awaiting swallowed) cancels the rest and
-    propagates.
-    """
-    import asyncio
-
-    current = asyncio.current_task()
-    if current is None:  # driven outside a task: no cancellation of ours to tell apart
-        await asyncio.wait([t for _, _, t in started if t is not None])
-        return
-    if one_pass and not all(task is None or task.done() for _, _, task in started):
-        # Tasks not started eagerly: one pass of the event loop first. Their first steps
-        # were queued before ours, so when we resume, every subscriber that did not
-        # suspend is done and we wait on none of them (waiting on a task costs another
-        # pass for its wake-up).
-        try:
-            await _one_pass()
-        except BaseException:
-            _abandon(started)
-            raise
-    for _, _, task in started:
-        if task is None or task.done():
-            continue
-        try:
-            await task
-        except Exception:
-            pass
-        except BaseException:
-            if task.cancelled() and current.cancelling() == before:
-                continue  # the subscriber was cancelled, not us: its failure, read later
-            _abandon(started)
-            raise
-        if current.cancelling() != before:  # ours, swallowed by the task we awaited
-            _abandon(started)
-            raise asyncio.CancelledError
-
-
-@coroutine
-def _one_pass() -> Generator[None, None, None]:
-    """``asyncio.sleep(0)``, without going through the ``asyncio`` module, where tests often
-    patch ``sleep`` (a bare yield is what it does: the task reschedules itself)."""
-    yield
-
-
-def _outcome(subscriber: Subscriber, task: asyncio.Task[Any]) -> Exception | None:
-    """The exception a finished subscriber task failed with, if any."""
-    if task.cancelled():
-        # Not our cancellation (that raised in the emitter): the subscriber's own
-        # doing, so it is that subscriber's failure.
-        return RuntimeError(f"subscriber {subscriber.name} was cancelled before it finished")
-    error = task.exception()
-    if error is None or (isinstance(error, Exception) and not isinstance(error, RecursionError)):
-        return error
-    # a runaway cascade (or the recursion limit that stopped one first), KeyboardInterrupt
-    # and the like are not subscriber failures
-    raise error
-
-
-def _abandon(started: list[Started]) -> None:
-    """Cancel the subscriber tasks still running and close every scope: nothing gets published."""
-    for _, scope, task in started:
-        scope[CLOSED] = True
-        if task is not None:
-            task.cancel()
 
 
 def _only(plan: Plan, names: Container[str]) -> Plan:
