@@ -199,7 +199,7 @@ class Delivery:
                 reset_scope(token)
         if tasks is not None and any(task is not None for _, _, task in started):
             try:
-                await wait(started, tasks.cancelling, one_pass=not tasks.eager)
+                await wait(started, tasks)
             except BaseException:
                 if shared is not None:
                     shared[CLOSED] = True  # cancelled: nothing gets published

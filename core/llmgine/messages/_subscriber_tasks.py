@@ -37,11 +37,12 @@ class Tasks:
     without suspending costs no trip through the event loop and runs in subscription
     order with the plain ones; on 3.11 each task's first step waits for the loop. Tasks
     are named after their subscriber (which also spares asyncio formatting a
-    ``Task-<n>`` name for each). ``cancelling`` is how many cancellations of the emitting
-    task were pending when the delivery began (see :func:`wait`).
+    ``Task-<n>`` name for each). ``emitter`` is the task delivering (``None`` when driven
+    outside a task), and ``cancelling`` how many cancellations of it were pending when
+    the delivery began (see :func:`wait`).
     """
 
-    __slots__ = ("cancelling", "eager", "start")
+    __slots__ = ("cancelling", "eager", "emitter", "start")
 
     def __init__(self) -> None:
         import asyncio  # imported already: a loop is running (kept off import time)
@@ -58,8 +59,8 @@ class Tasks:
         else:
             self.start = functools.partial(asyncio.Task, loop=loop)
             self.eager = False
-        current = asyncio.current_task()
-        self.cancelling = 0 if current is None else current.cancelling()
+        self.emitter = asyncio.current_task()
+        self.cancelling = 0 if self.emitter is None else self.emitter.cancelling()
 
 
 def _start_from_factory(
@@ -78,23 +79,22 @@ def _start_from_factory(
     return task
 
 
-async def wait(started: list[Started], before: int, one_pass: bool) -> None:
+async def wait(started: list[Started], tasks: Tasks) -> None:
     """Wait until every subscriber task is done; if we are cancelled, cancel them all.
 
     Like ``asyncio.wait(tasks)`` but awaiting them one by one, which costs a fraction
     of it (they run concurrently all the same). A task's own failure or cancellation
-    is read afterwards; a cancellation of ours (one requested since ``before`` was
-    taken, the count of the emitter's pending cancellations when its subscribers
-    started, even one the task we were awaiting swallowed) cancels the rest and
-    propagates.
+    is read afterwards; a cancellation of ours (one requested since ``tasks`` counted
+    the emitter's pending cancellations, before its subscribers started, even one the
+    task we were awaiting swallowed) cancels the rest and propagates.
     """
     import asyncio
 
-    current = asyncio.current_task()
+    current, before = tasks.emitter, tasks.cancelling
     if current is None:  # driven outside a task: no cancellation of ours to tell apart
         await asyncio.wait([t for _, _, t in started if t is not None])
         return
-    if one_pass and not all(task is None or task.done() for _, _, task in started):
+    if not tasks.eager and not all(task is None or task.done() for _, _, task in started):
         # Tasks not started eagerly: one pass of the event loop first. Their first steps
         # were queued before ours, so when we resume, every subscriber that did not
         # suspend is done and we wait on none of them (waiting on a task costs another
