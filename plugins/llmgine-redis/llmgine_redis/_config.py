@@ -40,6 +40,7 @@ __all__ = [
     "TransportError",
     "check_not_reserved",
     "safe_url",
+    "text",
 ]
 
 #: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook enables it).
@@ -195,6 +196,11 @@ class RedisConfig:
         if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
             options["connection_class"] = _FastConnection
         return redis.asyncio.Redis.from_url(self.url, **options)
+
+
+def text(value: Any) -> str:
+    """A name from a Redis reply as ``str`` (replies are ``bytes`` unless decoded)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _check_ms(name: str, value: Any, least: int, why: str = "", also: str = "") -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from ._config import RedisConfig, consumer_name
+from ._config import RedisConfig, consumer_name, text
 from ._sweep import forget_departed
 
 __all__ = ["GroupReader"]
@@ -152,7 +152,7 @@ class GroupReader:
             reply = [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
         for stream, entries in reply or ():
             count += len(entries)
-            await self.handle(_text(stream), entries)
+            await self.handle(text(stream), entries)
         return count
 
     async def _housekeeping(self, now: float) -> int:
@@ -282,7 +282,7 @@ class GroupReader:
             record[b"orig." + _bytes(key)[:200]] = _bytes(value)[:_KEEP_BYTES]
         self._dead.append((stream, record))
         self.ack(stream, entry_id)
-        logger.warning("dead-lettered %s %s: %s", stream, _text(entry_id), error[:300])
+        logger.warning("dead-lettered %s %s: %s", stream, text(entry_id), error[:300])
 
     async def flush(self, read: bool = False) -> Any:
         """Write dead letters, then acknowledgements (and subclass extras), in one pipeline.
@@ -343,10 +343,6 @@ def _id_order(entry_id: bytes) -> tuple[int, ...]:
 
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def dumps(value: Any) -> str:

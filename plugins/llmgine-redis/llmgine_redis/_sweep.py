@@ -28,6 +28,8 @@ from typing import Any
 
 import redis
 
+from ._config import text
+
 __all__ = ["forget_departed", "heartbeat_key"]
 
 logger = logging.getLogger("llmgine.redis")
@@ -138,7 +140,7 @@ async def forget_departed(
             )
             continue
         for raw_name, idle, pending in removed:
-            name = raw_name.decode() if isinstance(raw_name, bytes) else str(raw_name)
+            name = text(raw_name)
             names.append(name)
             logger.info(
                 "%s: removed consumer %r from %s: no pending entries, idle %d ms",
