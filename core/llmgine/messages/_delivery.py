@@ -145,7 +145,7 @@ class Delivery:
                 result = None
                 try:
                     if subscriber.is_async:  # calling it only makes the coroutine
-                        own = [event.event_id, event.correlation_id, depth, None, False]
+                        own = new_scope(event.event_id, event.correlation_id, depth)
                         own_token = set_scope(own)
                         try:
                             result = subscriber.handler(event)
