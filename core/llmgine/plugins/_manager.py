@@ -21,7 +21,7 @@ from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
-from ._registrations import REGISTRATIONS, Registrations, reserve_slots
+from ._registrations import Registrations, reserve_slots, undo
 from .errors import PluginLoadError
 
 if TYPE_CHECKING:
@@ -291,9 +291,7 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
                 # to it; done under the lock, before raising, so no other registration
                 # interleaves. The next register_handlers() call registers it again.
                 # Its middleware slot stays reserved for that next registration.
-                registered: dict[str, Registrations] = bus.extensions.get(REGISTRATIONS, {})
-                if name in registered:
-                    registered.pop(name).undo()
+                undo(bus, name)
                 done.remove(name)
                 failed[name] = str(error)
                 # Not recorded on the plugin's info: it failed on this bus only.
@@ -388,7 +386,7 @@ def _register_one(bus: MessageBus, name: str, lenient: bool, slot: int) -> bool:
         error.__cause__ = exc
         _fail(error, lenient, info, stacklevel=5)
         return False
-    bus.extensions.setdefault(REGISTRATIONS, {})[name] = done
+    done.keep()
     return True
 
 

@@ -17,7 +17,7 @@ from ..messages import _middleware
 from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
-__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "remove", "reserve_slots"]
+__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "remove", "reserve_slots", "undo"]
 
 #: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
 REGISTRATIONS = "llmgine.plugins.registrations"
@@ -36,12 +36,18 @@ def reserve_slots(bus: MessageBus, names: list[str]) -> dict[str, int]:
     return slots
 
 
-def remove(bus: MessageBus, name: str) -> None:
-    """Remove what plugin ``name`` registered on ``bus`` and its middleware slot there (for
-    unloading it; the caller has shut it down and dropped it from the bus's plugin list)."""
+def undo(bus: MessageBus, name: str) -> None:
+    """Remove what plugin ``name`` registered on ``bus``, if anything; its middleware slot
+    stays reserved (for registering it again, e.g. after its ``startup`` failed)."""
     registered: dict[str, Registrations] = bus.extensions.get(REGISTRATIONS, {})
     if name in registered:
         registered.pop(name).undo()
+
+
+def remove(bus: MessageBus, name: str) -> None:
+    """Remove what plugin ``name`` registered on ``bus`` and its middleware slot there (for
+    unloading it; the caller has shut it down and dropped it from the bus's plugin list)."""
+    undo(bus, name)
     bus.extensions.get(SLOTS, {}).pop(name, None)
 
 
@@ -51,10 +57,11 @@ class Registrations:
     Its middleware goes into middleware slot ``slot`` of the bus.
     """
 
-    __slots__ = ("_bus", "_commands", "_removers", "_slot", "_subscriptions", "source")
+    __slots__ = ("_bus", "_commands", "_name", "_removers", "_slot", "_subscriptions", "source")
 
     def __init__(self, bus: MessageBus, name: str, slot: int) -> None:
         self._bus = bus
+        self._name = name
         self._slot = slot
         #: what the bus names as the handlers' origin in error messages
         self.source = f"plugin {name!r}"
@@ -78,6 +85,10 @@ class Registrations:
     def add_event_middleware(self, middleware: Any) -> None:
         """The ``add_event_middleware`` argument of ``register_middleware``."""
         self._removers.append(_middleware.install(self._bus, "event", middleware, self._slot))
+
+    def keep(self) -> None:
+        """Record these on the bus, for :func:`undo` and :func:`remove` to find."""
+        self._bus.extensions.setdefault(REGISTRATIONS, {})[self._name] = self
 
     def undo(self) -> None:
         """Remove everything recorded here from the bus (what is gone already is skipped)."""
