@@ -9,11 +9,12 @@ its class has. ``Command[R]`` says that the command's handler returns ``R``, and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, SupportsIndex, TypeVar
 
 from . import _ids
 from ._fields import slot_setter
 from ._lazy import lazy_names
+from ._reduce import keep_slots
 
 if TYPE_CHECKING:
     from ._core_commands import (
@@ -71,12 +72,17 @@ class Command(Generic[R_co]):
             _set_causation_id(self, None)
         return self
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # pickles and copies keep the ids and links (see _reduce.py)
+        return keep_slots(super().__reduce_ex__(protocol), self, Command, _SAVED)
+
 
 _new = object.__new__
 _plain_setattr = object.__setattr__
 _set_command_id = slot_setter(Command, "command_id")
 _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
+_SAVED = ("command_id", "correlation_id", "causation_id")
 
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)

@@ -16,12 +16,13 @@ name (``class OrderPlaced(Event)`` has type ``"OrderPlaced"``).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, SupportsIndex
 
 from . import _ids
 from ._fields import slot_setter
 from ._lazy import lazy_names
 from ._patterns import validate_type_name
+from ._reduce import keep_slots
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,6 +108,10 @@ class Event(_EventSlots):
             _set_causation_id(self, None)
         return self
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # pickles and copies keep the ids, links and creation time (see _reduce.py)
+        return keep_slots(super().__reduce_ex__(protocol), self, Event, _SAVED)
+
     @property
     def timestamp(self) -> datetime:
         """Creation time, a timezone-aware UTC ``datetime``."""
@@ -138,6 +143,7 @@ _get_time: Callable[[Event], Any] = vars(_EventSlots)["_llmgine_time"].__get__
 _set_time = slot_setter(Event, "_llmgine_time")
 _set_correlation_id = slot_setter(Event, "correlation_id")
 _set_causation_id = slot_setter(Event, "causation_id")
+_SAVED = ("event_id", "_llmgine_time", "correlation_id", "causation_id")
 
 
 def _creation_time(event: Event) -> datetime:
