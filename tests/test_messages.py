@@ -275,6 +275,30 @@ def test_system_event_type_cannot_be_passed() -> None:
         SystemEvent(component="c", severity="info", message="m", event_type="x")  # type: ignore[call-arg]
 
 
+def test_core_messages_stay_in_sets_once_published() -> None:
+    """The bus stamps correlation and causation on publishing: a core message's hash must not
+    change then (it did: a set or dict no longer found the message)."""
+    bus = MessageBus()
+    bus.register_command(DeleteResourceCommand, lambda command: None)
+    event = ResourceDeletedEvent(resource_id="r", resource_type="t")
+    command = DeleteResourceCommand(resource_id="r", resource_type="t")
+    seen: set[object] = {event, command}
+    bus.emit(event)
+    bus.dispatch(command)
+    assert event.correlation_id is not None
+    assert command.correlation_id is not None
+    assert event in seen
+    assert command in seen
+
+
+def test_core_messages_equal_whatever_their_links() -> None:
+    event = ResourceDeletedEvent(resource_id="r", resource_type="t")
+    twin = attrs.evolve(event, correlation_id="elsewhere", causation_id="cause")
+    assert twin == event
+    assert hash(twin) == hash(event)
+    assert attrs.evolve(event, resource_id="s") != event
+
+
 def test_core_messages_pickle_with_their_ids() -> None:
     command = CreateResourceCommand(resource_type="t", resource_data={"a": 1})
     event = SystemEvent(component="c", severity="info", message="m")

@@ -28,11 +28,13 @@ class _CoreCommand(Command[R_co]):
     """A frozen attrs command whose ids can also be given to the constructor."""
 
     command_id: str = attrs.field(kw_only=True, default=kept("command_id"), validator=non_empty_str)
+    # The bus fills these two when the command is published: out of == and hash(), so
+    # a command kept in a set or as a dict key is still found there afterwards.
     correlation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
+        kw_only=True, default=None, validator=optional_id, repr=False, eq=False
     )
     causation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
+        kw_only=True, default=None, validator=optional_id, repr=False, eq=False
     )
 
 

@@ -50,11 +50,13 @@ class _CoreEvent(Event):
         factory=_now_utc,
         repr=False,
     )
+    # The bus fills these two when the event is published: out of == and hash(), so
+    # a event kept in a set or as a dict key is still found there afterwards.
     correlation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
+        kw_only=True, default=None, validator=optional_id, repr=False, eq=False
     )
     causation_id: str | None = attrs.field(
-        kw_only=True, default=None, validator=optional_id, repr=False
+        kw_only=True, default=None, validator=optional_id, repr=False, eq=False
     )
 
     @timestamp.validator
