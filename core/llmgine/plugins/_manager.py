@@ -126,10 +126,13 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
             raise ValueError(f"plugin {name or plugin!r} is blocked in the plugin manager")
         try:
             _check_hooks(registered)
-        except PluginLoadError:
+            info = _describe(registered, plugin, None)
+        except Exception as exc:  # left out of the manager, so that it can be retried
             _state.pm.unregister(name=registered)
-            raise
-        _state.infos[registered] = _describe(registered, plugin, None)
+            if isinstance(exc, PluginLoadError):
+                raise
+            raise _hook_error(registered, "plugin_status", exc) from exc
+        _state.infos[registered] = info
         _state.checked.add(registered)
         return registered
 
@@ -158,7 +161,8 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
                     try:
                         _check_hooks(name)
                     except PluginLoadError as error:
-                        _state.pm.unregister(name=name)
+                        if lenient:  # else it stays unchecked: the next call raises again
+                            _state.pm.unregister(name=name)
                         _fail(error, lenient, info)
                     _state.checked.add(name)
             _state.discovered = True
@@ -195,7 +199,7 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
     except PluginLoadError as incompatible:
         _fail(incompatible, lenient, info)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the app
         if _state.pm.has_plugin(candidate.name):
             _state.pm.unregister(name=candidate.name)
         failed = PluginLoadError(
@@ -212,6 +216,10 @@ def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
     status = None
     if "plugin_status" in hooks:
         status = call_plugin_hook(name, "plugin_status")
+        from .status import PluginStatus  # built on first use (see llmgine.plugins)
+
+        if not isinstance(status, PluginStatus | None):  # `llmgine plugins` reads its fields
+            raise TypeError(f"it returned {status!r}, not a llmgine.plugins.PluginStatus")
     if base is None:
         module = getattr(plugin, "__name__", None) or type_name(type(plugin))
         base = PluginInfo(name=name, module=module)
