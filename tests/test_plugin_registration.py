@@ -242,3 +242,20 @@ def test_reset_bus_forgets_its_plugins_so_they_register_again() -> None:
     assert plugin.calls.count("startup") == 2
     bus.close()
     assert plugin.calls.count("shutdown") == 1  # the reset dropped the first close callback
+
+
+def test_a_registration_refused_on_one_bus_in_lenient_mode_leaves_other_buses_alone() -> None:
+    register_plugin(GreeterPlugin(), "greeter")
+    taken = MessageBus.isolated()
+    taken.register_command(Greet, lambda command: "the app's own")
+    with pytest.warns(RuntimeWarning, match="'greeter'.*could not register"):
+        (info,) = register_handlers(taken, lenient=True)
+    assert info.error is not None
+    other = MessageBus.isolated()
+    (info,) = register_handlers(other, lenient=True)
+    assert info.error is None
+    assert other.dispatch(Greet("ada")) == "hello ada"
+    # and on the first bus, once the app's handler is gone, the next call registers it
+    taken.unregister_command(Greet)
+    register_handlers(taken, lenient=True)
+    assert taken.dispatch(Greet("bo")) == "hello bo"

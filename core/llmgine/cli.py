@@ -24,31 +24,44 @@ from .plugins._manager import call_plugin_hook
 __all__ = ["main"]
 
 
-def _provided_by(name: str) -> tuple[list[str], list[str]]:
+def _provided_by(name: str, throwaway: MessageBus) -> tuple[list[str], list[str]]:
     """Return the command types and subscription keys plugin ``name`` registers, as text.
 
-    Calls the plugin's registration hooks with recording callbacks and a throwaway
-    bus, which is never started, so nothing is activated.
+    Calls the plugin's registration hooks with ``throwaway``, a bus shared by the
+    plugins listed before it and never started, so nothing is activated but what
+    ``register_handlers()`` refuses (a command another plugin handles, a bad
+    pattern) raises here too. A plugin that raises leaves nothing on it.
     """
-    commands: list[str] = []
+    commands: list[Any] = []
     keys: list[str] = []
+    subscriptions: list[Any] = []
+    source = f"plugin {name!r}"
 
-    def register(command_type: type, handler: Callable[[Any], Any]) -> None:
-        commands.append(type_name(command_type))
+    def register(command_type: Any, handler: Callable[[Any], Any]) -> None:
+        throwaway.register_command(command_type, handler, source=source)
+        commands.append(command_type)
 
     def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
+        subscriptions.append(throwaway.subscribe_event(key, handler))
         keys.append(type_name(key) if isinstance(key, type) else str(key))
 
-    throwaway = MessageBus.isolated()
-    call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
-    call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
-    return commands, keys
+    try:
+        call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
+        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
+    except Exception:
+        for command_type in commands:
+            throwaway.unregister_command(command_type)
+        for subscription in subscriptions:
+            subscription.unsubscribe()
+        raise
+    return [type_name(c) for c in commands], keys
 
 
-def _plugin_rows() -> list[dict[str, Any]]:
+def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
     with warnings.catch_warnings():  # failures are shown in the listing instead
         warnings.simplefilter("ignore")
         infos = load_plugins(lenient=True)
+    throwaway = MessageBus.isolated()
     rows = []
     for info in infos:
         row: dict[str, Any] = {
@@ -70,15 +83,17 @@ def _plugin_rows() -> list[dict[str, Any]]:
             row["activate"] = info.status.activate
         if info.error is None:
             try:
-                row["commands"], row["subscriptions"] = _provided_by(info.name)
+                row["commands"], row["subscriptions"] = _provided_by(info.name, throwaway)
             except Exception as exc:  # a plugin's hook is broken: report it, keep listing
                 row["state"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
+        if info.name in cli_errors and row["error"] is None:
+            row["state"], row["error"] = "error", cli_errors[info.name]
         rows.append(row)
     return rows
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    rows = _plugin_rows()
+    rows = _plugin_rows(args.cli_errors)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -165,10 +180,19 @@ def build_parser() -> argparse.ArgumentParser:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         infos = load_plugins(lenient=True)
+    cli_errors: dict[str, str] = {}  # by plugin name, for `llmgine plugins` to show
     for info in infos:
         if info.error is None and "register_cli" in info.hooks:
-            call_plugin_hook(info.name, "register_cli", subparsers=sub)
-
+            try:
+                call_plugin_hook(info.name, "register_cli", subparsers=sub)
+            except Exception as exc:  # one plugin's subcommands must not take the others down
+                origin = f" from {info.distribution} {info.version}" if info.distribution else ""
+                cli_errors[info.name] = error = (
+                    f"plugin {info.name!r}{origin} failed in its register_cli hook: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                print(f"llmgine: {error}; its subcommands are missing", file=sys.stderr)
+    parser.set_defaults(cli_errors=cli_errors)
     return parser
 
 

@@ -21,7 +21,7 @@ from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
-from ._registrations import Registrations, reserve_slots, undo
+from ._registrations import register_all, reserve_slots, undo
 from .errors import PluginLoadError
 
 if TYPE_CHECKING:
@@ -126,10 +126,13 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
             raise ValueError(f"plugin {name or plugin!r} is blocked in the plugin manager")
         try:
             _check_hooks(registered)
-        except PluginLoadError:
+            info = _describe(registered, plugin, None)
+        except Exception as exc:  # left out of the manager, so that it can be retried
             _state.pm.unregister(name=registered)
-            raise
-        _state.infos[registered] = _describe(registered, plugin, None)
+            if isinstance(exc, PluginLoadError):
+                raise
+            raise _hook_error(registered, "failed in its plugin_status hook", exc) from exc
+        _state.infos[registered] = info
         _state.checked.add(registered)
         return registered
 
@@ -158,7 +161,8 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
                     try:
                         _check_hooks(name)
                     except PluginLoadError as error:
-                        _state.pm.unregister(name=name)
+                        if lenient:  # else it stays unchecked: the next call raises again
+                            _state.pm.unregister(name=name)
                         _fail(error, lenient, info)
                     _state.checked.add(name)
             _state.discovered = True
@@ -195,7 +199,7 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
     except PluginLoadError as incompatible:
         _fail(incompatible, lenient, info)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the app
         if _state.pm.has_plugin(candidate.name):
             _state.pm.unregister(name=candidate.name)
         failed = PluginLoadError(
@@ -212,6 +216,10 @@ def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
     status = None
     if "plugin_status" in hooks:
         status = call_plugin_hook(name, "plugin_status")
+        from .status import PluginStatus  # built on first use (see llmgine.plugins)
+
+        if not isinstance(status, PluginStatus | None):  # `llmgine plugins` reads its fields
+            raise TypeError(f"it returned {status!r}, not a llmgine.plugins.PluginStatus")
     if base is None:
         module = getattr(plugin, "__name__", None) or type_name(type(plugin))
         base = PluginInfo(name=name, module=module)
@@ -245,7 +253,7 @@ def register_handlers(
     again. A plugin whose ``startup`` fails has its handlers, subscribers and
     middleware removed from ``bus`` again (the next call registers it anew); the
     error is raised, or in lenient mode warned. Returns the loaded plugins in load
-    order (in lenient mode, one whose startup failed on this bus carries the error).
+    order (in lenient mode, one refused or failing to start on this bus carries the error).
     """
     bus = message_bus if bus is None else bus
     infos = load_plugins(lenient=lenient)
@@ -264,7 +272,7 @@ def register_handlers(
 
 def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, str]:
     """Register the plugins ``names`` (not yet registered there) on ``bus``, then start
-    those not started; returns the startup errors (lenient mode) by plugin name."""
+    those not started; returns the registration and startup errors (lenient mode) by name."""
     with _state.lock:
         # The names of the plugins registered (and started) on this bus live on the
         # bus, so that bus.reset() forgets them along with their handlers.
@@ -277,10 +285,19 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
         # register it, in load order: one that fails (also on a restart after close) and
         # is registered again goes back there.
         slots = reserve_slots(bus, names)
-        for name in names:
-            if name not in done and _register_one(bus, name, lenient, slots[name]):
-                done.append(name)
         failed: dict[str, str] = {}
+        for name in names:
+            if name in done:
+                continue
+            exc = register_all(bus, name, slots[name], call_plugin_hook)
+            if exc is None:
+                done.append(name)
+                continue
+            refused = _hook_error(name, "could not register its handlers", exc)
+            # Like a failed startup, refused on this bus only (another may have taken a
+            # command of the plugin): not recorded on its info; the next call retries.
+            failed[name] = str(refused)
+            _fail(refused, lenient, None, stacklevel=4)  # warn at register_handlers()'s caller
         for name in names:
             if name in done and name not in started and _state.pm.has_plugin(name):
                 error = _start(bus, name)
@@ -304,7 +321,7 @@ def _start(bus: MessageBus, name: str) -> PluginLoadError | None:
     try:
         call_plugin_hook(name, "startup", bus=bus)
     except Exception as exc:
-        return _hook_error(name, "startup", exc)
+        return _hook_error(name, "failed in its startup hook", exc)
     return None
 
 
@@ -345,49 +362,20 @@ def _run_shutdown(bus: MessageBus, started: list[str]) -> list[PluginLoadError]:
         try:
             call_plugin_hook(name, "shutdown", bus=bus)
         except Exception as exc:
-            errors.append(_hook_error(name, "shutdown", exc))
+            errors.append(_hook_error(name, "failed in its shutdown hook", exc))
     return errors
 
 
-def _hook_error(name: str, hook: str, exc: Exception) -> PluginLoadError:
+def _hook_error(name: str, what: str, exc: Exception) -> PluginLoadError:
+    """``plugin 'name' from dist version <what>: <exc>``, with ``exc`` chained."""
     info = _state.infos.get(name)
     error = PluginLoadError(
-        f"plugin {name!r}{_origin(info)} failed in its {hook} hook: {type(exc).__name__}: {exc}",
+        f"plugin {name!r}{_origin(info)} {what}: {type(exc).__name__}: {exc}",
         plugin=name,
         distribution=info.distribution if info else None,
     )
     error.__cause__ = exc
     return error
-
-
-def _register_one(bus: MessageBus, name: str, lenient: bool, slot: int) -> bool:
-    """Register one plugin's commands, subscribers and middleware (into middleware slot
-    ``slot``), all or nothing."""
-    done = Registrations(bus, name, slot)
-    try:
-        call_plugin_hook(name, "register_commands", register=done.register, bus=bus)
-        call_plugin_hook(name, "register_subscribers", subscribe=done.subscribe, bus=bus)
-        call_plugin_hook(
-            name,
-            "register_middleware",
-            add_command_middleware=done.add_command_middleware,
-            add_event_middleware=done.add_event_middleware,
-            bus=bus,
-        )
-    except Exception as exc:
-        done.undo()
-        info = _state.infos[name]
-        error = PluginLoadError(
-            f"plugin {name!r}{_origin(info)} could not register its handlers: "
-            f"{type(exc).__name__}: {exc}",
-            plugin=name,
-            distribution=info.distribution,
-        )
-        error.__cause__ = exc
-        _fail(error, lenient, info, stacklevel=5)
-        return False
-    done.keep()
-    return True
 
 
 def _reset_for_tests() -> None:

@@ -17,7 +17,15 @@ from ..messages import _middleware
 from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
-__all__ = ["REGISTRATIONS", "SLOTS", "Registrations", "remove", "reserve_slots", "undo"]
+__all__ = [
+    "REGISTRATIONS",
+    "SLOTS",
+    "Registrations",
+    "register_all",
+    "remove",
+    "reserve_slots",
+    "undo",
+]
 
 #: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
 REGISTRATIONS = "llmgine.plugins.registrations"
@@ -34,6 +42,30 @@ def reserve_slots(bus: MessageBus, names: list[str]) -> dict[str, int]:
         if name not in slots:
             slots[name] = _middleware.reserve_slot(bus)
     return slots
+
+
+def register_all(
+    bus: MessageBus, name: str, slot: int, call_hook: Callable[..., Any]
+) -> Exception | None:
+    """Register plugin ``name``'s commands, subscribers and middleware on ``bus`` (into
+    middleware slot ``slot``), all or nothing, calling its hooks with
+    ``call_hook(name, hook, **arguments)``; returns the exception that undid them."""
+    done = Registrations(bus, name, slot)
+    try:
+        call_hook(name, "register_commands", register=done.register, bus=bus)
+        call_hook(name, "register_subscribers", subscribe=done.subscribe, bus=bus)
+        call_hook(
+            name,
+            "register_middleware",
+            add_command_middleware=done.add_command_middleware,
+            add_event_middleware=done.add_event_middleware,
+            bus=bus,
+        )
+    except Exception as exc:
+        done.undo()
+        return exc
+    done.keep()
+    return None
 
 
 def undo(bus: MessageBus, name: str) -> None:
