@@ -248,7 +248,9 @@ class Delivery:
     ) -> None:
         """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
         if self.strict:
-            raise SubscriberError(event, [(s.name, exc) for s, exc in failures])
+            error = SubscriberError(event, [(s.name, exc) for s, exc in failures])
+            error._failures = failures
+            raise error
         import logging  # only when something failed (kept off import time)
 
         from .events import SystemEvent
@@ -321,8 +323,12 @@ def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]
 
 
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
-    """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
-    return plan.subscribers[plan.handlers.index(handler)]
+    """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only).
+
+    By identity: ``handlers.index()`` compares with ``==``, and two subscribers may be
+    distinct callables that compare equal (instances of one dataclass).
+    """
+    return next(s for s in plan.subscribers if s.handler is handler)
 
 
 def _only(plan: Plan, names: Container[str]) -> Plan:
