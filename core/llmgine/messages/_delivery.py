@@ -281,7 +281,9 @@ class Delivery:
                 correlation_id=event.correlation_id,
                 causation_id=event.event_id,
             )
-            queue.append((report, depth + 1, REPORT))
+            # (at the depth of the failed event: a report is no new generation, and one
+            # cannot cause another, see above, so loops through reports still deepen)
+            queue.append((report, depth, REPORT))
 
 
 def entries(events: Iterable[Event], depth: int, kind: int) -> list[tuple[Event, int, int]]:
