@@ -185,6 +185,11 @@ class Delivery:
                         shared[PENDING] = None
                     failures.append((subscriber, exc))
                     continue
+                except BaseException:  # SystemExit, KeyboardInterrupt: the emit stops here
+                    if shared is not None:
+                        shared[CLOSED] = True
+                    abandon(started)  # (and leaves no subscriber task running)
+                    raise
                 if own is not None:
                     # A task of its own: like any task it is asyncio.current_task() in its
                     # body, so asyncio.timeout() and TaskGroup cancel it and not the
