@@ -275,3 +275,32 @@ def test_a_plain_subscriber_cancelling_the_emitter_cancels_the_async_ones(
 
     assert sorted(run(main())) == ["emitter", "waits"]
     assert reports == []
+
+
+def test_a_plain_subscriber_raising_system_exit_cancels_the_async_ones_started(
+    bus: MessageBus,
+) -> None:
+    """SystemExit, KeyboardInterrupt: the emit stops, and leaves no subscriber running."""
+    published: list[str] = []
+
+    async def waits(event: Said) -> None:
+        bus.add_pending_event(Said(text="never published"))
+        await asyncio.Event().wait()
+
+    def exits(event: Said) -> None:
+        raise SystemExit(3)
+
+    bus.subscribe_event(Said, waits)
+    bus.subscribe_event(Said, exits)
+    bus.subscribe_event("*", lambda e: published.append(e.text))
+
+    async def main() -> list[asyncio.Task[object]]:
+        try:
+            await bus.emit_async(Said(text="x"))
+        except SystemExit:
+            published.append("exit")
+        await asyncio.sleep(0)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert run(main()) == []  # the subscriber task was cancelled, not left behind
+    assert published == ["exit"]

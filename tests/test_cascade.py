@@ -174,6 +174,41 @@ def test_a_loop_started_by_a_plain_subscriber_stops_emit_async_and_its_started_t
     assert asyncio.run(main()) == []  # the subscriber task was cancelled, not left behind
 
 
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_failure_at_the_deepest_allowed_generation_is_reported_not_a_cascade(
+    use_async: bool,
+) -> None:
+    # The report of a failure is not a generation of events-causing-events: with
+    # anything subscribed to every event (a tracer, an EventRecorder), a failure on
+    # the last allowed generation must still be reported, not stop the emit.
+    bus = MessageBus.isolated(max_cascade_depth=2)
+    seen: list[str] = []
+    bus.subscribe_event(Tick, lambda e: bus.add_pending_event(Echo(n=e.n + 1)))
+
+    def fail(event: Echo) -> None:
+        raise RuntimeError("echo failed")
+
+    bus.subscribe_event(Echo, fail)
+    bus.subscribe_event("*", lambda e: seen.append(e.event_type))
+    if use_async:
+        asyncio.run(bus.emit_async(Tick(n=1)))  # Echo is generation 2, the last allowed
+    else:
+        bus.emit(Tick(n=1))
+    assert seen == ["test.tick", "test.echo", "system.bus.error"]
+
+
+def test_a_loop_through_failure_reports_still_stops() -> None:
+    bus = MessageBus.isolated(max_cascade_depth=5)
+
+    def fail(event: Tick) -> None:
+        raise RuntimeError("tick failed")
+
+    bus.subscribe_event(Tick, fail)
+    bus.subscribe_event("system.bus.error", lambda e: bus.add_pending_event(Tick(n=0)))
+    with pytest.raises(EventCascadeError):
+        bus.emit(Tick(n=1))
+
+
 def _runaway_through_middleware(bus: MessageBus, layers: int) -> None:
     def passing(message: Event, call_next: Next[Event]) -> Any:
         return call_next(message)

@@ -157,6 +157,33 @@ def test_no_middleware_means_the_plain_handler_is_cached(llmgine_bus: MessageBus
     assert llmgine_bus._resolved[Add].handler is add
 
 
+def test_removing_one_of_two_additions_of_a_middleware_keeps_the_other(
+    llmgine_bus: MessageBus,
+) -> None:
+    log: list[str] = []
+    llmgine_bus.register_command(Add, add)
+    shared = recording(log, "shared")
+    remove_first = llmgine_bus.add_command_middleware(shared)
+    llmgine_bus.add_command_middleware(shared)
+    remove_first()
+    remove_first()  # a second call still does nothing
+    llmgine_bus.dispatch(Add(1, 2))
+    assert log == ["shared before add", "shared after"]
+
+
+def test_a_remover_kept_across_reset_leaves_later_middleware_alone(
+    llmgine_bus: MessageBus,
+) -> None:
+    log: list[str] = []
+    stale = llmgine_bus.add_command_middleware(recording(log, "old"))
+    llmgine_bus.reset()
+    llmgine_bus.register_command(Add, add)
+    llmgine_bus.add_command_middleware(recording(log, "new"))
+    stale()
+    llmgine_bus.dispatch(Add(1, 2))
+    assert log == ["new before add", "new after"]
+
+
 def test_applies_leaves_middleware_out_of_a_class_chain(llmgine_bus: MessageBus) -> None:
     llmgine_bus.register_command(Add, add)
     llmgine_bus.add_command_middleware(Retry())  # Add is not retryable

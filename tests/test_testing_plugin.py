@@ -151,6 +151,37 @@ def test_strict_bus_fails_the_test_on_a_subscriber_error(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(["*SubscriberError*1 subscriber(s) of event 'event' failed*"])
 
 
+def test_llmgine_bus_teardown_leaves_the_suites_event_loop_set(
+    pytester: pytest.Pytester,
+) -> None:
+    # Suites that set an event loop for several tests (or a plugin that does) must
+    # still find it after a test that used llmgine_bus.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def loop():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            yield loop
+            asyncio.set_event_loop(None)
+            loop.close()
+
+        def test_with_bus(loop, llmgine_bus):
+            async def flush():
+                pass
+            llmgine_bus.on_close(flush)  # closed with aclose() at teardown
+
+        def test_after(loop):
+            assert asyncio.get_event_loop() is loop
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+
+
 def test_message_bus_is_restored_after_each_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(greeter=PLUGIN_MODULE)
     pytester.makepyfile(

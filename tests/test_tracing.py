@@ -116,6 +116,40 @@ def test_failures_are_printed() -> None:
     assert "  ● system.bus.error (llmgine.messages.events.SystemEvent) #N" in lines
 
 
+@dataclass
+class CardCharged(Event):
+    event_type = "card.charged"
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_an_event_is_printed_once_when_a_subscriber_caused_events_of_its_own(
+    use_async: bool,
+) -> None:
+    bus = MessageBus.isolated()
+
+    def charge_and_record(command: ChargeCard) -> str:
+        bus.add_pending_event(CardCharged())
+        return "ch_1"
+
+    bus.register_command(ChargeCard, charge_and_record)
+    bus.subscribe_event(OrderPlaced, lambda e: bus.dispatch(ChargeCard(amount=5)))
+    bus.subscribe_event(OrderPlaced, lambda e: None)
+    out = io.StringIO()
+    install_tracing(bus, out)
+    if use_async:
+        asyncio.run(bus.emit_async(OrderPlaced(item="x")))
+    else:
+        bus.emit(OrderPlaced(item="x"))
+    lines = normalized(out.getvalue())
+    # the second subscriber of order.placed ran after card.charged was delivered
+    assert [line.strip()[:14] for line in lines if "●" in line] == [
+        "● order.placed",
+        "● card.charged",
+    ]
+    assert lines[-1].startswith("  → ")  # still indented under order.placed
+    assert "<lambda>" in lines[-1]
+
+
 def test_env_var_makes_register_handlers_install_the_tracer(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -215,6 +216,43 @@ def test_deliver_retries_and_blames_the_right_one_of_same_named_subscribers(stri
     calls.clear()
     bus.deliver(created(2), only=[s.name for s, _ in failures])
     assert calls == ["bad"]  # the subscriber that succeeded is not run again
+
+
+@dataclass
+class _Counter:
+    """A callable dataclass: two instances with equal fields compare equal."""
+
+    calls: list[str]
+
+    def __call__(self, event: Event) -> None:
+        self.calls.append("call")
+        if len(self.calls) == 2:
+            raise RuntimeError("the second one fails")
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_deliver_blames_the_failing_one_of_subscribers_that_compare_equal(strict: bool) -> None:
+    bus = MessageBus.isolated(strict=strict)
+    calls: list[str] = []
+    first, second = _Counter(calls), _Counter(calls)
+    assert first == second  # distinct subscribers all the same (named ...#2)
+    bus.subscribe_event(ResourceCreatedEvent, first)
+    bus.subscribe_event(ResourceCreatedEvent, second)
+    failures = bus.deliver(created(1))
+    assert [s.handler for s, _ in failures] == [second]
+    assert [s.name for s, _ in failures] == [bus.subscriptions[1].subscriber.name]
+
+
+def test_strict_deliver_reports_a_subscriber_that_unsubscribed_itself_then_failed() -> None:
+    bus = MessageBus.isolated(strict=True)
+
+    def once(event: Event) -> None:
+        subscription.unsubscribe()
+        raise RuntimeError("failed after unsubscribing")
+
+    subscription = bus.subscribe_event(ResourceCreatedEvent, once)
+    failures = bus.deliver(created(1))
+    assert [(s.handler, str(e)) for s, e in failures] == [(once, "failed after unsubscribing")]
 
 
 def test_a_snapshot_notices_and_undoes_an_attached_or_detached_outbox(bus: MessageBus) -> None:

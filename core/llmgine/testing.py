@@ -252,7 +252,10 @@ def llmgine_bus() -> Iterator[MessageBus]:
     """A fresh isolated ``MessageBus`` in strict mode, closed (plugins shut down) afterwards."""
     bus = MessageBus.isolated(strict=True)
     yield bus
-    asyncio.run(bus.aclose())
+    # A loop of its own that is never made the thread's current loop: asyncio.run()
+    # would unset the event loop a test suite (or pytest-asyncio) set for later tests.
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        runner.run(bus.aclose())
 
 
 @pytest.fixture

@@ -51,7 +51,6 @@ class Tracer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._depth: dict[str, int] = {}
-        self._last_event: str | None = None
         #: the command and event middleware to install (see :func:`install_tracing`)
         self.commands = _CommandTrace(self)
         self.events = _EventTrace(self)
@@ -91,8 +90,9 @@ class Tracer:
 
     def subscriber_started(self, event: Event, subscriber: str) -> int:
         """Print the event (on its first subscriber) and the subscriber being called."""
-        if self._last_event != event.event_id or event.event_id not in self._depth:
-            self._last_event = event.event_id
+        # Once per event: a subscriber may cause events of its own (printed in between)
+        # before the event's next subscriber is called.
+        if event.event_id not in self._depth:
             depth = self.enter(event.event_id, event.causation_id)
             self._write(
                 depth,

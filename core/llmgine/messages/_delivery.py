@@ -185,6 +185,11 @@ class Delivery:
                         shared[PENDING] = None
                     failures.append((subscriber, exc))
                     continue
+                except BaseException:  # SystemExit, KeyboardInterrupt: the emit stops here
+                    if shared is not None:
+                        shared[CLOSED] = True
+                    abandon(started)  # (and leaves no subscriber task running)
+                    raise
                 if own is not None:
                     # A task of its own: like any task it is asyncio.current_task() in its
                     # body, so asyncio.timeout() and TaskGroup cancel it and not the
@@ -248,7 +253,9 @@ class Delivery:
     ) -> None:
         """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
         if self.strict:
-            raise SubscriberError(event, [(s.name, exc) for s, exc in failures])
+            error = SubscriberError(event, [(s.name, exc) for s, exc in failures])
+            error._failures = failures
+            raise error
         import logging  # only when something failed (kept off import time)
 
         from .events import SystemEvent
@@ -279,7 +286,9 @@ class Delivery:
                 correlation_id=event.correlation_id,
                 causation_id=event.event_id,
             )
-            queue.append((report, depth + 1, REPORT))
+            # (at the depth of the failed event: a report is no new generation, and one
+            # cannot cause another, see above, so loops through reports still deepen)
+            queue.append((report, depth, REPORT))
 
 
 def entries(events: Iterable[Event], depth: int, kind: int) -> list[tuple[Event, int, int]]:
@@ -321,8 +330,12 @@ def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]
 
 
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
-    """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only)."""
-    return plan.subscribers[plan.handlers.index(handler)]
+    """The subscriber of ``plan`` whose handler is ``handler`` (for error reports only).
+
+    By identity: ``handlers.index()`` compares with ``==``, and two subscribers may be
+    distinct callables that compare equal (instances of one dataclass).
+    """
+    return next(s for s in plan.subscribers if s.handler is handler)
 
 
 def _only(plan: Plan, names: Container[str]) -> Plan:

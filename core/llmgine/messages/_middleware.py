@@ -277,10 +277,13 @@ def install(
             registry.wrap = bus._middleware.wrap_subscribers if bus._middleware.event else None
             registry.cache = {}
 
+    added: list[_Key] = []
+
     def add(entries: _Entries, next_key: int) -> tuple[_Entries, int]:
         # Keys are unique and only grow, so without a slot this appends; with one it
         # goes after what was added before the slot was reserved, or into the slot.
         key = (next_key, 0) if slot is None else (slot, next_key)
+        added.append(key)
         at = bisect.bisect(entries, key, key=operator.itemgetter(0))
         return (*entries[:at], (key, middleware), *entries[at:]), next_key + 1
 
@@ -289,7 +292,15 @@ def install(
 
     def remove() -> None:
         """Remove the middleware (no-op if it is already gone)."""
-        update(lambda entries, key: (tuple(e for e in entries if e[1] is not middleware), key))
+        # This addition only (the same middleware may have been added twice), and only if
+        # still this middleware (a reset bus numbers its middleware from 0 again).
+        mine = added[0]
+        update(
+            lambda entries, key: (
+                tuple(e for e in entries if e[0] != mine or e[1] is not middleware),
+                key,
+            )
+        )
 
     remove.__qualname__ = f"remove middleware {name}"
     return remove

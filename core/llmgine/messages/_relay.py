@@ -96,15 +96,10 @@ class Relay(Delivery):
         return failures
 
     def _failures_of(self, event: Event, error: SubscriberError) -> list[Failure]:
-        if error.event is not event:
+        if error.event is not event or not error._failures:
             raise error
         # Strict mode raised after running every subscriber: turn it back into failures.
-        plan = self._registry.plan(event.__class__, event.event_type)
-        by_name = {s.name: s for s in plan.subscribers}
-        return [
-            (by_name[name], exc)
-            for name, exc in zip(error.subscribers, error.exceptions, strict=True)
-        ]
+        return list(error._failures)
 
     def _drain_out(self, queue: _Queue) -> None:
         # One generation at a time: hand it to the outbox, then deliver it locally.

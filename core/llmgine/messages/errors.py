@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._subscribers import Subscriber
     from .events import Event
 
 __all__ = [
@@ -67,11 +68,16 @@ class SubscriberError(MessageBusException, ExceptionGroup):
 
     event: Event
     subscribers: tuple[str, ...]
+    #: the failed subscribers themselves, set by the bus: a transport's ``deliver`` turns
+    #: the error back into its return value with them, as a subscriber may be gone from
+    #: the bus by then (one that unsubscribed itself before failing)
+    _failures: Sequence[tuple[Subscriber, Exception]]
 
     def __new__(cls, event: Event, failures: Sequence[tuple[str, Exception]]) -> SubscriberError:
         self = super().__new__(cls, _summary(event, failures), [exc for _, exc in failures])
         self.event = event
         self.subscribers = tuple(name for name, _ in failures)
+        self._failures = ()
         return self
 
     def __init__(self, event: Event, failures: Sequence[tuple[str, Exception]]) -> None:
