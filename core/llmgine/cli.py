@@ -156,12 +156,19 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     root = args.dir if args.dir is not None else Path(names["dist"])
     for path in written:
         print(f"created {path}")
+    # The plugin author's guide in the README, steps 2 to 4 (tests/test_scaffold.py checks
+    # they match). The core must be named in the same pip command: PyPI's "llmgine" is an
+    # unrelated project, which a plugin's "llmgine>=0.1,<0.2" requirement cannot use.
     print(
         f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
         f"  cd {root}\n"
-        '  pip install -e ".[test]"\n'
-        "  pytest\n"
-        "  llmgine plugins"
+        "  python -m venv .venv\n"
+        '  .venv/bin/python -m pip install "$LLMGINE" ".[test]"\n'
+        "  .venv/bin/python -m pytest -q\n"
+        "  .venv/bin/llmgine plugins\n"
+        "where LLMGINE is the llmgine checkout (or wheel) to install the core from, in the same\n"
+        'pip command as the plugin: PyPI\'s "llmgine" is an unrelated project. See the plugin\n'
+        "author's guide in llmgine's README."
     )
     return 0
 
