@@ -192,6 +192,23 @@ def test_close_order_of_shutdown_hooks_and_close_callbacks() -> None:
     assert log == ["callback b", "callback a", "stop b", "stop a"]
 
 
+def test_reset_is_a_hard_reset_that_runs_no_shutdown_hook() -> None:
+    # Documented (bus.reset's docstring, README "Testing your own handlers"): reset runs
+    # nothing; close() first is how to shut the plugins down.
+    log: list[str] = []
+    plugins(log, "a")
+    bus = MessageBus.isolated()
+    bus.on_close(lambda: log.append("app callback"))
+    register_handlers(bus)
+    bus.reset()
+    bus.close()  # nothing left to run: reset dropped the callback and the started plugin
+    assert log == ["start a"]
+    register_handlers(bus)  # registered and started anew
+    bus.close()
+    bus.reset()
+    assert log == ["start a", "start a", "stop a"]
+
+
 # hooks llmgine can't call -------------------------------------------------------------
 
 
