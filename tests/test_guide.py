@@ -93,6 +93,8 @@ def test_plugin_authors_guide(tmp_path: Path) -> None:
     # `llmgine` and `python` are the ones of the environment running the tests.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["LLMGINE"] = str(ROOT)
+    # What `pip install -q --disable-pip-version-check` would do; the guide shows the plain command.
+    env.update(PIP_QUIET="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     cwd = tmp_path
     for step in guide_steps(GUIDE.read_text()):
         if isinstance(step, File):

@@ -157,6 +157,58 @@ def test_after_close_register_handlers_starts_plugins_again_and_rearms_shutdown(
     assert len(log) == 8
 
 
+class ClosesToo(Lifecycle):
+    """Also adds a close callback in its startup, as the README suggests for async clean-up."""
+
+    @llmgine.hookimpl
+    def startup(self, bus: MessageBus) -> None:
+        super().startup(bus)
+        bus.on_close(lambda: self.log.append(f"callback {self.name}"))
+
+
+def test_close_order_of_shutdown_hooks_and_close_callbacks() -> None:
+    # The order the README's `shutdown(bus)` section documents.
+    log: list[str] = []
+    for name in ("a", "b"):
+        register_plugin(ClosesToo(name, log), name)
+    bus = MessageBus.isolated()
+    bus.on_close(lambda: log.append("app, before register_handlers"))
+    register_handlers(bus)
+    bus.on_close(lambda: log.append("app, after register_handlers"))
+    del log[:]
+    bus.close()
+    assert log == [
+        "app, after register_handlers",
+        "callback b",
+        "callback a",
+        "stop b",
+        "stop a",
+        "app, before register_handlers",
+    ]
+    # Started again after the close: the same order, minus the app's callbacks (run once).
+    register_handlers(bus)
+    del log[:]
+    bus.close()
+    assert log == ["callback b", "callback a", "stop b", "stop a"]
+
+
+def test_reset_is_a_hard_reset_that_runs_no_shutdown_hook() -> None:
+    # Documented (bus.reset's docstring, README "Testing your own handlers"): reset runs
+    # nothing; close() first is how to shut the plugins down.
+    log: list[str] = []
+    plugins(log, "a")
+    bus = MessageBus.isolated()
+    bus.on_close(lambda: log.append("app callback"))
+    register_handlers(bus)
+    bus.reset()
+    bus.close()  # nothing left to run: reset dropped the callback and the started plugin
+    assert log == ["start a"]
+    register_handlers(bus)  # registered and started anew
+    bus.close()
+    bus.reset()
+    assert log == ["start a", "start a", "stop a"]
+
+
 # hooks llmgine can't call -------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ import pytest
 from llmgine._scaffold import ScaffoldError, plugin_names, render_plugin
 from llmgine.cli import main
 
+from .test_guide import GUIDE, Command, guide_steps
+
 
 def test_names_derive_from_the_plugin_name() -> None:
     assert plugin_names("llmgine-slack_notify") == {
@@ -42,6 +44,25 @@ def test_cli_writes_a_distribution_with_an_entry_point(
     test_code = (target / "tests" / "test_llmgine_greeter.py").read_text()
     assert "llmgine_load_plugin" in test_code
     assert "$" not in (target / "llmgine_greeter" / "plugin.py").read_text()
+    # Its README's develop step installs the core in the same pip command, as the guide does.
+    assert 'pip install "$LLMGINE" -e ".[test]"' in (target / "README.md").read_text()
+
+
+def test_next_steps_are_the_guides_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `pip install -e ".[test]"` alone fails in a fresh venv (PyPI's "llmgine" is another
+    # project): the hint must install the core in the same command, as the guide does.
+    monkeypatch.chdir(tmp_path)
+    assert main(["new-plugin", "greeter"]) == 0
+    out = capsys.readouterr().out
+    hint = [line.strip() for line in out.split("Next:\n", 1)[1].splitlines()]
+    guide = [step.line for step in guide_steps(GUIDE.read_text()) if isinstance(step, Command)]
+    # from entering the plugin's directory to listing it with `llmgine plugins`
+    steps = guide[guide.index("cd llmgine-greeter") : guide.index(".venv/bin/llmgine plugins") + 1]
+    assert any('"$LLMGINE"' in step and "pip install" in step for step in steps)
+    assert hint[: len(steps)] == steps
+    assert "LLMGINE" in " ".join(hint[len(steps) :])  # and says what LLMGINE is
 
 
 def test_generated_plugin_loads_and_handles_its_command(

@@ -19,6 +19,7 @@ from . import __version__
 from .messages._naming import type_name
 from .messages.bus import MessageBus
 from .plugins import load_plugins
+from .plugins._discovery import DISABLE_ENV, excluded, normalize
 from .plugins._manager import call_plugin_hook
 
 __all__ = ["main"]
@@ -75,6 +76,7 @@ def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
             "state": "error" if info.error else "active",
             "error": info.error,
             "activate": None,
+            "disabled_by": None,
         }
         if info.status is not None:
             if info.error is None:  # a plugin that failed its checks is an error, whatever it says
@@ -89,7 +91,31 @@ def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
         if info.name in cli_errors and row["error"] is None:
             row["state"], row["error"] = "error", cli_errors[info.name]
         rows.append(row)
+    rows += _disabled_rows()
+    # Load order (loaded plugins are in it already; the sort is stable).
+    rows.sort(key=lambda row: (normalize(row["distribution"] or ""), row["name"]))
     return rows
+
+
+def _disabled_rows() -> list[dict[str, Any]]:
+    """Rows for the plugins the environment excludes, from their metadata only: they are
+    listed so that users can see the variable took effect, and must not be imported."""
+    return [
+        {
+            "name": candidate.name,
+            "distribution": candidate.dist_name,
+            "version": candidate.dist_version,
+            "module": candidate.entry_point.value,
+            "hooks": [],
+            "commands": [],
+            "subscriptions": [],
+            "state": "disabled",
+            "error": None,
+            "activate": None,
+            "disabled_by": by,
+        }
+        for candidate, by in excluded()
+    ]
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -105,6 +131,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{row['name']}  [{row['state']}]  {dist}")
         if row["error"]:
             print(f"  error: {row['error']}")
+        if row["disabled_by"]:
+            how = "blocked by" if row["disabled_by"] == DISABLE_ENV else "not selected by"
+            print(f"  disabled: {how} {row['disabled_by']} (not imported)")
         if row.get("detail"):
             print(f"  status: {row['detail']}")
         if row["activate"]:
@@ -127,12 +156,19 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     root = args.dir if args.dir is not None else Path(names["dist"])
     for path in written:
         print(f"created {path}")
+    # The plugin author's guide in the README, steps 2 to 4 (tests/test_scaffold.py checks
+    # they match). The core must be named in the same pip command: PyPI's "llmgine" is an
+    # unrelated project, which a plugin's "llmgine>=0.1,<0.2" requirement cannot use.
     print(
         f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
         f"  cd {root}\n"
-        '  pip install -e ".[test]"\n'
-        "  pytest\n"
-        "  llmgine plugins"
+        "  python -m venv .venv\n"
+        '  .venv/bin/python -m pip install "$LLMGINE" ".[test]"\n'
+        "  .venv/bin/python -m pytest -q\n"
+        "  .venv/bin/llmgine plugins\n"
+        "where LLMGINE is the llmgine checkout (or wheel) to install the core from, in the same\n"
+        'pip command as the plugin: PyPI\'s "llmgine" is an unrelated project. See the plugin\n'
+        "author's guide in llmgine's README."
     )
     return 0
 

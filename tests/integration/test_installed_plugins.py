@@ -184,6 +184,39 @@ def test_disable_blocks_plugins_before_import(plugin_env: PluginEnv) -> None:
     assert out == ["good"]
 
 
+def test_cli_lists_excluded_plugins_as_disabled_without_importing_them(
+    plugin_env: PluginEnv,
+) -> None:
+    env = {"LLMGINE_LOAD_PLUGINS": "good,broken,old", "LLMGINE_DISABLE_PLUGINS": "broken,old"}
+    done = plugin_env.cli("plugins", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    # every installed plugin, in load order
+    names = ["aaa-widgets", "broken", "dup", "good", "old", "typo", "zzz-hookspecs"]
+    assert [row["name"] for row in rows] == names
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["good"]["state"] == "active"
+    assert by_name["good"]["disabled_by"] is None
+    # Importing 'broken' fails and 'old' requires another core: either would be an error
+    # row had it been imported or checked. Disabled, only its metadata is shown.
+    broken = by_name["broken"]
+    assert broken["state"] == "disabled"
+    assert broken["disabled_by"] == "LLMGINE_DISABLE_PLUGINS"
+    assert (broken["distribution"], broken["version"]) == ("llmgine-broken", "0.0.1")
+    assert (broken["module"], broken["error"], broken["hooks"]) == ("llmgine_broken", None, [])
+    assert by_name["old"]["state"] == "disabled"
+    assert by_name["old"]["error"] is None
+    assert by_name["dup"]["state"] == "disabled"
+    assert by_name["dup"]["disabled_by"] == "LLMGINE_LOAD_PLUGINS"
+
+    text = plugin_env.cli("plugins", env=env).stdout
+    assert "broken  [disabled]  llmgine-broken 0.0.1\n" in text
+    assert "  disabled: blocked by LLMGINE_DISABLE_PLUGINS (not imported)\n" in text
+    assert "dup  [disabled]  llmgine-dup 0.0.1\n" in text
+    assert "  disabled: not selected by LLMGINE_LOAD_PLUGINS (not imported)\n" in text
+    assert "good  [active]  llmgine-good 1.2.3\n" in text
+
+
 def test_load_selects_plugins_and_empty_loads_none(plugin_env: PluginEnv) -> None:
     assert plugin_env.run_json(LOADED, {"LLMGINE_LOAD_PLUGINS": ""}) == []
     env = {"LLMGINE_LOAD_PLUGINS": "good,broken", "LLMGINE_DISABLE_PLUGINS": "broken"}
@@ -215,7 +248,7 @@ def test_cli_shows_a_plugin_that_failed_its_checks_as_an_error_whatever_its_stat
     plugin_env: PluginEnv,
 ) -> None:
     done = plugin_env.cli("plugins", "--json", env={"LLMGINE_LOAD_PLUGINS": "typo"})
-    (row,) = json.loads(done.stdout)
+    (row,) = [row for row in json.loads(done.stdout) if row["state"] != "disabled"]
     assert row["state"] == "error"
     assert "register_comands" in row["error"]
     assert row["detail"] == "thinks it is fine"  # still shown, below the error

@@ -206,10 +206,11 @@ class MessageBus(Relay, Closing):
 
     def reset(self) -> None:
         """Forget every handler, subscription, middleware, close callback, extension and the
-        outbox (mainly for tests).
+        outbox: a hard reset, for tests.
 
-        Plugins registered on the bus count as forgotten too: ``register_handlers()``
-        registers them again.
+        It runs nothing: close callbacks are dropped unrun, and plugins started on the
+        bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
+        registers and starts them again). Call :meth:`close` first to shut them down.
         """
         with self._lock:
             self._handlers.clear()

@@ -23,6 +23,7 @@ __all__ = [
     "Candidate",
     "check_compatible",
     "discover",
+    "excluded",
     "normalize",
 ]
 
@@ -85,8 +86,8 @@ def _env_names(var: str) -> set[str] | None:
     return {normalize(n.strip()) for n in value.split(",") if n.strip()}
 
 
-def discover() -> list[Candidate]:
-    """Return the installed plugins allowed by the environment, in load order.
+def _scan() -> list[tuple[Candidate, str | None]]:
+    """Every installed plugin, in load order, with the variable that excludes it (or None).
 
     Load order is by normalized distribution name, then entry-point name. A
     distribution visible more than once on ``sys.path`` counts once (the first).
@@ -94,7 +95,7 @@ def discover() -> list[Candidate]:
     disabled = _env_names(DISABLE_ENV) or set()
     only = _env_names(LOAD_ENV)
     seen: set[tuple[str, str]] = set()
-    found: list[Candidate] = []
+    found: list[tuple[Candidate, str | None]] = []
     from importlib.metadata import entry_points  # its imports cost more than all of llmgine
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -104,11 +105,29 @@ def discover() -> list[Candidate]:
             continue
         seen.add(key)
         names = candidate.names()
-        if names & disabled or (only is not None and not names & only):
-            continue
-        found.append(candidate)
-    found.sort(key=lambda c: (normalize(c.dist_name or ""), c.name))
+        excluded_by = None
+        if names & disabled:  # DISABLE wins over LOAD
+            excluded_by = DISABLE_ENV
+        elif only is not None and not names & only:
+            excluded_by = LOAD_ENV
+        found.append((candidate, excluded_by))
+    found.sort(key=lambda pair: (normalize(pair[0].dist_name or ""), pair[0].name))
     return found
+
+
+def discover() -> list[Candidate]:
+    """Return the installed plugins allowed by the environment, in load order."""
+    return [candidate for candidate, excluded_by in _scan() if excluded_by is None]
+
+
+def excluded() -> list[tuple[Candidate, str]]:
+    """Return the installed plugins the environment excludes, in load order, each with
+    the variable that excludes it (``DISABLE_ENV`` or ``LOAD_ENV``).
+
+    Read from entry-point metadata only, for ``llmgine plugins`` to list them: a
+    plugin is disabled precisely so that its code does not run.
+    """
+    return [(candidate, by) for candidate, by in _scan() if by is not None]
 
 
 def check_compatible(candidate: Candidate, core_version: str = __version__) -> None:
