@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from collections.abc import Callable
@@ -169,6 +170,36 @@ def test_unsubscribe_stops_delivery_and_is_idempotent(bus: MessageBus) -> None:
     bus.emit(created())
     assert seen == ["x"]
     assert bus.subscriptions == ()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["emit", "emit_async"])
+def test_subscribing_during_a_delivery_takes_effect_from_the_next_event(
+    bus: MessageBus, asynchronous: bool
+) -> None:
+    seen: list[tuple[str, str]] = []
+    late: list[Any] = []
+
+    def first(event: ResourceCreatedEvent) -> None:
+        seen.append(("first", event.resource_id))
+        if event.resource_id == "r1":
+            second_subscription.unsubscribe()
+            late.append(bus.subscribe_event("resource.created", third))
+
+    def second(event: ResourceCreatedEvent) -> None:
+        seen.append(("second", event.resource_id))
+
+    def third(event: ResourceCreatedEvent) -> None:
+        seen.append(("third", event.resource_id))
+
+    bus.subscribe_event("resource.created", first)
+    second_subscription = bus.subscribe_event("resource.created", second)
+    for n in (1, 2):
+        event = ResourceCreatedEvent(resource_id=f"r{n}", resource_type="t")
+        if asynchronous:
+            asyncio.run(bus.emit_async(event))
+        else:
+            bus.emit(event)
+    assert seen == [("first", "r1"), ("second", "r1"), ("first", "r2"), ("third", "r2")]
 
 
 def test_unsubscribing_one_of_several_matching_subscriptions_keeps_the_others(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
+from llmgine.messages.errors import AsyncHandlerError
 from llmgine.messages.events import Event, ResourceCreatedEvent, ResourceDeletedEvent, SystemEvent
 
 
@@ -70,6 +71,25 @@ def test_dispatch_hands_each_generation_to_the_outbox_before_local_delivery(bus:
         ("send", ["resource.deleted"]),
         ("local", "deleted"),
     ]
+
+
+def test_emit_refuses_an_async_subscriber_before_the_outbox_sends_the_event(
+    bus: MessageBus,
+) -> None:
+    """A failed emit() must not have sent the event: its caller may retry it."""
+    log: list[Any] = []
+    bus.attach_outbox(Recorder(log))
+
+    async def on_deleted(event: ResourceDeletedEvent) -> None:
+        log.append(("local", "async"))
+
+    bus.subscribe_event("resource.deleted", lambda e: log.append(("local", "plain")))
+    bus.subscribe_event("resource.deleted", on_deleted)
+    with pytest.raises(AsyncHandlerError, match="emit_async"):
+        bus.emit(deleted())
+    assert log == []
+    asyncio.run(bus.emit_async(deleted()))
+    assert log == [("send", ["resource.deleted"]), ("local", "plain"), ("local", "async")]
 
 
 def test_outbox_failure_fails_the_dispatch_and_nothing_is_delivered(bus: MessageBus):

@@ -229,6 +229,14 @@ class Delivery:
             self._failed(event, depth, kind, failures, queue)
         return failures
 
+    def _refuse_async(self, event: Event) -> None:
+        """Raise :class:`AsyncHandlerError`, as plain ``emit`` does, if ``event`` has
+        async subscribers: with an outbox, before the outbox sends it out of the process
+        (a caller seeing the emit fail may retry, duplicating it remotely)."""
+        plan = self._plan(event, None)
+        if plan.async_subscribers:
+            _sync_part(event, plan, DIRECT)
+
     def _plan(self, event: Event, only: Container[str] | None) -> Plan:
         """The plan of ``event`` from the registry (cached there), limited to ``only``."""
         plan = self._registry.plan(event.__class__, event.event_type)

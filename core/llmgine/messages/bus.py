@@ -359,6 +359,7 @@ class MessageBus(Relay, Closing):
         else:
             depth = stamp(event, scope, "emit")
         if self._outbox is not None:
+            self._refuse_async(event)
             self._drain_out(deque(((event, depth, DIRECT),)))
             return
         # _publish((event,), depth) without an outbox, unrolled for one event
