@@ -69,6 +69,11 @@ class WorkflowEngine:
 
     def __init__(self, store: RunStore | None = None) -> None:
         self._store = store
+        #: the engine opens (and, on close, forgets) its store only when given none,
+        #: so a bus started again after close() gets it reopened; a store passed in
+        #: stays the caller's
+        self._owns_store = store is None
+        self._closed = False
         self._bus: MessageBus | None = None
         #: run ids this engine is driving right now
         self._active: set[str] = set()
@@ -79,18 +84,29 @@ class WorkflowEngine:
     # Wiring ---------------------------------------------------------------------
 
     def bind(self, bus: MessageBus) -> None:
-        """Drive runs on ``bus`` (opening the store if needed); closing the bus closes it."""
+        """Drive runs on ``bus`` (opening the store if needed); closing the bus closes it.
+
+        Binding again after the bus was closed (``register_handlers()`` after
+        ``close()``) reopens a store the engine opened itself.
+        """
+        if self._bus is bus and not self._closed:
+            return  # bound already: its close callback is in place
         if self._store is None:
             self._store = RunStore(os.environ.get(DB_ENV) or ":memory:")
+        self._closed = False
         self._bus = bus
         with _engines_lock:
             _engines[bus] = self
         bus.on_close(self.close)
 
     def close(self) -> None:
-        """Close the store; the engine is unusable afterwards."""
-        if self._store is not None:
-            self._store.close()
+        """Close the store; the engine is unusable until it is bound to a bus again."""
+        store = self._store
+        self._closed = True
+        if self._owns_store:
+            self._store = None
+        if store is not None:
+            store.close()
 
     @property
     def bus(self) -> MessageBus:
@@ -105,6 +121,12 @@ class WorkflowEngine:
     @property
     def store(self) -> RunStore:
         """Where this engine keeps its runs."""
+        if self._closed:
+            raise WorkflowError(
+                f"the workflows engine's bus {self._bus!r} was closed; a run in flight stops "
+                "here (resumable from its last completed step when LLMGINE_WORKFLOWS_DB keeps "
+                "runs), and new runs need llmgine.plugins.register_handlers(bus) again"
+            )
         if self._store is None:
             raise WorkflowError("the workflows engine has no store until it is bound to a bus")
         return self._store
@@ -314,11 +336,16 @@ def install(bus: MessageBus | None = None, *, store: RunStore | None = None) -> 
     return engine
 
 
+def bound_engine(bus: MessageBus) -> WorkflowEngine | None:
+    """The engine bound to ``bus``, if any (also after the bus was closed)."""
+    with _engines_lock:
+        return _engines.get(bus)
+
+
 def engine_for(bus: MessageBus | None = None) -> WorkflowEngine:
     """Return the engine handling workflows on ``bus`` (default ``message_bus``)."""
     bus = message_bus if bus is None else bus
-    with _engines_lock:
-        engine = _engines.get(bus)
+    engine = bound_engine(bus)
     if engine is None:
         raise WorkflowError(
             f"no workflows engine on {bus!r}; call llmgine.plugins.register_handlers(bus) "

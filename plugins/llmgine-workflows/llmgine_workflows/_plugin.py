@@ -19,7 +19,7 @@ from llmgine.messages.commands import ResumeWorkflowCommand, StartWorkflowComman
 from llmgine.plugins import PluginStatus
 
 from . import _cli
-from ._engine import DB_ENV, WorkflowEngine
+from ._engine import DB_ENV, WorkflowEngine, bound_engine
 from ._registry import collect_plugin_workflows, ensure_hookspec
 
 ensure_hookspec()
@@ -43,9 +43,13 @@ def register_commands(
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
-    """Bind the engine to ``bus`` and collect every plugin's workflows."""
+    """Bind the engine to ``bus`` and collect every plugin's workflows.
+
+    After ``bus.close()`` the handlers stay registered and ``register_handlers()``
+    runs ``startup`` again without ``register_commands``: rebind the closed engine.
+    """
     ensure_hookspec()
-    engine = _unbound.pop(bus, None)
+    engine = _unbound.pop(bus, None) or bound_engine(bus)
     if engine is not None:
         engine.bind(bus)
     collect_plugin_workflows()

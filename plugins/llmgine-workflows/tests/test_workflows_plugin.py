@@ -20,6 +20,7 @@ from llmgine.plugins import (
 from llmgine_workflows import (
     Workflow,
     WorkflowDefinitionError,
+    WorkflowError,
     engine_for,
     get_workflow,
 )
@@ -90,6 +91,28 @@ def test_each_bus_gets_its_own_engine() -> None:
     assert engine_for(first).get_run(run_id).status == "completed"
     assert engine_for(first) is not engine_for(second)
     assert engine_for(second).store.runs() == []
+
+
+def test_a_bus_started_again_after_close_runs_workflows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # close() leaves the handlers registered; register_handlers() starts the plugins
+    # again, and the engine must reopen its store (it raised "closed database")
+    monkeypatch.setenv("LLMGINE_WORKFLOWS_DB", str(tmp_path / "runs.db"))
+    register_plugin(workflow_plugin("w"), "declarer")
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    first = bus.dispatch(StartWorkflowCommand("w", {}))
+    bus.close()
+    with pytest.raises(WorkflowError, match=r"was closed.*register_handlers"):
+        engine_for(bus).get_run(first)
+
+    register_handlers(bus)
+    second = bus.dispatch(StartWorkflowCommand("w", {}))
+
+    assert engine_for(bus).get_run(second).status == "completed"
+    assert engine_for(bus).get_run(first).status == "completed"  # same file, reopened
+    bus.close()
 
 
 def test_two_plugins_declaring_the_same_workflow_name_is_an_error_naming_both() -> None:

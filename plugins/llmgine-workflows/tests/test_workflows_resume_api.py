@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -9,17 +10,18 @@ from pathlib import Path
 
 import pytest
 from llmgine.messages.bus import MessageBus
-from llmgine.messages.commands import ResumeWorkflowCommand
+from llmgine.messages.commands import ResumeWorkflowCommand, StartWorkflowCommand
 from llmgine_workflows import (
     RunNotFoundError,
     RunStore,
     Workflow,
+    WorkflowError,
     WorkflowRunError,
     install,
     register_workflow,
 )
 from llmgine_workflows._store import this_owner
-from wf_helpers import Recorder, act_step
+from wf_helpers import Act, Recorder, Undo, act_step
 
 
 @pytest.fixture
@@ -119,3 +121,35 @@ def test_runs_of_dead_processes_are_interrupted(store: RunStore) -> None:
     interrupted_run(store, "other-host", owner="elsewhere.invalid:1")
     assert store.get("mine").owner == this_owner()
     assert [run.run_id for run in store.interrupted()] == ["mine"]
+
+
+def test_a_run_in_flight_when_its_bus_closes_stops_with_a_clear_error_and_stays_resumable(
+    tmp_path: Path,
+) -> None:
+    # it raised sqlite3.ProgrammingError "Cannot operate on a closed database"
+    path = tmp_path / "runs.sqlite3"
+    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
+    bus = MessageBus.isolated(strict=True)
+    step_a_running = asyncio.Event()
+    finish_step_a = asyncio.Event()
+
+    async def act(command: Act) -> object:
+        step_a_running.set()
+        await finish_step_a.wait()
+        return command.value
+
+    bus.register_command(Act, act)
+    bus.register_command(Undo, lambda command: None)
+    install(bus, store=RunStore(path))
+
+    async def main() -> None:
+        run = asyncio.create_task(bus.dispatch_async(StartWorkflowCommand("w", {}, command_id="r")))
+        await step_a_running.wait()
+        bus.close()
+        finish_step_a.set()
+        with pytest.raises(WorkflowError, match=r"bus .* was closed; a run in flight stops"):
+            await run
+
+    asyncio.run(main())
+    run = RunStore(path).get("r")
+    assert (run.status, run.steps) == ("running", ())  # step a runs again on resume
