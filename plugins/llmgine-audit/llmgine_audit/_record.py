@@ -18,6 +18,18 @@ __all__ = ["event_record", "to_json_line"]
 _META = ("event_type", "event_id", "timestamp", "correlation_id", "causation_id")
 
 
+class _Unset:
+    """The value written for a declared field the event never set (``field(init=False)``)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+    __str__ = __repr__
+
+
+_UNSET = _Unset()
+
+
 def event_record(event: Event) -> dict[str, Any]:
     """Return the audit record of ``event``: its metadata, class and fields (as a dict).
 
@@ -33,7 +45,8 @@ def event_record(event: Event) -> dict[str, Any]:
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
         "class": f"{cls.__module__}.{cls.__qualname__}",
-        "data": {name: getattr(event, name) for name in _field_names(event)},
+        # a field left unset must not lose the event: it is written as "<unset>"
+        "data": {name: getattr(event, name, _UNSET) for name in _field_names(event)},
     }
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import llmgine
 from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.messages.errors import AsyncHandlerError
 from llmgine.messages.events import Event, SystemEvent
 from llmgine.plugins import PluginStatus
 
 from ._config import LOG_ENV, get_audit_log, on_configured
+from ._log import AuditLog
 
 __all__ = ["plugin_status", "record_event", "register_subscribers", "shutdown", "startup"]
 
@@ -28,7 +30,10 @@ def record_event(event: Event) -> None:
     if log is None:
         return
     change = log.write(event)
+    if change is None and log.failing and log in _unreported:
+        change = "failed"  # the startup report that could not be published then
     if change is not None:
+        _unreported.discard(log)
         message_bus.add_pending_event(_report(change, log.last_error, str(log.path), log.dropped))
 
 
@@ -55,6 +60,8 @@ _EXTENSION = "llmgine-audit"
 _buses: weakref.WeakSet[MessageBus] = weakref.WeakSet()
 #: Makes "not subscribed yet, so subscribe" one step (configure() may race startup).
 _attach_lock = threading.Lock()
+#: Logs whose failure at startup is not reported yet: ``record_event`` queues the report.
+_unreported: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
 def _attach(bus: MessageBus) -> None:
@@ -93,7 +100,13 @@ def startup(bus: MessageBus) -> None:
     _attach(bus)  # configured between registration and startup
     log = get_audit_log()
     if log is not None and log.open() == "failed":
-        bus.emit(_report("failed", log.last_error, str(log.path), log.dropped))
+        try:
+            bus.emit(_report("failed", log.last_error, str(log.path), log.dropped))
+        except AsyncHandlerError:
+            # emit() refuses an event with async subscribers (a "*" one, say) before any
+            # runs; a bad path must not stop the application from starting. The failure
+            # is logged already; the report goes out with the next event instead.
+            _unreported.add(log)
 
 
 @llmgine.hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -176,3 +177,45 @@ def test_the_installed_entry_point_is_discoverable() -> None:
     assert found["audit"].dist is not None
     assert found["audit"].dist.metadata["Name"] == "llmgine-audit"
     assert found["audit"].load() is audit_plugin
+
+
+@pytest.mark.usefixtures("loaded")
+def test_a_bad_path_at_startup_with_an_async_subscriber_does_not_stop_the_application(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # emit() refuses events with async subscribers: startup's report raised, and the
+    # plugin failed to load (PluginLoadError from register_handlers)
+    llmgine_audit.configure(path=tmp_path / "missing" / "audit.jsonl")
+    bus = MessageBus.isolated(strict=True)
+    reports: list[str] = []
+
+    async def alert(event: Event) -> None:
+        reports.append(event.event_type)
+
+    bus.subscribe_event("system.**", alert)
+    with caplog.at_level(logging.ERROR, logger="llmgine.audit"):
+        register_handlers(bus)
+    assert "missing" in caplog.records[0].getMessage()
+
+    asyncio.run(bus.emit_async(event("dropped")))  # the report goes out with the next event
+    asyncio.run(bus.emit_async(event("dropped too")))
+
+    assert reports == ["system.app.info", "system.audit.error", "system.app.info"]
+    log = llmgine_audit.get_audit_log()
+    assert log is not None
+    assert (log.failing, log.dropped) == (True, 3)
+
+
+def test_after_a_rotation_closing_the_log_makes_the_next_event_open_the_new_file(
+    audit_log: AuditLog, log_path: Path
+) -> None:
+    bus = MessageBus.isolated(strict=True)
+    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
+    bus.emit(event("before"))
+    rotated = log_path.with_name("audit.jsonl.1")
+    log_path.rename(rotated)
+    bus.emit(event("still into the open file"))
+    audit_log.close()  # what the README says to do after renaming it
+    bus.emit(event("after"))
+    assert messages(rotated) == ["before", "still into the open file"]
+    assert messages(log_path) == ["after"]

@@ -132,3 +132,17 @@ def test_lines_from_many_threads_never_interleave(bus: MessageBus, log_path: Pat
     assert len(lines) == 800
     seen = {(d["thread"], d["n"]) for d in (json.loads(line)["data"]["value"] for line in lines)}
     assert len(seen) == 800
+
+
+@dataclass
+class HalfBuilt(Event):
+    order: str
+    later: str = field(init=False)  # set by whoever emits it, but this one never was
+
+
+def test_a_field_the_event_never_set_is_written_as_unset(
+    bus: MessageBus, read_log: ReadLog
+) -> None:
+    # event_record raised AttributeError: the subscriber failed and the event was not logged
+    bus.emit(HalfBuilt(order="o-1"))
+    assert read_log()[0]["data"] == {"order": "o-1", "later": "<unset>"}
