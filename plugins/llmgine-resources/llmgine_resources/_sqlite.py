@@ -79,10 +79,14 @@ class SqliteResourceStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # also after a failed COMMIT (disk full, I/O error), which may leave the
+                # transaction open: every later BEGIN would fail, and reads on this
+                # connection would see the uncommitted change
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -126,3 +126,37 @@ def test_the_database_uses_wal_and_durable_syncs_every_commit(
     other = sqlite3.connect(path)
     assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     other.close()
+
+
+class _CommitFailsOnce:
+    """A connection whose next COMMIT fails, leaving the transaction open (as SQLite may)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.in_transaction_after_failure = False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and not self.in_transaction_after_failure:
+            self.in_transaction_after_failure = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def test_a_failed_commit_is_rolled_back_and_the_store_keeps_working(tmp_path: Path) -> None:
+    # the open transaction was left behind: every later write failed with "cannot start a
+    # transaction within a transaction", and reads saw the uncommitted resource
+    store = SqliteResourceStore(tmp_path / "r.db")
+    store._conn = _CommitFailsOnce(store._conn)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.create("t", {"n": 1})
+    assert store.list() == []
+    resource_id = store.create("t", {"n": 2}).resource_id
+    assert [r.resource_id for r in store.list()] == [resource_id]
+    store.close()
