@@ -130,9 +130,12 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    path = _db(args)
-    if path is None:
+    # a mistyped path must be reported, not created empty ("no interrupted workflow runs")
+    store = _open(args)
+    if store is None:
         return 2
+    store.close()
+    path = store.path
     os.environ["LLMGINE_WORKFLOWS_DB"] = path  # the engine opens its store from it
     from llmgine.messages.bus import message_bus
     from llmgine.messages.commands import ResumeWorkflowCommand

@@ -67,7 +67,8 @@ def test_without_a_database_the_commands_say_how_to_configure_one(
 def test_a_missing_database_file_is_reported_not_created(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    missing = tmp_path / "nope.sqlite3"
-    assert main(["workflows", "list", "--db", str(missing)]) == 2
-    assert f"no workflow database at {missing}" in capsys.readouterr().err
-    assert not missing.exists()
+    missing = tmp_path / "typo" / "nope.sqlite3"
+    for command in ("list", "resume"):  # resume created it (and its directory), empty
+        assert main(["workflows", command, "--db", str(missing)]) == 2
+        assert f"no workflow database at {missing}" in capsys.readouterr().err
+        assert not missing.parent.exists()
