@@ -67,6 +67,15 @@ class Closing:
         if errors:
             raise ExceptionGroup("close callbacks failed", errors)
 
+    def _drop_close_callback(self, callback: Callable[[], Any]) -> None:
+        """Take ``callback`` back unrun, if it is still pending (for the plugin loader)."""
+        with self._lock:  # by identity: a callback's own __eq__ must not match ours
+            callbacks = self._close_callbacks
+            for i in range(len(callbacks) - 1, -1, -1):
+                if callbacks[i] is callback:
+                    del callbacks[i]
+                    return
+
     def _take_close_callbacks(self) -> list[Callable[[], Any]]:
         with self._lock:
             callbacks, self._close_callbacks = self._close_callbacks, []

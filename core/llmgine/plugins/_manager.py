@@ -6,7 +6,6 @@ and from then on a dispatch is a dict lookup and a call.
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import warnings
@@ -40,8 +39,8 @@ __all__ = [
 
 #: Key of ``MessageBus.extensions`` holding the names of the plugins registered on a bus.
 _EXTENSION = "llmgine.plugins"
-#: Key of ``MessageBus.extensions`` holding the plugins started on a bus, in start order.
-#: Present exactly while a shutdown close callback is armed on the bus.
+#: Key of ``MessageBus.extensions`` holding the plugins started on a bus, in start order,
+#: each with the close callback (a _ShutDown) that shuts it down.
 _STARTED = "llmgine.plugins.started"
 
 #: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
@@ -249,10 +248,11 @@ def register_handlers(
     ``bus`` defaults to the process-wide ``message_bus``. Idempotent: a plugin is
     registered on a bus once, however often this is called. Then the ``startup``
     hook of each plugin not yet started there runs, in load order; closing the bus
-    runs their ``shutdown`` hooks in reverse order, after which this starts them
-    again. A plugin whose ``startup`` fails has its handlers, subscribers and
-    middleware removed from ``bus`` again (the next call registers it anew); the
-    error is raised, or in lenient mode warned. Returns the loaded plugins in load
+    runs their ``shutdown`` hooks in reverse order, each right after the close
+    callbacks its plugin added in ``startup``; after a close this starts them again.
+    A plugin whose ``startup`` fails has its handlers, subscribers and middleware
+    removed from ``bus`` again (the next call registers it anew); the error is
+    raised, or in lenient mode warned. Returns the loaded plugins in load
     order (in lenient mode, one refused or failing to start on this bus carries the error).
     """
     bus = message_bus if bus is None else bus
@@ -277,10 +277,7 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
         # The names of the plugins registered (and started) on this bus live on the
         # bus, so that bus.reset() forgets them along with their handlers.
         done: list[str] = bus.extensions.setdefault(_EXTENSION, [])
-        started: list[str] | None = bus.extensions.get(_STARTED)
-        if started is None:
-            started = bus.extensions[_STARTED] = []
-            bus.on_close(functools.partial(_shut_down, bus))
+        started: dict[str, _ShutDown] = bus.extensions.setdefault(_STARTED, {})
         # Each plugin's place in the middleware chains is fixed by the first attempt to
         # register it, in load order: one that fails (also on a restart after close) and
         # is registered again goes back there.
@@ -300,10 +297,16 @@ def _register_on(bus: MessageBus, names: list[str], lenient: bool) -> dict[str, 
             _fail(refused, lenient, None, stacklevel=4)  # warn at register_handlers()'s caller
         for name in names:
             if name in done and name not in started and _state.pm.has_plugin(name):
+                # Armed before startup, so that the close callbacks the plugin adds there
+                # run before its shutdown, and those of plugins started later before both
+                # (nested like a stack).
+                shut_down = _ShutDown(bus, name)
+                bus.on_close(shut_down)
                 error = _start(bus, name)
                 if error is None:
-                    started.append(name)
+                    started[name] = shut_down
                     continue
+                bus._drop_close_callback(shut_down)  # not started: nothing to shut down
                 # A plugin that did not start contributes nothing, so nothing dispatches
                 # to it; done under the lock, before raising, so no other registration
                 # interleaves. The next register_handlers() call registers it again.
@@ -325,18 +328,23 @@ def _start(bus: MessageBus, name: str) -> PluginLoadError | None:
     return None
 
 
-def _shut_down(bus: MessageBus) -> None:
-    """The close callback: run ``shutdown`` of each started plugin, last started first.
+@attrs.define(eq=False)  # compared by identity: it stands for one start of the plugin
+class _ShutDown:
+    """The close callback armed for one start of plugin ``name`` on ``bus``."""
 
-    Every hook runs even if some raise; the errors are then raised together.
-    """
-    with _state.lock:
-        started: list[str] = bus.extensions.pop(_STARTED, None) or []
-        registered = list(bus.extensions.get(_EXTENSION, ()))
-    # One unregistered since was shut down by whoever unregistered it.
-    errors = _run_shutdown(bus, [name for name in started if name in registered])
-    if errors:
-        raise ExceptionGroup("plugin shutdown hooks failed", errors)
+    bus: MessageBus
+    name: str
+
+    def __call__(self) -> None:
+        """Run the plugin's ``shutdown`` hook, unless this start is over (_stop, bus.reset())."""
+        with _state.lock:
+            started: dict[str, _ShutDown] = self.bus.extensions.get(_STARTED, {})
+            if started.get(self.name) is not self:
+                return
+            del started[self.name]
+        errors = _run_shutdown(self.bus, [self.name])
+        if errors:  # raised on its own: close() gathers it with the other callbacks' errors
+            raise errors[0]
 
 
 def _stop(bus: MessageBus, names: list[str]) -> list[PluginLoadError]:
@@ -346,10 +354,10 @@ def _stop(bus: MessageBus, names: list[str]) -> list[PluginLoadError]:
     again (nor does a second call); returns the errors of their ``shutdown`` hooks.
     """
     with _state.lock:
-        started: list[str] = bus.extensions.get(_STARTED, [])
+        started: dict[str, _ShutDown] = bus.extensions.get(_STARTED, {})
         stopping = [name for name in started if name in names]
         for name in stopping:
-            started.remove(name)
+            bus._drop_close_callback(started.pop(name))
     return _run_shutdown(bus, stopping)
 
 
