@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from .._errors import reduce_error
 
 if TYPE_CHECKING:
     from ._subscribers import Subscriber
@@ -23,6 +25,10 @@ __all__ = [
 
 class MessageBusException(Exception):
     """Base class of every error raised by the message bus."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (a process pool's worker sends it back pickled: see llmgine/_errors.py)
+        return reduce_error(self)
 
 
 class CommandHandlerNotFound(MessageBusException, LookupError):
@@ -71,7 +77,7 @@ class SubscriberError(MessageBusException, ExceptionGroup):
     #: the failed subscribers themselves, set by the bus: a transport's ``deliver`` turns
     #: the error back into its return value with them, as a subscriber may be gone from
     #: the bus by then (one that unsubscribed itself before failing)
-    _failures: Sequence[tuple[Subscriber, Exception]]
+    _failures: Sequence[tuple[Subscriber, Exception]] = ()
 
     def __new__(cls, event: Event, failures: Sequence[tuple[str, Exception]]) -> SubscriberError:
         self = super().__new__(cls, _summary(event, failures), [exc for _, exc in failures])
@@ -82,6 +88,12 @@ class SubscriberError(MessageBusException, ExceptionGroup):
 
     def __init__(self, event: Event, failures: Sequence[tuple[str, Exception]]) -> None:
         super().__init__(_summary(event, failures), [exc for _, exc in failures])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rebuild, args, state = reduce_error(self)
+        # without the failed subscribers themselves: the bus's own, for this process
+        state = {k: v for k, v in (state or {}).items() if k != "_failures"}
+        return rebuild, args, state
 
 
 def _summary(event: Event, failures: Sequence[tuple[str, Exception]]) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .._errors import reduce_error
+
 __all__ = ["IncompatiblePluginError", "PluginLoadError"]
 
 
@@ -16,6 +20,10 @@ class PluginLoadError(Exception):
         super().__init__(message)
         self.plugin = plugin
         self.distribution = distribution
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (``plugin`` is keyword-only, so cls(*args) cannot rebuild it: see llmgine/_errors.py)
+        return reduce_error(self)
 
 
 class IncompatiblePluginError(PluginLoadError):

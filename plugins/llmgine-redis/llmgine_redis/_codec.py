@@ -54,6 +54,11 @@ class WireError(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its own arguments: Python's default, cls(*args), misses one
+        return type(self), (self.reason, self.detail), self.__dict__
 
 
 # The JSON types each core validator lets through: a wire check that allows all of

@@ -47,6 +47,11 @@ class RemoteCommandError(Exception):
         self.remote_message = message
         self.remote_traceback = remote_traceback
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its own arguments: Python's default, cls(*args), misses three
+        arguments = (self.command, self.error_type, self.remote_message, self.remote_traceback)
+        return type(self), arguments, self.__dict__
+
 
 class RemoteCommandTimeout(TimeoutError):
     """No worker answered a remote command in time (it may still run later)."""

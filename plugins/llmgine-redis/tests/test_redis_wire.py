@@ -169,3 +169,22 @@ async def test_an_error_reply_in_a_batch_fails_it_and_the_next_batch_goes_throug
         ]
         assert sent == ["b0", "b1", "b2"]
     llmgine_redis.disable(bus)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        WireError("bad-json", "line 1"),
+        llmgine_redis.RemoteCommandError("app.Charge", "ValueError", "no card", "Traceback ..."),
+        TransportError("redis://127.0.0.1:6379 refused a write"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_the_plugins_errors_pickle_with_their_attributes(error: Exception) -> None:
+    """A process pool's worker sends an exception back pickled (cls(*args) missed some)."""
+    import pickle
+
+    twin = pickle.loads(pickle.dumps(error))
+    assert type(twin) is type(error)
+    assert str(twin) == str(error)
+    assert vars(twin) == vars(error)

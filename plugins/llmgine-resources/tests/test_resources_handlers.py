@@ -219,3 +219,22 @@ def test_an_idempotency_key_must_be_a_non_empty_string(key: object) -> None:
 
 def test_a_plain_create_with_the_same_data_always_creates(bus: MessageBus) -> None:
     assert create(bus, {"same": 1}) != create(bus, {"same": 1})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        llmgine_resources.ResourceNotFound("r1", "doc"),
+        llmgine_resources.ResourceNotFound("r1", "doc", actual_type="image"),
+        llmgine_resources.IdempotencyConflict("key-1", "r1", "doc"),
+    ],
+    ids=str,
+)
+def test_the_plugins_errors_pickle_with_their_attributes(error: Exception) -> None:
+    """A process pool's worker sends an exception back pickled (cls(*args) failed)."""
+    import pickle
+
+    twin = pickle.loads(pickle.dumps(error))
+    assert type(twin) is type(error)
+    assert str(twin) == str(error)
+    assert vars(twin) == vars(error)
