@@ -105,7 +105,11 @@ class SqliteResourceStore:
                     (idempotency_key,),
                 ).fetchone()
                 if first is not None:
-                    if (first[1], json.loads(first[2])) != (resource_type, json.loads(text)):
+                    # compare the JSON text, not the decoded values: == says True == 1 == 1.0,
+                    # which a later read tells apart. Re-encoding the stored text keeps this
+                    # true for rows written with other formatting.
+                    first_text = _to_json(first[1], json.loads(first[2]))
+                    if first[1] != resource_type or first_text != text:
                         raise IdempotencyConflict(idempotency_key, first[0], first[1])
                     return CreateResult(first[0], False)
             resource_id = new_resource_id()

@@ -13,7 +13,14 @@ import attrs
 
 from ._errors import IdempotencyConflict, ResourceNotFound
 
-__all__ = ["CreateResult", "InMemoryResourceStore", "Resource", "ResourceStore", "new_resource_id"]
+__all__ = [
+    "CreateResult",
+    "InMemoryResourceStore",
+    "Resource",
+    "ResourceStore",
+    "new_resource_id",
+    "same_data",
+]
 
 
 def new_resource_id() -> str:
@@ -45,7 +52,7 @@ class ResourceStore(Protocol):
     ``update``/``delete`` raise :class:`ResourceNotFound` when ``resource_id`` does not
     exist or has another type. ``create`` with an ``idempotency_key`` seen before
     returns the first id with ``created=False`` (and raises :class:`IdempotencyConflict`
-    if the type or data differ).
+    if the type or data differ; data is compared as JSON, see :func:`same_data`).
     """
 
     def create(
@@ -81,6 +88,39 @@ def check_type(found: str, resource_id: str, resource_type: str) -> None:
         raise ResourceNotFound(resource_id, resource_type, actual_type=found)
 
 
+def same_data(first: object, second: object) -> bool:
+    """Whether two ``resource_data`` values make the same request for an idempotency key.
+
+    Not ``==``, which says ``True == 1 == 1.0`` and ``0.0 == -0.0`` while a later read
+    tells them apart. The rules are those of comparing the two as JSON, so that both
+    stores agree on JSON data: lists and tuples with the same items are the same (JSON,
+    hence :class:`SqliteResourceStore`, has one array type); mappings are the same when
+    their keys (type and value) and values are, in any order; floats compare by
+    ``repr``, as JSON writes them (``-0.0`` is not ``0.0``, a NaN is a NaN); anything
+    else by exact type and ``==``.
+    """
+    if isinstance(first, list | tuple):
+        return (
+            isinstance(second, list | tuple)
+            and len(first) == len(second)
+            and all(map(same_data, first, second))
+        )
+    if isinstance(first, Mapping):
+        if not isinstance(second, Mapping) or len(first) != len(second):
+            return False
+        by_key = {_exact(key): value for key, value in second.items()}
+        missing = object()
+        return all(
+            same_data(value, by_key.get(_exact(key), missing)) for key, value in first.items()
+        )
+    return _exact(first) == _exact(second)
+
+
+def _exact(value: object) -> tuple[type, object]:
+    """A stand-in for ``value``, equal only for the same type and value (hashable if it is)."""
+    return (float, repr(value)) if type(value) is float else (type(value), value)
+
+
 class InMemoryResourceStore:
     """The default store: a dict guarded by a lock. Its data is lost when the process exits.
 
@@ -107,7 +147,7 @@ class InMemoryResourceStore:
                 first = self._keys.get(idempotency_key)
                 if first is not None:
                     first_id, first_type, first_data = first
-                    if (first_type, first_data) != (resource_type, stored):
+                    if first_type != resource_type or not same_data(first_data, stored):
                         raise IdempotencyConflict(idempotency_key, first_id, first_type)
                     return CreateResult(first_id, False)
             resource_id = new_resource_id()
