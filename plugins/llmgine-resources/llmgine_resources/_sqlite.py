@@ -125,6 +125,12 @@ class SqliteResourceStore:
                 )
         return CreateResult(resource_id, True)
 
+    def as_stored(self, resource_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` as :meth:`get` returns it once stored: decoded from its JSON, so a
+        tuple becomes a list and a non-str key a str."""
+        result: dict[str, Any] = json.loads(_to_json(resource_type, data))
+        return result
+
     def update(self, resource_id: str, resource_type: str, data: Mapping[str, Any]) -> None:
         """Replace the data of an existing resource (see :class:`ResourceStore`)."""
         text = _to_json(resource_type, data)

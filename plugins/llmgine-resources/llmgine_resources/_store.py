@@ -53,6 +53,11 @@ class ResourceStore(Protocol):
     exist or has another type. ``create`` with an ``idempotency_key`` seen before
     returns the first id with ``created=False`` (and raises :class:`IdempotencyConflict`
     if the type or data differ; data is compared as JSON, see :func:`same_data`).
+
+    A store may also define ``as_stored(resource_type, data) -> dict``, not part of
+    the protocol so that stores without it still are stores: ``data`` as :meth:`get`
+    would return it once stored, in a new dict. The handlers put it in the events;
+    for a store without it, they put a deep copy of the command's data.
     """
 
     def create(
@@ -155,6 +160,10 @@ class InMemoryResourceStore:
             if idempotency_key is not None:
                 self._keys[idempotency_key] = (resource_id, resource_type, stored)
         return CreateResult(resource_id, True)
+
+    def as_stored(self, resource_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A deep copy of ``data``: equal to what :meth:`get` returns once it is stored."""
+        return copy.deepcopy(dict(data))
 
     def update(self, resource_id: str, resource_type: str, data: Mapping[str, Any]) -> None:
         """Replace the data of an existing resource (see :class:`ResourceStore`)."""

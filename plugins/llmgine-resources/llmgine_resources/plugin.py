@@ -7,7 +7,8 @@ it only if the handler succeeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import llmgine
@@ -26,6 +27,7 @@ from llmgine.plugins import PluginStatus
 
 from ._commands import IdempotentCreateResourceCommand
 from ._config import DB_ENV, get_store, store_description
+from ._store import ResourceStore
 
 __all__ = [
     "handle_create",
@@ -36,16 +38,33 @@ __all__ = [
 ]
 
 
+def _event_data(
+    store: ResourceStore, resource_type: str, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``resource_data`` of an event: what the store keeps, as a dict of its own.
+
+    Not the command's dict, which the caller may change after dispatch (and which
+    SQLite does not keep as is: a tuple comes back as a list). A store that has no
+    ``as_stored`` method (the protocol does not require one) keeps data as given, we
+    assume, so a deep copy is what it holds.
+    """
+    as_stored: Callable[[str, Mapping[str, Any]], dict[str, Any]] | None = getattr(
+        store, "as_stored", None
+    )
+    return copy.deepcopy(dict(data)) if as_stored is None else as_stored(resource_type, data)
+
+
 def handle_create(command: CreateResourceCommand) -> str:
     """Store a new resource, queue ``ResourceCreatedEvent`` and return the new id."""
     key = command.idempotency_key if isinstance(command, IdempotentCreateResourceCommand) else None
-    result = get_store().create(command.resource_type, command.resource_data, idempotency_key=key)
+    store = get_store()
+    result = store.create(command.resource_type, command.resource_data, idempotency_key=key)
     if result.created:
         message_bus.add_pending_event(
             ResourceCreatedEvent(
                 resource_id=result.resource_id,
                 resource_type=command.resource_type,
-                resource_data=command.resource_data,
+                resource_data=_event_data(store, command.resource_type, command.resource_data),
             )
         )
     return result.resource_id
@@ -53,12 +72,13 @@ def handle_create(command: CreateResourceCommand) -> str:
 
 def handle_update(command: UpdateResourceCommand) -> None:
     """Replace a resource's data and queue ``ResourceUpdatedEvent``."""
-    get_store().update(command.resource_id, command.resource_type, command.resource_data)
+    store = get_store()
+    store.update(command.resource_id, command.resource_type, command.resource_data)
     message_bus.add_pending_event(
         ResourceUpdatedEvent(
             resource_id=command.resource_id,
             resource_type=command.resource_type,
-            resource_data=command.resource_data,
+            resource_data=_event_data(store, command.resource_type, command.resource_data),
         )
     )
 

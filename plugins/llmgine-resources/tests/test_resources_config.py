@@ -10,6 +10,7 @@ import llmgine_resources
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import CreateResourceCommand, UpdateResourceCommand
+from llmgine.messages.events import Event, ResourceCreatedEvent
 from llmgine.plugins import _manager, register_handlers, register_plugin
 from llmgine_resources import DB_ENV, InMemoryResourceStore, SqliteResourceStore
 from llmgine_resources import plugin as resources_plugin
@@ -64,6 +65,28 @@ def test_configure_installs_a_store_the_handlers_use(tmp_path: Path) -> None:
     llmgine_resources.configure(None)
     store.get(resource_id)  # a store passed in stays open: it is the caller's to close
     store.close()
+
+
+class _OwnStore:
+    """A store of the user's own, implementing only the protocol (no ``as_stored``)."""
+
+    def __init__(self) -> None:
+        inner = InMemoryResourceStore()
+        self.create, self.update, self.delete = inner.create, inner.update, inner.delete
+        self.get, self.list, self.close = inner.get, inner.list, inner.close
+
+
+def test_with_a_store_of_ones_own_events_carry_a_copy_of_the_commands_data() -> None:
+    llmgine_resources.configure(_OwnStore())  # type: ignore[arg-type]
+    bus = MessageBus.isolated(strict=True)
+    resources_plugin.register_commands(register=bus.register_command)
+    events: list[Event] = []
+    bus.subscribe_event(ResourceCreatedEvent, events.append)
+    data = {"tags": ["a"]}
+
+    bus.dispatch(CreateResourceCommand("example", data))
+    data["tags"].append("b")
+    assert [e.resource_data for e in events] == [{"tags": ["a"]}]  # type: ignore[attr-defined]
 
 
 def test_configure_refuses_something_that_is_not_a_store() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import llmgine_resources
 import pytest
@@ -166,6 +167,32 @@ def test_list_returns_resources_of_a_type_oldest_first(
         (second, {"i": 2}),
     ]
     assert len(store.list()) == 3
+
+
+@pytest.mark.parametrize("change", ["create", "update"])
+def test_events_carry_the_data_as_stored_not_the_callers_object(
+    bus: MessageBus, events: list[Event], change: str
+) -> None:
+    """A later read and the event agree (SQLite gives a tuple back as a list), and
+    changing the command's dict after dispatch changes neither."""
+    data: dict[str, Any] = {"tags": ("a", "b"), "nested": {"n": [1]}}
+    if change == "create":
+        resource_id = bus.dispatch(CreateResourceCommand("example", data))
+    else:
+        resource_id = create(bus)
+        bus.dispatch(UpdateResourceCommand(resource_id, "example", data))
+    event = events[-1]
+    assert isinstance(event, ResourceCreatedEvent | ResourceUpdatedEvent)
+    stored = dict(llmgine_resources.get_resource(resource_id).data)
+
+    data["nested"]["n"].append(2)
+    data["new"] = True
+    assert event.resource_data == stored
+    assert event.resource_data is not data
+
+    # nor can a subscriber change what is stored through the event's copy
+    event.resource_data["nested"]["n"].append(3)  # type: ignore[index]
+    assert dict(llmgine_resources.get_resource(resource_id).data) == stored
 
 
 # Idempotent create ---------------------------------------------------------------
