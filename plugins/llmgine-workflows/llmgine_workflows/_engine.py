@@ -267,10 +267,21 @@ class WorkflowEngine:
                         f"{step.command.__qualname__} as the step declares"
                     )
                 result = await self.bus.dispatch_async(command)
-                result_json = to_json(result, f"the result of step {step.name!r}")
             except Exception as exc:
                 self.store.record_failure(run.run_id, step.name, type(exc).__name__, str(exc))
                 await self._compensate(workflow, self.store.get(run.run_id))
+                return
+            try:
+                result_json = to_json(result, f"the result of step {step.name!r}")
+            except TypeError as exc:
+                # The handler took effect: undo the step like a completed one. It is
+                # stored (result null) with the failure, so a resume undoes it too;
+                # this process's compensation gets the result itself.
+                self.store.record_failure(
+                    run.run_id, step.name, type(exc).__name__, str(exc), unstored_index=index
+                )
+                raw = {step.name: result}
+                await self._compensate(workflow, self.store.get(run.run_id), raw)
                 return
             self.store.record_step(run.run_id, index, step.name, result_json)
             results[step.name] = json.loads(result_json)
@@ -288,9 +299,15 @@ class WorkflowEngine:
             WorkflowCompletedEvent(workflow_name=workflow.name, run_id=run.run_id, results=results)
         )
 
-    async def _compensate(self, workflow: Workflow, run: RunRecord) -> None:
-        """Undo the completed steps, last first, then report the failure."""
-        results = run.results
+    async def _compensate(
+        self, workflow: Workflow, run: RunRecord, raw: Mapping[str, Any] | None = None
+    ) -> None:
+        """Undo the completed steps, last first, then report the failure.
+
+        ``raw``: results to give the compensations instead of their stored form (a
+        result that could not be stored as JSON).
+        """
+        results = {**run.results, **(raw or {})}
         for record in reversed(run.steps):
             step = workflow.steps[record.index]
             if step.compensate is None or record.status != "completed":

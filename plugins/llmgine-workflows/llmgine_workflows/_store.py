@@ -223,13 +223,34 @@ class RunStore:
             )
             self._conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (now, run_id))
 
-    def record_failure(self, run_id: str, step: str, error_type: str, message: str) -> None:
-        """Mark the run as compensating after step ``step`` failed."""
-        self._write(
-            "UPDATE runs SET status = 'compensating', failed_step = ?, error_type = ?,"
-            " error_message = ?, updated_at = ? WHERE run_id = ?",
-            (step, error_type, message, _now(), run_id),
-        )
+    def record_failure(
+        self,
+        run_id: str,
+        step: str,
+        error_type: str,
+        message: str,
+        *,
+        unstored_index: int | None = None,
+    ) -> None:
+        """Mark the run as compensating after step ``step`` failed.
+
+        With ``unstored_index``, the step's handler ran but its result could not be
+        stored: the step is recorded as completed with a null result, in the same
+        transaction, so that compensating (also after a crash) undoes it.
+        """
+        now = _now()
+        with self._lock, self._conn:
+            if unstored_index is not None:
+                self._conn.execute(
+                    "INSERT INTO steps (run_id, step_index, step_name, status, result,"
+                    " completed_at) VALUES (?, ?, ?, 'completed', 'null', ?)",
+                    (run_id, unstored_index, step, now),
+                )
+            self._conn.execute(
+                "UPDATE runs SET status = 'compensating', failed_step = ?, error_type = ?,"
+                " error_message = ?, updated_at = ? WHERE run_id = ?",
+                (step, error_type, message, now, run_id),
+            )
 
     def record_compensation(self, run_id: str, index: int, error: str | None) -> None:
         """Mark step ``index`` compensated (or, with ``error``, its compensation failed)."""
