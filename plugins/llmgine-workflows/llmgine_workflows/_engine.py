@@ -3,8 +3,8 @@
 A run's steps go through ``await bus.dispatch_async(command)``, so a step's
 command may have an ``async def`` handler, or a transport's forwarding handler
 that runs it in another process. The dispatch of ``StartWorkflowCommand``
-returns when the run has finished (completed, or failed and compensated); the
-run id is the start command's ``command_id``.
+returns when the run has finished (completed, or failed and compensated), and a
+redelivery of it at once; the run id is the start command's ``command_id``.
 """
 
 from __future__ import annotations
@@ -169,7 +169,9 @@ class WorkflowEngine:
         Raises before any step runs if the workflow is unknown, a step's command has
         no handler, or the input is not JSON. A step's failure does not raise: the
         run is compensated and ``WorkflowFailedEvent`` emitted. Starting with a run
-        id (command id) that already exists returns it without running again.
+        id (command id) that already exists returns it at once, running nothing and
+        not waiting for that run to finish (it may be driven by another process, or
+        by one that died).
         """
         workflow = get_workflow(command.workflow_name)
         self._check_handlers(workflow)

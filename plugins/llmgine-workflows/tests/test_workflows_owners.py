@@ -159,3 +159,43 @@ def test_runs_of_dead_processes_are_resumable_and_of_live_ones_not(
     assert engine.get_run("dead").status == "completed"
     assert len(recorder.calls) == 2
     bus.close()
+
+
+@pytest.mark.parametrize("where", ["same bus", "other bus"])
+def test_a_redelivered_start_returns_at_once_while_the_run_goes_on(
+    tmp_path: Path, where: str
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
+    calls: list[str] = []
+    a_running, finish_a = asyncio.Event(), asyncio.Event()
+
+    async def act(command: Act) -> Any:
+        calls.append(command.step)
+        if command.step == "a":
+            a_running.set()
+            await finish_a.wait()
+        return command.value
+
+    buses = [MessageBus.isolated(strict=True) for _ in range(2)]
+    for bus in buses:
+        bus.register_command(Act, act)
+        bus.register_command(Undo, lambda command: None)
+    engine = install(buses[0], store=RunStore(path))
+    install(buses[1], store=RunStore(path))
+    again = buses[0] if where == "same bus" else buses[1]
+    command = StartWorkflowCommand("w", {}, command_id="r")
+
+    async def main() -> None:
+        first = asyncio.create_task(buses[0].dispatch_async(command))
+        await a_running.wait()
+        assert await again.dispatch_async(command) == "r"  # does not wait for the run
+        assert engine.get_run("r").status == "running"
+        finish_a.set()
+        assert await first == "r"
+
+    asyncio.run(main())
+    assert calls == ["a", "b"]
+    assert engine.get_run("r").status == "completed"
+    for bus in buses:
+        bus.close()
