@@ -152,7 +152,7 @@ def _resume(args: argparse.Namespace) -> int:
     for run_id in run_ids:
         try:
             if args.force:
-                engine.store.claim(run_id, force=True)
+                engine.store.claim(run_id, force=True, owner=engine.owner)
             message_bus.dispatch(ResumeWorkflowCommand(run_id))
         except Exception as exc:
             failures += 1

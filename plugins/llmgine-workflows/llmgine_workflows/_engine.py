@@ -3,8 +3,8 @@
 A run's steps go through ``await bus.dispatch_async(command)``, so a step's
 command may have an ``async def`` handler, or a transport's forwarding handler
 that runs it in another process. The dispatch of ``StartWorkflowCommand``
-returns when the run has finished (completed, or failed and compensated); the
-run id is the start command's ``command_id``.
+returns when the run has finished (completed, or failed and compensated), and a
+redelivery of it at once; the run id is the start command's ``command_id``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import threading
 import weakref
 from collections.abc import Coroutine, Mapping
@@ -28,6 +29,7 @@ from llmgine.messages.events import (
 )
 
 from ._definition import Workflow
+from ._owners import engine_owner, start_driving, stop_driving
 from ._registry import get_workflow
 from ._store import RunRecord, RunStore, to_json
 from .errors import MissingHandlerError, WorkflowError, WorkflowRunError
@@ -75,8 +77,9 @@ class WorkflowEngine:
         self._owns_store = store is None
         self._closed = False
         self._bus: MessageBus | None = None
-        #: run ids this engine is driving right now
-        self._active: set[str] = set()
+        #: tells this engine's runs from those of other engines of this process
+        #: that share the database (see :mod:`._owners`)
+        self._token = secrets.token_hex(4)
 
     def __repr__(self) -> str:
         return f"<WorkflowEngine on {self._bus!r}, store {self._store!r}>"
@@ -119,6 +122,11 @@ class WorkflowEngine:
         return self._bus
 
     @property
+    def owner(self) -> str:
+        """What this engine records as the owner of its runs: ``host:pid/token``."""
+        return engine_owner(self._token)
+
+    @property
     def store(self) -> RunStore:
         """Where this engine keeps its runs."""
         if self._closed:
@@ -138,8 +146,12 @@ class WorkflowEngine:
         return self.store.get(run_id)
 
     def interrupted(self) -> list[RunRecord]:
-        """Unfinished runs that nobody is driving: what ``resume`` would pick up."""
-        return [run for run in self.store.interrupted() if run.run_id not in self._active]
+        """Unfinished runs that nobody is driving: what ``resume`` would pick up.
+
+        Not those another engine of this process is driving, nor those of a live
+        process (or of another host).
+        """
+        return self.store.interrupted()
 
     # Command handlers -------------------------------------------------------------
 
@@ -157,47 +169,57 @@ class WorkflowEngine:
         Raises before any step runs if the workflow is unknown, a step's command has
         no handler, or the input is not JSON. A step's failure does not raise: the
         run is compensated and ``WorkflowFailedEvent`` emitted. Starting with a run
-        id (command id) that already exists returns it without running again.
+        id (command id) that already exists returns it at once, running nothing and
+        not waiting for that run to finish (it may be driven by another process, or
+        by one that died).
         """
         workflow = get_workflow(command.workflow_name)
         self._check_handlers(workflow)
         input_json = to_json(dict(command.input), f"input of workflow {workflow.name!r}")
-        run_id = command.command_id
-        if not self.store.create_run(run_id, workflow.name, input_json, workflow.step_names):
-            return run_id
-        inputs = json.loads(input_json)
-        self._active.add(run_id)
+        run_id, owner = command.command_id, self.owner
+        if not start_driving(owner, run_id):
+            return run_id  # a redelivery while this engine drives the run: see the README
         try:
+            created = self.store.create_run(
+                run_id, workflow.name, input_json, workflow.step_names, owner=owner
+            )
+            if not created:
+                return run_id
+            inputs = json.loads(input_json)
             await self.bus.emit_async(
                 WorkflowStartedEvent(workflow_name=workflow.name, run_id=run_id, input=inputs)
             )
             await self._drive(workflow, self.store.get(run_id))
         finally:
-            self._active.discard(run_id)
+            stop_driving(owner, run_id)
         return run_id
 
     async def resume(self, run_id: str) -> str:
         """Continue run ``run_id`` after its last completed step; return its id.
 
         A finished run is left as it is. Raises :class:`RunNotFoundError` for an
-        unknown run and :class:`WorkflowRunError` if another live process owns it
-        or its workflow's steps changed since it started.
+        unknown run and :class:`WorkflowRunError` if another owner may be driving it
+        (an engine of this process that is, a live process, another host) or its
+        workflow's steps changed since it started.
         """
-        if run_id in self._active:
-            raise WorkflowRunError(f"run {run_id} is already being driven by this process")
-        run = self.store.claim(run_id)
-        if run.finished:
-            return run_id
-        workflow = get_workflow(run.workflow_name)
-        if workflow.step_names != run.step_names:
-            raise WorkflowRunError(
-                f"run {run_id} of workflow {workflow.name!r} started with steps "
-                f"{list(run.step_names)} but the workflow now has {list(workflow.step_names)}; "
-                "it cannot be resumed safely: restore the old definition, or start a new run"
-            )
-        self._check_handlers(workflow)
-        self._active.add(run_id)
+        owner = self.owner
+        # marked before the claim names this engine, so no other engine of this
+        # process sees the run owned by it yet undriven
+        if not start_driving(owner, run_id):
+            raise WorkflowRunError(f"run {run_id} is already being driven by this engine")
         try:
+            run = self.store.claim(run_id, owner=owner)
+            if run.finished:
+                return run_id
+            workflow = get_workflow(run.workflow_name)
+            if workflow.step_names != run.step_names:
+                raise WorkflowRunError(
+                    f"run {run_id} of workflow {workflow.name!r} started with steps "
+                    f"{list(run.step_names)} but the workflow now has "
+                    f"{list(workflow.step_names)}; it cannot be resumed safely: restore the "
+                    "old definition, or start a new run"
+                )
+            self._check_handlers(workflow)
             done = len(run.steps)
             await self.bus.emit_async(
                 SystemEvent(
@@ -210,7 +232,7 @@ class WorkflowEngine:
             )
             await self._drive(workflow, run)
         finally:
-            self._active.discard(run_id)
+            stop_driving(owner, run_id)
         return run_id
 
     # Driving ----------------------------------------------------------------------
@@ -247,10 +269,21 @@ class WorkflowEngine:
                         f"{step.command.__qualname__} as the step declares"
                     )
                 result = await self.bus.dispatch_async(command)
-                result_json = to_json(result, f"the result of step {step.name!r}")
             except Exception as exc:
                 self.store.record_failure(run.run_id, step.name, type(exc).__name__, str(exc))
                 await self._compensate(workflow, self.store.get(run.run_id))
+                return
+            try:
+                result_json = to_json(result, f"the result of step {step.name!r}")
+            except TypeError as exc:
+                # The handler took effect: undo the step like a completed one. It is
+                # stored (result null) with the failure, so a resume undoes it too;
+                # this process's compensation gets the result itself.
+                self.store.record_failure(
+                    run.run_id, step.name, type(exc).__name__, str(exc), unstored_index=index
+                )
+                raw = {step.name: result}
+                await self._compensate(workflow, self.store.get(run.run_id), raw)
                 return
             self.store.record_step(run.run_id, index, step.name, result_json)
             results[step.name] = json.loads(result_json)
@@ -268,9 +301,15 @@ class WorkflowEngine:
             WorkflowCompletedEvent(workflow_name=workflow.name, run_id=run.run_id, results=results)
         )
 
-    async def _compensate(self, workflow: Workflow, run: RunRecord) -> None:
-        """Undo the completed steps, last first, then report the failure."""
-        results = run.results
+    async def _compensate(
+        self, workflow: Workflow, run: RunRecord, raw: Mapping[str, Any] | None = None
+    ) -> None:
+        """Undo the completed steps, last first, then report the failure.
+
+        ``raw``: results to give the compensations instead of their stored form (a
+        result that could not be stored as JSON).
+        """
+        results = {**run.results, **(raw or {})}
         for record in reversed(run.steps):
             step = workflow.steps[record.index]
             if step.compensate is None or record.status != "completed":

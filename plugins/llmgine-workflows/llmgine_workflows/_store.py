@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,10 @@ from typing import Any
 
 import attrs
 
+from ._owners import may_be_driving, owned_elsewhere, this_owner
 from .errors import RunNotFoundError, WorkflowRunError
 
-__all__ = ["RunRecord", "RunStore", "StepRecord", "owner_alive", "this_owner"]
+__all__ = ["RunRecord", "RunStore", "StepRecord", "to_json"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,25 +56,6 @@ UNFINISHED = ("running", "compensating")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def this_owner() -> str:
-    """``host:pid`` of this process, recorded as the owner of the runs it drives."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the ``host:pid`` owner may still be running (unknown hosts count as alive)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, belongs to someone else
-        return True
-    return True
 
 
 def to_json(value: Any, what: str) -> str:
@@ -177,9 +158,15 @@ class RunStore:
     # Writing -----------------------------------------------------------------------
 
     def create_run(
-        self, run_id: str, workflow_name: str, input_json: str, step_names: Sequence[str]
+        self,
+        run_id: str,
+        workflow_name: str,
+        input_json: str,
+        step_names: Sequence[str],
+        *,
+        owner: str | None = None,
     ) -> bool:
-        """Add a running run owned by this process; False if ``run_id`` already exists."""
+        """Add a running run owned by ``owner`` (default: this process); False if it exists."""
         now = _now()
         with self._lock, self._conn:
             inserted = self._conn.execute(
@@ -190,19 +177,21 @@ class RunStore:
                     workflow_name,
                     input_json,
                     json.dumps(list(step_names)),
-                    this_owner(),
+                    owner or this_owner(),
                     now,
                     now,
                 ),
             ).rowcount
         return bool(inserted)
 
-    def claim(self, run_id: str, *, force: bool = False) -> RunRecord:
-        """Make this process the owner of unfinished run ``run_id``, atomically.
+    def claim(self, run_id: str, *, force: bool = False, owner: str | None = None) -> RunRecord:
+        """Make ``owner`` (default: this process) the owner of unfinished run ``run_id``.
 
-        Raises :class:`WorkflowRunError` if another process that may be alive owns it
-        (one on another host always may), unless ``force``.
+        Atomic across processes. Raises :class:`WorkflowRunError` if another owner may
+        be driving it (an engine of this process that is, a live process of this host,
+        any process of another host), unless ``force``.
         """
+        owner = owner or this_owner()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")  # no other process claims in between
             try:
@@ -210,15 +199,11 @@ class RunStore:
                 if run.finished:
                     self._conn.execute("ROLLBACK")
                     return run
-                if not force and run.owner != this_owner() and owner_alive(run.owner):
-                    raise WorkflowRunError(
-                        f"run {run_id} is owned by process {run.owner}, which may be alive; "
-                        "resume it after that process has exited (or, if it has, with "
-                        "'llmgine workflows resume --force RUN_ID')"
-                    )
+                if not force and run.owner != owner and may_be_driving(run.owner, run_id):
+                    raise WorkflowRunError(owned_elsewhere(run_id, run.owner))
                 self._conn.execute(
                     "UPDATE runs SET owner = ?, updated_at = ? WHERE run_id = ?",
-                    (this_owner(), _now(), run_id),
+                    (owner, _now(), run_id),
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -238,13 +223,34 @@ class RunStore:
             )
             self._conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (now, run_id))
 
-    def record_failure(self, run_id: str, step: str, error_type: str, message: str) -> None:
-        """Mark the run as compensating after step ``step`` failed."""
-        self._write(
-            "UPDATE runs SET status = 'compensating', failed_step = ?, error_type = ?,"
-            " error_message = ?, updated_at = ? WHERE run_id = ?",
-            (step, error_type, message, _now(), run_id),
-        )
+    def record_failure(
+        self,
+        run_id: str,
+        step: str,
+        error_type: str,
+        message: str,
+        *,
+        unstored_index: int | None = None,
+    ) -> None:
+        """Mark the run as compensating after step ``step`` failed.
+
+        With ``unstored_index``, the step's handler ran but its result could not be
+        stored: the step is recorded as completed with a null result, in the same
+        transaction, so that compensating (also after a crash) undoes it.
+        """
+        now = _now()
+        with self._lock, self._conn:
+            if unstored_index is not None:
+                self._conn.execute(
+                    "INSERT INTO steps (run_id, step_index, step_name, status, result,"
+                    " completed_at) VALUES (?, ?, ?, 'completed', 'null', ?)",
+                    (run_id, unstored_index, step, now),
+                )
+            self._conn.execute(
+                "UPDATE runs SET status = 'compensating', failed_step = ?, error_type = ?,"
+                " error_message = ?, updated_at = ? WHERE run_id = ?",
+                (step, error_type, message, now, run_id),
+            )
 
     def record_compensation(self, run_id: str, index: int, error: str | None) -> None:
         """Mark step ``index`` compensated (or, with ``error``, its compensation failed)."""
@@ -283,14 +289,13 @@ class RunStore:
             return [self._record(row) for row in self._conn.execute(sql + " ORDER BY rowid", args)]
 
     def interrupted(self) -> list[RunRecord]:
-        """Unfinished runs whose owning process is gone (or is this one, not driving them)."""
+        """Unfinished runs nobody drives: their process is gone, or is this one, not driving."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT * FROM runs WHERE status IN (?, ?) ORDER BY rowid", UNFINISHED
             ).fetchall()
             runs = [self._record(row) for row in rows]
-        me = this_owner()
-        return [run for run in runs if run.owner == me or not owner_alive(run.owner)]
+        return [run for run in runs if not may_be_driving(run.owner, run.run_id)]
 
     def _record(self, row: tuple[Any, ...]) -> RunRecord:
         (run_id, name, input_json, names, status, owner, failed, etype, emsg, created, updated) = (

@@ -203,15 +203,37 @@ def test_input_that_is_not_json_is_refused_at_start(bus: MessageBus, engine: obj
         bus.dispatch(StartWorkflowCommand("w", {"when": object()}))
 
 
-def test_a_result_that_is_not_json_fails_the_step(
+def test_a_result_that_is_not_json_fails_the_run_and_its_own_step_is_compensated(
     bus: MessageBus, engine: WorkflowEngine, recorder: Recorder
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a", "ok"), act_step("b", {1, 2})]))
+    # step b's handler took effect, but b was marked failed, so its own
+    # compensation never ran: only a's did
+    register_workflow(
+        Workflow("w", [act_step("a", "ok"), act_step("b", {1, 2}), act_step("c", "C")])
+    )
     run_id = bus.dispatch(StartWorkflowCommand("w", {}))
+    assert recorder.calls == [
+        ("act", "a", "ok"),
+        ("act", "b", {1, 2}),
+        ("undo", "b", {1, 2}),  # the compensation sees the handler's own result
+        ("undo", "a", "ok"),
+    ]
     run = engine.get_run(run_id)
     assert (run.status, run.failed_step, run.error_type) == ("failed", "b", "TypeError")
-    assert "result of step 'b'" in (run.error_message or "")
-    assert recorder.calls[-1] == ("undo", "a", "ok")
+    assert "result of step 'b' is {1, 2}, which cannot be stored as JSON" in (
+        run.error_message or ""
+    )
+    # b is stored (its result as null), so a resume after a crash undoes it too
+    assert [(s.name, s.status, s.result) for s in run.steps] == [
+        ("a", "compensated", "ok"),
+        ("b", "compensated", None),
+    ]
+    failed = recorder.events[-1]
+    assert isinstance(failed, WorkflowFailedEvent)
+    assert (failed.step_name, failed.error_type) == ("b", "TypeError")
+    assert not any(
+        isinstance(e, WorkflowStepCompletedEvent) and e.step_name == "b" for e in recorder.events
+    )
 
 
 def test_a_builder_returning_the_wrong_command_fails_its_step(
