@@ -350,8 +350,8 @@ class MessageBus(Relay, Closing):
         """Publish ``event`` now to every matching subscriber, then the events they queue.
 
         A failing subscriber does not stop the others (see ``strict``). An ``async def``
-        subscriber raises :class:`AsyncHandlerError` before any subscriber runs: use
-        :meth:`emit_async`.
+        subscriber raises :class:`AsyncHandlerError` before any subscriber runs (and before
+        an attached outbox sends the event): use :meth:`emit_async`.
         """
         scope = get_scope()
         if scope is None and isinstance(event, Event) and event.correlation_id is not None:

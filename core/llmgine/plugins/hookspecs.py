@@ -51,7 +51,7 @@ def register_middleware(
 
 @hookspec
 def startup(bus: MessageBus) -> None:
-    """Called once per bus after every plugin's handlers and subscribers are registered."""
+    """Called per start of a bus, after every plugin's handlers and subscribers are registered."""
 
 
 @hookspec
