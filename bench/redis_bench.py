@@ -16,7 +16,8 @@ producer's first XADD to the consumer's last acknowledgement:
   subscriber once per event, acknowledges per batch.
 * ``faststream``/``faststream-batch``: FastStream's Redis broker (pipelined
   publish), a per-message handler and a batch handler (a list of 500). Needs
-  ``pip install 'llmgine-redis[bench]'``; skipped when FastStream is missing.
+  ``pip install ./ './plugins/llmgine-redis[bench]'`` (from the repository root);
+  skipped when FastStream is missing.
   FastStream's end is when its handler saw the last event (its ack comes after).
 
 Prints the median events/s per case and the issue's targets for llmgine: >= 60%
@@ -266,7 +267,9 @@ def main(argv: list[str]) -> int:
         cases = [c for c in cases if not c.startswith("faststream")]
         if skipped:
             print(
-                "FastStream not installed (pip install 'llmgine-redis[bench]'): skipping", skipped
+                "FastStream not installed (from the repository root: "
+                "pip install ./ './plugins/llmgine-redis[bench]'): skipping",
+                skipped,
             )
     runs: dict[str, list[float]] = {c: [] for c in cases}
     for _ in range(args.repeat):  # interleaved, so machine noise hits every case alike
