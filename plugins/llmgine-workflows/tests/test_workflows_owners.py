@@ -25,6 +25,32 @@ def recording_bus(recorder: Recorder) -> MessageBus:
     return bus
 
 
+class HeldAtA:
+    """Two buses on one run database, running workflow "w" (steps a, b): step ``a``
+    waits for :attr:`finish_a` (once :attr:`a_running` is set) the first time it runs."""
+
+    def __init__(self, path: Path) -> None:
+        register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
+        self.calls: list[str] = []
+        self.a_running, self.finish_a = asyncio.Event(), asyncio.Event()
+        self.buses = [MessageBus.isolated(strict=True) for _ in range(2)]
+        for bus in self.buses:
+            bus.register_command(Act, self.act)
+            bus.register_command(Undo, lambda command: None)
+        self.engines = [install(bus, store=RunStore(path)) for bus in self.buses]
+
+    async def act(self, command: Act) -> Any:
+        self.calls.append(command.step)
+        if command.step == "a" and not self.finish_a.is_set():
+            self.a_running.set()
+            await self.finish_a.wait()
+        return command.value
+
+    def close(self) -> None:
+        for bus in self.buses:
+            bus.close()
+
+
 def dead_pid() -> int:
     """The pid of a process that has exited (and been reaped)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -37,44 +63,27 @@ def test_a_second_engine_on_the_same_database_leaves_a_run_in_flight_alone(
 ) -> None:
     # both engines recorded the owner host:pid, so B listed A's run as interrupted
     # and resumed it: the startup-resume loop of the README ran its steps twice
-    path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
-    calls: list[str] = []
-    a_running, finish_a = asyncio.Event(), asyncio.Event()
-
-    async def act(command: Act) -> Any:
-        calls.append(command.step)
-        if command.step == "a" and not finish_a.is_set():
-            a_running.set()
-            await finish_a.wait()
-        return command.value
-
-    bus_a, bus_b = MessageBus.isolated(strict=True), MessageBus.isolated(strict=True)
-    for bus in (bus_a, bus_b):
-        bus.register_command(Act, act)
-        bus.register_command(Undo, lambda command: None)
-    engine_a = install(bus_a, store=RunStore(path))
-    engine_b = install(bus_b, store=RunStore(path))
+    held = HeldAtA(tmp_path / "runs.sqlite3")
+    (bus_a, bus_b), (engine_a, engine_b) = held.buses, held.engines
 
     async def main() -> None:
         run = asyncio.create_task(
             bus_a.dispatch_async(StartWorkflowCommand("w", {}, command_id="r"))
         )
-        await a_running.wait()
+        await held.a_running.wait()
         assert engine_b.interrupted() == []
         assert engine_a.interrupted() == []
         with pytest.raises(
             WorkflowRunError, match="run r is being driven by another workflows engine"
         ):
             await bus_b.dispatch_async(ResumeWorkflowCommand("r"))
-        finish_a.set()
+        held.finish_a.set()
         assert await run == "r"
 
     asyncio.run(main())
-    assert calls == ["a", "b"]
+    assert held.calls == ["a", "b"]
     assert engine_b.get_run("r").status == "completed"
-    bus_a.close()
-    bus_b.close()
+    held.close()
 
 
 def test_each_engine_records_an_owner_of_its_own(tmp_path: Path) -> None:
@@ -165,37 +174,20 @@ def test_runs_of_dead_processes_are_resumable_and_of_live_ones_not(
 def test_a_redelivered_start_returns_at_once_while_the_run_goes_on(
     tmp_path: Path, where: str
 ) -> None:
-    path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
-    calls: list[str] = []
-    a_running, finish_a = asyncio.Event(), asyncio.Event()
-
-    async def act(command: Act) -> Any:
-        calls.append(command.step)
-        if command.step == "a":
-            a_running.set()
-            await finish_a.wait()
-        return command.value
-
-    buses = [MessageBus.isolated(strict=True) for _ in range(2)]
-    for bus in buses:
-        bus.register_command(Act, act)
-        bus.register_command(Undo, lambda command: None)
-    engine = install(buses[0], store=RunStore(path))
-    install(buses[1], store=RunStore(path))
+    held = HeldAtA(tmp_path / "runs.sqlite3")
+    buses, engine = held.buses, held.engines[0]
     again = buses[0] if where == "same bus" else buses[1]
     command = StartWorkflowCommand("w", {}, command_id="r")
 
     async def main() -> None:
         first = asyncio.create_task(buses[0].dispatch_async(command))
-        await a_running.wait()
+        await held.a_running.wait()
         assert await again.dispatch_async(command) == "r"  # does not wait for the run
         assert engine.get_run("r").status == "running"
-        finish_a.set()
+        held.finish_a.set()
         assert await first == "r"
 
     asyncio.run(main())
-    assert calls == ["a", "b"]
+    assert held.calls == ["a", "b"]
     assert engine.get_run("r").status == "completed"
-    for bus in buses:
-        bus.close()
+    held.close()
