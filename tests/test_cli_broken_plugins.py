@@ -26,6 +26,12 @@ class CliRaises:
         raise RuntimeError("cli boom")
 
 
+class CliExits:
+    @llmgine.hookimpl
+    def register_cli(self, subparsers: Any) -> None:
+        raise SystemExit("install the frobnicator first")
+
+
 class CliClashes:
     @llmgine.hookimpl
     def register_cli(self, subparsers: Any) -> None:
@@ -41,7 +47,11 @@ def _rows(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("plugin", "problem"),
-    [(CliRaises(), "RuntimeError: cli boom"), (CliClashes(), "conflicting subparser: plugins")],
+    [
+        (CliRaises(), "RuntimeError: cli boom"),
+        (CliExits(), "SystemExit: install the frobnicator first"),
+        (CliClashes(), "conflicting subparser: plugins"),
+    ],
 )
 def test_a_failing_register_cli_hook_is_reported_and_the_command_still_works(
     capsys: pytest.CaptureFixture[str], plugin: object, problem: str

@@ -265,3 +265,71 @@ def test_a_plugin_that_fails_to_restart_after_close_gets_its_middleware_place_ba
     plugins[1].fail_startup = False
     register_handlers(bus)
     assert_middleware_order(bus, log)
+
+
+class Exits:
+    """A plugin that calls sys.exit() in one hook, as plugins do for "install X first"."""
+
+    def __init__(self, hook: str) -> None:
+        self.hook = hook
+
+    def _maybe_exit(self, hook: str) -> None:
+        if hook == self.hook:
+            raise SystemExit(f"{hook}: install the frobnicator first")
+
+    @llmgine.hookimpl
+    def register_commands(self, register: Callable[..., None]) -> None:
+        self._maybe_exit("register_commands")
+        register(Pung, lambda c: "pung")
+
+    @llmgine.hookimpl
+    def startup(self) -> None:
+        self._maybe_exit("startup")
+
+    @llmgine.hookimpl
+    def shutdown(self) -> None:
+        self._maybe_exit("shutdown")
+
+    @llmgine.hookimpl
+    def plugin_status(self) -> None:
+        self._maybe_exit("plugin_status")
+
+
+@pytest.mark.parametrize(
+    ("hook", "what"),
+    [
+        ("register_commands", "could not register its handlers"),
+        ("startup", "failed in its startup hook"),
+    ],
+)
+def test_sys_exit_in_a_hook_is_a_failure_of_the_plugin_not_the_end_of_the_app(
+    hook: str, what: str
+) -> None:
+    register_plugin(Exits(hook), "exits")
+    bus = MessageBus.isolated()
+    with pytest.raises(PluginLoadError, match=f"plugin 'exits' {what}: SystemExit: {hook}"):
+        register_handlers(bus)
+    with pytest.warns(RuntimeWarning, match=f"'exits' {what}"):
+        register_handlers(bus, lenient=True)  # the application goes on
+    with pytest.raises(LookupError):
+        bus.dispatch(Pung())  # the plugin contributes nothing
+
+
+def test_sys_exit_in_shutdown_is_reported_and_the_other_callbacks_run() -> None:
+    register_plugin(Exits("shutdown"), "exits")
+    bus = MessageBus.isolated()
+    ran: list[str] = []
+    bus.on_close(lambda: ran.append("before"))
+    register_handlers(bus)
+    with pytest.raises(ExceptionGroup) as raised:
+        bus.close()
+    (error,) = raised.value.exceptions
+    assert isinstance(error, PluginLoadError)
+    assert "failed in its shutdown hook: SystemExit" in str(error)
+    assert ran == ["before"]
+
+
+def test_sys_exit_in_plugin_status_is_a_load_error_and_can_be_retried() -> None:
+    with pytest.raises(PluginLoadError, match="plugin_status hook: SystemExit"):
+        register_plugin(Exits("plugin_status"), "exits")
+    register_plugin(Exits("never"), "exits")  # nothing of the first attempt is left

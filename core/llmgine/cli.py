@@ -21,6 +21,7 @@ from .messages.bus import MessageBus
 from .plugins import load_plugins
 from .plugins._discovery import DISABLE_ENV, excluded, normalize
 from .plugins._manager import call_plugin_hook
+from .plugins._registrations import FAILURES
 
 __all__ = ["main"]
 
@@ -49,7 +50,7 @@ def _provided_by(name: str, throwaway: MessageBus) -> tuple[list[str], list[str]
     try:
         call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
         call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
-    except Exception:
+    except BaseException:
         for command_type in commands:
             throwaway.unregister_command(command_type)
         for subscription in subscriptions:
@@ -86,7 +87,7 @@ def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
         if info.error is None:
             try:
                 row["commands"], row["subscriptions"] = _provided_by(info.name, throwaway)
-            except Exception as exc:  # a plugin's hook is broken: report it, keep listing
+            except FAILURES as exc:  # a plugin's hook is broken: report it, keep listing
                 row["state"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
         if info.name in cli_errors and row["error"] is None:
             row["state"], row["error"] = "error", cli_errors[info.name]
@@ -221,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         if info.error is None and "register_cli" in info.hooks:
             try:
                 call_plugin_hook(info.name, "register_cli", subparsers=sub)
-            except Exception as exc:  # one plugin's subcommands must not take the others down
+            except FAILURES as exc:  # one plugin's subcommands must not take the others down
                 origin = f" from {info.distribution} {info.version}" if info.distribution else ""
                 cli_errors[info.name] = error = (
                     f"plugin {info.name!r}{origin} failed in its register_cli hook: "

@@ -20,7 +20,7 @@ from ..messages.bus import MessageBus, message_bus
 from . import hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
-from ._registrations import register_all, reserve_slots, undo
+from ._registrations import FAILURES, register_all, reserve_slots, undo
 from .errors import PluginLoadError
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
         try:
             _check_hooks(registered)
             info = _describe(registered, plugin, None)
-        except Exception as exc:  # left out of the manager, so that it can be retried
+        except FAILURES as exc:  # left out of the manager, so that it can be retried
             _state.pm.unregister(name=registered)
             if isinstance(exc, PluginLoadError):
                 raise
@@ -198,7 +198,7 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
     except PluginLoadError as incompatible:
         _fail(incompatible, lenient, info)
-    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the app
+    except FAILURES as exc:  # sys.exit() at import must not end the app either
         if _state.pm.has_plugin(candidate.name):
             _state.pm.unregister(name=candidate.name)
         failed = PluginLoadError(
@@ -323,7 +323,7 @@ def _start(bus: MessageBus, name: str) -> PluginLoadError | None:
     """Run one plugin's ``startup`` hook; return the error it raised, as a PluginLoadError."""
     try:
         call_plugin_hook(name, "startup", bus=bus)
-    except Exception as exc:
+    except FAILURES as exc:
         return _hook_error(name, "failed in its startup hook", exc)
     return None
 
@@ -369,12 +369,12 @@ def _run_shutdown(bus: MessageBus, started: list[str]) -> list[PluginLoadError]:
             continue
         try:
             call_plugin_hook(name, "shutdown", bus=bus)
-        except Exception as exc:
+        except FAILURES as exc:
             errors.append(_hook_error(name, "failed in its shutdown hook", exc))
     return errors
 
 
-def _hook_error(name: str, what: str, exc: Exception) -> PluginLoadError:
+def _hook_error(name: str, what: str, exc: BaseException) -> PluginLoadError:
     """``plugin 'name' from dist version <what>: <exc>``, with ``exc`` chained."""
     info = _state.infos.get(name)
     error = PluginLoadError(

@@ -18,6 +18,7 @@ from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
 __all__ = [
+    "FAILURES",
     "REGISTRATIONS",
     "SLOTS",
     "Registrations",
@@ -26,6 +27,10 @@ __all__ = [
     "reserve_slots",
     "undo",
 ]
+
+#: What a plugin's code may raise that counts as a failure of that plugin: ``sys.exit()``
+#: in a hook (say, "install X first") must not end the application unannounced.
+FAILURES = (Exception, SystemExit)
 
 #: Key of ``MessageBus.extensions`` holding, per plugin name, what it registered on a bus.
 REGISTRATIONS = "llmgine.plugins.registrations"
@@ -46,7 +51,7 @@ def reserve_slots(bus: MessageBus, names: list[str]) -> dict[str, int]:
 
 def register_all(
     bus: MessageBus, name: str, slot: int, call_hook: Callable[..., Any]
-) -> Exception | None:
+) -> Exception | SystemExit | None:
     """Register plugin ``name``'s commands, subscribers and middleware on ``bus`` (into
     middleware slot ``slot``), all or nothing, calling its hooks with
     ``call_hook(name, hook, **arguments)``; returns the exception that undid them."""
@@ -61,7 +66,7 @@ def register_all(
             add_event_middleware=done.add_event_middleware,
             bus=bus,
         )
-    except Exception as exc:
+    except FAILURES as exc:
         done.undo()
         return exc
     done.keep()
