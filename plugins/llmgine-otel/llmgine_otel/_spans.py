@@ -1,18 +1,22 @@
 """The span-making middleware.
 
 Spans follow causation. A command's span is a child of the current span (so a
-dispatch inside a web request, or inside another handler, nests under it); a
-subscriber call's span is a child of the span of the message that caused the
-event (the dispatch that queued it, or the first subscriber call of the event
-that did), because events are delivered after that span has ended; an event
-received from another process, whose cause ran there, is a child of the remote
-span the transport made current (its publisher's). Every span
+dispatch inside a web request, or inside another handler or subscriber, nests
+under it); a subscriber call's span is a child of the span of the message that
+caused the event (the dispatch that queued it, or the first subscriber call of
+the event that did), because events are delivered after that span has ended; an
+event received from another process, whose cause ran there, is a child of the
+remote span the transport made current (its publisher's). An event with neither
+starts a trace: its first subscriber call's span is the root, its other
+subscriber calls' spans are children of it. Every span
 carries the message id, correlation id and causation id as attributes, so a
 whole chain can also be found by its correlation id.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from llmgine.messages import Command, Event, MessageBus
@@ -46,15 +50,27 @@ class Spans:
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self.tracer = trace.get_tracer("llmgine_otel", tracer_provider=tracer_provider)
-        self._contexts: dict[str, trace.SpanContext] = {}
+        self._contexts: OrderedDict[str, trace.SpanContext] = OrderedDict()
+        # Dispatches on several threads share this memory: evicting the oldest entry
+        # is a read and a delete, which another thread's eviction can get in between.
+        self._lock = threading.Lock()
         self.commands = _CommandSpans(self)
         self.events = _SubscriberSpans(self)
 
-    def remember(self, message_id: str, span: trace.Span) -> None:
-        """Keep ``span`` as the parent for what ``message_id`` causes."""
-        if len(self._contexts) >= _MEMORY:
-            del self._contexts[next(iter(self._contexts))]
-        self._contexts.setdefault(message_id, span.get_span_context())
+    def remember(self, message_id: str, span: trace.Span, replace: bool = False) -> None:
+        """Keep ``span`` as the parent for what ``message_id`` causes.
+
+        The first span kept for an id stays, unless ``replace``: a command's last span
+        (the attempt that succeeded, under a retry) is the one whose events get published.
+        """
+        found = span.get_span_context()
+        with self._lock:
+            if len(self._contexts) >= _MEMORY:
+                self._contexts.popitem(last=False)
+            if replace:
+                self._contexts[message_id] = found
+            else:
+                self._contexts.setdefault(message_id, found)
 
     def parent(self, causation_id: str | None) -> context.Context | None:
         """The context of the cause's span, if known; else ``None`` (the current context)."""
@@ -77,20 +93,22 @@ class Spans:
         }
         if is_event:
             attributes[ATTRIBUTES["event_type"]] = message.event_type  # type: ignore[union-attr]
-        parent = self.parent(message.causation_id)
+        # A command's span nests under the current one (the code that dispatched it).
+        parent = self.parent(message.causation_id) if is_event else None
         if (
             parent is None
             and is_event
             and not trace.get_current_span().get_span_context().is_remote
         ):
-            # An event emitted on its own starts a trace. One from another process is
-            # delivered in the trace context its publisher sent (a transport attached it,
-            # so the current span is remote): its span continues that trace.
-            parent = context.Context()
+            # An event emitted on its own starts a trace (its first subscriber call's
+            # span is the root, the others nest under it, so they share the trace). One
+            # from another process is delivered in the trace context its publisher sent
+            # (a transport attached it, so the current span is remote): it continues that.
+            parent = self.parent(message_id) or context.Context()
         span = self.tracer.start_span(
             name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes
         )
-        self.remember(message_id, span)
+        self.remember(message_id, span, replace=not is_event)
         return span
 
 

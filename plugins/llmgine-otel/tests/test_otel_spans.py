@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+import llmgine_otel._spans
 import llmgine_otel.plugin
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
+from llmgine.middleware import Retry
 from llmgine_otel import instrument
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -247,3 +250,86 @@ def test_the_subscriber_span_is_current_in_the_subscriber(
     (span,) = exporter.get_finished_spans()
     assert seen == [span.context.span_id]
     assert not trace.get_current_span().get_span_context().is_valid  # detached again
+
+
+class Flaky(Command[str]):
+    retryable = True
+
+
+def test_a_command_dispatched_by_a_later_subscriber_nests_under_that_subscriber(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    traced_bus.register_command(Charge, charge)
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    traced_bus.subscribe_event(Receipt, lambda event: traced_bus.dispatch(Charge(amount=1)))
+    traced_bus.emit(Receipt())
+    _, dispatch, second = exporter.get_finished_spans()
+    assert dispatch.name == "dispatch Charge"
+    assert parent_of(dispatch) == second.context.span_id
+
+
+def test_the_subscriber_calls_of_an_event_emitted_alone_share_its_trace(
+    traced_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    traced_bus.subscribe_event(Receipt, lambda event: None)
+    traced_bus.emit(Receipt())
+    first, second = exporter.get_finished_spans()
+    assert first.parent is None
+    assert parent_of(second) == first.context.span_id
+    assert second.context.trace_id == first.context.trace_id
+
+
+def test_events_of_a_retried_command_nest_under_the_attempt_that_succeeded(
+    llmgine_bus: MessageBus, exporter: InMemorySpanExporter
+) -> None:
+    # Retry added before the spans (as a host's middleware goes outside a plugin's):
+    # every attempt has a span, and only the last one's events are published.
+    llmgine_bus.add_command_middleware(Retry(backoff=0))
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrument(llmgine_bus, tracer_provider=provider)
+    attempts: list[int] = []
+
+    def flaky(command: Flaky) -> str:
+        attempts.append(1)
+        message_bus.add_pending_event(Receipt())
+        if len(attempts) == 1:
+            raise ValueError("first attempt")
+        return "ok"
+
+    llmgine_bus.register_command(Flaky, flaky)
+    llmgine_bus.subscribe_event(Receipt, lambda event: None)
+    assert llmgine_bus.dispatch(Flaky()) == "ok"
+    failed, succeeded, deliver = exporter.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert parent_of(deliver) == succeeded.context.span_id
+
+
+def test_dispatches_on_many_threads_survive_the_span_memory_filling_up(
+    traced_bus: MessageBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once the memory is full every span evicts the oldest entry; threads evicting at
+    # once made dispatch raise KeyError (or RuntimeError) from the middleware.
+    monkeypatch.setattr(llmgine_otel._spans, "_MEMORY", 2)
+    traced_bus.register_command(Charge, charge)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(3000):
+            try:
+                traced_bus.dispatch(Charge(amount=1))
+            except Exception as exc:
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
