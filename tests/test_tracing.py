@@ -7,11 +7,13 @@ import io
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine.plugins import register_handlers
+import llmgine.tracing
 from llmgine.tracing import install_tracing
 
 
@@ -178,3 +180,34 @@ def test_llmgine_trace_runs_the_program_with_the_env_var() -> None:
     result = subprocess.run(cli, capture_output=True, text=True)
     assert result.returncode == 2
     assert "give the program to run" in result.stderr
+
+
+def test_dispatches_on_many_threads_survive_the_tracer_memory_filling_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once the memory is full every message evicts the oldest; threads evicting at once
+    # made dispatch raise KeyError (or RuntimeError) from the tracer's middleware.
+    monkeypatch.setattr(llmgine.tracing, "_MEMORY", 2)
+    bus = MessageBus.isolated()
+    make_bus(bus)
+    install_tracing(bus, io.StringIO())
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(3000):
+            try:
+                bus.dispatch(ChargeCard(amount=1))
+            except Exception as exc:
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

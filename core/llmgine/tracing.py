@@ -20,8 +20,10 @@ per-process counter (``#3``); the full ids are in the messages.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import weakref
+from collections import OrderedDict
 from typing import Any, TextIO
 
 from .messages._middleware import Next
@@ -50,7 +52,10 @@ class Tracer:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
-        self._depth: dict[str, int] = {}
+        self._depth: OrderedDict[str, int] = OrderedDict()
+        # Dispatches on several threads share the depths: evicting the oldest is a read
+        # and a delete, which another thread's eviction could get in between.
+        self._lock = threading.Lock()
         #: the command and event middleware to install (see :func:`install_tracing`)
         self.commands = _CommandTrace(self)
         self.events = _EventTrace(self)
@@ -62,9 +67,10 @@ class Tracer:
     def enter(self, message_id: str, causation_id: str | None) -> int:
         """Remember and return the depth of ``message_id``: one below its cause."""
         depth = self._depth.get(causation_id, -1) + 1 if causation_id else 0
-        if len(self._depth) >= _MEMORY:
-            del self._depth[next(iter(self._depth))]
-        self._depth[message_id] = depth
+        with self._lock:
+            if len(self._depth) >= _MEMORY:
+                self._depth.popitem(last=False)
+            self._depth[message_id] = depth
         return depth
 
     def command_started(self, command: Command[Any]) -> tuple[int, float]:
@@ -92,13 +98,15 @@ class Tracer:
         """Print the event (on its first subscriber) and the subscriber being called."""
         # Once per event: a subscriber may cause events of its own (printed in between)
         # before the event's next subscriber is called.
-        if event.event_id not in self._depth:
+        # (read once: another thread may forget it in between)
+        depth = self._depth.get(event.event_id)
+        if depth is None:
             depth = self.enter(event.event_id, event.causation_id)
             self._write(
                 depth,
                 f"● {event.event_type} ({type_name(event.__class__)}) {_short(event.event_id)}",
             )
-        depth = self._depth[event.event_id] + 1
+        depth += 1
         if subscriber != _NOOP:
             self._write(depth, f"→ {subscriber}")
         return depth
