@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
@@ -180,6 +183,47 @@ def test_llmgine_trace_runs_the_program_with_the_env_var() -> None:
     result = subprocess.run(cli, capture_output=True, text=True)
     assert result.returncode == 2
     assert "give the program to run" in result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups and SIGINT")
+def test_llmgine_trace_leaves_ctrl_c_to_the_program() -> None:
+    # Ctrl-C at a terminal sends SIGINT to the whole foreground process group. llmgine
+    # trace died of it with a KeyboardInterrupt traceback and killed the program a
+    # quarter second later, in the middle of its own shutdown.
+    code = (
+        "import sys\n"
+        "try:\n"
+        "    print('ready', flush=True)\n"
+        "    sys.stdin.read()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('clean shutdown', flush=True)\n"
+        "    sys.exit(3)\n"
+    )
+    program = subprocess.Popen(
+        [sys.executable, "-m", "llmgine.cli", "trace", "--", sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal job has
+    )
+    assert program.stdout is not None
+    assert program.stdout.readline() == "ready\n"
+    os.killpg(program.pid, signal.SIGINT)
+    out, err = program.communicate()
+    assert (program.returncode, out, err) == (3, "clean shutdown\n", "")
+
+
+def test_llmgine_trace_says_when_the_program_cannot_be_run(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text("print('hi')\n")  # not executable
+    result = subprocess.run(
+        [sys.executable, "-m", "llmgine.cli", "trace", "--", str(script)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 126
+    assert result.stderr == f"llmgine trace: cannot run {script}: Permission denied\n"
 
 
 def test_dispatches_on_many_threads_survive_the_tracer_memory_filling_up(

@@ -186,10 +186,21 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
     env = {**os.environ, TRACE_ENV: "1"}
     try:
+        if os.name == "posix":
+            # The program takes this process's place, as under `env VAR=1 program`: a
+            # Ctrl-C reaches it alone (a child would share it with us, and subprocess
+            # kills the child a quarter second later, cutting its shutdown short), and
+            # its exit status is the command's.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execvpe(command[0], command, env)
         return subprocess.call(command, env=env)
     except FileNotFoundError:
         print(f"llmgine trace: command not found: {command[0]}", file=sys.stderr)
         return 127
+    except OSError as exc:  # e.g. not executable
+        print(f"llmgine trace: cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 126
 
 
 def build_parser() -> argparse.ArgumentParser:
