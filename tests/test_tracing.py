@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import llmgine.tracing
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine.plugins import register_handlers
-import llmgine.tracing
 from llmgine.tracing import install_tracing
 
 
