@@ -440,3 +440,84 @@ def test_async_retry_keeps_the_events_queued_by_outer_middleware(llmgine_bus: Me
     llmgine_bus.register_command(Flaky, flaky)
     assert asyncio.run(llmgine_bus.dispatch_async(Flaky(fail_times=1))) == "ok"
     assert published == [-1, 2]
+
+
+@dataclass
+class Fetch(Command[str]):
+    retryable: ClassVar[bool] = True
+
+
+def test_retry_does_not_retry_an_attempt_cancelled_by_an_outer_timeout(
+    llmgine_bus: MessageBus,
+) -> None:
+    # Timeout outside Retry: one limit for all attempts. A handler (a driver) that reports
+    # the cancellation as an error of its own must not get a retry, which would run with
+    # no limit left (the cancellation was delivered) and hide that time ran out.
+    llmgine_bus.add_command_middleware(Timeout(0.01))
+    llmgine_bus.add_command_middleware(Retry(backoff=0))
+    attempts: list[int] = []
+
+    async def fetch(command: Fetch) -> str:
+        attempts.append(1)
+        if len(attempts) > 1:
+            return "retried after the time ran out"
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ConnectionAbortedError("request aborted") from None
+        return "unreachable"
+
+    llmgine_bus.register_command(Fetch, fetch)
+    with pytest.raises(ConnectionAbortedError):
+        asyncio.run(llmgine_bus.dispatch_async(Fetch()))
+    assert attempts == [1]
+
+
+def test_retry_still_retries_an_attempt_its_own_inner_timeout_cancelled(
+    llmgine_bus: MessageBus,
+) -> None:
+    llmgine_bus.add_command_middleware(Retry(backoff=0))
+    llmgine_bus.add_command_middleware(Timeout(0.01))  # per attempt
+    attempts: list[int] = []
+
+    async def fetch(command: Fetch) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            await asyncio.Event().wait()
+        return "second attempt"
+
+    llmgine_bus.register_command(Fetch, fetch)
+    assert asyncio.run(llmgine_bus.dispatch_async(Fetch())) == "second attempt"
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [("5", TypeError, "a number of seconds, got '5'"), (0, ValueError, "positive, got 0")],
+)
+def test_timeout_names_a_class_whose_timeout_seconds_is_no_time_limit(
+    llmgine_bus: MessageBus, value: object, error: type[Exception], message: str
+) -> None:
+    class Odd(Command[str]):
+        timeout_seconds = value
+
+    async def odd(command: Odd) -> str:
+        return "ran"
+
+    llmgine_bus.register_command(Odd, odd)
+    llmgine_bus.add_command_middleware(Timeout(1))
+    with pytest.raises(error, match=rf"\.Odd\.timeout_seconds must be {message}"):
+        asyncio.run(llmgine_bus.dispatch_async(Odd()))
+    with pytest.raises(TypeError, match="a number of seconds, got '1'"):
+        Timeout("1")  # type: ignore[arg-type]
+
+
+def test_timeout_seconds_none_means_no_limit_for_that_class(llmgine_bus: MessageBus) -> None:
+    class Unlimited(Command[str]):
+        timeout_seconds = None
+
+    async def unlimited(command: Unlimited) -> str:
+        return "ran"
+
+    llmgine_bus.register_command(Unlimited, unlimited)
+    llmgine_bus.add_command_middleware(Timeout(1))
+    assert asyncio.run(llmgine_bus.dispatch_async(Unlimited())) == "ran"

@@ -242,7 +242,8 @@ class Retry:
         return float(min(self.backoff * self.factor ** (retry - 1), self.max_delay))
 
     def _failed(self, attempt: int, error: BaseException, mark: int) -> float:
-        """Drop the attempt's events and return the delay, or re-raise if out of attempts.
+        """Drop the attempt's events and return the delay, or re-raise if out of attempts
+        (``attempt`` 0: no retry whatever the count).
 
         Only the events queued after ``mark`` (the count before the attempt) are the
         attempt's: those before it belong to outer middleware and stay queued.
@@ -253,7 +254,7 @@ class Retry:
                 del scope[PENDING][mark:]
             else:
                 scope[PENDING] = None
-        if attempt >= self.attempts or not isinstance(error, self.retry_on):
+        if not 0 < attempt < self.attempts or not isinstance(error, self.retry_on):
             raise error
         return self.delay(attempt)
 
@@ -268,13 +269,20 @@ class Retry:
             attempt += 1
 
     async def acall(self, message: Any, call_next: Next[Any]) -> Any:
-        """The async-path version of ``__call__``."""
+        """The async-path version of ``__call__``; never retries once the task is cancelled."""
+        task = asyncio.current_task()
+        cancelling = task.cancelling() if task is not None else 0
         attempt = 1
         while True:
             mark = _queued()
             try:
                 return await call_next(message)
             except Exception as exc:
+                if task is not None and task.cancelling() > cancelling:
+                    # Cancelled during the attempt (e.g. by an outer Timeout), and the
+                    # handler reported it as an error of its own: a retry would run
+                    # after the cancellation was delivered, with nothing left to stop it.
+                    attempt = 0
                 await self.async_sleep(self._failed(attempt, exc, mark))
             attempt += 1
 
@@ -301,9 +309,15 @@ class Timeout:
     async_handlers_only: ClassVar[bool] = True
 
     def __init__(self, seconds: float) -> None:
-        if seconds <= 0:
-            raise ValueError(f"Timeout(seconds) must be positive, got {seconds}")
-        self.seconds = seconds
+        self.seconds = _seconds(seconds, "Timeout(seconds)")
+
+    def applies(self, message_class: type) -> bool:
+        """Check a class's own ``timeout_seconds`` (``None``: no limit), once per class."""
+        own = getattr(message_class, "timeout_seconds", self.seconds)
+        if own is None:
+            return False
+        _seconds(own, f"{type_name(message_class)}.timeout_seconds")
+        return True
 
     async def acall(self, message: Any, call_next: Next[Any]) -> Any:
         """Run the rest of the chain, cancelling it after the time limit."""
@@ -320,3 +334,12 @@ class Timeout:
                 "make it faster, or raise the limit (Timeout(seconds=...), or the class "
                 "attribute timeout_seconds)"
             ) from exc
+
+
+def _seconds(value: Any, what: str) -> float:
+    """``value`` if it is a positive number of seconds, else a ``TypeError``/``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number of seconds, got {value!r}")
+    if not value > 0:  # (NaN too)
+        raise ValueError(f"{what} must be positive, got {value!r}")
+    return value
