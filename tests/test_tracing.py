@@ -70,11 +70,11 @@ def normalized(text: str) -> list[str]:
 M = __name__  # test_tracing, or tests.test_tracing
 EXPECTED = [
     f"▶ {M}.PlaceOrder #N",
-    f"✔ {M}.PlaceOrder -> 'o_1' in T ms",
+    f"✔ {M}.PlaceOrder #N -> 'o_1' in T ms",
     f"  ● order.placed ({M}.OrderPlaced) #N",
     f"    → {M}.make_bus.<locals>.send_receipt",
     f"    ▶ {M}.ChargeCard #N",
-    f"    ✔ {M}.ChargeCard -> 'ch_1' in T ms",
+    f"    ✔ {M}.ChargeCard #N -> 'ch_1' in T ms",
     f"  ● nobody.listens ({M}.Unheard) #N",
 ]
 
@@ -113,7 +113,7 @@ def test_failures_are_printed() -> None:
     lines = normalized(out.getvalue())
     assert lines[:2] == [
         f"▶ {M}.ChargeCard #N",
-        f"✘ {M}.ChargeCard raised ValueError: negative amount in T ms",
+        f"✘ {M}.ChargeCard #N raised ValueError: negative amount in T ms",
     ]
     assert (
         f"  ✘ {M}.test_failures_are_printed.<locals>.broken raised RuntimeError: no paper" in lines
@@ -169,7 +169,7 @@ def test_env_var_makes_register_handlers_install_the_tracer(
     bus.dispatch(ChargeCard(amount=1))
     assert normalized(capsys.readouterr().err) == [
         f"▶ {M}.ChargeCard #N",
-        f"✔ {M}.ChargeCard -> 'ch_1' in T ms",
+        f"✔ {M}.ChargeCard #N -> 'ch_1' in T ms",
     ]
 
 
@@ -255,3 +255,30 @@ def test_dispatches_on_many_threads_survive_the_tracer_memory_filling_up(
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_concurrent_dispatches_say_which_one_finished() -> None:
+    bus = MessageBus.isolated()
+    release = asyncio.Event()
+
+    async def first_waits(command: ChargeCard) -> str:
+        if command.amount == 1:
+            await release.wait()
+        else:
+            release.set()
+        return f"ch_{command.amount}"
+
+    bus.register_command(ChargeCard, first_waits)
+    out = io.StringIO()
+    install_tracing(bus, out)
+    one, two = ChargeCard(amount=1), ChargeCard(amount=2)
+
+    async def both() -> None:
+        await asyncio.gather(bus.dispatch_async(one), bus.dispatch_async(two))
+
+    asyncio.run(both())
+    done = [line for line in out.getvalue().splitlines() if line.startswith("✔")]
+    assert [line.split(" -> ")[0] for line in done] == [
+        f"✔ {M}.ChargeCard #{two.command_id.rpartition('-')[2]}",
+        f"✔ {M}.ChargeCard #{one.command_id.rpartition('-')[2]}",
+    ]

@@ -6,11 +6,11 @@ Set ``LLMGINE_TRACE=1`` (or run ``llmgine trace -- python app.py``) and
 caused it (using the causation ids the bus stamps), so a dispatch prints as::
 
     ▶ app.PlaceOrder #1
+    ✔ app.PlaceOrder #1 -> 'o_1' in 0.9 ms
       ● order.placed (app.OrderPlaced) #2
         → app.send_receipt
         ▶ app.ChargeCard #3
-        ✔ app.ChargeCard -> 'ch_1' in 0.1 ms
-    ✔ app.PlaceOrder -> 'o_1' in 0.9 ms
+        ✔ app.ChargeCard #3 -> 'ch_1' in 0.1 ms
 
 Lines appear as things happen: an event is printed when its delivery starts,
 which is after the handler that queued it returned. Ids are shown by their
@@ -88,7 +88,8 @@ class Tracer:
     ) -> None:
         """Print the end of a command's handling: its result or its exception."""
         depth, start = started
-        name = type_name(command.__class__)
+        # (with its id: concurrent dispatches of one class finish in any order)
+        name = f"{type_name(command.__class__)} {_short(command.command_id)}"
         if error is None:
             self._write(depth, f"✔ {name} -> {_brief(result)} in {_ms(start)}")
         else:
