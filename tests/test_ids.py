@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-import sys
-import threading
 from collections.abc import Callable
 
 import pytest
 from llmgine.messages._ids import new_id
 from llmgine.messages.commands import Command, CreateResourceCommand
 from llmgine.messages.events import Event, ResourceDeletedEvent
+
+from .threads import race
 
 
 @dataclasses.dataclass
@@ -42,19 +42,10 @@ def make_ids(count: int) -> list[str]:
 
 def test_ids_are_unique_across_threads() -> None:
     results: list[list[str]] = [[] for _ in range(8)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        threads = [
-            threading.Thread(target=lambda i=i: results[i].extend(make_ids(2000)))  # type: ignore[misc]
-            for i in range(8)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(
+        *(lambda i=i: results[i].extend(make_ids(2000)) for i in range(8)),  # type: ignore[misc]
+        switch_interval=1e-5,
+    )
     ids = [i for chunk in results for i in chunk]
     assert len(ids) == 16000
     assert len(set(ids)) == len(ids)

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine.plugins import register_handlers
 from llmgine.tracing import install_tracing
+
+from .threads import race
 
 
 @dataclass
@@ -244,16 +245,7 @@ def test_dispatches_on_many_threads_survive_the_tracer_memory_filling_up(
             except Exception as exc:
                 errors.append(exc)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(work, work, work, work)
     assert errors == []
 
 
