@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import llmgine
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
+from llmgine.messages.errors import CommandHandlerNotFound
 from llmgine.middleware import HandlerTimeoutError, Logging, Next, Retry, Timeout, Timing
 from llmgine.plugins import PluginLoadError
 from llmgine.testing import EventRecorder
@@ -239,6 +240,36 @@ def test_retry_only_retries_listed_exceptions(llmgine_bus: MessageBus) -> None:
     with pytest.raises(ConnectionError):
         llmgine_bus.dispatch(Flaky(fail_times=1))
     assert attempts == [1]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["dispatch", "dispatch_async"])
+def test_retry_does_not_retry_llmgines_programming_errors(
+    llmgine_bus: MessageBus, asynchronous: bool
+) -> None:
+    """A missing handler is missing on every attempt: no backoff, no second call."""
+    calls: list[str] = []
+    sleeps: list[float] = []
+
+    async def record(delay: float) -> None:
+        sleeps.append(delay)
+
+    def handle(command: Flaky) -> None:
+        calls.append("flaky")
+        llmgine_bus.dispatch(Add(1, 2))  # nobody handles Add on this bus
+
+    llmgine_bus.register_command(Flaky, handle)
+    llmgine_bus.add_command_middleware(Retry(sleep=sleeps.append, async_sleep=record))
+
+    def run() -> None:
+        if asynchronous:
+            asyncio.run(llmgine_bus.dispatch_async(Flaky(fail_times=0)))
+        else:
+            llmgine_bus.dispatch(Flaky(fail_times=0))
+
+    with pytest.raises(CommandHandlerNotFound):
+        run()
+    assert calls == ["flaky"]
+    assert sleeps == []
 
 
 def test_retry_async(llmgine_bus: MessageBus) -> None:

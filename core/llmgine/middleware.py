@@ -47,6 +47,14 @@ import attrs
 from .messages._middleware import AsyncMiddleware, Middleware, Next
 from .messages._naming import type_name
 from .messages._scope import PENDING, get_scope
+from .messages.errors import (
+    AsyncHandlerError,
+    CommandHandlerNotFound,
+    DuplicateHandlerError,
+    EventCascadeError,
+    InvalidPatternError,
+    NoActiveScopeError,
+)
 
 __all__ = [
     "Around",
@@ -200,13 +208,25 @@ class Retry:
     queued events are dropped before the next one, so only the successful attempt's
     events are published (events queued before the attempt, e.g. by outer middleware,
     stay queued). After ``attempts`` failures the last exception is raised.
-    Only exceptions in ``retry_on`` are retried.
+    Only exceptions in ``retry_on`` are retried, and never those in :attr:`NEVER`:
+    llmgine's own errors that say the program is wrong (a missing handler, an
+    ``async def`` handler under plain ``dispatch``, a runaway cascade), which every
+    attempt would meet again.
 
     The delay before retry ``n`` (1-based) is ``min(backoff * factor ** (n - 1), max_delay)``.
     """
 
     #: the class attribute that marks a command as retryable
     MARKER: ClassVar[str] = "retryable"
+    #: raised at once, whatever ``retry_on`` says: retrying cannot help
+    NEVER: ClassVar[tuple[type[BaseException], ...]] = (
+        AsyncHandlerError,
+        CommandHandlerNotFound,
+        DuplicateHandlerError,
+        EventCascadeError,
+        InvalidPatternError,
+        NoActiveScopeError,
+    )
 
     def __init__(
         self,
@@ -254,7 +274,11 @@ class Retry:
                 del scope[PENDING][mark:]
             else:
                 scope[PENDING] = None
-        if not 0 < attempt < self.attempts or not isinstance(error, self.retry_on):
+        if (
+            not 0 < attempt < self.attempts
+            or not isinstance(error, self.retry_on)
+            or isinstance(error, self.NEVER)
+        ):
             raise error
         return self.delay(attempt)
 
