@@ -11,17 +11,16 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .messages._naming import type_name
 from .messages.bus import MessageBus
 from .plugins import load_plugins
 from .plugins._discovery import DISABLE_ENV, excluded, normalize
-from .plugins._manager import call_plugin_hook
-from .plugins._registrations import FAILURES
+from .plugins._manager import _hook_error, call_plugin_hook
+from .plugins._registrations import FAILURES, Registrations
 
 __all__ = ["main"]
 
@@ -34,29 +33,14 @@ def _provided_by(name: str, throwaway: MessageBus) -> tuple[list[str], list[str]
     ``register_handlers()`` refuses (a command another plugin handles, a bad
     pattern) raises here too. A plugin that raises leaves nothing on it.
     """
-    commands: list[Any] = []
-    keys: list[str] = []
-    subscriptions: list[Any] = []
-    source = f"plugin {name!r}"
-
-    def register(command_type: Any, handler: Callable[[Any], Any]) -> None:
-        throwaway.register_command(command_type, handler, source=source)
-        commands.append(command_type)
-
-    def subscribe(key: Any, handler: Callable[[Any], Any]) -> None:
-        subscriptions.append(throwaway.subscribe_event(key, handler))
-        keys.append(type_name(key) if isinstance(key, type) else str(key))
-
+    done = Registrations(throwaway, name, None)  # (no middleware hook is called)
     try:
-        call_plugin_hook(name, "register_commands", register=register, bus=throwaway)
-        call_plugin_hook(name, "register_subscribers", subscribe=subscribe, bus=throwaway)
+        call_plugin_hook(name, "register_commands", register=done.register, bus=throwaway)
+        call_plugin_hook(name, "register_subscribers", subscribe=done.subscribe, bus=throwaway)
     except BaseException:
-        for command_type in commands:
-            throwaway.unregister_command(command_type)
-        for subscription in subscriptions:
-            subscription.unsubscribe()
+        done.undo()
         raise
-    return [type_name(c) for c in commands], keys
+    return done.described()
 
 
 def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -234,11 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
             try:
                 call_plugin_hook(info.name, "register_cli", subparsers=sub)
             except FAILURES as exc:  # one plugin's subcommands must not take the others down
-                origin = f" from {info.distribution} {info.version}" if info.distribution else ""
-                cli_errors[info.name] = error = (
-                    f"plugin {info.name!r}{origin} failed in its register_cli hook: "
-                    f"{type(exc).__name__}: {exc}"
-                )
+                error = str(_hook_error(info.name, "failed in its register_cli hook", exc))
+                cli_errors[info.name] = error
                 print(f"llmgine: {error}; its subcommands are missing", file=sys.stderr)
     parser.set_defaults(cli_errors=cli_errors)
     return parser

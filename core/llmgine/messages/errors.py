@@ -83,7 +83,6 @@ class SubscriberError(MessageBusException, ExceptionGroup):
         self = super().__new__(cls, _summary(event, failures), [exc for _, exc in failures])
         self.event = event
         self.subscribers = tuple(name for name, _ in failures)
-        self._failures = ()
         return self
 
     def __init__(self, event: Event, failures: Sequence[tuple[str, Exception]]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..messages import _middleware
+from ..messages._naming import type_name
 from ..messages.bus import MessageBus
 from ..messages.errors import CommandHandlerNotFound
 
@@ -91,12 +92,12 @@ def remove(bus: MessageBus, name: str) -> None:
 class Registrations:
     """The commands, subscriptions and middleware plugin ``name`` added to ``bus``.
 
-    Its middleware goes into middleware slot ``slot`` of the bus.
+    Its middleware goes into middleware slot ``slot`` of the bus (``None``: innermost).
     """
 
     __slots__ = ("_bus", "_commands", "_name", "_removers", "_slot", "_subscriptions", "source")
 
-    def __init__(self, bus: MessageBus, name: str, slot: int) -> None:
+    def __init__(self, bus: MessageBus, name: str, slot: int | None) -> None:
         self._bus = bus
         self._name = name
         self._slot = slot
@@ -122,6 +123,14 @@ class Registrations:
     def add_event_middleware(self, middleware: Any) -> None:
         """The ``add_event_middleware`` argument of ``register_middleware``."""
         self._removers.append(_middleware.install(self._bus, "event", middleware, self._slot))
+
+    def described(self) -> tuple[list[str], list[str]]:
+        """The command types and subscription keys recorded here, as text."""
+        keys = [s.key for s in self._subscriptions]
+        return (
+            [type_name(c) for c in self._commands],
+            [type_name(k) if isinstance(k, type) else str(k) for k in keys],
+        )
 
     def keep(self) -> None:
         """Record these on the bus, for :func:`undo` and :func:`remove` to find."""
