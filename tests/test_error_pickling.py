@@ -22,7 +22,7 @@ from llmgine.messages.errors import (
 )
 from llmgine.messages.events import ResourceDeletedEvent
 from llmgine.middleware import HandlerTimeoutError
-from llmgine.plugins.errors import IncompatiblePluginError, PluginLoadError
+from llmgine.plugins.errors import IncompatiblePluginError, PluginLoadError, WireNameClash
 
 
 class Unhandled:
@@ -49,6 +49,7 @@ ERRORS: list[BaseException] = [
     PluginLoadError("plugin 'p' failed", plugin="p", distribution="llmgine-p"),
     IncompatiblePluginError("plugin 'q' needs llmgine>=9", plugin="q"),
     HandlerTimeoutError("slow"),
+    WireNameClash("wire name 'a' is claimed twice"),
     ScaffoldError("bad name"),
 ]
 

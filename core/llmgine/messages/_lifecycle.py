@@ -19,10 +19,19 @@ class Closing:
     _lock: threading.Lock
     _close_callbacks: list[Callable[[], Any]]
 
-    def on_close(self, callback: Callable[[], Any]) -> None:
-        """Run ``callback`` (plain or ``async def``) at close; the last one added runs first."""
+    def on_close(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Run ``callback`` (plain or ``async def``) at close; the last one added runs first.
+
+        Returns a function that takes the callback back unrun, if it is still pending.
+        """
         with self._lock:  # close() swaps the list out under the lock
             self._close_callbacks.append(callback)
+
+        def cancel() -> None:
+            """Take the close callback back unrun (no-op once it has run or was taken)."""
+            self._drop_close_callback(callback)
+
+        return cancel
 
     def close(self) -> None:
         """Run the close callbacks so plugins can flush what they hold.

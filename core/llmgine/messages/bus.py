@@ -101,8 +101,8 @@ class MessageBus(Relay, Closing):
     _registry: SubscriberRegistry
     _middleware: MiddlewareStack
     #: Per-bus state that plugins and the plugin loader keep, under a key of their
-    #: own (e.g. their distribution name); :meth:`reset` clears it.
-    extensions: dict[str, Any]
+    #: own (a :class:`llmgine.plugins.BusState`); :meth:`reset` clears it.
+    extensions: dict[Any, Any]
 
     def __new__(cls) -> MessageBus:
         with cls._default_lock:
@@ -232,17 +232,36 @@ class MessageBus(Relay, Closing):
 
     # Middleware ---------------------------------------------------------------------
 
-    def add_command_middleware(self, middleware: Middleware) -> Callable[[], None]:
+    def add_command_middleware(
+        self, middleware: Middleware, *, slot: int | None = None
+    ) -> Callable[[], None]:
         """Wrap every command handler in ``middleware(command, call_next)``; returns a remover.
 
-        Middleware added first runs outermost. See :mod:`llmgine.middleware` for the
-        sync/async rules and the shipped middleware.
+        Middleware added first runs outermost. ``slot`` (from
+        :meth:`reserve_middleware_slot`) puts it innermost in that reserved place
+        instead. See :mod:`llmgine.middleware` for the sync/async rules and the
+        shipped middleware.
         """
-        return _middleware.install(self, "command", middleware)
+        return _middleware.install(self, "command", middleware, slot)
 
-    def add_event_middleware(self, middleware: Middleware) -> Callable[[], None]:
-        """Wrap every subscriber call in ``middleware(event, call_next)``; returns a remover."""
-        return _middleware.install(self, "event", middleware)
+    def add_event_middleware(
+        self, middleware: Middleware, *, slot: int | None = None
+    ) -> Callable[[], None]:
+        """Wrap every subscriber call in ``middleware(event, call_next)``; returns a remover.
+
+        ``slot`` works as for :meth:`add_command_middleware`.
+        """
+        return _middleware.install(self, "event", middleware, slot)
+
+    def reserve_middleware_slot(self) -> int:
+        """Reserve a place in the middleware chains for a later ``add_*_middleware(slot=)``.
+
+        Middleware added into the slot, whenever that happens, runs inside every
+        middleware added before the reservation and outside every one added after it
+        (the plugin host gives each plugin one, so that a plugin registered again
+        after a failed startup gets its place in load order back).
+        """
+        return _middleware.reserve_slot(self)
 
     # Commands -------------------------------------------------------------------
 

@@ -12,27 +12,37 @@ from ._discovery import DISABLE_ENV, ENTRY_POINT_GROUP, LOAD_ENV, normalize
 from ._manager import (
     LENIENT_ENV,
     PluginInfo,
+    get_message_catalog,
     get_plugin_manager,
     load_plugins,
     register_handlers,
     register_plugin,
 )
-from .errors import IncompatiblePluginError, PluginLoadError
+from .catalog import MessageCatalog, RegisterMessage, default_wire_name
+from .errors import IncompatiblePluginError, PluginLoadError, WireNameClash
+from .state import BusState, env_flag
 
 if TYPE_CHECKING:
     from .status import PluginStatus
 
 __all__ = [
+    "BusState",
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "IncompatiblePluginError",
     "LENIENT_ENV",
     "LOAD_ENV",
+    "MessageCatalog",
     "PluginInfo",
     "PluginLoadError",
     "PluginStatus",
     "Register",
+    "RegisterMessage",
     "Subscribe",
+    "WireNameClash",
+    "default_wire_name",
+    "env_flag",
+    "get_message_catalog",
     "get_plugin_manager",
     "load_plugins",
     "normalize",

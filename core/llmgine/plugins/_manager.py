@@ -17,11 +17,12 @@ import pluggy
 from .. import PROJECT_NAME
 from ..messages._naming import type_name
 from ..messages.bus import MessageBus, message_bus
-from . import hookspecs
+from . import _core_messages, hookspecs
 from ._checks import check_hooks
 from ._discovery import DISABLE_ENV, Candidate, check_compatible, discover, normalize
 from ._registrations import FAILURES, register_all, reserve_slots, undo
-from .errors import PluginLoadError
+from .catalog import MessageCatalog
+from .errors import PluginLoadError, WireNameClash
 
 if TYPE_CHECKING:
     from .status import PluginStatus
@@ -31,6 +32,7 @@ __all__ = [
     "TRACE_ENV",
     "PluginInfo",
     "call_plugin_hook",
+    "get_message_catalog",
     "get_plugin_manager",
     "load_plugins",
     "register_handlers",
@@ -59,6 +61,8 @@ class PluginInfo:
     module: str | None = None
     hooks: tuple[str, ...] = ()
     status: PluginStatus | None = None
+    #: wire names of the messages it registered in ``register_messages``
+    messages: tuple[str, ...] = ()
     #: why it failed to load (lenient mode and ``llmgine plugins`` only)
     error: str | None = None
 
@@ -77,6 +81,12 @@ class _State:
         self.infos: dict[str, PluginInfo] = {}
         #: (normalized distribution, entry-point name) of candidates loaded or turned away
         self.processed: set[tuple[str, str]] = set()
+        #: the messages that may cross a transport: the core's and the plugins'
+        self.catalog = MessageCatalog()
+        _core_messages.register_messages(self._register_core)
+
+    def _register_core(self, cls: type, name: str | None = None) -> None:
+        self.catalog.register(cls, name, source="llmgine")
 
 
 _state = _State()
@@ -85,6 +95,11 @@ _state = _State()
 def get_plugin_manager() -> pluggy.PluginManager:
     """Return the process's pluggy ``PluginManager`` (project name ``"llmgine"``)."""
     return _state.pm
+
+
+def get_message_catalog() -> MessageCatalog:
+    """Return the catalogue of messages that may cross a transport (core and plugins)."""
+    return _state.catalog
 
 
 def _lenient(value: bool | None) -> bool:
@@ -196,8 +211,10 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         _state.pm.register(plugin, name=candidate.name)
         step = "failed in its plugin_status hook"
         _state.infos[candidate.name] = _describe(candidate.name, plugin, info)
-    except PluginLoadError as incompatible:
-        _fail(incompatible, lenient, info)
+    except PluginLoadError as refused:
+        if _state.pm.has_plugin(candidate.name):  # (refused by a hook, not at import)
+            _state.pm.unregister(name=candidate.name)
+        _fail(refused, lenient, info)
     except FAILURES as exc:  # sys.exit() at import must not end the app either
         if _state.pm.has_plugin(candidate.name):
             _state.pm.unregister(name=candidate.name)
@@ -219,10 +236,32 @@ def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
 
         if not isinstance(status, PluginStatus | None):  # `llmgine plugins` reads its fields
             raise TypeError(f"it returned {status!r}, not a llmgine.plugins.PluginStatus")
+    messages: tuple[str, ...] = ()
+    if "register_messages" in hooks:
+        messages = _register_messages(name)
     if base is None:
         module = getattr(plugin, "__name__", None) or type_name(type(plugin))
         base = PluginInfo(name=name, module=module)
-    return attrs.evolve(base, hooks=hooks, status=status)
+    return attrs.evolve(base, hooks=hooks, status=status, messages=messages)
+
+
+def _register_messages(name: str) -> tuple[str, ...]:
+    """Call plugin ``name``'s ``register_messages``: all its names are recorded, or none."""
+    source = f"plugin {name!r}"
+    catalog = _state.catalog
+    before = set(catalog.names())
+    names: dict[str, None] = {}  # (ordered, without repeats)
+
+    def register(cls: type, wire: str | None = None) -> None:
+        names[catalog.register(cls, wire, source=source)] = None
+
+    try:
+        call_plugin_hook(name, "register_messages", register=register)
+    except FAILURES as exc:
+        catalog.remove_source(source)
+        what = "claims a wire name" if isinstance(exc, WireNameClash) else "failed"
+        raise _hook_error(name, f"{what} in its register_messages hook", exc) from exc
+    return tuple(n for n in names if n not in before)
 
 
 def _check_hooks(name: str) -> None:

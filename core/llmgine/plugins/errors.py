@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import reduce_error
+from ..messages.errors import MessageBusException
 
-__all__ = ["IncompatiblePluginError", "PluginLoadError"]
+__all__ = ["IncompatiblePluginError", "PluginLoadError", "WireNameClash"]
 
 
 class PluginLoadError(Exception):
@@ -28,3 +29,7 @@ class PluginLoadError(Exception):
 
 class IncompatiblePluginError(PluginLoadError):
     """A plugin declares a requirement on ``llmgine`` that the running core does not meet."""
+
+
+class WireNameClash(MessageBusException, ValueError):
+    """A wire name is claimed by two classes, or a class by two names; names both owners."""

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
     from ..messages._typing import Register, Subscribe
     from ..messages.bus import MessageBus
+    from .catalog import RegisterMessage
     from .status import PluginStatus
 
 __all__ = [
     "plugin_status",
     "register_cli",
     "register_commands",
+    "register_messages",
     "register_middleware",
     "register_subscribers",
     "shutdown",
@@ -47,6 +49,11 @@ def register_middleware(
     bus: MessageBus,
 ) -> None:
     """Wrap handlers: ``add_command_middleware(mw)``, ``add_event_middleware(mw)`` (call_next)."""
+
+
+@hookspec
+def register_messages(register: RegisterMessage) -> None:
+    """Name the events and commands that may cross a transport: ``register(cls[, "wire.name"])``."""
 
 
 @hookspec
