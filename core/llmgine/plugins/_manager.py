@@ -34,6 +34,7 @@ __all__ = [
     "call_plugin_hook",
     "get_message_catalog",
     "get_plugin_manager",
+    "install_plugin",
     "load_plugins",
     "register_handlers",
     "register_plugin",
@@ -277,6 +278,32 @@ def call_plugin_hook(plugin_name: str, hook: str, **kwargs: Any) -> Any:
         if impl.plugin is plugin:
             return impl.function(*(kwargs[arg] for arg in impl.argnames))
     return None
+
+
+def install_plugin(
+    bus: MessageBus, name: str, plugin: object, *, lenient: bool | None = None
+) -> PluginInfo:
+    """Register plugin ``name`` (the module or object ``plugin``) on ``bus`` and start it.
+
+    What a plugin's ``install(bus, **settings)`` calls after keeping its settings on
+    ``bus``. The plugin is added to the plugin manager under ``name`` if it is not
+    there (e.g. not installed, or excluded by the environment: an explicit install
+    wins). Idempotent, like :func:`register_handlers`, which afterwards neither
+    registers it on ``bus`` again nor starts it twice. Raises :class:`PluginLoadError`
+    if it cannot be registered or started (unless lenient, which warns).
+    """
+    with _state.lock:
+        if not _state.pm.has_plugin(name):
+            register_plugin(plugin, name)
+        elif _state.pm.get_plugin(name) is not plugin:
+            raise PluginLoadError(
+                f"cannot install plugin {name!r} from {plugin!r}: another plugin has that "
+                f"name ({_state.pm.get_plugin(name)!r})",
+                plugin=name,
+            )
+        failed = _register_on(bus, [name], _lenient(lenient))
+        info = _state.infos[name]
+    return attrs.evolve(info, error=failed[name]) if name in failed else info
 
 
 def register_handlers(
