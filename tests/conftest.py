@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from llmgine.messages.bus import MessageBus, message_bus
-from llmgine.plugins import _manager
+from llmgine.plugins import PluginHost, use_plugin_host
 
 pytest_plugins = ["pytester"]
 
@@ -31,10 +31,9 @@ def global_bus() -> Iterator[MessageBus]:
     the emptied bus in the next test that calls it.
     """
     message_bus.reset()
-    _manager._reset_for_tests()
-    yield message_bus
+    with use_plugin_host(PluginHost()):
+        yield message_bus
     message_bus.reset()
-    _manager._reset_for_tests()
 
 
 @pytest.fixture
@@ -46,6 +45,5 @@ def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """
     # No installed plugin may leak into these tests, whatever the environment has.
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    _manager._reset_for_tests()
-    yield
-    _manager._reset_for_tests()
+    with use_plugin_host(PluginHost()):
+        yield

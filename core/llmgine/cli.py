@@ -17,36 +17,18 @@ from typing import Any
 
 from . import __version__
 from .messages.bus import MessageBus
-from .plugins import load_plugins
-from .plugins._discovery import DISABLE_ENV, excluded, normalize
-from .plugins._manager import _hook_error, call_plugin_hook
-from .plugins._registrations import FAILURES, Registrations
+from .plugins import DISABLE_ENV, PluginHost, PluginLoadError, get_plugin_host, normalize
+from .plugins._discovery import TRACE_ENV, excluded
 
 __all__ = ["main"]
 
 
-def _provided_by(name: str, throwaway: MessageBus) -> tuple[list[str], list[str]]:
-    """Return the command types and subscription keys plugin ``name`` registers, as text.
-
-    Calls the plugin's registration hooks with ``throwaway``, a bus shared by the
-    plugins listed before it and never started, so nothing is activated but what
-    ``register_handlers()`` refuses (a command another plugin handles, a bad
-    pattern) raises here too. A plugin that raises leaves nothing on it.
-    """
-    done = Registrations(throwaway, name, None)  # (no middleware hook is called)
-    try:
-        call_plugin_hook(name, "register_commands", register=done.register, bus=throwaway)
-        call_plugin_hook(name, "register_subscribers", subscribe=done.subscribe, bus=throwaway)
-    except BaseException:
-        done.undo()
-        raise
-    return done.described()
-
-
-def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
+def _plugin_rows(host: PluginHost, cli_errors: dict[str, str]) -> list[dict[str, Any]]:
     with warnings.catch_warnings():  # failures are shown in the listing instead
         warnings.simplefilter("ignore")
-        infos = load_plugins(lenient=True)
+        infos = host.load_plugins(lenient=True)
+    # Shared by the plugins listed so far and never started: a command two plugins
+    # handle is refused here as register_handlers() would refuse it.
     throwaway = MessageBus.isolated()
     rows = []
     for info in infos:
@@ -56,6 +38,7 @@ def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
             "version": info.version,
             "module": info.module,
             "hooks": list(info.hooks),
+            "messages": list(info.messages),
             "commands": [],
             "subscriptions": [],
             "state": "error" if info.error else "active",
@@ -70,9 +53,10 @@ def _plugin_rows(cli_errors: dict[str, str]) -> list[dict[str, Any]]:
             row["activate"] = info.status.activate
         if info.error is None:
             try:
-                row["commands"], row["subscriptions"] = _provided_by(info.name, throwaway)
-            except FAILURES as exc:  # a plugin's hook is broken: report it, keep listing
-                row["state"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
+                row["commands"], row["subscriptions"] = host.provided_by(info.name, throwaway)
+            except PluginLoadError as exc:  # a plugin's hook is broken: report it, keep listing
+                cause = exc.__cause__
+                row["state"], row["error"] = "error", f"{type(cause).__name__}: {cause}"
         if info.name in cli_errors and row["error"] is None:
             row["state"], row["error"] = "error", cli_errors[info.name]
         rows.append(row)
@@ -92,6 +76,7 @@ def _disabled_rows() -> list[dict[str, Any]]:
             "version": candidate.dist_version,
             "module": candidate.entry_point.value,
             "hooks": [],
+            "messages": [],
             "commands": [],
             "subscriptions": [],
             "state": "disabled",
@@ -104,7 +89,7 @@ def _disabled_rows() -> list[dict[str, Any]]:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    rows = _plugin_rows(args.cli_errors)
+    rows = _plugin_rows(get_plugin_host(), args.cli_errors)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -123,7 +108,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  status: {row['detail']}")
         if row["activate"]:
             print(f"  activate: {row['activate']}")
-        for label in ("hooks", "commands", "subscriptions"):
+        for label in ("hooks", "messages", "commands", "subscriptions"):
             if row[label]:
                 print(f"  {label}: {', '.join(row[label])}")
     return 0
@@ -166,8 +151,6 @@ def _cmd_trace(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from .plugins._manager import TRACE_ENV
-
     env = {**os.environ, TRACE_ENV: "1"}
     try:
         if os.name == "posix":
@@ -209,18 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("argv", nargs=argparse.REMAINDER, help="-- program [args...]")
     trace.set_defaults(func=_cmd_trace)
+    host = get_plugin_host()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        infos = load_plugins(lenient=True)
+        infos = host.load_plugins(lenient=True)
     cli_errors: dict[str, str] = {}  # by plugin name, for `llmgine plugins` to show
     for info in infos:
         if info.error is None and "register_cli" in info.hooks:
+            what = "failed in its register_cli hook"
             try:
-                call_plugin_hook(info.name, "register_cli", subparsers=sub)
-            except FAILURES as exc:  # one plugin's subcommands must not take the others down
-                error = str(_hook_error(info.name, "failed in its register_cli hook", exc))
-                cli_errors[info.name] = error
-                print(f"llmgine: {error}; its subcommands are missing", file=sys.stderr)
+                host.guarded_call(info.name, "register_cli", what, subparsers=sub)
+            except PluginLoadError as exc:  # one plugin's subcommands must not take the others down
+                cli_errors[info.name] = str(exc)
+                print(f"llmgine: {exc}; its subcommands are missing", file=sys.stderr)
     parser.set_defaults(cli_errors=cli_errors)
     return parser
 

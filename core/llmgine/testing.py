@@ -10,6 +10,8 @@ environment with llmgine gets these fixtures; none is autouse:
 * ``llmgine_load_plugin``: ``llmgine_load_plugin(module_or_object)`` registers one
   plugin that is not installed on ``llmgine_bus`` (or ``bus=``), and nothing else;
   after the test it is shut down, taken off those buses and out of the plugin manager.
+* ``llmgine_plugin_host``: a fresh :class:`~llmgine.plugins.PluginHost`, made the
+  default host (the one ``register_handlers()`` uses) for the test.
 
 Independently of the fixtures, the process-wide ``message_bus`` (handlers,
 subscriptions, middleware, close callbacks, settings, extensions such as which
@@ -30,11 +32,11 @@ from typing import Any, Protocol, TypeVar, overload
 
 import pytest
 
-from .messages import _patterns
+from .messages._patterns import compile_pattern, is_pattern, validate_type_name
 from .messages._snapshot import BusSnapshot
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
-from .plugins import _manager, _registrations
+from .plugins import PluginHost, get_plugin_host, use_plugin_host
 from .plugins.errors import PluginLoadError
 
 __all__ = ["EventRecorder", "LoadPlugin"]
@@ -52,10 +54,10 @@ def _selector(key: EventKey) -> Callable[[Event], bool]:
         return lambda event: isinstance(event, key)
     if not isinstance(key, str):
         raise TypeError(f"expected an Event subclass, a type name or a pattern, got {key!r}")
-    if _patterns.is_pattern(key):
-        matches = _patterns.compile_pattern(key)
+    if is_pattern(key):
+        matches = compile_pattern(key)
         return lambda event: matches(event.event_type)
-    _patterns.validate_type_name(key)
+    validate_type_name(key)
     return lambda event: event.event_type == key
 
 
@@ -178,43 +180,40 @@ _SNAPSHOT = pytest.StashKey["_GlobalSnapshot"]()
 
 
 class _GlobalSnapshot:
-    """``message_bus``, and the plugins the plugin manager holds."""
+    """``message_bus``, and the plugins the default plugin host holds."""
 
     def __init__(self) -> None:
         self.bus = BusSnapshot(message_bus)
-        self.state = _manager._state
-        self.registered = list(_registered_on(message_bus))
-        with self.state.lock:
-            self.plugins = {name for name, _ in self.state.pm.list_name_plugin()}
+        self.host = get_plugin_host()
+        self.registered = self.host.registered_on(message_bus)
+        self.plugins = _plugin_names(self.host)
 
     def restore(self) -> None:
         # Plugins the test started on message_bus are shut down, as closing it would
         # (unless the test closed it: a plugin is shut down once per startup).
-        added = [n for n in _registered_on(message_bus) if n not in self.registered]
+        host = self.host
+        added = [n for n in host.registered_on(message_bus) if n not in self.registered]
         try:
-            _raise_first(_manager._stop(message_bus, added))
+            _raise_first(host.stop(message_bus, added))
         finally:
             if self.bus.changed():
                 self.bus.restore()
-            self._forget_plugins()
+            if host is get_plugin_host():  # (another host is the test's own: nothing to undo)
+                self._forget_plugins()
 
     def _forget_plugins(self) -> None:
-        state = self.state
-        if state is not _manager._state:  # the plugin manager was reset: nothing to restore
-            return
-        with state.lock:
-            for name, _ in state.pm.list_name_plugin():
-                info = state.infos.get(name)
+        host = self.host
+        with host.lock:
+            for name in _plugin_names(host) - self.plugins:
+                info = host.info(name)
                 # installed plugins found by discovery stay: a process discovers them once
-                if name not in self.plugins and (info is None or info.distribution is None):
-                    state.pm.unregister(name=name)
-                    state.infos.pop(name, None)
+                if info is None or info.distribution is None:
+                    host.unregister_plugin(name)
 
 
-def _registered_on(bus: MessageBus) -> list[str]:
-    """The names of the plugins ``register_handlers()`` registered on ``bus`` (live list)."""
-    names: list[str] = bus.extensions.get(_manager._EXTENSION, [])
-    return names
+def _plugin_names(host: PluginHost) -> set[str]:
+    """The names of the plugins in ``host``'s plugin manager (blocked names left out)."""
+    return {name for name, plugin in host.plugin_manager.list_name_plugin() if plugin is not None}
 
 
 def _raise_first(errors: list[PluginLoadError]) -> None:
@@ -280,22 +279,23 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
     """
     loaded: list[tuple[str, MessageBus]] = []
     added: list[str] = []  # plugins this fixture put into the plugin manager
+    host = get_plugin_host()
 
     def load(plugin: object, name: str | None = None, *, bus: MessageBus | None = None) -> str:
         if name is None:
             base = getattr(plugin, "__name__", None) or type(plugin).__name__
             name = f"{base}-test{next(_counter)}"
         target = llmgine_bus if bus is None else bus
-        pm = _manager.get_plugin_manager()
+        pm = host.plugin_manager
         if pm.is_registered(plugin):  # loaded already (into another bus, or installed)
             registered = pm.get_name(plugin)
             assert registered is not None
         else:
-            registered = _manager.register_plugin(plugin, name)
+            registered = host.register_plugin(plugin, name)
             added.append(registered)
-        if registered not in _registered_on(target):  # else someone else's registration
+        if registered not in host.registered_on(target):  # else someone else's registration
             loaded.append((registered, target))
-            _manager._register_on(target, [registered], False)
+            host.register_on(target, [registered], lenient=False)
         return registered
 
     yield load
@@ -305,18 +305,24 @@ def llmgine_load_plugin(llmgine_bus: MessageBus) -> Iterator[LoadPlugin]:
     errors: list[PluginLoadError] = []
     try:
         for bus in {id(bus): bus for _, bus in loaded}.values():
-            names = _registered_on(bus)
             ours = [name for name, target in loaded if target is bus]
-            mine = [name for name in ours if name in names]
-            for name in mine:
-                names.remove(name)
-            errors += _manager._stop(bus, mine)
+            errors += host.stop(bus, ours)
             for name in ours:  # also those whose startup failed: their middleware slot
-                _registrations.remove(bus, name)
+                host.remove_from(bus, name)
         _raise_first(errors)
     finally:
-        state = _manager._state
         for name in added:
-            if state.pm.get_plugin(name) is not None:
-                state.pm.unregister(name=name)
-            state.infos.pop(name, None)
+            host.unregister_plugin(name)
+
+
+@pytest.fixture
+def llmgine_plugin_host() -> Iterator[PluginHost]:
+    """A fresh :class:`~llmgine.plugins.PluginHost`, the default one during the test.
+
+    ``register_handlers()``, ``register_plugin()`` and the other functions of
+    :mod:`llmgine.plugins` use it, so the test starts from a host that has loaded
+    nothing (installed plugins are discovered again on first use) and leaves the
+    process's host as it was.
+    """
+    with use_plugin_host(PluginHost()) as host:
+        yield host

@@ -19,18 +19,25 @@ if TYPE_CHECKING:
 __all__ = [
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
+    "LENIENT_ENV",
     "LOAD_ENV",
+    "TRACE_ENV",
     "Candidate",
     "check_compatible",
     "discover",
     "excluded",
     "normalize",
+    "scan",
 ]
 
 #: The entry-point group plugins register under.
 ENTRY_POINT_GROUP = "llmgine.plugins"
 #: Comma-separated plugin (entry point or distribution) names never to load.
 DISABLE_ENV = "LLMGINE_DISABLE_PLUGINS"
+#: Set to 1/true/yes to warn about broken plugins and go on instead of raising.
+LENIENT_ENV = "LLMGINE_PLUGINS_LENIENT"
+#: Set to 1/true/yes to print the tree of commands and events on stderr (see llmgine.tracing).
+TRACE_ENV = "LLMGINE_TRACE"
 #: If set, only these plugins are loaded (empty: none). DISABLE wins over LOAD.
 LOAD_ENV = "LLMGINE_LOAD_PLUGINS"
 
@@ -86,7 +93,7 @@ def _env_names(var: str) -> set[str] | None:
     return {normalize(n.strip()) for n in value.split(",") if n.strip()}
 
 
-def _scan() -> list[tuple[Candidate, str | None]]:
+def scan() -> list[tuple[Candidate, str | None]]:
     """Every installed plugin, in load order, with the variable that excludes it (or None).
 
     Load order is by normalized distribution name, then entry-point name. A
@@ -117,7 +124,7 @@ def _scan() -> list[tuple[Candidate, str | None]]:
 
 def discover() -> list[Candidate]:
     """Return the installed plugins allowed by the environment, in load order."""
-    return [candidate for candidate, excluded_by in _scan() if excluded_by is None]
+    return [candidate for candidate, excluded_by in scan() if excluded_by is None]
 
 
 def excluded() -> list[tuple[Candidate, str]]:
@@ -127,7 +134,7 @@ def excluded() -> list[tuple[Candidate, str]]:
     Read from entry-point metadata only, for ``llmgine plugins`` to list them: a
     plugin is disabled precisely so that its code does not run.
     """
-    return [(candidate, by) for candidate, by in _scan() if by is not None]
+    return [(candidate, by) for candidate, by in scan() if by is not None]
 
 
 def check_compatible(candidate: Candidate, core_version: str = __version__) -> None:

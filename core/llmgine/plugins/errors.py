@@ -7,7 +7,7 @@ from typing import Any
 from .._errors import reduce_error
 from ..messages.errors import MessageBusException
 
-__all__ = ["IncompatiblePluginError", "PluginLoadError", "WireNameClash"]
+__all__ = ["IncompatiblePluginError", "PluginLoadError", "WireNameClash", "is_plugin_failure"]
 
 
 class PluginLoadError(Exception):
@@ -33,3 +33,13 @@ class IncompatiblePluginError(PluginLoadError):
 
 class WireNameClash(MessageBusException, ValueError):
     """A wire name is claimed by two classes, or a class by two names; names both owners."""
+
+
+def is_plugin_failure(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a plugin (at import or in a hook), is that plugin's failure.
+
+    Everything is, except ``KeyboardInterrupt`` (the user's Ctrl-C): ``sys.exit()`` in a
+    hook, ``GeneratorExit`` or a custom ``BaseException`` subclass must not end the
+    application unannounced, nor crash ``llmgine plugins``.
+    """
+    return not isinstance(exc, KeyboardInterrupt)
