@@ -9,7 +9,8 @@ from typing import Any
 import llmgine
 import pytest
 from llmgine import cli
-from llmgine.plugins import PluginLoadError, get_plugin_manager, register_plugin
+from llmgine.messages.bus import MessageBus
+from llmgine.plugins import PluginLoadError, get_plugin_manager, register_handlers, register_plugin
 
 pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
@@ -97,3 +98,136 @@ def test_a_raising_plugin_status_leaves_nothing_registered_and_can_be_retried() 
     assert get_plugin_manager().get_plugin("flaky") is None
     flaky.healthy = True
     assert register_plugin(flaky, "flaky") == "flaky"
+
+
+# BaseException policy: whatever a plugin's hook raises but KeyboardInterrupt is its failure.
+
+
+class CustomBase(BaseException):
+    """A BaseException that is not an Exception, as a careless plugin might define one."""
+
+
+def _raising() -> list[BaseException]:
+    return [CustomBase("custom boom"), GeneratorExit("generator boom"), SystemExit("exit boom")]
+
+
+class RaisesIn:
+    """A plugin implementing every hook; the one named ``hook`` raises ``exc``."""
+
+    def __init__(self, hook: str, exc: BaseException) -> None:
+        self.hook = hook
+        self.exc = exc
+
+    def _maybe_raise(self, hook: str) -> None:
+        if hook == self.hook:
+            raise self.exc
+
+    @llmgine.hookimpl
+    def register_commands(self, register: Any) -> None:
+        self._maybe_raise("register_commands")
+
+    @llmgine.hookimpl
+    def register_subscribers(self, subscribe: Any) -> None:
+        self._maybe_raise("register_subscribers")
+
+    @llmgine.hookimpl
+    def register_middleware(self, add_command_middleware: Any) -> None:
+        self._maybe_raise("register_middleware")
+
+    @llmgine.hookimpl
+    def register_messages(self, register: Any) -> None:
+        self._maybe_raise("register_messages")
+
+    @llmgine.hookimpl
+    def startup(self, bus: MessageBus) -> None:
+        self._maybe_raise("startup")
+
+    @llmgine.hookimpl
+    def shutdown(self, bus: MessageBus) -> None:
+        self._maybe_raise("shutdown")
+
+    @llmgine.hookimpl
+    def plugin_status(self) -> None:
+        self._maybe_raise("plugin_status")
+
+    @llmgine.hookimpl
+    def register_cli(self, subparsers: Any) -> None:
+        self._maybe_raise("register_cli")
+
+
+def _fail_in(hook: str, bus: MessageBus) -> None:
+    """Run what calls ``hook`` of the plugins registered so far (strict mode)."""
+    if hook == "shutdown":
+        register_handlers(bus)
+        bus.close()  # raises the shutdown hooks' errors as an ExceptionGroup
+    elif hook == "register_cli":
+        cli.build_parser()
+    else:
+        register_handlers(bus)
+
+
+LOAD_HOOKS = ["plugin_status", "register_messages"]  # called by register_plugin itself
+BUS_HOOKS = ["register_commands", "register_subscribers", "register_middleware", "startup"]
+
+
+@pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("hook", LOAD_HOOKS)
+def test_any_base_exception_in_a_load_hook_is_a_load_error_naming_the_plugin(
+    hook: str, exc: BaseException
+) -> None:
+    with pytest.raises(PluginLoadError, match=rf"'careless' failed in its {hook} hook") as caught:
+        register_plugin(RaisesIn(hook, exc), "careless")
+    assert caught.value.plugin == "careless"
+    assert caught.value.__cause__ is exc
+    assert get_plugin_manager().get_plugin("careless") is None  # left out: can be retried
+
+
+@pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("hook", BUS_HOOKS)
+def test_any_base_exception_in_a_bus_hook_is_the_plugins_failure(
+    hook: str, exc: BaseException, recwarn: pytest.WarningsRecorder
+) -> None:
+    register_plugin(RaisesIn(hook, exc), "careless")
+    bus = MessageBus.isolated()
+    with pytest.raises(PluginLoadError, match=rf"plugin 'careless' \S.* {type(exc).__name__}"):
+        register_handlers(bus)
+    # Lenient: a warning, and the plugin carries the error; nothing of it stays on the bus.
+    (info,) = register_handlers(bus, lenient=True)
+    assert info.error is not None and type(exc).__name__ in info.error
+    assert any("'careless'" in str(w.message) for w in recwarn)
+    assert bus.command_handlers() == {} and not bus.subscriptions
+
+
+@pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
+def test_any_base_exception_in_shutdown_is_raised_by_close_as_the_plugins_failure(
+    exc: BaseException,
+) -> None:
+    register_plugin(RaisesIn("shutdown", exc), "careless")
+    bus = MessageBus.isolated()
+    register_handlers(bus)
+    with pytest.raises(ExceptionGroup) as caught:
+        bus.close()
+    (error,) = caught.value.exceptions
+    assert isinstance(error, PluginLoadError) and error.plugin == "careless"
+    assert "failed in its shutdown hook" in str(error) and error.__cause__ is exc
+
+
+@pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("hook", ["register_commands", "register_subscribers", "register_cli"])
+def test_llmgine_plugins_lists_a_plugin_raising_any_base_exception_as_an_error(
+    capsys: pytest.CaptureFixture[str], hook: str, exc: BaseException
+) -> None:
+    register_plugin(RaisesIn(hook, exc), "careless")
+    register_plugin(Fine(), "fine")
+    rows = _rows(capsys)
+    assert rows["careless"]["state"] == "error"
+    assert type(exc).__name__ in rows["careless"]["error"]
+    assert rows["fine"]["state"] == "active"
+
+
+@pytest.mark.parametrize("hook", [*LOAD_HOOKS, *BUS_HOOKS, "shutdown", "register_cli"])
+def test_keyboard_interrupt_in_any_hook_propagates(hook: str) -> None:
+    plugin = RaisesIn(hook, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        register_plugin(plugin, "interrupted")
+        _fail_in(hook, MessageBus.isolated())

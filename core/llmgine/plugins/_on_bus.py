@@ -148,15 +148,15 @@ def _start(
     try:
         host.call_hook(name, "startup", bus=bus)
     except BaseException as exc:
-        if not is_plugin_failure(exc):
-            raise
         shut_down.cancel()  # not started: nothing to shut down
         # A plugin that did not start contributes nothing, so nothing dispatches to
-        # it; done under the lock, before raising, so no other registration
-        # interleaves. The next register_handlers() call registers it again; its
-        # middleware slot stays reserved for that.
+        # it (also after a Ctrl-C); done under the lock, before raising, so no other
+        # registration interleaves. The next register_handlers() call registers it
+        # again; its middleware slot stays reserved for that.
         record.undo(name)
         record.registered.remove(name)
+        if not is_plugin_failure(exc):
+            raise
         return host.hook_error(name, "failed in its startup hook", exc)
     record.started[name] = shut_down
     return None
