@@ -52,6 +52,48 @@ import sys
 sys.exit("install the frobnicator first")
 """
 
+CUSTOM_BASE = """\
+class Careless(BaseException):
+    pass
+
+raise Careless("not an Exception")
+"""
+
+GENERATOR_EXIT = """\
+raise GeneratorExit("closed at import")
+"""
+
+INTERRUPTS = """\
+raise KeyboardInterrupt
+"""
+
+STATUS_BASE = """\
+import llmgine
+
+class Careless(BaseException):
+    pass
+
+@llmgine.hookimpl
+def plugin_status():
+    raise Careless("status is not an Exception")
+"""
+
+# Two plugins that each name a class of their own "shared.Thing": a clash.
+WIRE = """\
+from dataclasses import dataclass
+
+import llmgine
+from llmgine.messages.events import Event
+
+@dataclass
+class Thing(Event):
+    event_type = "thing.happened"
+
+@llmgine.hookimpl
+def register_messages(register):
+    register(Thing, "shared.Thing")
+"""
+
 
 @pytest.fixture(scope="session")
 def failing_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
@@ -62,6 +104,12 @@ def failing_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
         write_plugin(base, "llmgine-second-ping", SECOND_PING),
         write_plugin(base, "llmgine-typo", TYPO),
         write_plugin(base, "llmgine-exits", EXITS),
+        write_plugin(base, "llmgine-custom-base", CUSTOM_BASE),
+        write_plugin(base, "llmgine-generator-exit", GENERATOR_EXIT),
+        write_plugin(base, "llmgine-interrupts", INTERRUPTS),
+        write_plugin(base, "llmgine-status-base", STATUS_BASE),
+        write_plugin(base, "llmgine-wire-a", WIRE),
+        write_plugin(base, "llmgine-wire-b", WIRE),
     ]
     pip_install(python, ROOT, *sources)
     return PluginEnv(base, python)
@@ -132,3 +180,65 @@ def test_a_plugin_that_exits_at_import_is_a_load_error_naming_it(failing_env: Pl
     strict = failing_env.run(REGISTER, env)
     last = strict.stderr.strip().splitlines()[-1]
     assert last.startswith("llmgine.plugins.errors.PluginLoadError: plugin 'exits'")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "dist", "problem"),
+    [
+        ("custom-base", "llmgine-custom-base", "failed to import: Careless: not an Exception"),
+        ("generator-exit", "llmgine-generator-exit", "failed to import: GeneratorExit"),
+        (
+            "status-base",
+            "llmgine-status-base",
+            "failed in its plugin_status hook: Careless: status is not an Exception",
+        ),
+    ],
+)
+def test_a_plugin_raising_a_base_exception_is_its_load_error_and_listed_as_an_error(
+    failing_env: PluginEnv, plugin: str, dist: str, problem: str
+) -> None:
+    env = {"LLMGINE_LOAD_PLUGINS": f"{plugin},ping"}
+    done = failing_env.cli("plugins", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{plugin}  [error]  {dist} 0.0.1" in done.stdout
+    assert problem in done.stdout
+    assert "ping  [active]" in done.stdout
+    code = """\
+        import json
+        from llmgine.plugins import PluginLoadError, register_handlers
+        try:
+            register_handlers()
+        except PluginLoadError as error:
+            print(json.dumps([error.plugin, error.distribution, str(error)]))
+    """
+    name, distribution, message = failing_env.run_json(code, env)  # type: ignore[misc]
+    assert (name, distribution) == (plugin, dist)
+    assert problem in message
+
+
+def test_keyboard_interrupt_at_import_is_not_a_plugin_failure(failing_env: PluginEnv) -> None:
+    done = failing_env.run(REGISTER, {"LLMGINE_LOAD_PLUGINS": "interrupts"})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == "KeyboardInterrupt"
+
+
+def test_a_wire_name_claimed_by_two_plugins_is_a_load_error_naming_both(
+    failing_env: PluginEnv,
+) -> None:
+    env = {"LLMGINE_LOAD_PLUGINS": "wire-a,wire-b"}
+    strict = failing_env.run(REGISTER, env)
+    last = strict.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "llmgine.plugins.errors.PluginLoadError: plugin 'wire-b' from llmgine-wire-b 0.0.1 "
+        "claims a wire name in its register_messages hook"
+    )
+    assert "plugin 'wire-a' from llmgine-wire-a 0.0.1" in last
+    # The listing keeps the first plugin's messages and shows the second as an error.
+    done = failing_env.cli("plugins", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert rows["wire-a"]["messages"] == ["shared.Thing"]
+    assert rows["wire-b"]["state"] == "error"
+    assert "'shared.Thing'" in rows["wire-b"]["error"]
+    text = failing_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "wire-a"}).stdout
+    assert "  messages: shared.Thing\n" in text

@@ -238,10 +238,12 @@ class PluginHost:
             base = PluginInfo(name=name, module=module)
         messages: tuple[str, ...] = ()
         if "register_messages" in hooks:
-            messages = self._register_messages(name, base.source)
+            messages = self._register_messages(name, base.source, base)
         return attrs.evolve(base, hooks=hooks, status=status, messages=messages)
 
-    def _register_messages(self, name: str, source: str) -> tuple[str, ...]:
+    def _register_messages(
+        self, name: str, source: str, info: PluginInfo | None = None
+    ) -> tuple[str, ...]:
         """Call plugin ``name``'s ``register_messages``: all its names are recorded, or none."""
         before = set(self._catalog.names())
         names: dict[str, None] = {}  # (ordered, without repeats)
@@ -256,7 +258,7 @@ class PluginHost:
                 raise
             self._catalog.remove_source(source)
             what = "claims a wire name" if isinstance(exc, WireNameClash) else "failed"
-            raise self.hook_error(name, f"{what} in its register_messages hook", exc) from exc
+            raise self.hook_error(name, f"{what} in its register_messages hook", exc, info) from exc
         return tuple(n for n in names if n not in before)
 
     def _check_hooks(self, name: str) -> None:
@@ -280,9 +282,12 @@ class PluginHost:
                 return impl.function(*(kwargs[arg] for arg in impl.argnames))
         return None
 
-    def hook_error(self, name: str, what: str, exc: BaseException) -> PluginLoadError:
-        """``plugin 'name' from dist version <what>: <exc>``, with ``exc`` chained."""
-        info = self._infos.get(name)
+    def hook_error(
+        self, name: str, what: str, exc: BaseException, info: PluginInfo | None = None
+    ) -> PluginLoadError:
+        """``plugin 'name' from dist version <what>: <exc>``, with ``exc`` chained
+        (``info``: the plugin's, if it is not loaded yet)."""
+        info = info or self._infos.get(name)
         error = PluginLoadError(
             f"plugin {name!r}{info.origin if info else ''} {what}: {type(exc).__name__}: {exc}",
             plugin=name,
