@@ -14,13 +14,21 @@ import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.errors import CommandHandlerNotFound
-from llmgine.messages.events import Event
+from llmgine.messages.events import Event, ResourceCreatedEvent
 from llmgine.plugins import (
+    PluginHost,
     PluginLoadError,
     PluginStatus,
+    RegisterMessage,
+    WireNameClash,
+    _core_messages,
+    default_wire_name,
+    get_message_catalog,
+    get_plugin_host,
     get_plugin_manager,
     register_handlers,
     register_plugin,
+    use_plugin_host,
 )
 
 
@@ -259,3 +267,135 @@ def test_a_registration_refused_on_one_bus_in_lenient_mode_leaves_other_buses_al
     taken.unregister_command(Greet)
     register_handlers(taken, lenient=True)
     assert taken.dispatch(Greet("bo")) == "hello bo"
+
+
+# register_messages and the message catalogue --------------------------------------------
+
+
+@dataclass
+class Shipped(Event):
+    event_type = "parcel.shipped"
+    parcel: str
+
+
+@dataclass
+class Track(Command[str]):
+    parcel: str
+
+
+class Courier:
+    """A plugin naming one event with its default wire name and one command explicitly."""
+
+    @llmgine.hookimpl
+    def register_messages(self, register: RegisterMessage) -> None:
+        register(Shipped)
+        register(Track, "courier.Track")
+
+
+def test_hook_register_messages_names_the_plugins_transportable_messages() -> None:
+    register_plugin(Courier(), "courier")
+    (info,) = register_handlers(MessageBus.isolated())
+    assert default_wire_name(Shipped) == "tests.test_plugin_registration.Shipped"
+    assert info.messages == (default_wire_name(Shipped), "courier.Track")
+    catalog = get_message_catalog()
+    assert catalog.class_of("courier.Track") is Track
+    assert catalog.name_of(Shipped) == default_wire_name(Shipped)
+    assert catalog.source_of("courier.Track") == "plugin 'courier'"
+
+
+def test_the_cores_messages_are_registered_through_the_hook_but_not_listed_as_a_plugin() -> None:
+    catalog = get_message_catalog()
+    assert catalog.class_of("llmgine.ResourceCreatedEvent") is ResourceCreatedEvent
+    assert catalog.source_of("llmgine.ResourceCreatedEvent") == "the llmgine core"
+    assert "register_messages" in {
+        c.name for c in get_plugin_manager().get_hookcallers(_core_messages) or ()
+    }
+    assert register_handlers(MessageBus.isolated()) == []  # the core is no plugin
+
+
+def test_a_wire_name_claimed_by_two_plugins_is_a_load_error_naming_both() -> None:
+    register_plugin(Courier(), "courier")
+
+    @dataclass
+    class OtherTrack(Command[str]):
+        parcel: str
+
+    class Rival:
+        @llmgine.hookimpl
+        def register_messages(self, register: RegisterMessage) -> None:
+            register(Shipped, "rival.Shipped")  # fine on its own, but undone with the rest
+            register(OtherTrack, "courier.Track")
+
+    with pytest.raises(PluginLoadError, match="'rival' claims a wire name") as caught:
+        register_plugin(Rival(), "rival")
+    assert "plugin 'courier'" in str(caught.value) and "plugin 'rival'" in str(caught.value)
+    assert isinstance(caught.value.__cause__, WireNameClash)
+    # All or nothing: none of the refused plugin's names stays; the first keeps its own.
+    names = get_message_catalog().names()
+    assert "rival.Shipped" not in names and names["courier.Track"] is Track
+
+
+def test_a_plugin_taken_out_of_the_host_takes_its_wire_names_along() -> None:
+    host = get_plugin_host()
+    host.register_plugin(Courier(), "courier")
+    host.unregister_plugin("courier")
+    assert get_message_catalog().class_of("courier.Track") is None
+    host.register_plugin(Courier(), "courier")  # and it can be registered again
+    assert get_message_catalog().class_of("courier.Track") is Track
+
+
+# The plugin host --------------------------------------------------------------------------
+
+
+def test_use_plugin_host_gives_the_module_functions_a_fresh_host_then_the_old_one() -> None:
+    register_plugin(GreeterPlugin(), "greeter")
+    before = get_plugin_host()
+    with use_plugin_host(PluginHost()) as fresh:
+        assert get_plugin_host() is fresh and get_plugin_manager() is fresh.plugin_manager
+        assert register_handlers(MessageBus.isolated()) == []  # greeter is the other host's
+    assert get_plugin_host() is before
+    assert [i.name for i in register_handlers(MessageBus.isolated())] == ["greeter"]
+
+
+def test_what_a_host_installed_on_a_bus_is_a_typed_record_on_that_bus() -> None:
+    host = get_plugin_host()
+    host.register_plugin(GreeterPlugin(), "greeter")
+    bus = MessageBus.isolated()
+    host.register_handlers(bus)
+    record = host.record(bus)
+    assert record.registered == ["greeter"] and list(record.started) == ["greeter"]
+    assert list(record.slots) == ["greeter"] and list(record.registrations) == ["greeter"]
+    assert host.registered_on(bus) == ["greeter"]
+    assert not any(isinstance(key, str) for key in bus.extensions)  # no string keys
+    # A fresh host has its own record: it sees the bus as clean.
+    assert PluginHost().registered_on(bus) == []
+
+
+def test_stop_and_remove_from_take_a_plugin_off_one_bus() -> None:
+    plugin = GreeterPlugin()
+    host = get_plugin_host()
+    host.register_plugin(plugin, "greeter")
+    bus = MessageBus.isolated()
+    host.register_handlers(bus)
+    assert host.stop(bus, ["greeter"]) == []
+    host.remove_from(bus, "greeter")
+    assert plugin.calls[-1] == "shutdown" and host.registered_on(bus) == []
+    with pytest.raises(CommandHandlerNotFound):
+        bus.dispatch(Greet("x"))
+    bus.close()  # stopped already: not shut down twice
+    assert plugin.calls.count("shutdown") == 1
+
+
+def test_a_plugin_blocked_by_the_environment_is_blocked_in_pluggy_but_install_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLMGINE_DISABLE_PLUGINS", "resources")
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "resources")  # (DISABLE wins)
+    host = get_plugin_host()
+    host.load_plugins()
+    assert host.plugin_manager.is_blocked("resources")
+    with pytest.raises(ValueError, match="blocked.*LLMGINE_DISABLE_PLUGINS"):
+        register_plugin(GreeterPlugin(), "resources")
+    bus = MessageBus.isolated()
+    info = host.install_plugin(bus, "resources", GreeterPlugin())
+    assert info.error is None and bus.dispatch(Greet("x")) == "hello x"
