@@ -429,3 +429,32 @@ def test_loading_a_plugin_again_reuses_its_registration(
 @dataclass
 class Ping(Command[str]):
     pass
+
+
+def test_llmgine_plugin_host_is_a_fresh_default_host_for_one_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(greeter=PLUGIN_MODULE)
+    pytester.makepyfile(
+        """
+        import greeter
+        from llmgine.messages import MessageBus
+        from llmgine.plugins import get_plugin_host, register_handlers, register_plugin
+
+        BEFORE = get_plugin_host()
+
+        def test_fresh(llmgine_plugin_host, monkeypatch):
+            monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+            assert get_plugin_host() is llmgine_plugin_host is not BEFORE
+            register_plugin(greeter, "greeter")
+            bus = MessageBus.isolated()
+            assert [i.name for i in register_handlers(bus)] == ["greeter"]
+            assert llmgine_plugin_host.registered_on(bus) == ["greeter"]
+
+        def test_the_process_host_is_back_and_never_saw_the_plugin():
+            assert get_plugin_host() is BEFORE
+            assert BEFORE.info("greeter") is None
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
