@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import tomllib
+from inspect import signature
 from pathlib import Path
 
 import pytest
-from llmgine._scaffold import ScaffoldError, plugin_names, render_plugin
+from llmgine import __version__
+from llmgine._scaffold import ScaffoldError, core_requirement, plugin_names, render_plugin
 from llmgine.cli import main
+from llmgine.messages import MessageBus
+from llmgine.messages.errors import MessageBusException
+from llmgine.plugins import get_message_catalog, register_handlers
+from llmgine.testing import LoadPlugin
 
 from .test_guide import GUIDE, Command, guide_steps
 
@@ -19,7 +25,13 @@ def test_names_derive_from_the_plugin_name() -> None:
         "package": "llmgine_slack_notify",
         "Class": "SlackNotify",
         "title": "Slack notify",
+        "UPPER": "SLACK_NOTIFY",
     }
+
+
+def test_the_core_requirement_is_the_running_minor_series() -> None:
+    assert core_requirement("0.2.0") == "llmgine>=0.2,<0.3"
+    assert core_requirement("1.9.3") == "llmgine>=1.9,<1.10"
 
 
 @pytest.mark.parametrize("bad", ["", "9lives", "has space", "dots.in.it", "trailing-", "x!"])
@@ -36,7 +48,7 @@ def test_cli_writes_a_distribution_with_an_entry_point(
     assert f"is in {target}" in capsys.readouterr().out
     meta = tomllib.loads((target / "pyproject.toml").read_text())
     assert meta["project"]["name"] == "llmgine-greeter"
-    assert meta["project"]["dependencies"] == ["llmgine>=0.1,<0.2"]
+    assert meta["project"]["dependencies"] == [core_requirement(__version__)]
     assert meta["project"]["entry-points"]["llmgine.plugins"] == {
         "greeter": "llmgine_greeter.plugin"
     }
@@ -68,8 +80,8 @@ def test_next_steps_are_the_guides_commands(
 def test_generated_plugin_loads_and_handles_its_command(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    llmgine_bus: object,
-    llmgine_load_plugin: object,
+    llmgine_bus: MessageBus,
+    llmgine_load_plugin: LoadPlugin,
 ) -> None:
     render_plugin("round-trip", tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -77,6 +89,42 @@ def test_generated_plugin_loads_and_handles_its_command(
 
     llmgine_load_plugin(plugin)
     assert llmgine_bus.dispatch(EchoRoundTrip(text="x")) == "x"
+
+
+@pytest.mark.usefixtures("no_installed_plugins")
+def test_generated_plugin_follows_the_plugin_conventions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, llmgine_bus: MessageBus
+) -> None:
+    render_plugin("conventional", tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LLMGINE_CONVENTIONAL_PREFIX", "env: ")
+    import llmgine_conventional as package  # type: ignore[import-not-found]
+    from llmgine_conventional import errors, plugin  # type: ignore[import-not-found]
+
+    # A public errors module: every exception is a MessageBusException, re-exported.
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), MessageBusException)
+        assert getattr(package, name) is getattr(errors, name)
+    # Typed hooks, register_messages among them.
+    hooks = {n: f for n, f in vars(plugin).items() if hasattr(f, "llmgine_impl")}
+    assert {"register_commands", "register_messages", "startup"} <= set(hooks)
+    for function in hooks.values():
+        assert all(p.annotation is not p.empty for p in signature(function).parameters.values())
+    # install(bus, **settings): kept on that bus; register_handlers() neither registers it
+    # twice nor overrides the settings; without install, the environment's settings.
+    info = package.install(llmgine_bus, prefix="> ", shout=True)
+    assert info.name == "conventional" and info.messages == (
+        "llmgine_conventional.messages.EchoConventional",
+        "conventional.ConventionalEchoed",
+    )
+    register_handlers(llmgine_bus)
+    assert llmgine_bus.dispatch(package.EchoConventional(text="hi")) == "> HI"
+    other = MessageBus.isolated()
+    register_handlers(other)
+    assert other.dispatch(package.EchoConventional(text="hi")) == "env: hi"
+    other.close()
+    catalog = get_message_catalog()
+    assert catalog.class_of("conventional.ConventionalEchoed") is package.ConventionalEchoed
 
 
 def test_refuses_a_non_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

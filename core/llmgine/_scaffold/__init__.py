@@ -3,7 +3,10 @@
 The files are rendered from ``template/`` (package data) with ``string.Template``;
 ``$$`` is a literal dollar sign in them. Names come from NAME: ``greeter`` ->
 distribution ``llmgine-greeter``, package ``llmgine_greeter``, entry point
-``greeter``, class prefix ``Greeter``.
+``greeter``, class prefix ``Greeter``, environment prefix ``LLMGINE_GREETER_``.
+The generated plugin follows the plugin conventions of the README's plugin
+author's guide (entry module ``plugin``, public ``errors``, ``install(bus, **settings)``
+with per-bus state, ``register_messages``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
-__all__ = ["ScaffoldError", "plugin_names", "render_plugin"]
+from .._version import __version__
+
+__all__ = ["ScaffoldError", "core_requirement", "plugin_names", "render_plugin"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _SUFFIX = ".tmpl"
@@ -39,7 +44,15 @@ def plugin_names(name: str) -> dict[str, str]:
         "package": "llmgine_" + "_".join(words),
         "Class": "".join(w.capitalize() for w in words),
         "title": " ".join(words).capitalize(),
+        "UPPER": "_".join(words).upper(),
     }
+
+
+def core_requirement(version: str = __version__) -> str:
+    """The generated plugin's requirement on the core: this minor version's series
+    (``llmgine>=0.2,<0.3`` for 0.2.x), as the hook compatibility policy promises."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"llmgine>={major}.{minor},<{major}.{minor + 1}"
 
 
 def _files(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
@@ -60,7 +73,7 @@ def render_plugin(name: str, directory: Path | None = None) -> list[Path]:
 
     ``directory`` defaults to ``./llmgine-<name>``; it may exist but must be empty.
     """
-    names = plugin_names(name)
+    names = {**plugin_names(name), "requires": core_requirement()}
     target = Path(directory) if directory is not None else Path(names["dist"])
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(
