@@ -155,15 +155,15 @@ class RaisesIn:
         self._maybe_raise("register_cli")
 
 
-def _fail_in(hook: str, bus: MessageBus) -> None:
-    """Run what calls ``hook`` of the plugins registered so far (strict mode)."""
-    if hook == "shutdown":
-        register_handlers(bus)
-        bus.close()  # raises the shutdown hooks' errors as an ExceptionGroup
-    elif hook == "register_cli":
+def _run_hook(hook: str, plugin: object) -> None:
+    """Register ``plugin``, then do what calls its ``hook`` (strict mode)."""
+    register_plugin(plugin, "interrupted")
+    bus = MessageBus.isolated()
+    if hook == "register_cli":
         cli.build_parser()
-    else:
-        register_handlers(bus)
+        return
+    register_handlers(bus)
+    bus.close()  # (runs the shutdown hooks)
 
 
 LOAD_HOOKS = ["plugin_status", "register_messages"]  # called by register_plugin itself
@@ -193,9 +193,11 @@ def test_any_base_exception_in_a_bus_hook_is_the_plugins_failure(
         register_handlers(bus)
     # Lenient: a warning, and the plugin carries the error; nothing of it stays on the bus.
     (info,) = register_handlers(bus, lenient=True)
-    assert info.error is not None and type(exc).__name__ in info.error
+    assert info.error is not None
+    assert type(exc).__name__ in info.error
     assert any("'careless'" in str(w.message) for w in recwarn)
-    assert bus.command_handlers() == {} and not bus.subscriptions
+    assert bus.command_handlers() == {}
+    assert not bus.subscriptions
 
 
 @pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
@@ -208,8 +210,10 @@ def test_any_base_exception_in_shutdown_is_raised_by_close_as_the_plugins_failur
     with pytest.raises(ExceptionGroup) as caught:
         bus.close()
     (error,) = caught.value.exceptions
-    assert isinstance(error, PluginLoadError) and error.plugin == "careless"
-    assert "failed in its shutdown hook" in str(error) and error.__cause__ is exc
+    assert isinstance(error, PluginLoadError)
+    assert error.plugin == "careless"
+    assert "failed in its shutdown hook" in str(error)
+    assert error.__cause__ is exc
 
 
 @pytest.mark.parametrize("exc", _raising(), ids=lambda e: type(e).__name__)
@@ -227,7 +231,5 @@ def test_llmgine_plugins_lists_a_plugin_raising_any_base_exception_as_an_error(
 
 @pytest.mark.parametrize("hook", [*LOAD_HOOKS, *BUS_HOOKS, "shutdown", "register_cli"])
 def test_keyboard_interrupt_in_any_hook_propagates(hook: str) -> None:
-    plugin = RaisesIn(hook, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        register_plugin(plugin, "interrupted")
-        _fail_in(hook, MessageBus.isolated())
+        _run_hook(hook, RaisesIn(hook, KeyboardInterrupt()))

@@ -328,11 +328,13 @@ def test_a_wire_name_claimed_by_two_plugins_is_a_load_error_naming_both() -> Non
 
     with pytest.raises(PluginLoadError, match="'rival' claims a wire name") as caught:
         register_plugin(Rival(), "rival")
-    assert "plugin 'courier'" in str(caught.value) and "plugin 'rival'" in str(caught.value)
+    assert "plugin 'courier'" in str(caught.value)
+    assert "plugin 'rival'" in str(caught.value)
     assert isinstance(caught.value.__cause__, WireNameClash)
     # All or nothing: none of the refused plugin's names stays; the first keeps its own.
     names = get_message_catalog().names()
-    assert "rival.Shipped" not in names and names["courier.Track"] is Track
+    assert "rival.Shipped" not in names
+    assert names["courier.Track"] is Track
 
 
 def test_a_plugin_taken_out_of_the_host_takes_its_wire_names_along() -> None:
@@ -351,7 +353,8 @@ def test_use_plugin_host_gives_the_module_functions_a_fresh_host_then_the_old_on
     register_plugin(GreeterPlugin(), "greeter")
     before = get_plugin_host()
     with use_plugin_host(PluginHost()) as fresh:
-        assert get_plugin_host() is fresh and get_plugin_manager() is fresh.plugin_manager
+        assert get_plugin_host() is fresh
+        assert get_plugin_manager() is fresh.plugin_manager
         assert register_handlers(MessageBus.isolated()) == []  # greeter is the other host's
     assert get_plugin_host() is before
     assert [i.name for i in register_handlers(MessageBus.isolated())] == ["greeter"]
@@ -363,8 +366,10 @@ def test_what_a_host_installed_on_a_bus_is_a_typed_record_on_that_bus() -> None:
     bus = MessageBus.isolated()
     host.register_handlers(bus)
     record = host.record(bus)
-    assert record.registered == ["greeter"] and list(record.started) == ["greeter"]
-    assert list(record.slots) == ["greeter"] and list(record.registrations) == ["greeter"]
+    assert record.registered == ["greeter"]
+    assert list(record.started) == ["greeter"]
+    assert list(record.slots) == ["greeter"]
+    assert list(record.registrations) == ["greeter"]
     assert host.registered_on(bus) == ["greeter"]
     assert not any(isinstance(key, str) for key in bus.extensions)  # no string keys
     # A fresh host has its own record: it sees the bus as clean.
@@ -379,7 +384,8 @@ def test_stop_and_remove_from_take_a_plugin_off_one_bus() -> None:
     host.register_handlers(bus)
     assert host.stop(bus, ["greeter"]) == []
     host.remove_from(bus, "greeter")
-    assert plugin.calls[-1] == "shutdown" and host.registered_on(bus) == []
+    assert plugin.calls[-1] == "shutdown"
+    assert host.registered_on(bus) == []
     with pytest.raises(CommandHandlerNotFound):
         bus.dispatch(Greet("x"))
     bus.close()  # stopped already: not shut down twice
@@ -394,8 +400,9 @@ def test_a_plugin_blocked_by_the_environment_is_blocked_in_pluggy_but_install_wi
     host = get_plugin_host()
     host.load_plugins()
     assert host.plugin_manager.is_blocked("resources")
-    with pytest.raises(ValueError, match="blocked.*LLMGINE_DISABLE_PLUGINS"):
+    with pytest.raises(ValueError, match=r"blocked.*LLMGINE_DISABLE_PLUGINS"):
         register_plugin(GreeterPlugin(), "resources")
     bus = MessageBus.isolated()
     info = host.install_plugin(bus, "resources", GreeterPlugin())
-    assert info.error is None and bus.dispatch(Greet("x")) == "hello x"
+    assert info.error is None
+    assert bus.dispatch(Greet("x")) == "hello x"

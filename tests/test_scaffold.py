@@ -113,7 +113,8 @@ def test_generated_plugin_follows_the_plugin_conventions(
     # install(bus, **settings): kept on that bus; register_handlers() neither registers it
     # twice nor overrides the settings; without install, the environment's settings.
     info = package.install(llmgine_bus, prefix="> ", shout=True)
-    assert info.name == "conventional" and info.messages == (
+    assert info.name == "conventional"
+    assert info.messages == (
         "llmgine_conventional.messages.EchoConventional",
         "conventional.ConventionalEchoed",
     )

@@ -458,3 +458,46 @@ def test_llmgine_plugin_host_is_a_fresh_default_host_for_one_test(
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
+
+
+def test_a_plugin_a_test_adds_next_to_a_module_fixtures_is_taken_off_message_bus(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+    pytester.makepyfile(greeter=PLUGIN_MODULE)
+    pytester.makepyfile(
+        """
+        import pytest
+        import llmgine
+        import greeter
+        from llmgine.messages.bus import message_bus
+        from llmgine.plugins import (
+            PluginHost, get_plugin_host, register_handlers, register_plugin, use_plugin_host
+        )
+
+        class Other:
+            @llmgine.hookimpl
+            def startup(self, bus):
+                pass
+
+        @pytest.fixture(scope="module")
+        def greeter_on_message_bus():
+            with use_plugin_host(PluginHost()) as host:
+                register_plugin(greeter, "greeter")
+                register_handlers(message_bus)
+                yield
+                host.stop(message_bus, ["greeter"])
+                host.remove_from(message_bus, "greeter")
+
+        def test_adds_another(greeter_on_message_bus):
+            register_plugin(Other(), "other")
+            register_handlers(message_bus)
+            assert get_plugin_host().registered_on(message_bus) == ["greeter", "other"]
+
+        def test_only_the_module_fixtures_plugin_is_left(greeter_on_message_bus):
+            assert get_plugin_host().registered_on(message_bus) == ["greeter"]
+            assert message_bus.dispatch(greeter.Greet(name="ada")) == "hello ada"
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)

@@ -196,6 +196,8 @@ class _GlobalSnapshot:
         try:
             _raise_first(host.stop(message_bus, added))
         finally:
+            for name in added:  # (the host's record on the bus may predate the snapshot)
+                host.remove_from(message_bus, name)
             if self.bus.changed():
                 self.bus.restore()
             if host is get_plugin_host():  # (another host is the test's own: nothing to undo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,11 +33,22 @@ __all__ = [
 
 
 class _Default:
-    """Holds the default host: swapped by :func:`use_plugin_host` only (tests)."""
+    """Holds the default host, made on first use (importing llmgine builds no host, so
+    none of the core's lazily built messages); swapped by :func:`use_plugin_host` only."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.host = PluginHost()
+        self.host: PluginHost | None = None
+
+    def get(self) -> PluginHost:
+        """The default host, made now if there is none yet."""
+        host = self.host
+        if host is None:
+            with self.lock:
+                if self.host is None:
+                    self.host = PluginHost()
+                host = self.host
+        return host
 
 
 _default = _Default()
@@ -44,7 +56,7 @@ _default = _Default()
 
 def get_plugin_host() -> PluginHost:
     """Return the process's default :class:`PluginHost`, which the functions here use."""
-    return _default.host
+    return _default.get()
 
 
 @contextmanager
@@ -66,12 +78,12 @@ def use_plugin_host(host: PluginHost) -> Iterator[PluginHost]:
 
 def get_plugin_manager() -> pluggy.PluginManager:
     """Return the default host's pluggy ``PluginManager`` (project name ``"llmgine"``)."""
-    return _default.host.plugin_manager
+    return _default.get().plugin_manager
 
 
 def get_message_catalog() -> MessageCatalog:
     """Return the catalogue of messages that may cross a transport (core and plugins)."""
-    return _default.host.catalog
+    return _default.get().catalog
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
@@ -80,7 +92,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
     Returns the name it is registered under; ``register_handlers()`` then picks it
     up like an installed one. Its hooks are validated at once.
     """
-    return _default.host.register_plugin(plugin, name)
+    return _default.get().register_plugin(plugin, name)
 
 
 def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
@@ -91,12 +103,12 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
     hook, unless ``lenient`` (or ``LLMGINE_PLUGINS_LENIENT=1``), which warns and
     skips it instead.
     """
-    return _default.host.load_plugins(lenient=lenient)
+    return _default.get().load_plugins(lenient=lenient)
 
 
 def call_plugin_hook(plugin_name: str, hook: str, **kwargs: Any) -> Any:
     """Call one plugin's implementation of ``hook`` (pluggy passes only declared args)."""
-    return _default.host.call_hook(plugin_name, hook, **kwargs)
+    return _default.get().call_hook(plugin_name, hook, **kwargs)
 
 
 def install_plugin(
@@ -111,7 +123,7 @@ def install_plugin(
     registers it on ``bus`` again nor starts it twice. Raises :class:`PluginLoadError`
     if it cannot be registered or started (unless lenient, which warns).
     """
-    return _default.host.install_plugin(bus, name, plugin, lenient=lenient, stacklevel=3)
+    return _default.get().install_plugin(bus, name, plugin, lenient=lenient, stacklevel=3)
 
 
 def register_handlers(
@@ -129,4 +141,19 @@ def register_handlers(
     raised, or in lenient mode warned. Returns the loaded plugins in load
     order (in lenient mode, one refused or failing to start on this bus carries the error).
     """
-    return _default.host.register_handlers(bus, lenient=lenient, stacklevel=3)
+    return _default.get().register_handlers(bus, lenient=lenient, stacklevel=3)
+
+
+def _reset_for_tests() -> None:
+    """Deprecated (0.1's test helper, kept while the plugins' own tests move off it): make a
+    fresh default host. Use ``use_plugin_host(PluginHost())`` or the ``llmgine_plugin_host``
+    fixture, which give the previous host back afterwards."""
+    warnings.warn(
+        "llmgine.plugins._manager._reset_for_tests() is deprecated: use "
+        "`with llmgine.plugins.use_plugin_host(llmgine.plugins.PluginHost()):` or the "
+        "llmgine_plugin_host fixture",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    with _default.lock:
+        _default.host = None  # (made on first use)

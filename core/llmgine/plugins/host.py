@@ -381,8 +381,8 @@ class PluginHost:
 
     def registered_on(self, bus: MessageBus) -> list[str]:
         """The plugins registered on ``bus`` by this host, in registration order (a copy)."""
-        with self._lock:
-            return list(self.record(bus).registered)
+        record = self._record.get(bus)  # (not made here: looking leaves the bus unchanged)
+        return list(record.registered) if record is not None else []
 
     def stop(self, bus: MessageBus, names: list[str]) -> list[PluginLoadError]:
         """Shut down those of ``names`` started on ``bus``, as closing it would; return the
