@@ -406,3 +406,18 @@ def test_a_plugin_blocked_by_the_environment_is_blocked_in_pluggy_but_install_wi
     info = host.install_plugin(bus, "resources", GreeterPlugin())
     assert info.error is None
     assert bus.dispatch(Greet("x")) == "hello x"
+
+
+def test_pluggy_check_pending_catches_a_plugin_put_into_the_manager_directly() -> None:
+    class Typo:
+        @llmgine.hookimpl
+        def register_comands(self, register: Any) -> None:  # sic
+            raise AssertionError("never called")
+
+    get_plugin_manager().register(Typo(), "direct")  # bypassing register_plugin's checks
+    with pytest.raises(PluginLoadError, match=r"'direct' \(registered with the plugin manager"):
+        register_handlers(MessageBus.isolated())
+    with use_plugin_host(PluginHost()):
+        get_plugin_manager().register(Typo(), "direct")
+        with pytest.warns(RuntimeWarning, match="'direct'.*register_comands"):
+            register_handlers(MessageBus.isolated(), lenient=True)

@@ -33,7 +33,6 @@ from typing import Any, Protocol, TypeVar, overload
 import pytest
 
 from .messages._patterns import compile_pattern, is_pattern, validate_type_name
-from .messages._snapshot import BusSnapshot
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
 from .plugins import PluginHost, get_plugin_host, use_plugin_host
@@ -183,7 +182,7 @@ class _GlobalSnapshot:
     """``message_bus``, and the plugins the default plugin host holds."""
 
     def __init__(self) -> None:
-        self.bus = BusSnapshot(message_bus)
+        self.bus = message_bus.snapshot()
         self.host = get_plugin_host()
         self.registered = self.host.registered_on(message_bus)
         self.plugins = _plugin_names(self.host)

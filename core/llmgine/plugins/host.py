@@ -95,8 +95,6 @@ class PluginHost:
         """What is known about plugin ``name``, or ``None``."""
         return self._infos.get(name)
 
-    # Loading ---------------------------------------------------------------------------
-
     def register_plugin(self, plugin: object, name: str | None = None) -> str:
         """Add a plugin object or module that is not installed (e.g. in tests or an app).
 
@@ -175,11 +173,13 @@ class PluginHost:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
             name = self._pm.get_name(exc.plugin) or repr(exc.plugin)
-            raise PluginLoadError(
+            error = PluginLoadError(
                 f"plugin {name!r} (registered with the plugin manager directly) {exc}; "
                 "register it with llmgine.plugins.register_plugin() to have it checked",
                 plugin=name,
-            ) from exc
+            )
+            error.__cause__ = exc
+            self.fail(error, lenient, stacklevel=5)
 
     def _load(self, candidate: Candidate, lenient: bool) -> None:
         info = PluginInfo(
@@ -266,8 +266,6 @@ class PluginHost:
         origin = info.origin if info else ""
         check_hooks(self._pm, name, origin, info.distribution if info else None)
 
-    # Calling hooks ---------------------------------------------------------------------
-
     def call_hook(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call plugin ``name``'s implementation of ``hook`` alone; return its result.
 
@@ -326,8 +324,6 @@ class PluginHost:
         warnings.warn(f"{error} (skipped: lenient mode)", RuntimeWarning, stacklevel=stacklevel)
         if info is not None:
             self._infos[key or info.name] = attrs.evolve(info, error=str(error))
-
-    # Buses -----------------------------------------------------------------------------
 
     def register_handlers(
         self, bus: MessageBus | None = None, *, lenient: bool | None = None, stacklevel: int = 2
