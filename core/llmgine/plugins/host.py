@@ -164,22 +164,22 @@ class PluginHost:
             if info.error is None and name not in self._checked:
                 try:
                     self._check_hooks(name)
-                except PluginLoadError as error:
+                except PluginLoadError as refused:
                     if lenient:  # else it stays unchecked: the next call raises again
                         self._pm.unregister(name=name)
-                    self.fail(error, lenient, info, stacklevel=5)
+                    self.fail(refused, lenient, info, stacklevel=5)
                 self._checked.add(name)
         try:  # pluggy's own check, for plugins put into the manager by other means
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
             name = self._pm.get_name(exc.plugin) or repr(exc.plugin)
-            error = PluginLoadError(
+            unchecked = PluginLoadError(
                 f"plugin {name!r} (registered with the plugin manager directly) {exc}; "
                 "register it with llmgine.plugins.register_plugin() to have it checked",
                 plugin=name,
             )
-            error.__cause__ = exc
-            self.fail(error, lenient, stacklevel=5)
+            unchecked.__cause__ = exc
+            self.fail(unchecked, lenient, stacklevel=5)
 
     def _load(self, candidate: Candidate, lenient: bool) -> None:
         info = PluginInfo(
