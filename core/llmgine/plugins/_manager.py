@@ -192,6 +192,8 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         module=candidate.entry_point.value,
     )
     if _state.pm.has_plugin(candidate.name):
+        if _adopt(candidate):
+            return
         other = _state.infos.get(candidate.name)
         where = _origin(other) or " added with register_plugin()"
         error = PluginLoadError(
@@ -226,6 +228,24 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         )
         failed.__cause__ = exc
         _fail(failed, lenient, info)
+
+
+def _adopt(candidate: Candidate) -> bool:
+    """Whether ``candidate`` is the plugin a plugin's ``install(bus)`` registered already
+    (the same module object): then it is recorded with its distribution, not a clash."""
+    other = _state.infos.get(candidate.name)
+    if other is None or other.distribution or other.module != candidate.entry_point.value:
+        return False
+    try:
+        plugin = candidate.entry_point.load()
+    except FAILURES:
+        return False
+    if plugin is not _state.pm.get_plugin(candidate.name):
+        return False
+    _state.infos[candidate.name] = attrs.evolve(
+        other, distribution=candidate.dist_name, version=candidate.dist_version
+    )
+    return True
 
 
 def _describe(name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
