@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import IdempotencyConflict, ResourceNotFound
+from .errors import IdempotencyConflict, ResourceNotFound
 from ._store import CreateResult, Resource, check_type, new_resource_id
 
 __all__ = ["SqliteResourceStore"]

@@ -1,81 +1,158 @@
-"""Which store the plugin uses: set with ``configure()`` or ``LLMGINE_RESOURCES_DB``."""
+"""The plugin's state on one bus: which store it uses (``install()`` or ``LLMGINE_RESOURCES_DB``).
+
+Each bus has its own :class:`ResourcesState`, kept in a :class:`~llmgine.plugins.BusState`,
+so two buses in one process can keep their resources in different stores.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
-from ._errors import ResourceNotFound
+from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.plugins import BusState, install_plugin
+
 from ._sqlite import SqliteResourceStore
 from ._store import InMemoryResourceStore, Resource, ResourceStore
+from .errors import ResourceNotFound
 
-__all__ = ["DB_ENV", "configure", "get_resource", "get_store", "store_description"]
+if TYPE_CHECKING:
+    from llmgine.plugins import PluginInfo
+
+__all__ = [
+    "DB_ENV",
+    "ResourcesState",
+    "find_state",
+    "get_resource",
+    "get_store",
+    "install",
+    "state_of",
+]
 
 #: Path of a SQLite file to keep resources in; unset or empty: in memory.
 DB_ENV = "LLMGINE_RESOURCES_DB"
 
-_lock = threading.Lock()
-_store: ResourceStore | None = None
-#: whether _store was made here (from the environment), so we close it when replaced
-_owned = False
+#: The entry-point name the plugin is registered under.
+PLUGIN_NAME = "resources"
 
 
-def configure(store: ResourceStore | None) -> None:
-    """Make ``store`` the store the plugin's handlers use in this process.
+class ResourcesState:
+    """What the plugin uses on one bus: a store given to ``install``, or one it opens itself.
 
-    ``None`` forgets the configured store: the next command gets a fresh one from
-    ``LLMGINE_RESOURCES_DB`` (a :class:`SqliteResourceStore` at that path) or, if it
-    is unset, a new :class:`InMemoryResourceStore`. A store you pass in stays yours
-    to close; one the plugin made from the environment is closed when replaced.
+    ``db`` is the SQLite file of a store the plugin opens (``None``: in memory). A store
+    it opened is closed when the bus closes (and reopened on next use); a store given to
+    ``install`` stays the caller's to close.
     """
-    global _store, _owned
+
+    def __init__(self, *, db: str | None = None, store: ResourceStore | None = None) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._store = store
+        #: whether the store is the caller's (never closed here)
+        self.given = store is not None
+
+    @classmethod
+    def from_env(cls) -> ResourcesState:
+        """The state ``LLMGINE_RESOURCES_DB`` describes (a state made without ``install``)."""
+        return cls(db=os.environ.get(DB_ENV) or None)
+
+    @property
+    def store(self) -> ResourceStore:
+        """The store in use, opened on first use."""
+        store = self._store
+        if store is not None:
+            return store
+        with self._lock:
+            if self._store is None:
+                self._store = SqliteResourceStore(self.db) if self.db else InMemoryResourceStore()
+            return self._store
+
+    def close(self) -> None:
+        """Close a SQLite store the plugin opened (the next use opens it again)."""
+        with self._lock:
+            store = self._store
+            if self.given or not isinstance(store, SqliteResourceStore):
+                return  # the caller's, or in memory: closing it would lose the data
+            self._store = None
+        store.close()
+
+    def describe(self) -> tuple[str, bool]:
+        """``(where the resources are kept, persistent)``, without opening a database."""
+        store = self._store
+        if isinstance(store, SqliteResourceStore):
+            return f"SQLite file {os.path.abspath(store.path)}", True
+        if store is None and self.db:
+            return f"SQLite file {os.path.abspath(self.db)}", True
+        if store is None or isinstance(store, InMemoryResourceStore):
+            return "in memory (lost at exit)", False
+        return f"custom store {store!r}", True
+
+
+_STATE: BusState[ResourcesState] = BusState("llmgine-resources")
+
+
+def state_of(bus: MessageBus = message_bus) -> ResourcesState:
+    """The plugin's state on ``bus``; made from the environment if ``install`` gave none."""
+    return _STATE.setdefault(bus, ResourcesState.from_env)
+
+
+def find_state(bus: MessageBus) -> ResourcesState | None:
+    """The plugin's state on ``bus``, or ``None`` if none was made there yet."""
+    return _STATE.get(bus)
+
+
+def install(
+    bus: MessageBus,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    store: ResourceStore | None = None,
+) -> PluginInfo:
+    """Handle the resource commands on ``bus``, keeping resources in ``store`` or ``db``.
+
+    ``db`` (like ``LLMGINE_RESOURCES_DB``) is a SQLite file the plugin opens; ``store``
+    any :class:`ResourceStore` of yours (it stays yours to close). Neither: what
+    ``LLMGINE_RESOURCES_DB`` says, else in memory. Called again (or after
+    ``register_handlers(bus)``), it reconfigures ``bus``: a SQLite store the plugin
+    opened there is closed, and the next command uses the new one. Other buses are
+    unaffected. Returns the plugin's :class:`~llmgine.plugins.PluginInfo`.
+    """
     if store is not None and not isinstance(store, ResourceStore):
         raise TypeError(
-            f"configure() needs a ResourceStore (create/update/delete/get/list/close), "
-            f"got {store!r}"
+            f"llmgine_resources.install(store=...) needs a ResourceStore "
+            f"(create/update/delete/get/list/close), got {store!r}"
         )
-    with _lock:
-        old, was_owned = _store, _owned
-        _store, _owned = store, False
-    if old is not None and was_owned:
+    if db is not None and not isinstance(db, str | os.PathLike):
+        raise TypeError(f"llmgine_resources.install(db=...) needs a file path, got {db!r}")
+    if db is not None and store is not None:
+        raise ValueError(
+            "llmgine_resources.install() takes db= or store=, not both: pass "
+            "store=SqliteResourceStore(db) to use a store of your own at that path"
+        )
+    state = (
+        ResourcesState(store=store)
+        if store is not None
+        else ResourcesState(db=os.fspath(db))
+        if db is not None
+        else ResourcesState.from_env()
+    )
+    old = _STATE.pop(bus)
+    _STATE.set(bus, state)
+    if old is not None:
         old.close()
+    from . import plugin  # (the plugin module imports this one)
+
+    return install_plugin(bus, PLUGIN_NAME, plugin)
 
 
-def get_store() -> ResourceStore:
-    """Return the store in use, creating the default one on first use."""
-    global _store, _owned
-    store = _store
-    if store is not None:
-        return store
-    with _lock:
-        if _store is None:
-            path = os.environ.get(DB_ENV)
-            _store = SqliteResourceStore(path) if path else InMemoryResourceStore()
-            _owned = True
-        return _store
+def get_store(bus: MessageBus = message_bus) -> ResourceStore:
+    """Return the store the plugin uses on ``bus``, opening it on first use."""
+    return state_of(bus).store
 
 
-def get_resource(resource_id: str) -> Resource:
-    """Return the resource ``resource_id``; raises :class:`ResourceNotFound` if there is none."""
-    found = get_store().get(resource_id)
+def get_resource(resource_id: str, bus: MessageBus = message_bus) -> Resource:
+    """Return the resource ``resource_id`` of ``bus``'s store; raises :class:`ResourceNotFound`."""
+    found = get_store(bus).get(resource_id)
     if found is None:
         raise ResourceNotFound(resource_id)
     return found
-
-
-def store_description() -> tuple[str, bool]:
-    """Describe the store in use (or the one the environment will give) without opening it.
-
-    Returns ``(text, persistent)``.
-    """
-    store = _store
-    if store is None:
-        path = os.environ.get(DB_ENV)
-        if path:
-            return f"SQLite file {os.path.abspath(path)} (from {DB_ENV})", True
-        return "in memory (lost at exit)", False
-    if isinstance(store, SqliteResourceStore):
-        return f"SQLite file {os.path.abspath(store.path)}", True
-    if isinstance(store, InMemoryResourceStore):
-        return "in memory (lost at exit)", False
-    return f"custom store {store!r}", True
