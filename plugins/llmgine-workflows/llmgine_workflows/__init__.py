@@ -18,8 +18,9 @@ finished; ``engine_for(bus).get_run(run_id)`` shows how it went.
 """
 
 from ._definition import Builder, Step, Workflow
-from ._engine import DB_ENV, WorkflowEngine, engine_for, install
-from ._registry import get_workflow, register_workflow, registered_workflows
+from ._engine import DB_ENV, WorkflowEngine
+from ._registry import get_workflow, register_workflow, registered_workflows, unregister_workflow
+from ._state import WorkflowsState, engine_for, install, state_of
 from ._store import RunRecord, RunStore, StepRecord
 from .errors import (
     MissingHandlerError,
@@ -45,9 +46,12 @@ __all__ = [
     "WorkflowError",
     "WorkflowNotFoundError",
     "WorkflowRunError",
+    "WorkflowsState",
     "engine_for",
     "get_workflow",
     "install",
     "register_workflow",
     "registered_workflows",
+    "state_of",
+    "unregister_workflow",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "get_workflow",
     "register_workflow",
     "registered_workflows",
+    "unregister_workflow",
 ]
 
 _lock = threading.RLock()
@@ -105,8 +106,11 @@ def registered_workflows() -> dict[str, Workflow]:
         return {name: wf for name, (wf, _) in _workflows.items()}
 
 
-def _reset_for_tests() -> None:
-    """Forget every registered workflow and collected plugin (tests only)."""
+def unregister_workflow(name: str) -> Workflow | None:
+    """Forget the workflow ``name`` (e.g. between tests); returns it, or ``None`` if unknown.
+
+    A plugin's workflows are not declared again by its hook (each plugin is asked once).
+    """
     with _lock:
-        _workflows.clear()
-        _collected.clear()
+        found = _workflows.pop(name, None)
+    return None if found is None else found[0]

@@ -7,14 +7,21 @@ from collections.abc import Iterator
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.plugins import _manager
-from llmgine_workflows import WorkflowEngine, _registry, install
+from llmgine_workflows import (
+    WorkflowEngine,
+    _registry,
+    install,
+    registered_workflows,
+    unregister_workflow,
+)
 from wf_helpers import Act, Recorder, Undo
 
 
 @pytest.fixture(autouse=True)
 def _clean_registries() -> Iterator[None]:
     yield
-    _registry._reset_for_tests()
+    for name in registered_workflows():
+        unregister_workflow(name)
 
 
 @pytest.fixture
