@@ -59,7 +59,7 @@ def check_plugin(directory: Path) -> list[str]:
     project = tomllib.loads((directory / "pyproject.toml").read_text())
     entries = project.get("project", {}).get("entry-points", {}).get(GROUP, {})
     if len(entries) != 1:
-        return [f"{name}: needs one entry point in [project.entry-points.\"{GROUP}\"]"]
+        return [f'{name}: needs one entry point in [project.entry-points."{GROUP}"]']
     ((ep_name, entry),) = entries.items()
     problems: list[str] = []
     package = _package(directory, entry)
@@ -120,7 +120,7 @@ def check_plugin(directory: Path) -> list[str]:
     init = package / "__init__.py"
     install = None
     if init.exists():
-        for path, tree, _ in _sources(package):
+        for _path, tree, _ in _sources(package):
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name == "install":
                     install = node

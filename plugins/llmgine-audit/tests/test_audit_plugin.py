@@ -189,7 +189,7 @@ def test_configure_is_a_deprecated_alias_configuring_message_bus(log_path: Path)
         llmgine_audit.configure(path=log_path)
     message_bus.emit(event("on message_bus"))
     assert messages(log_path) == ["on message_bus"]
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         llmgine_audit.configure(None)  # back to the environment: idle
     assert llmgine_audit.get_audit_log() is None
 

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from llmgine.messages import Command, Event, MessageBus
+from llmgine.messages import Command, Event
 from llmgine.middleware import Around, Next
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode

@@ -60,9 +60,7 @@ def find_state(bus: MessageBus) -> OtelState | None:
     return _STATE.get(bus)
 
 
-def install(
-    bus: MessageBus, *, tracer_provider: trace.TracerProvider | None = None
-) -> PluginInfo:
+def install(bus: MessageBus, *, tracer_provider: trace.TracerProvider | None = None) -> PluginInfo:
     """Make a span per dispatch and per subscriber call on ``bus`` (whatever ``LLMGINE_OTEL``).
 
     Spans go to ``tracer_provider`` (default: the global one). Registers and starts

@@ -162,9 +162,12 @@ def test_configure_is_a_deprecated_alias_configuring_message_bus() -> None:
     assert llmgine_resources.get_store() is store
     resource_id = message_bus.dispatch(CreateResourceCommand("example", {"a": 1}))
     assert store.get(resource_id) is not None
-    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="ResourceStore"):
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(TypeError, match="ResourceStore"),
+    ):
         llmgine_resources.configure({"not": "a store"})  # type: ignore[arg-type]
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         llmgine_resources.configure(None)  # back to the environment: a new in-memory store
     assert llmgine_resources.get_store() is not store
 

@@ -39,6 +39,7 @@ DB_ENV = "LLMGINE_WORKFLOWS_DB"
 
 T = TypeVar("T")
 
+
 def _run_or_return(coro: Coroutine[Any, Any, T]) -> T | Coroutine[Any, Any, T]:
     """Run ``coro`` to the end when called from sync code; hand it back inside a loop.
 

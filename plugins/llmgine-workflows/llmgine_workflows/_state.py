@@ -75,7 +75,7 @@ def install(
     db: str | os.PathLike[str] | None = None,
     store: RunStore | None = None,
 ) -> WorkflowEngine:
-    """Run workflows on ``bus`` (default ``message_bus``), keeping their runs in the SQLite file ``db`` or in ``store``.
+    """Run workflows on ``bus`` (default ``message_bus``), runs kept in file ``db`` or ``store``.
 
     ``db`` is like ``LLMGINE_WORKFLOWS_DB`` (neither given: that variable, else in
     memory); ``store`` a :class:`RunStore` of yours (it stays yours to close). Registers
