@@ -33,7 +33,7 @@ for _type in (Fetch, Forget):
 
 @pytest.fixture
 def crawl() -> Any:
-    from llmgine_workflows import Step, Workflow, _registry
+    from llmgine_workflows import Step, Workflow
 
     llmgine_workflows.register_workflow(
         Workflow(
@@ -51,7 +51,7 @@ def crawl() -> Any:
         )
     )
     yield
-    _registry._reset_for_tests()
+    llmgine_workflows.unregister_workflow("crawl")
 
 
 async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config, crawl, serving):
