@@ -1,7 +1,7 @@
 """Two isolated buses in one process, each with its own plugin settings, work side by side.
 
 Each has its own resources database, workflows database and audit log, given with
-``install(bus, ...)``; closing one leaves the other working. (The Redis half, one bus
+``install(bus, ...)``, and its own workflow definitions; closing one leaves the other working. (The Redis half, one bus
 on Redis while the other stays local, is in llmgine-redis's tests.)
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import attrs
 import llmgine_audit
@@ -28,21 +27,15 @@ class Note(Command[str]):
     text: str
 
 
-@pytest.fixture
-def workflow() -> Any:
-    llmgine_workflows.register_workflow(
-        Workflow("note", [Step("note", Note, lambda inp, res: Note(inp["text"]))])
-    )
-    yield
-    llmgine_workflows.unregister_workflow("note")
-
-
 def make_bus(name: str, where: Path) -> MessageBus:
     where.mkdir()
     bus = MessageBus.isolated(strict=True)
     bus.register_command(Note, lambda command: f"{name}: {command.text}")
     llmgine_resources.install(bus, db=where / "resources.db")
     llmgine_workflows.install(bus, db=where / "workflows.db")
+    llmgine_workflows.register_workflow(
+        Workflow("note", [Step("note", Note, lambda inp, res: Note(inp["text"]))]), bus=bus
+    )
     llmgine_audit.install(bus, log=where / "audit.jsonl")
     return bus
 
@@ -52,7 +45,6 @@ def logged(where: Path) -> list[str]:
     return [json.loads(line)["event_type"] for line in lines]
 
 
-@pytest.mark.usefixtures("workflow")
 def test_two_buses_keep_their_own_resources_runs_and_audit_logs(tmp_path: Path) -> None:
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     a, b = make_bus("a", a_dir), make_bus("b", b_dir)

@@ -28,7 +28,6 @@ from llmgine.messages.events import (
 
 from ._definition import Workflow
 from ._owners import engine_owner, start_driving, stop_driving
-from ._registry import get_workflow
 from ._store import RunRecord, RunStore, to_json
 from .errors import MissingHandlerError, WorkflowError, WorkflowRunError
 
@@ -177,7 +176,7 @@ class WorkflowEngine:
         not waiting for that run to finish (it may be driven by another process, or
         by one that died).
         """
-        workflow = get_workflow(command.workflow_name)
+        workflow = self._workflow(command.workflow_name)
         self._check_handlers(workflow)
         input_json = to_json(dict(command.input), f"input of workflow {workflow.name!r}")
         run_id, owner = command.command_id, self.owner
@@ -215,7 +214,7 @@ class WorkflowEngine:
             run = self.store.claim(run_id, owner=owner)
             if run.finished:
                 return run_id
-            workflow = get_workflow(run.workflow_name)
+            workflow = self._workflow(run.workflow_name)
             if workflow.step_names != run.step_names:
                 raise WorkflowRunError(
                     f"run {run_id} of workflow {workflow.name!r} started with steps "
@@ -240,6 +239,11 @@ class WorkflowEngine:
         return run_id
 
     # Driving ----------------------------------------------------------------------
+
+    def _workflow(self, name: str) -> Workflow:
+        from ._state import get_workflow  # (the state module imports this one)
+
+        return get_workflow(name, self.bus)
 
     def _check_handlers(self, workflow: Workflow) -> None:
         handlers = self.bus.command_handlers()

@@ -2,8 +2,8 @@
 
 Each bus has its own :class:`WorkflowsState` (in a :class:`~llmgine.plugins.BusState`),
 made by ``install(bus, db=..., store=...)`` or, without it, from ``LLMGINE_WORKFLOWS_DB``
-when the plugin is registered on the bus. Workflow definitions are shared by the
-process (see :mod:`._registry`): every bus can run every registered workflow.
+when the plugin is registered on the bus. Workflow definitions are per
+bus too (a :class:`WorkflowRegistry`), like its command handlers.
 """
 
 from __future__ import annotations
@@ -15,23 +15,37 @@ from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.commands import ResumeWorkflowCommand, StartWorkflowCommand
 from llmgine.plugins import BusState, install_plugin
 
+from ._definition import Workflow
 from ._engine import DB_ENV, WorkflowEngine
+from ._registry import WorkflowRegistry
 from ._store import RunStore
 from .errors import WorkflowError
 
-__all__ = ["BusHandlers", "WorkflowsState", "engine_for", "find_state", "install", "state_of"]
+__all__ = [
+    "BusHandlers",
+    "WorkflowsState",
+    "engine_for",
+    "find_state",
+    "get_workflow",
+    "install",
+    "register_workflow",
+    "registered_workflows",
+    "state_of",
+    "unregister_workflow",
+]
 
 #: The entry-point name the plugin is registered under.
 PLUGIN_NAME = "workflows"
 
 
 class WorkflowsState:
-    """The workflows engine of one bus (bound to it when the plugin starts there)."""
+    """One bus's workflows: its engine (bound when the plugin starts there) and definitions."""
 
-    __slots__ = ("engine",)
+    __slots__ = ("engine", "registry")
 
-    def __init__(self, engine: WorkflowEngine) -> None:
+    def __init__(self, engine: WorkflowEngine, registry: WorkflowRegistry | None = None) -> None:
         self.engine = engine
+        self.registry = WorkflowRegistry() if registry is None else registry
 
     @classmethod
     def from_env(cls) -> WorkflowsState:
@@ -98,7 +112,7 @@ def install(
         else WorkflowEngine(db=os.fspath(db) if db is not None else os.environ.get(DB_ENV))
     )
     old = _STATE.get(bus)
-    _STATE.set(bus, WorkflowsState(engine))
+    _STATE.set(bus, WorkflowsState(engine, old.registry if old is not None else None))
     if old is not None and old.engine.bound:
         old.engine.close()
     from . import plugin  # (the plugin module imports this one)
@@ -118,3 +132,33 @@ def engine_for(bus: MessageBus | None = None) -> WorkflowEngine:
             "with llmgine-workflows installed, or llmgine_workflows.install(bus)"
         )
     return state.engine
+
+
+def register_workflow(
+    workflow: Workflow, *, source: str = "register_workflow()", bus: MessageBus = message_bus
+) -> None:
+    """Make ``workflow`` startable on ``bus`` with ``StartWorkflowCommand(workflow.name, input)``.
+
+    Registering an equal definition again is a no-op; a different workflow with
+    the same name raises :class:`WorkflowDefinitionError`. ``source`` (e.g. a
+    plugin name) appears in error messages.
+    """
+    state_of(bus).registry.register(workflow, source=source)
+
+
+def unregister_workflow(name: str, *, bus: MessageBus = message_bus) -> Workflow | None:
+    """Forget workflow ``name`` on ``bus``; returns it, or ``None`` if it was not registered.
+
+    A plugin's workflows are not declared again by its hook (each plugin is asked once).
+    """
+    return state_of(bus).registry.unregister(name)
+
+
+def get_workflow(name: str, bus: MessageBus = message_bus) -> Workflow:
+    """Return workflow ``name`` of ``bus``, or raise :class:`WorkflowNotFoundError`."""
+    return state_of(bus).registry.get(name)
+
+
+def registered_workflows(bus: MessageBus = message_bus) -> dict[str, Workflow]:
+    """Return every workflow registered on ``bus`` by name (plugins' hooks collected first)."""
+    return state_of(bus).registry.all()

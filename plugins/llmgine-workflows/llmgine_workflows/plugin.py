@@ -17,7 +17,7 @@ from llmgine.plugins import PluginStatus, Register
 
 from . import _cli
 from ._engine import DB_ENV
-from ._registry import collect_plugin_workflows, ensure_hookspec
+from ._registry import ensure_hookspec
 from ._state import BusHandlers, state_of
 
 __all__ = ["plugin_status", "register_cli", "register_commands", "startup"]
@@ -41,15 +41,15 @@ def register_commands(register: Register, bus: MessageBus) -> None:
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
-    """Bind ``bus``'s engine to it and collect every plugin's workflows.
+    """Bind ``bus``'s engine to it and collect every plugin's workflows for ``bus``.
 
     After ``bus.close()`` the handlers stay registered and ``register_handlers()``
     runs ``startup`` again without ``register_commands``: the closed engine is bound
     again, which reopens a store it opened itself.
     """
-    ensure_hookspec()
-    state_of(bus).engine.bind(bus)
-    collect_plugin_workflows()
+    state = state_of(bus)
+    state.engine.bind(bus)
+    state.registry.collect()
 
 
 @llmgine.hookimpl

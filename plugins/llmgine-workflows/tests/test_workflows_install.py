@@ -16,16 +16,13 @@ from wf_helpers import Act, Recorder, Undo, act_step
 
 
 def recording_bus() -> MessageBus:
+    """A bus with the Act/Undo handlers and workflow "w" (one step)."""
     recorder = Recorder()
     bus = MessageBus.isolated(strict=True)
     bus.register_command(Act, recorder.act)
     bus.register_command(Undo, recorder.undo)
+    register_workflow(Workflow("w", [act_step("a", "A")]), bus=bus)
     return bus
-
-
-@pytest.fixture(autouse=True)
-def workflow() -> None:
-    register_workflow(Workflow("w", [act_step("a", "A")]))
 
 
 def test_each_bus_keeps_its_runs_in_its_own_database(tmp_path: Path) -> None:
