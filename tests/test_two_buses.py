@@ -1,8 +1,9 @@
 """Two isolated buses in one process, each with its own plugin settings, work side by side.
 
 Each has its own resources database, workflows database and audit log, given with
-``install(bus, ...)``, and its own workflow definitions; closing one leaves the other working. (The Redis half, one bus
-on Redis while the other stays local, is in llmgine-redis's tests.)
+``install(bus, ...)``, and its own workflow definitions; closing one leaves the other
+working. (The Redis half, one bus on Redis while the other stays local, is in
+llmgine-redis's tests.)
 """
 
 from __future__ import annotations
