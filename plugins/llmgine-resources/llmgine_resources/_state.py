@@ -57,6 +57,28 @@ class ResourcesState:
         """The state ``LLMGINE_RESOURCES_DB`` describes (a state made without ``install``)."""
         return cls(db=os.environ.get(DB_ENV) or None)
 
+    @classmethod
+    def configured(cls, db: object, store: object) -> ResourcesState:
+        """The state ``install(bus, db=db, store=store)`` asks for; errors name the setting."""
+        match (db, store):
+            case (None, None):
+                return cls.from_env()
+            case (None, ResourceStore() as given):
+                return cls(store=given)
+            case (str() | os.PathLike() as path, None):
+                return cls(db=os.fspath(path))
+            case (None, _):
+                raise TypeError(
+                    f"llmgine_resources.install(store=...) needs a ResourceStore "
+                    f"(create/update/delete/get/list/close), got {store!r}"
+                )
+            case (_, None):
+                raise TypeError(f"llmgine_resources.install(db=...) needs a file path, got {db!r}")
+        raise ValueError(
+            "llmgine_resources.install() takes db= or store=, not both: pass "
+            "store=SqliteResourceStore(db) to use a store of your own at that path"
+        )
+
     @property
     def store(self) -> ResourceStore:
         """The store in use, opened on first use."""
@@ -117,25 +139,7 @@ def install(
     opened there is closed, and the next command uses the new one. Other buses are
     unaffected. Returns the plugin's :class:`~llmgine.plugins.PluginInfo`.
     """
-    if store is not None and not isinstance(store, ResourceStore):
-        raise TypeError(
-            f"llmgine_resources.install(store=...) needs a ResourceStore "
-            f"(create/update/delete/get/list/close), got {store!r}"
-        )
-    if db is not None and not isinstance(db, str | os.PathLike):
-        raise TypeError(f"llmgine_resources.install(db=...) needs a file path, got {db!r}")
-    if db is not None and store is not None:
-        raise ValueError(
-            "llmgine_resources.install() takes db= or store=, not both: pass "
-            "store=SqliteResourceStore(db) to use a store of your own at that path"
-        )
-    state = (
-        ResourcesState(store=store)
-        if store is not None
-        else ResourcesState(db=os.fspath(db))
-        if db is not None
-        else ResourcesState.from_env()
-    )
+    state = ResourcesState.configured(db, store)
     old = _STATE.pop(bus)
     _STATE.set(bus, state)
     if old is not None:

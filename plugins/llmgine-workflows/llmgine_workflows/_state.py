@@ -21,18 +21,7 @@ from ._registry import WorkflowRegistry
 from ._store import RunStore
 from .errors import WorkflowError
 
-__all__ = [
-    "BusHandlers",
-    "WorkflowsState",
-    "engine_for",
-    "find_state",
-    "get_workflow",
-    "install",
-    "register_workflow",
-    "registered_workflows",
-    "state_of",
-    "unregister_workflow",
-]
+# (Its public names are exported, and listed, by the package.)
 
 #: The entry-point name the plugin is registered under.
 PLUGIN_NAME = "workflows"
@@ -83,6 +72,15 @@ class BusHandlers:
         return state_of(self.bus).engine.handle_resume(command)
 
 
+def _db_setting(db: object) -> str | None:
+    """The ``db=`` given to ``install`` as a path, else ``LLMGINE_WORKFLOWS_DB``'s."""
+    if db is None:
+        return os.environ.get(DB_ENV) or None
+    if not isinstance(db, str | os.PathLike):
+        raise TypeError(f"llmgine_workflows.install(db=...) needs a file path, got {db!r}")
+    return os.fspath(db)
+
+
 def install(
     bus: MessageBus = message_bus,
     *,
@@ -97,20 +95,17 @@ def install(
     after keeps these settings). Called again, it reconfigures ``bus``: the old engine
     is closed (with a store it opened) and new runs go to the new one. Returns the engine.
     """
-    if store is not None and not isinstance(store, RunStore):
-        raise TypeError(f"llmgine_workflows.install(store=...) needs a RunStore, got {store!r}")
-    if db is not None and not isinstance(db, str | os.PathLike):
-        raise TypeError(f"llmgine_workflows.install(db=...) needs a file path, got {db!r}")
-    if db is not None and store is not None:
+    if store is None:
+        engine = WorkflowEngine(db=_db_setting(db))
+    elif db is not None:
         raise ValueError(
             "llmgine_workflows.install() takes db= or store=, not both: pass "
             "store=RunStore(db) to use a store of your own at that path"
         )
-    engine = (
-        WorkflowEngine(store)
-        if store is not None
-        else WorkflowEngine(db=os.fspath(db) if db is not None else os.environ.get(DB_ENV))
-    )
+    elif isinstance(store, RunStore):
+        engine = WorkflowEngine(store)
+    else:
+        raise TypeError(f"llmgine_workflows.install(store=...) needs a RunStore, got {store!r}")
     old = _STATE.get(bus)
     _STATE.set(bus, WorkflowsState(engine, old.registry if old is not None else None))
     if old is not None and old.engine.bound:
