@@ -122,7 +122,11 @@ def plugin_status() -> PluginStatus:
     state: AuditState = find_state(message_bus) or AuditState.from_env()
     log = state.log
     if log is None:
-        return PluginStatus(active=False, activate=f"set {LOG_ENV}=/path/to/audit.jsonl")
+        return PluginStatus(
+            active=False,
+            activate=f"set {LOG_ENV}=/path/to/audit.jsonl, or call "
+            "llmgine_audit.install(bus, log=path)",
+        )
     detail = f"appending every event to {log.path}"
     if log.dropped:
         detail += f"; {log.dropped} event(s) dropped, last error: {log.last_error}"

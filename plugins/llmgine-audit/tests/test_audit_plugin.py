@@ -33,7 +33,9 @@ def test_unconfigured_it_is_idle_subscribes_nothing_and_says_how_to_activate(
     audit_plugin.register_subscribers(subscribe=bus.subscribe_event, bus=bus)
     assert bus.subscriptions == ()
     assert audit_plugin.plugin_status() == PluginStatus(
-        active=False, activate="set LLMGINE_AUDIT_LOG=/path/to/audit.jsonl"
+        active=False,
+        activate="set LLMGINE_AUDIT_LOG=/path/to/audit.jsonl, or call "
+        "llmgine_audit.install(bus, log=path)",
     )
     assert llmgine_audit.get_audit_log(bus) is None
     audit_plugin.startup(bus)  # lifecycle hooks are harmless when idle

@@ -50,5 +50,6 @@ def plugin_status() -> PluginStatus:
     return PluginStatus(
         active=False,
         detail="idle: no spans are made",
-        activate=f"set {ENABLE_ENV}=1 and configure an OpenTelemetry SDK TracerProvider",
+        activate=f"set {ENABLE_ENV}=1 (or call llmgine_otel.install(bus)) and configure an "
+        "OpenTelemetry SDK TracerProvider",
     )

@@ -204,3 +204,23 @@ def test_the_installed_entry_point_is_discoverable() -> None:
     assert found["resources"].dist is not None
     assert found["resources"].dist.metadata["Name"] == "llmgine-resources"
     assert found["resources"].load() is resources_plugin
+
+
+def test_install_before_the_first_discovery_is_not_a_name_clash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # install() registers the plugin module itself; discovery then finds the same
+    # module under the same entry-point name and takes it as that plugin, not a clash
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "resources")
+    _manager._reset_for_tests()
+    try:
+        bus = MessageBus.isolated(strict=True)
+        store = InMemoryResourceStore()
+        llmgine_resources.install(bus, store=store)
+        infos = {info.name: info for info in register_handlers(bus)}
+        assert infos["resources"].error is None
+        assert infos["resources"].distribution == "llmgine-resources"
+        assert llmgine_resources.get_store(bus) is store
+        assert bus.dispatch(CreateResourceCommand("example", {})).startswith("res_")
+    finally:
+        _manager._reset_for_tests()

@@ -98,6 +98,13 @@ class WorkflowEngine:
         self._cancel_close = bus.on_close(self.close)
 
     @property
+    def path(self) -> str | None:
+        """The file its runs are (or will be) kept in: ``":memory:"`` or ``None`` for memory."""
+        if self._store is not None:
+            return self._store.path
+        return self._db or os.environ.get(DB_ENV) or None
+
+    @property
     def bound(self) -> bool:
         """Whether the engine was bound to a bus (it may have been closed since)."""
         return self._bus is not None

@@ -11,14 +11,14 @@ import argparse
 import os
 
 import llmgine
-from llmgine.messages.bus import MessageBus
+from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.commands import ResumeWorkflowCommand, StartWorkflowCommand
 from llmgine.plugins import PluginStatus, Register
 
 from . import _cli
 from ._engine import DB_ENV
 from ._registry import ensure_hookspec
-from ._state import BusHandlers, state_of
+from ._state import BusHandlers, find_state, state_of
 
 __all__ = ["plugin_status", "register_cli", "register_commands", "startup"]
 
@@ -54,14 +54,19 @@ def startup(bus: MessageBus) -> None:
 
 @llmgine.hookimpl
 def plugin_status() -> PluginStatus:
-    """Active; runs survive the process only when ``LLMGINE_WORKFLOWS_DB`` is set."""
-    path = os.environ.get(DB_ENV)
-    if path:
+    """Active; runs survive the process only in a file (``LLMGINE_WORKFLOWS_DB``, ``install``).
+
+    Describes ``message_bus``'s engine, or the one the environment would give it.
+    """
+    state = find_state(message_bus)
+    path = state.engine.path if state is not None else os.environ.get(DB_ENV) or None
+    if path is not None and path != ":memory:":
         return PluginStatus(active=True, detail=f"workflow runs are kept in {path}")
     return PluginStatus(
         active=True,
         detail="workflow runs are kept in memory only (lost at exit, cannot be resumed)",
-        activate=f"set {DB_ENV}=/path/to/workflows.sqlite3 to persist and resume runs",
+        activate=f"set {DB_ENV}=/path/to/workflows.sqlite3 (or call "
+        "llmgine_workflows.install(bus, db=path)) to persist and resume runs",
     )
 
 

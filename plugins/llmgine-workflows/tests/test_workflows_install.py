@@ -80,3 +80,19 @@ def test_the_old_entry_module_is_a_deprecated_alias() -> None:
 
     assert old.register_commands is plugin.register_commands
     assert old.startup is plugin.startup
+
+
+def test_status_describes_the_database_install_gave_message_bus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmgine.messages.bus import message_bus
+    from llmgine_workflows import plugin
+
+    monkeypatch.delenv("LLMGINE_WORKFLOWS_DB", raising=False)
+    assert "memory" in plugin.plugin_status().detail
+    try:
+        install(message_bus, db=tmp_path / "runs.db")
+        assert str(tmp_path / "runs.db") in plugin.plugin_status().detail
+    finally:
+        message_bus.close()
+        message_bus.reset()
