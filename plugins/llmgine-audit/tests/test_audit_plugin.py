@@ -255,3 +255,20 @@ def test_after_a_rotation_closing_the_log_makes_the_next_event_open_the_new_file
     bus.emit(event("after"))
     assert messages(rotated) == ["before", "still into the open file"]
     assert messages(log_path) == ["after"]
+
+
+def test_a_log_forgotten_with_its_bus_releases_its_file(log_path: Path) -> None:
+    import gc
+    import os
+
+    bus = MessageBus.isolated(strict=True)
+    llmgine_audit.install(bus, log=log_path)
+    log = llmgine_audit.get_audit_log(bus)
+    assert log is not None
+    fd = log._fd
+    assert fd is not None
+    del log
+    bus.reset()  # forgets the plugin's state unclosed (as a dropped bus would)
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)
