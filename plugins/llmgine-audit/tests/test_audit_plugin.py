@@ -270,5 +270,5 @@ def test_a_log_forgotten_with_its_bus_releases_its_file(log_path: Path) -> None:
     del log
     bus.reset()  # forgets the plugin's state unclosed (as a dropped bus would)
     gc.collect()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(fd)
