@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from .errors import IncompatiblePluginError
+from .errors import IncompatiblePluginError, PluginLoadError
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution, EntryPoint
@@ -77,6 +77,14 @@ class Candidate:
         """``'name' (module:attr) from dist version``, for error messages."""
         where = f"{self.dist_name} {self.dist_version}" if self.distribution else "unknown dist"
         return f"plugin {self.name!r} ({self.entry_point.value}) from {where}"
+
+    def error(self, problem: str, cause: BaseException | None = None) -> PluginLoadError:
+        """A :class:`PluginLoadError` ``<describe()> <problem>`` naming this plugin."""
+        error = PluginLoadError(
+            f"{self.describe()} {problem}", plugin=self.name, distribution=self.dist_name
+        )
+        error.__cause__ = cause
+        return error
 
     def names(self) -> set[str]:
         """Names the environment filters match: entry point and distribution, normalized."""

@@ -9,7 +9,7 @@ nowhere else, so that no payload can name an arbitrary class to build.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..messages.commands import Command
@@ -89,6 +89,25 @@ class MessageCatalog:
             self._by_class[cls] = wire
             self._sources.setdefault(wire, source)
         return wire
+
+    def register_all(self, source: str, hook: Callable[[RegisterMessage], object]) -> list[str]:
+        """Call ``hook(register)``, recording what it registers for ``source``: all or nothing.
+
+        Returns the names it added, in order; if ``hook`` raises, every name ``source``
+        registered is forgotten again and the exception propagates.
+        """
+        before = set(self.names())
+        names: dict[str, None] = {}  # (ordered, without repeats)
+
+        def register(cls: type, name: str | None = None, /) -> None:
+            names[self.register(cls, name, source=source)] = None
+
+        try:
+            hook(register)
+        except BaseException:
+            self.remove_source(source)
+            raise
+        return [n for n in names if n not in before]
 
     def name_of(self, cls: type) -> str | None:
         """The wire name of exactly ``cls`` (not of a base class), or ``None``."""

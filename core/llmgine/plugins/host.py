@@ -9,6 +9,8 @@ from then on a dispatch is a dict lookup and a call.
 
 from __future__ import annotations
 
+import contextlib
+
 import threading
 import warnings
 from typing import Any
@@ -181,22 +183,32 @@ class PluginHost:
             unchecked.__cause__ = exc
             self.fail(unchecked, lenient, stacklevel=5)
 
+    def _adopt(self, candidate: Candidate) -> bool:
+        """Whether ``candidate`` is the very plugin ``install_plugin()`` registered before
+        discovery; then it gains its distribution instead of being a name clash."""
+        known = self._infos.get(candidate.name)
+        if known is None or known.distribution or known.module != candidate.entry_point.value:
+            return False
+        with contextlib.suppress(Exception):  # (then it is another plugin of that name)
+            if candidate.entry_point.load() is self._pm.get_plugin(candidate.name):
+                dist, version = candidate.dist_name, candidate.dist_version
+                self._infos[candidate.name] = attrs.evolve(
+                    known, distribution=dist, version=version
+                )
+                return True
+        return False
+
     def _load(self, candidate: Candidate, lenient: bool) -> None:
-        info = PluginInfo(
-            name=candidate.name,
-            distribution=candidate.dist_name,
-            version=candidate.dist_version,
-            module=candidate.entry_point.value,
-        )
+        dist, version, module = candidate.dist_name, candidate.dist_version, candidate.entry_point
+        info = PluginInfo(candidate.name, dist, version, module.value)
         if self._pm.has_plugin(candidate.name):
+            if self._adopt(candidate):
+                return
             other = self._infos.get(candidate.name)
             where = other.origin if other and other.origin else " added with register_plugin()"
-            error = PluginLoadError(
-                f"{candidate.describe()} has the same name as the plugin{where}; plugin names "
-                f"must be unique: rename one, or block this one with "
-                f"{DISABLE_ENV}={candidate.dist_name or candidate.name}",
-                plugin=candidate.name,
-                distribution=candidate.dist_name,
+            error = candidate.error(
+                f"has the same name as the plugin{where}; plugin names must be unique: rename "
+                f"one, or block this one with {DISABLE_ENV}={candidate.dist_name or candidate.name}"
             )
             # Recorded under its own key: the plugin that has the name keeps its entry.
             self.fail(error, lenient, info, key=f"{candidate.name} ({candidate.describe()})")
@@ -215,13 +227,7 @@ class PluginHost:
             if self._pm.get_plugin(candidate.name) is not None:
                 self._pm.unregister(name=candidate.name)
             if not isinstance(exc, PluginLoadError):
-                failed = PluginLoadError(
-                    f"{candidate.describe()} {step}: {type(exc).__name__}: {exc}",
-                    plugin=candidate.name,
-                    distribution=candidate.dist_name,
-                )
-                failed.__cause__ = exc
-                exc = failed
+                exc = candidate.error(f"{step}: {type(exc).__name__}: {exc}", exc)
             self.fail(exc, lenient, info, stacklevel=6)
 
     def _describe(self, name: str, plugin: object, base: PluginInfo | None) -> PluginInfo:
@@ -245,21 +251,18 @@ class PluginHost:
         self, name: str, source: str, info: PluginInfo | None = None
     ) -> tuple[str, ...]:
         """Call plugin ``name``'s ``register_messages``: all its names are recorded, or none."""
-        before = set(self._catalog.names())
-        names: dict[str, None] = {}  # (ordered, without repeats)
-
-        def register(cls: type, wire: str | None = None) -> None:
-            names[self._catalog.register(cls, wire, source=source)] = None
-
+        hook = "register_messages"
         try:
-            self.call_hook(name, "register_messages", register=register)
+            return tuple(
+                self._catalog.register_all(
+                    source, lambda register: self.call_hook(name, hook, register=register)
+                )
+            )
         except BaseException as exc:
             if not is_plugin_failure(exc):
                 raise
-            self._catalog.remove_source(source)
             what = "claims a wire name" if isinstance(exc, WireNameClash) else "failed"
-            raise self.hook_error(name, f"{what} in its register_messages hook", exc, info) from exc
-        return tuple(n for n in names if n not in before)
+            raise self.hook_error(name, f"{what} in its {hook} hook", exc, info) from exc
 
     def _check_hooks(self, name: str) -> None:
         info = self._infos.get(name)
@@ -309,7 +312,7 @@ class PluginHost:
         """``value``, or if ``None`` the ``LLMGINE_PLUGINS_LENIENT`` environment variable."""
         return env_flag(LENIENT_ENV) if value is None else value
 
-    def fail(
+    def fail(  # (a fixed-order signature: the callers' warnings point at their callers)
         self,
         error: PluginLoadError,
         lenient: bool,
@@ -343,7 +346,7 @@ class PluginHost:
             for i in self.plugins()
         ]
 
-    def install_plugin(
+    def install_plugin(  # noqa: PLR0913
         self,
         bus: MessageBus,
         name: str,

@@ -58,6 +58,13 @@ class AuditLog:
         counts = f"{self.written} written, {self.dropped} dropped"
         return f"<AuditLog {str(self.path)!r}: {counts}{state}>"
 
+    def __del__(self) -> None:
+        # A log forgotten with its bus (reset, or dropped unclosed) releases its file.
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def write(self, event: Event) -> Change | None:
         """Append ``event`` as one line; never raises ``OSError``. Returns what changed, if so."""
         line = to_json_line(event)

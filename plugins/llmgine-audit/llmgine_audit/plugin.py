@@ -3,38 +3,56 @@
 from __future__ import annotations
 
 import threading
-import weakref
-from collections.abc import Callable
-from typing import Any
 
 import llmgine
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.errors import AsyncHandlerError
 from llmgine.messages.events import Event, SystemEvent
-from llmgine.plugins import PluginStatus
+from llmgine.plugins import PluginStatus, Subscribe
 
-from ._config import LOG_ENV, get_audit_log, on_configured
-from ._log import AuditLog
+from ._state import LOG_ENV, AuditState, find_state, state_of
 
-__all__ = ["plugin_status", "record_event", "register_subscribers", "shutdown", "startup"]
+__all__ = [
+    "Recorder",
+    "attach",
+    "plugin_status",
+    "record_event",
+    "register_subscribers",
+    "shutdown",
+    "startup",
+]
 
 
-def record_event(event: Event) -> None:
-    """Append ``event`` to the audit log; never raises for a failing disk.
+def record_event(event: Event, bus: MessageBus = message_bus) -> None:
+    """Append ``event`` to ``bus``'s audit log; never raises for a failing disk.
 
     When writing starts failing, a ``system.audit.error`` event is queued once (for
     alerting subscribers); when it works again, a ``system.audit.info`` event saying
     how many events were dropped, which lands in the log itself and marks the gap.
     """
-    log = get_audit_log()
+    state = state_of(bus)
+    log = state.log
     if log is None:
         return
     change = log.write(event)
-    if change is None and log.failing and log in _unreported:
+    if change is None and log.failing and state.unreported:
         change = "failed"  # the startup report that could not be published then
     if change is not None:
-        _unreported.discard(log)
-        message_bus.add_pending_event(_report(change, log.last_error, str(log.path), log.dropped))
+        state.unreported = False
+        bus.add_pending_event(_report(change, log.last_error, str(log.path), log.dropped))
+
+
+class Recorder:
+    """The subscriber of one bus: :func:`record_event` into that bus's log."""
+
+    __slots__ = ("bus",)
+
+    def __init__(self, bus: MessageBus) -> None:
+        self.bus = bus
+
+    def record(self, event: Event) -> None:
+        """:func:`record_event` on this bus."""
+        record_event(event, self.bus)
 
 
 def _report(change: str, error: str | None, path: str, dropped: int) -> SystemEvent:
@@ -53,52 +71,33 @@ def _report(change: str, error: str | None, path: str, dropped: int) -> SystemEv
     )
 
 
-#: Key of ``MessageBus.extensions`` marking a bus the plugin started on; ``bus.reset()``,
-#: which forgets the bus's plugins, clears it.
-_EXTENSION = "llmgine-audit"
-#: The buses the plugin started on, for configure() to attach the log to later.
-_buses: weakref.WeakSet[MessageBus] = weakref.WeakSet()
-#: Makes "not subscribed yet, so subscribe" one step (configure() may race startup).
+#: Makes "not subscribed yet, so subscribe" one step (install() may race startup).
 _attach_lock = threading.Lock()
-#: Logs whose failure at startup is not reported yet: ``record_event`` queues the report.
-_unreported: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
-def _attach(bus: MessageBus) -> None:
-    """Subscribe ``record_event`` to every event on ``bus``, once, if a log is configured."""
+def attach(bus: MessageBus) -> None:
+    """Subscribe a :class:`Recorder` to every event on ``bus``, once, if a log is configured."""
     with _attach_lock:
-        if get_audit_log() is None or any(s.handler is record_event for s in bus.subscriptions):
+        if state_of(bus).log is None or any(
+            isinstance(getattr(s.handler, "__self__", None), Recorder) for s in bus.subscriptions
+        ):
             return
-        bus.subscribe_event("*", record_event)
-
-
-def _attach_to_loaded_buses() -> None:
-    """After a late ``configure()``: attach the log to the buses the plugin is still on."""
-    for bus in list(_buses):
-        if _EXTENSION in bus.extensions:
-            _attach(bus)
-
-
-on_configured.append(_attach_to_loaded_buses)
+        bus.subscribe_event("*", Recorder(bus).record)
 
 
 @llmgine.hookimpl
-def register_subscribers(subscribe: Callable[[Any, Callable[[Any], Any]], object]) -> None:
-    """Subscribe ``record_event`` to every event, if an audit log is configured."""
-    if get_audit_log() is not None:
-        subscribe("*", record_event)
+def register_subscribers(subscribe: Subscribe, bus: MessageBus) -> None:
+    """Subscribe ``bus``'s :class:`Recorder` to every event, if an audit log is configured."""
+    if state_of(bus).log is not None:
+        subscribe("*", Recorder(bus).record)
 
 
 @llmgine.hookimpl
 def startup(bus: MessageBus) -> None:
-    """Open the log file now, so a bad path is reported at startup, not at the first event.
-
-    Also remembers the bus, so that ``configure()`` called later attaches the log to it.
-    """
-    bus.extensions[_EXTENSION] = True
-    _buses.add(bus)
-    _attach(bus)  # configured between registration and startup
-    log = get_audit_log()
+    """Open the log file now, so a bad path is reported at startup, not at the first event."""
+    attach(bus)  # configured between registration and startup
+    state = state_of(bus)
+    log = state.log
     if log is not None and log.open() == "failed":
         try:
             bus.emit(_report("failed", log.last_error, str(log.path), log.dropped))
@@ -106,23 +105,28 @@ def startup(bus: MessageBus) -> None:
             # emit() refuses an event with async subscribers (a "*" one, say) before any
             # runs; a bad path must not stop the application from starting. The failure
             # is logged already; the report goes out with the next event instead.
-            _unreported.add(log)
+            state.unreported = True
 
 
 @llmgine.hookimpl
 def shutdown(bus: MessageBus) -> None:
-    """Close the log file (a later event reopens it)."""
-    log = get_audit_log()
-    if log is not None:
-        log.close()
+    """Close ``bus``'s log file (a later event reopens it)."""
+    state = find_state(bus)
+    if state is not None and state.log is not None:
+        state.log.close()
 
 
 @llmgine.hookimpl
 def plugin_status() -> PluginStatus:
-    """Idle until ``LLMGINE_AUDIT_LOG`` (or ``configure``) names a file; else where it writes."""
-    log = get_audit_log()
+    """Idle until ``LLMGINE_AUDIT_LOG`` (or ``install``) names a file; else where it writes."""
+    state: AuditState = find_state(message_bus) or AuditState.from_env()
+    log = state.log
     if log is None:
-        return PluginStatus(active=False, activate=f"set {LOG_ENV}=/path/to/audit.jsonl")
+        return PluginStatus(
+            active=False,
+            activate=f"set {LOG_ENV}=/path/to/audit.jsonl, or call "
+            "llmgine_audit.install(bus, log=path)",
+        )
     detail = f"appending every event to {log.path}"
     if log.dropped:
         detail += f"; {log.dropped} event(s) dropped, last error: {log.last_error}"

@@ -1,4 +1,4 @@
-"""Fixtures for the llmgine-audit tests: a configured log in a temp dir and an isolated bus."""
+"""Fixtures for the llmgine-audit tests: a log installed on an isolated bus, in a temp dir."""
 
 from __future__ import annotations
 
@@ -9,44 +9,48 @@ from typing import Any
 
 import llmgine_audit
 import pytest
-from llmgine.messages.bus import MessageBus
+from llmgine.messages.bus import MessageBus, message_bus
 from llmgine_audit import LOG_ENV, AuditLog
-from llmgine_audit import plugin as audit_plugin
 
 
 @pytest.fixture(autouse=True)
 def unconfigured(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends with the plugin idle (no env var, nothing configured)."""
+    """Every test starts idle (no env var) and ends with the process-wide bus emptied."""
     monkeypatch.delenv(LOG_ENV, raising=False)
-    llmgine_audit.configure(None)
     yield
-    log = llmgine_audit.get_audit_log()
+    log = llmgine_audit.get_audit_log(message_bus)
     if log is not None:
         log.close()
-    llmgine_audit.configure(None)
+    message_bus.reset()
 
 
 @pytest.fixture
 def log_path(tmp_path: Path) -> Path:
-    """Where the configured audit log is written."""
+    """Where the installed audit log is written."""
     return tmp_path / "audit.jsonl"
 
 
 @pytest.fixture
-def audit_log(log_path: Path) -> AuditLog:
-    """The plugin configured (through the API) to write to ``log_path``."""
-    llmgine_audit.configure(path=log_path)
-    log = llmgine_audit.get_audit_log()
+def plain_bus() -> Iterator[MessageBus]:
+    """A strict isolated bus (closed at the end, which closes its log)."""
+    bus = MessageBus.isolated(strict=True)
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def audit_log(plain_bus: MessageBus, log_path: Path) -> AuditLog:
+    """The plugin installed on ``plain_bus``, writing to ``log_path``."""
+    llmgine_audit.install(plain_bus, log=log_path)
+    log = llmgine_audit.get_audit_log(plain_bus)
     assert log is not None
     return log
 
 
 @pytest.fixture
-def bus(audit_log: AuditLog) -> MessageBus:
-    """A strict isolated bus with the plugin's subscriber registered through its hook."""
-    bus = MessageBus.isolated(strict=True)
-    audit_plugin.register_subscribers(subscribe=bus.subscribe_event)
-    return bus
+def bus(plain_bus: MessageBus, audit_log: AuditLog) -> MessageBus:
+    """A strict isolated bus with the plugin installed on it, writing to ``log_path``."""
+    return plain_bus
 
 
 @pytest.fixture

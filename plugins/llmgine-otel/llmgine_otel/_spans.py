@@ -19,12 +19,12 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from llmgine.messages import Command, Event, MessageBus
+from llmgine.messages import Command, Event
 from llmgine.middleware import Around, Next
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-__all__ = ["ATTRIBUTES", "Spans", "instrument"]
+__all__ = ["ATTRIBUTES", "Spans"]
 
 #: The span attributes set, by meaning.
 ATTRIBUTES = {
@@ -150,11 +150,3 @@ class _SubscriberSpans(_CommandSpans):
     def _start(self, message: Any, call_next: Next[Any]) -> trace.Span:
         name = f"deliver {message.event_type}"
         return self.spans.start(message, name, call_next.handler_name)
-
-
-def instrument(bus: MessageBus, tracer_provider: trace.TracerProvider | None = None) -> Spans:
-    """Add span middleware to ``bus`` (innermost) and return it."""
-    spans = Spans(tracer_provider)
-    bus.add_command_middleware(spans.commands)
-    bus.add_event_middleware(spans.events)
-    return spans

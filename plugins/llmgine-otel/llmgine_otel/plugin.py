@@ -1,40 +1,47 @@
-"""The otel plugin's hooks: idle unless ``LLMGINE_OTEL=1``.
+"""The otel plugin's hooks: idle unless ``LLMGINE_OTEL=1`` or ``install(bus)``.
 
-Installing the plugin changes nothing by itself: with the variable unset it adds
-no middleware, so dispatch costs what it costs without it.
+Installing the plugin changes nothing by itself: idle, it adds no middleware, so
+dispatch costs what it costs without it.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from typing import Any
 
 import llmgine
+from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins import PluginStatus
 
 from ._spans import Spans
+from ._state import ENABLE_ENV, OtelState, find_state, state_of
 
-#: Set to 1/true/yes/on to open spans.
-ENABLE_ENV = "LLMGINE_OTEL"
+__all__ = ["ENABLE_ENV", "enabled", "plugin_status", "register_middleware"]
 
 
-def enabled() -> bool:
-    """Whether ``LLMGINE_OTEL`` switches the plugin on."""
-    return os.environ.get(ENABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+def enabled(bus: MessageBus = message_bus) -> bool:
+    """Whether the plugin makes spans on ``bus`` (``install``, else ``LLMGINE_OTEL``)."""
+    state = find_state(bus) or OtelState.from_env()
+    return state.enabled
 
 
 @llmgine.hookimpl
-def register_middleware(add_command_middleware: Any, add_event_middleware: Any) -> None:
-    """Add the span middleware when enabled (spans go to the global TracerProvider)."""
-    if enabled():
-        spans = Spans()
-        add_command_middleware(spans.commands)
-        add_event_middleware(spans.events)
+def register_middleware(
+    add_command_middleware: Callable[[Any], None],
+    add_event_middleware: Callable[[Any], None],
+    bus: MessageBus,
+) -> None:
+    """Add the span middleware when enabled on ``bus``."""
+    state = state_of(bus)
+    if state.enabled:
+        state.spans = Spans(state.tracer_provider)
+        add_command_middleware(state.spans.commands)
+        add_event_middleware(state.spans.events)
 
 
 @llmgine.hookimpl
 def plugin_status() -> PluginStatus:
-    """Active when LLMGINE_OTEL is set."""
+    """Active when LLMGINE_OTEL is set (or ``install`` switched it on for ``message_bus``)."""
     if enabled():
         return PluginStatus(
             active=True,
@@ -43,5 +50,6 @@ def plugin_status() -> PluginStatus:
     return PluginStatus(
         active=False,
         detail="idle: no spans are made",
-        activate=f"set {ENABLE_ENV}=1 and configure an OpenTelemetry SDK TracerProvider",
+        activate=f"set {ENABLE_ENV}=1 (or call llmgine_otel.install(bus)) and configure an "
+        "OpenTelemetry SDK TracerProvider",
     )

@@ -16,7 +16,7 @@ import llmgine_otel.plugin
 import pytest
 from llmgine.messages import Command, Event, MessageBus, message_bus
 from llmgine.middleware import Retry
-from llmgine_otel import instrument
+from llmgine_otel import install
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -86,7 +86,7 @@ def exporter() -> InMemorySpanExporter:
 def traced_bus(llmgine_bus: MessageBus, exporter: InMemorySpanExporter) -> MessageBus:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrument(llmgine_bus, tracer_provider=provider)
+    install(llmgine_bus, tracer_provider=provider)
     return llmgine_bus
 
 
@@ -288,7 +288,7 @@ def test_events_of_a_retried_command_nest_under_the_attempt_that_succeeded(
     llmgine_bus.add_command_middleware(Retry(backoff=0))
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrument(llmgine_bus, tracer_provider=provider)
+    install(llmgine_bus, tracer_provider=provider)
     attempts: list[int] = []
 
     def flaky(command: Flaky) -> str:

@@ -33,25 +33,21 @@ for _type in (Fetch, Forget):
 
 @pytest.fixture
 def crawl() -> Any:
-    from llmgine_workflows import Step, Workflow, _registry
+    from llmgine_workflows import Step, Workflow
 
-    llmgine_workflows.register_workflow(
-        Workflow(
-            "crawl",
-            [
-                Step(
-                    "first",
-                    Fetch,
-                    lambda inp, res: Fetch(inp["first"]),
-                    compensate=lambda inp, res: Forget(inp["first"]),
-                    compensation=Forget,
-                ),
-                Step("second", Fetch, lambda inp, res: Fetch(res["first"]["next"])),
-            ],
-        )
+    return Workflow(
+        "crawl",
+        [
+            Step(
+                "first",
+                Fetch,
+                lambda inp, res: Fetch(inp["first"]),
+                compensate=lambda inp, res: Forget(inp["first"]),
+                compensation=Forget,
+            ),
+            Step("second", Fetch, lambda inp, res: Fetch(res["first"]["next"])),
+        ],
     )
-    yield
-    _registry._reset_for_tests()
 
 
 async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config, crawl, serving):
@@ -71,6 +67,7 @@ async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config,
     worker_bus.register_command(Fetch, fetch)
     worker_bus.register_command(Forget, forget)
     engine = llmgine_workflows.install(caller_bus)
+    llmgine_workflows.register_workflow(crawl, bus=caller_bus)
     llmgine_redis.enable(caller_bus, **cfg)  # forwards Fetch and Forget: no local handler
     worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
     async with serving(worker):

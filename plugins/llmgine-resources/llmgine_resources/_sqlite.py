@@ -12,8 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import IdempotencyConflict, ResourceNotFound
 from ._store import CreateResult, Resource, check_type, new_resource_id
+from .errors import IdempotencyConflict, ResourceNotFound
 
 __all__ = ["SqliteResourceStore"]
 

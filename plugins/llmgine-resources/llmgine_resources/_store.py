@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import attrs
 
-from ._errors import IdempotencyConflict, ResourceNotFound
+from .errors import IdempotencyConflict, ResourceNotFound
 
 __all__ = [
     "CreateResult",

@@ -10,28 +10,25 @@ import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
 from llmgine_resources import InMemoryResourceStore, ResourceStore, SqliteResourceStore
-from llmgine_resources import plugin as resources_plugin
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResourceStore]:
-    """Each store implementation in turn, configured as the plugin's store."""
+    """Each store implementation in turn (the ``bus`` fixture installs the plugin with it)."""
     made: ResourceStore = (
         InMemoryResourceStore()
         if request.param == "memory"
         else SqliteResourceStore(tmp_path / "resources.db")
     )
-    llmgine_resources.configure(made)
     yield made
-    llmgine_resources.configure(None)
     made.close()
 
 
 @pytest.fixture
 def bus(store: ResourceStore) -> MessageBus:
-    """A strict isolated bus with the plugin's handlers registered through its hook."""
+    """A strict isolated bus with the plugin installed on it, keeping resources in ``store``."""
     bus = MessageBus.isolated(strict=True)
-    resources_plugin.register_commands(register=bus.register_command)
+    llmgine_resources.install(bus, store=store)
     return bus
 
 

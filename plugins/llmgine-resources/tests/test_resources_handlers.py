@@ -42,7 +42,7 @@ def test_create_returns_a_new_id_stores_the_data_and_queues_the_created_event(
     assert isinstance(resource_id, str)
     assert resource_id.startswith("res_")
     assert other_id != resource_id
-    stored = llmgine_resources.get_resource(resource_id)
+    stored = llmgine_resources.get_resource(resource_id, bus)
     assert (stored.resource_id, stored.resource_type, dict(stored.data)) == (
         resource_id,
         "example",
@@ -65,11 +65,11 @@ def test_update_replaces_the_data_and_delete_removes_the_resource(
 ) -> None:
     resource_id = create(bus, {"name": "old", "extra": True})
     bus.dispatch(UpdateResourceCommand(resource_id, "example", {"name": "new"}))
-    assert dict(llmgine_resources.get_resource(resource_id).data) == {"name": "new"}
+    assert dict(llmgine_resources.get_resource(resource_id, bus).data) == {"name": "new"}
 
     bus.dispatch(DeleteResourceCommand(resource_id=resource_id, resource_type="example"))
     with pytest.raises(ResourceNotFound, match=resource_id):
-        llmgine_resources.get_resource(resource_id)
+        llmgine_resources.get_resource(resource_id, bus)
     updated, deleted = events[1:]
     assert isinstance(updated, ResourceUpdatedEvent)
     assert (updated.resource_id, dict(updated.resource_data)) == (resource_id, {"name": "new"})
@@ -83,7 +83,7 @@ def test_the_handlers_work_with_dispatch_async(bus: MessageBus, events: list[Eve
             CreateResourceCommand(resource_type="example", resource_data={"v": 1})
         )
         await bus.dispatch_async(UpdateResourceCommand(resource_id, "example", {"v": 2}))
-        assert dict(llmgine_resources.get_resource(resource_id).data) == {"v": 2}
+        assert dict(llmgine_resources.get_resource(resource_id, bus).data) == {"v": 2}
         await bus.dispatch_async(DeleteResourceCommand(resource_id, "example"))
         return resource_id
 
@@ -135,13 +135,13 @@ def test_an_id_of_another_type_is_not_found_and_left_unchanged(
     assert info.value.actual_type == "user"
     with pytest.raises(ResourceNotFound):
         bus.dispatch(DeleteResourceCommand(resource_id, "order"))
-    assert dict(llmgine_resources.get_resource(resource_id).data) == {"name": "a user"}
+    assert dict(llmgine_resources.get_resource(resource_id, bus).data) == {"name": "a user"}
     assert len(events) == 1
 
 
 def test_get_resource_of_an_unknown_id_raises_resource_not_found(bus: MessageBus) -> None:
     with pytest.raises(ResourceNotFound, match="'res_nope'"):
-        llmgine_resources.get_resource("res_nope")
+        llmgine_resources.get_resource("res_nope", bus)
 
 
 def test_stored_data_is_a_copy_the_caller_cannot_change(bus: MessageBus) -> None:
@@ -149,7 +149,7 @@ def test_stored_data_is_a_copy_the_caller_cannot_change(bus: MessageBus) -> None
     resource_id = create(bus, data)
     data["tags"].append("b")  # type: ignore[attr-defined]
     data["new"] = 1
-    resource = llmgine_resources.get_resource(resource_id)
+    resource = llmgine_resources.get_resource(resource_id, bus)
     assert dict(resource.data) == {"tags": ["a"]}
     with pytest.raises(TypeError):
         resource.data["x"] = 1  # type: ignore[index]
@@ -183,7 +183,7 @@ def test_events_carry_the_data_as_stored_not_the_callers_object(
         bus.dispatch(UpdateResourceCommand(resource_id, "example", data))
     event = events[-1]
     assert isinstance(event, ResourceCreatedEvent | ResourceUpdatedEvent)
-    stored = dict(llmgine_resources.get_resource(resource_id).data)
+    stored = dict(llmgine_resources.get_resource(resource_id, bus).data)
 
     data["nested"]["n"].append(2)
     data["new"] = True
@@ -192,7 +192,7 @@ def test_events_carry_the_data_as_stored_not_the_callers_object(
 
     # nor can a subscriber change what is stored through the event's copy
     event.resource_data["nested"]["n"].append(3)  # type: ignore[index]
-    assert dict(llmgine_resources.get_resource(resource_id).data) == stored
+    assert dict(llmgine_resources.get_resource(resource_id, bus).data) == stored
 
 
 # Idempotent create ---------------------------------------------------------------

@@ -5,7 +5,7 @@ and the earlier steps' results, with an optional compensating command::
 
     from llmgine_workflows import Step, Workflow, register_workflow
 
-    register_workflow(Workflow("order", [
+    register_workflow(Workflow("order", [  # on message_bus; or bus=...
         Step("reserve", Reserve, lambda inp, res: Reserve(inp["item"]),
              compensate=lambda inp, res: Release(res["reserve"]), compensation=Release),
         Step("charge", Charge, lambda inp, res: Charge(inp["card"])),
@@ -18,8 +18,18 @@ finished; ``engine_for(bus).get_run(run_id)`` shows how it went.
 """
 
 from ._definition import Builder, Step, Workflow
-from ._engine import DB_ENV, WorkflowEngine, engine_for, install
-from ._registry import get_workflow, register_workflow, registered_workflows
+from ._engine import DB_ENV, WorkflowEngine
+from ._registry import WorkflowRegistry
+from ._state import (
+    WorkflowsState,
+    engine_for,
+    get_workflow,
+    install,
+    register_workflow,
+    registered_workflows,
+    state_of,
+    unregister_workflow,
+)
 from ._store import RunRecord, RunStore, StepRecord
 from .errors import (
     MissingHandlerError,
@@ -44,10 +54,14 @@ __all__ = [
     "WorkflowEngine",
     "WorkflowError",
     "WorkflowNotFoundError",
+    "WorkflowRegistry",
     "WorkflowRunError",
+    "WorkflowsState",
     "engine_for",
     "get_workflow",
     "install",
     "register_workflow",
     "registered_workflows",
+    "state_of",
+    "unregister_workflow",
 ]

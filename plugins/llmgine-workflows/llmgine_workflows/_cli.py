@@ -135,16 +135,14 @@ def _resume(args: argparse.Namespace) -> int:
     if store is None:
         return 2
     store.close()
-    path = store.path
-    os.environ["LLMGINE_WORKFLOWS_DB"] = path  # the engine opens its store from it
     from llmgine.messages.bus import message_bus
     from llmgine.messages.commands import ResumeWorkflowCommand
     from llmgine.plugins import register_handlers
 
-    from ._engine import engine_for
+    from ._state import install
 
+    engine = install(message_bus, db=store.path)  # kept by register_handlers
     register_handlers(message_bus)
-    engine = engine_for(message_bus)
     run_ids = args.run_ids or [run.run_id for run in engine.interrupted()]
     if not run_ids:
         print("no interrupted workflow runs")

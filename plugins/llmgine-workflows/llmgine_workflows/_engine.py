@@ -13,12 +13,10 @@ import asyncio
 import json
 import os
 import secrets
-import threading
-import weakref
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command, ResumeWorkflowCommand, StartWorkflowCommand
 from llmgine.messages.events import (
     SystemEvent,
@@ -30,19 +28,15 @@ from llmgine.messages.events import (
 
 from ._definition import Workflow
 from ._owners import engine_owner, start_driving, stop_driving
-from ._registry import get_workflow
 from ._store import RunRecord, RunStore, to_json
 from .errors import MissingHandlerError, WorkflowError, WorkflowRunError
 
-__all__ = ["DB_ENV", "WorkflowEngine", "engine_for", "install"]
+__all__ = ["DB_ENV", "WorkflowEngine"]
 
 #: Path of the SQLite file that keeps runs; unset: runs are kept in memory only.
 DB_ENV = "LLMGINE_WORKFLOWS_DB"
 
 T = TypeVar("T")
-
-_engines: weakref.WeakKeyDictionary[MessageBus, WorkflowEngine] = weakref.WeakKeyDictionary()
-_engines_lock = threading.Lock()
 
 
 def _run_or_return(coro: Coroutine[Any, Any, T]) -> T | Coroutine[Any, Any, T]:
@@ -65,12 +59,15 @@ def _describe(exc: BaseException) -> str:
 class WorkflowEngine:
     """Runs workflows on one bus, keeping their state in a :class:`RunStore`.
 
-    ``store`` defaults to the SQLite file named by ``LLMGINE_WORKFLOWS_DB``, or an
-    in-memory database when it is unset (opened when the engine is bound to a bus).
+    ``store`` defaults to a :class:`RunStore` on the SQLite file ``db``, else the one
+    ``LLMGINE_WORKFLOWS_DB`` names, else an in-memory database (opened when the engine
+    is bound to a bus).
     """
 
-    def __init__(self, store: RunStore | None = None) -> None:
+    def __init__(self, store: RunStore | None = None, *, db: str | None = None) -> None:
         self._store = store
+        self._db = db
+        self._cancel_close: Callable[[], object] | None = None
         #: the engine opens (and, on close, forgets) its store only when given none,
         #: so a bus started again after close() gets it reopened; a store passed in
         #: stays the caller's
@@ -95,15 +92,28 @@ class WorkflowEngine:
         if self._bus is bus and not self._closed:
             return  # bound already: its close callback is in place
         if self._store is None:
-            self._store = RunStore(os.environ.get(DB_ENV) or ":memory:")
+            self._store = RunStore(self._db or os.environ.get(DB_ENV) or ":memory:")
         self._closed = False
         self._bus = bus
-        with _engines_lock:
-            _engines[bus] = self
-        bus.on_close(self.close)
+        self._cancel_close = bus.on_close(self.close)
+
+    @property
+    def path(self) -> str | None:
+        """The file its runs are (or will be) kept in: ``":memory:"`` or ``None`` for memory."""
+        if self._store is not None:
+            return self._store.path
+        return self._db or os.environ.get(DB_ENV) or None
+
+    @property
+    def bound(self) -> bool:
+        """Whether the engine was bound to a bus (it may have been closed since)."""
+        return self._bus is not None
 
     def close(self) -> None:
         """Close the store; the engine is unusable until it is bound to a bus again."""
+        cancel, self._cancel_close = self._cancel_close, None
+        if cancel is not None:
+            cancel()  # (closed by hand: the bus's close has nothing left to do here)
         store = self._store
         self._closed = True
         if self._owns_store:
@@ -173,7 +183,7 @@ class WorkflowEngine:
         not waiting for that run to finish (it may be driven by another process, or
         by one that died).
         """
-        workflow = get_workflow(command.workflow_name)
+        workflow = self._workflow(command.workflow_name)
         self._check_handlers(workflow)
         input_json = to_json(dict(command.input), f"input of workflow {workflow.name!r}")
         run_id, owner = command.command_id, self.owner
@@ -211,7 +221,7 @@ class WorkflowEngine:
             run = self.store.claim(run_id, owner=owner)
             if run.finished:
                 return run_id
-            workflow = get_workflow(run.workflow_name)
+            workflow = self._workflow(run.workflow_name)
             if workflow.step_names != run.step_names:
                 raise WorkflowRunError(
                     f"run {run_id} of workflow {workflow.name!r} started with steps "
@@ -236,6 +246,11 @@ class WorkflowEngine:
         return run_id
 
     # Driving ----------------------------------------------------------------------
+
+    def _workflow(self, name: str) -> Workflow:
+        from ._state import get_workflow  # (the state module imports this one)
+
+        return get_workflow(name, self.bus)
 
     def _check_handlers(self, workflow: Workflow) -> None:
         handlers = self.bus.command_handlers()
@@ -353,41 +368,3 @@ class WorkflowEngine:
             )
             return _describe(exc)
         return None
-
-
-def install(bus: MessageBus | None = None, *, store: RunStore | None = None) -> WorkflowEngine:
-    """Handle the workflow commands on ``bus`` (default ``message_bus``) without plugin loading.
-
-    For applications that wire handlers by hand; ``register_handlers()`` does the
-    same for the installed plugin. Returns the engine.
-    """
-    bus = message_bus if bus is None else bus
-    engine = WorkflowEngine(store)
-    bus.register_command(StartWorkflowCommand, engine.handle_start, source="llmgine_workflows")
-    try:
-        bus.register_command(
-            ResumeWorkflowCommand, engine.handle_resume, source="llmgine_workflows"
-        )
-    except Exception:
-        bus.unregister_command(StartWorkflowCommand)
-        raise
-    engine.bind(bus)
-    return engine
-
-
-def bound_engine(bus: MessageBus) -> WorkflowEngine | None:
-    """The engine bound to ``bus``, if any (also after the bus was closed)."""
-    with _engines_lock:
-        return _engines.get(bus)
-
-
-def engine_for(bus: MessageBus | None = None) -> WorkflowEngine:
-    """Return the engine handling workflows on ``bus`` (default ``message_bus``)."""
-    bus = message_bus if bus is None else bus
-    engine = bound_engine(bus)
-    if engine is None:
-        raise WorkflowError(
-            f"no workflows engine on {bus!r}; call llmgine.plugins.register_handlers(bus) "
-            "with llmgine-workflows installed, or llmgine_workflows.install(bus)"
-        )
-    return engine

@@ -1,6 +1,9 @@
-"""The workflows plugin's exceptions. All derive from :class:`WorkflowError`."""
+"""The workflows plugin's exceptions (public). All derive from :class:`WorkflowError`, an
+llmgine :class:`~llmgine.messages.errors.MessageBusException`."""
 
 from __future__ import annotations
+
+from llmgine.messages.errors import MessageBusException
 
 __all__ = [
     "MissingHandlerError",
@@ -12,7 +15,7 @@ __all__ = [
 ]
 
 
-class WorkflowError(Exception):
+class WorkflowError(MessageBusException):
     """Base class of every error raised by llmgine-workflows."""
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the llmgine-workflows tests: a fresh bus with an engine, clean registries."""
+"""Fixtures for the llmgine-workflows tests: a fresh bus with an engine, fresh plugins."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from llmgine.messages.bus import MessageBus
 from llmgine.plugins import _manager
 from llmgine_workflows import WorkflowEngine, _registry, install
 from wf_helpers import Act, Recorder, Undo
-
-
-@pytest.fixture(autouse=True)
-def _clean_registries() -> Iterator[None]:
-    yield
-    _registry._reset_for_tests()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("fresh_plugins")
 def db(tmp_path: Path, bus: MessageBus, recorder: Recorder) -> Path:
     """A database with one completed run ('ok') and one failed run ('bad')."""
     path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a", {"x": 1}), act_step("b", 2)]))
+    register_workflow(Workflow("w", [act_step("a", {"x": 1}), act_step("b", 2)]), bus=bus)
     install(bus, store=RunStore(path))
     bus.dispatch(StartWorkflowCommand("w", {"q": "?"}, command_id="ok"))
     recorder.fail["b"] = KeyError("gone")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from llmgine.messages.bus import MessageBus
 from llmgine_workflows import (
     Step,
     Workflow,
@@ -12,6 +13,7 @@ from llmgine_workflows import (
     get_workflow,
     register_workflow,
     registered_workflows,
+    unregister_workflow,
 )
 from wf_helpers import Act, Undo, act_step
 
@@ -30,20 +32,32 @@ def test_duplicate_step_names_are_refused() -> None:
         Workflow("w", [act_step("a"), act_step("b"), act_step("a")])
 
 
-def test_duplicate_workflow_names_are_refused_naming_both_sources() -> None:
-    register_workflow(Workflow("w", [act_step("a")]), source="plugin 'first'")
+def test_duplicate_workflow_names_are_refused_naming_both_sources(bus: MessageBus) -> None:
+    register_workflow(Workflow("w", [act_step("a")]), source="plugin 'first'", bus=bus)
     with pytest.raises(
         WorkflowDefinitionError, match=r"'w' from plugin 'second' clashes .* from plugin 'first'"
     ):
-        register_workflow(Workflow("w", [act_step("b")]), source="plugin 'second'")
-    assert get_workflow("w").step_names == ("a",)
+        register_workflow(Workflow("w", [act_step("b")]), source="plugin 'second'", bus=bus)
+    assert get_workflow("w", bus).step_names == ("a",)
 
 
-def test_registering_the_same_definition_again_is_harmless() -> None:
+def test_registering_the_same_definition_again_is_harmless(bus: MessageBus) -> None:
     workflow = Workflow("w", [Step("a", Act, build)])
-    register_workflow(workflow)
-    register_workflow(Workflow("w", [Step("a", Act, build)]))
-    assert registered_workflows() == {"w": workflow}
+    register_workflow(workflow, bus=bus)
+    register_workflow(Workflow("w", [Step("a", Act, build)]), bus=bus)
+    assert registered_workflows(bus) == {"w": workflow}
+
+
+def test_definitions_are_per_bus_and_can_be_unregistered(bus: MessageBus) -> None:
+    other = MessageBus.isolated()
+    workflow = Workflow("w", [Step("a", Act, build)])
+    register_workflow(workflow, bus=bus)
+    register_workflow(Workflow("w", [act_step("b")]), bus=other)  # no clash: another bus
+    assert get_workflow("w", bus) is workflow
+    assert unregister_workflow("w", bus=bus) is workflow
+    assert unregister_workflow("w", bus=bus) is None
+    assert registered_workflows(bus) == {}
+    assert get_workflow("w", other).step_names == ("b",)
 
 
 @pytest.mark.parametrize("command", [dict, "Act", Act("x"), None])
@@ -91,6 +105,6 @@ def test_steps_must_be_steps() -> None:
         Workflow("w", "abc")  # type: ignore[arg-type]
 
 
-def test_only_workflows_can_be_registered() -> None:
+def test_only_workflows_can_be_registered(bus: MessageBus) -> None:
     with pytest.raises(WorkflowDefinitionError, match="not a Workflow"):
-        register_workflow({"name": "w"})  # type: ignore[arg-type]
+        register_workflow({"name": "w"}, bus=bus)  # type: ignore[arg-type]

@@ -18,10 +18,11 @@ from llmgine_workflows import RunStore, Workflow, WorkflowRunError, install, reg
 from wf_helpers import Act, Recorder, Undo, act_step
 
 
-def recording_bus(recorder: Recorder) -> MessageBus:
+def recording_bus(recorder: Recorder, workflow: Workflow) -> MessageBus:
     bus = MessageBus.isolated(strict=True)
     bus.register_command(Act, recorder.act)
     bus.register_command(Undo, recorder.undo)
+    register_workflow(workflow, bus=bus)
     return bus
 
 
@@ -30,11 +31,11 @@ class HeldAtA:
     waits for :attr:`finish_a` (once :attr:`a_running` is set) the first time it runs."""
 
     def __init__(self, path: Path) -> None:
-        register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
         self.calls: list[str] = []
         self.a_running, self.finish_a = asyncio.Event(), asyncio.Event()
         self.buses = [MessageBus.isolated(strict=True) for _ in range(2)]
         for bus in self.buses:
+            register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]), bus=bus)
             bus.register_command(Act, self.act)
             bus.register_command(Undo, lambda command: None)
         self.engines = [install(bus, store=RunStore(path)) for bus in self.buses]
@@ -88,10 +89,10 @@ def test_a_second_engine_on_the_same_database_leaves_a_run_in_flight_alone(
 
 def test_each_engine_records_an_owner_of_its_own(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a")]))
+    workflow = Workflow("w", [act_step("a")])
     engines = []
     for run_id in ("r1", "r2"):
-        bus = recording_bus(Recorder())
+        bus = recording_bus(Recorder(), workflow)
         engines.append(install(bus, store=RunStore(path)))
         bus.dispatch(StartWorkflowCommand("w", {}, command_id=run_id))
         bus.close()
@@ -108,7 +109,7 @@ def test_a_run_of_another_engine_of_this_process_that_stopped_is_resumable(
     # engine A's bus closed while its run was in flight: nobody drives the run now,
     # so another engine of the same process may finish it
     path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
+    workflow = Workflow("w", [act_step("a", "A"), act_step("b", "B")])
     a_running, finish_a = asyncio.Event(), asyncio.Event()
 
     async def hang(command: Act) -> Any:
@@ -119,6 +120,7 @@ def test_a_run_of_another_engine_of_this_process_that_stopped_is_resumable(
     bus_a = MessageBus.isolated(strict=True)
     bus_a.register_command(Act, hang)
     bus_a.register_command(Undo, lambda command: None)
+    register_workflow(workflow, bus=bus_a)
     install(bus_a, store=RunStore(path))
 
     async def main() -> None:
@@ -133,7 +135,7 @@ def test_a_run_of_another_engine_of_this_process_that_stopped_is_resumable(
 
     asyncio.run(main())
     recorder = Recorder()
-    bus_b = recording_bus(recorder)
+    bus_b = recording_bus(recorder, workflow)
     engine_b = install(bus_b, store=RunStore(path))
     assert [run.run_id for run in engine_b.interrupted()] == ["r"]
     bus_b.dispatch(ResumeWorkflowCommand("r"))
@@ -157,9 +159,8 @@ def test_runs_of_dead_processes_are_resumable_and_of_live_ones_not(
         store.create_run(run_id, "w", json.dumps({}), ["a", "b"])
         store._write("UPDATE runs SET owner = ? WHERE run_id = ?", (owner, run_id))
     assert [run.run_id for run in store.interrupted()] == ["dead"]
-    register_workflow(Workflow("w", [act_step("a"), act_step("b")]))
     recorder = Recorder()
-    bus = recording_bus(recorder)
+    bus = recording_bus(recorder, Workflow("w", [act_step("a"), act_step("b")]))
     engine = install(bus, store=store)
     for run_id in ("live", "elsewhere"):
         with pytest.raises(WorkflowRunError, match="may be alive"):

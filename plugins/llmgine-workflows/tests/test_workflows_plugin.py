@@ -121,7 +121,7 @@ def test_two_plugins_declaring_the_same_workflow_name_is_an_error_naming_both() 
     with pytest.raises(
         WorkflowDefinitionError, match=r"'same' from plugin '.*' clashes .*plugin '"
     ):
-        get_workflow("same")
+        get_workflow("same", MessageBus.isolated())
 
 
 def test_status_says_how_to_persist_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -40,7 +40,9 @@ def interrupted_run(store: RunStore, run_id: str = "r1", *, owner: str | None = 
 def test_resume_runs_only_the_steps_not_completed(
     bus: MessageBus, recorder: Recorder, store: RunStore
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B"), act_step("c", "C")]))
+    register_workflow(
+        Workflow("w", [act_step("a", "A"), act_step("b", "B"), act_step("c", "C")]), bus=bus
+    )
     interrupted_run(store)
     engine = install(bus, store=store)
     assert [run.run_id for run in engine.interrupted()] == ["r1"]
@@ -64,7 +66,9 @@ def test_resume_runs_only_the_steps_not_completed(
 def test_a_run_that_died_while_compensating_finishes_compensating(
     bus: MessageBus, recorder: Recorder, store: RunStore
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B"), act_step("c")]))
+    register_workflow(
+        Workflow("w", [act_step("a", "A"), act_step("b", "B"), act_step("c")]), bus=bus
+    )
     interrupted_run(store)
     store.record_step("r1", 1, "b", json.dumps("B"))
     store.record_failure("r1", "c", "ValueError", "bad")
@@ -86,7 +90,7 @@ def test_a_run_that_died_while_compensating_finishes_compensating(
 def test_a_run_owned_by_a_live_process_is_not_taken_over(
     bus: MessageBus, recorder: Recorder, store: RunStore
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a"), act_step("b"), act_step("c")]))
+    register_workflow(Workflow("w", [act_step("a"), act_step("b"), act_step("c")]), bus=bus)
     interrupted_run(store, owner=f"{socket.gethostname()}:{os.getppid()}")
     engine = install(bus, store=store)
     assert engine.interrupted() == []
@@ -102,7 +106,7 @@ def test_a_run_owned_by_a_live_process_is_not_taken_over(
 def test_a_run_of_a_changed_workflow_is_not_resumed(
     bus: MessageBus, recorder: Recorder, store: RunStore
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a"), act_step("c")]))
+    register_workflow(Workflow("w", [act_step("a"), act_step("c")]), bus=bus)
     interrupted_run(store)
     install(bus, store=store)
     with pytest.raises(WorkflowRunError, match=r"started with steps \['a', 'b', 'c'\]"):
@@ -128,8 +132,8 @@ def test_a_run_in_flight_when_its_bus_closes_stops_with_a_clear_error_and_stays_
 ) -> None:
     # it raised sqlite3.ProgrammingError "Cannot operate on a closed database"
     path = tmp_path / "runs.sqlite3"
-    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]))
     bus = MessageBus.isolated(strict=True)
+    register_workflow(Workflow("w", [act_step("a", "A"), act_step("b", "B")]), bus=bus)
     step_a_running = asyncio.Event()
     finish_step_a = asyncio.Event()
 

@@ -50,7 +50,7 @@ def chained() -> Workflow:
 def test_three_steps_complete_with_events_in_order(
     bus: MessageBus, engine: WorkflowEngine, recorder: Recorder
 ) -> None:
-    register_workflow(chained())
+    register_workflow(chained(), bus=bus)
     command = StartWorkflowCommand("article", {"topic": "owls"})
 
     run_id = bus.dispatch(command)
@@ -85,7 +85,7 @@ def test_step_commands_are_caused_by_the_start_command(bus: MessageBus, engine: 
     seen: list[Command[Any]] = []
     bus.unregister_command(Act)
     bus.register_command(Act, lambda command: seen.append(command))
-    register_workflow(Workflow("one", [act_step("a", undo=False)]))
+    register_workflow(Workflow("one", [act_step("a", undo=False)]), bus=bus)
     start = StartWorkflowCommand("one", {})
     bus.dispatch(start)
     assert [(c.correlation_id, c.causation_id) for c in seen] == [
@@ -96,7 +96,9 @@ def test_step_commands_are_caused_by_the_start_command(bus: MessageBus, engine: 
 def test_failing_second_step_compensates_the_first_and_emits_failure(
     bus: MessageBus, engine: WorkflowEngine, recorder: Recorder
 ) -> None:
-    register_workflow(Workflow("w", [act_step("one", 1), act_step("two", 2), act_step("three")]))
+    register_workflow(
+        Workflow("w", [act_step("one", 1), act_step("two", 2), act_step("three")]), bus=bus
+    )
     recorder.fail["two"] = ValueError("model refused")
 
     run_id = bus.dispatch(StartWorkflowCommand("w", {}))
@@ -120,7 +122,7 @@ def test_compensations_run_in_reverse_and_a_failed_one_does_not_stop_the_rest(
     bus: MessageBus, engine: WorkflowEngine, recorder: Recorder
 ) -> None:
     steps = [act_step("a", "A"), act_step("b", "B", undo=False), act_step("c", "C"), act_step("d")]
-    register_workflow(Workflow("w", steps))
+    register_workflow(Workflow("w", steps), bus=bus)
     recorder.fail["d"] = RuntimeError("tool crashed")
     recorder.fail_undo["c"] = OSError("disk gone")
 
@@ -152,7 +154,7 @@ def test_async_dispatch_awaits_async_step_handlers(bus: MessageBus, engine: obje
 
     bus.register_command(Slow, slow)
     register_workflow(
-        Workflow("w", [Step("s", Slow, lambda i, r: Slow(i["text"])), act_step("after")])
+        Workflow("w", [Step("s", Slow, lambda i, r: Slow(i["text"])), act_step("after")]), bus=bus
     )
 
     async def main() -> str:
@@ -165,7 +167,7 @@ def test_async_dispatch_awaits_async_step_handlers(bus: MessageBus, engine: obje
 def test_a_sync_dispatch_inside_an_event_loop_says_to_use_dispatch_async(
     bus: MessageBus, engine: object
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a")]))
+    register_workflow(Workflow("w", [act_step("a")]), bus=bus)
 
     async def main() -> None:
         bus.dispatch(StartWorkflowCommand("w", {}))
@@ -181,7 +183,9 @@ def test_missing_handler_fails_before_any_step(
     class Orphan(Command[None]):
         pass
 
-    register_workflow(Workflow("w", [act_step("a"), Step("lost", Orphan, lambda i, r: Orphan())]))
+    register_workflow(
+        Workflow("w", [act_step("a"), Step("lost", Orphan, lambda i, r: Orphan())]), bus=bus
+    )
     with pytest.raises(
         MissingHandlerError, match=r"no handler on this bus for .*Orphan \(step 'lost'\)"
     ):
@@ -192,13 +196,13 @@ def test_missing_handler_fails_before_any_step(
 
 
 def test_unknown_workflow_names_the_registered_ones(bus: MessageBus, engine: object) -> None:
-    register_workflow(Workflow("known", [act_step("a")]))
+    register_workflow(Workflow("known", [act_step("a")]), bus=bus)
     with pytest.raises(WorkflowNotFoundError, match=r"'nope'.*registered: known"):
         bus.dispatch(StartWorkflowCommand("nope", {}))
 
 
 def test_input_that_is_not_json_is_refused_at_start(bus: MessageBus, engine: object) -> None:
-    register_workflow(Workflow("w", [act_step("a")]))
+    register_workflow(Workflow("w", [act_step("a")]), bus=bus)
     with pytest.raises(TypeError, match=r"input of workflow 'w'.*JSON"):
         bus.dispatch(StartWorkflowCommand("w", {"when": object()}))
 
@@ -209,7 +213,7 @@ def test_a_result_that_is_not_json_fails_the_run_and_its_own_step_is_compensated
     # step b's handler took effect, but b was marked failed, so its own
     # compensation never ran: only a's did
     register_workflow(
-        Workflow("w", [act_step("a", "ok"), act_step("b", {1, 2}), act_step("c", "C")])
+        Workflow("w", [act_step("a", "ok"), act_step("b", {1, 2}), act_step("c", "C")]), bus=bus
     )
     run_id = bus.dispatch(StartWorkflowCommand("w", {}))
     assert recorder.calls == [
@@ -239,7 +243,7 @@ def test_a_result_that_is_not_json_fails_the_run_and_its_own_step_is_compensated
 def test_a_builder_returning_the_wrong_command_fails_its_step(
     bus: MessageBus, engine: WorkflowEngine
 ) -> None:
-    register_workflow(Workflow("w", [Step("a", Act, lambda i, r: Undo("x"))]))
+    register_workflow(Workflow("w", [Step("a", Act, lambda i, r: Undo("x"))]), bus=bus)
     run = engine.get_run(bus.dispatch(StartWorkflowCommand("w", {})))
     assert run.status == "failed"
     assert "not a Act" in (run.error_message or "")
@@ -248,7 +252,7 @@ def test_a_builder_returning_the_wrong_command_fails_its_step(
 def test_starting_the_same_command_twice_runs_it_once(
     bus: MessageBus, engine: object, recorder: Recorder
 ) -> None:
-    register_workflow(Workflow("w", [act_step("a")]))
+    register_workflow(Workflow("w", [act_step("a")]), bus=bus)
     command = StartWorkflowCommand("w", {})
     assert bus.dispatch(command) == bus.dispatch(command)
     assert recorder.calls == [("act", "a", None)]

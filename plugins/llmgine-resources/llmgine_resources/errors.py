@@ -1,4 +1,4 @@
-"""The plugin's errors; both are also llmgine ``MessageBusException``s."""
+"""The plugin's errors (public): both are llmgine ``MessageBusException``s."""
 
 from __future__ import annotations
 

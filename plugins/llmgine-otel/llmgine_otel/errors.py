@@ -1,0 +1,6 @@
+"""The plugin's errors (public). It defines none of its own: spans never fail a dispatch.
+
+A bad setting given to ``install`` is a ``TypeError`` naming it.
+"""
+
+__all__: list[str] = []
