@@ -43,7 +43,7 @@ def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis
             assert time.monotonic() < deadline, "the worker did not create its group"
             time.sleep(0.05)
         bus = MessageBus.isolated()
-        llmgine_redis.enable(bus, **attrs.asdict(cfg))
+        llmgine_redis.install(bus, **attrs.asdict(cfg))
         for i in range(300):
             bus.emit(ResourceDeletedEvent(resource_id=f"r{i}", resource_type="t"))
         llmgine_redis.disable(bus)
@@ -77,7 +77,7 @@ def slow(event):
     r.incr(prefix + ":handled")
 
 bus.subscribe_event("resource.deleted", slow)
-transport = llmgine_redis.enable(bus, worker=True, url=url, prefix=prefix, block_ms=50)
+transport = llmgine_redis.install(bus, worker=True, url=url, prefix=prefix, block_ms=50)
 asyncio.run(transport.run_worker("svc", start_id="0"))
 """
 
@@ -85,7 +85,7 @@ asyncio.run(transport.run_worker("svc", start_id="0"))
 def test_sigterm_finishes_and_acknowledges_the_batch_in_flight(config, raw, redis_url, prefix):
     cfg = config()
     bus = MessageBus.isolated()
-    llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    llmgine_redis.install(bus, **attrs.asdict(cfg))
     for i in range(200):
         bus.emit(ResourceDeletedEvent(resource_id=f"r{i}", resource_type="t"))
     llmgine_redis.disable(bus)
