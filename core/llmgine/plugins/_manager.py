@@ -184,6 +184,15 @@ def load_plugins(*, lenient: bool | None = None) -> list[PluginInfo]:
         return list(_state.infos.values())
 
 
+def _installed_before(candidate: Candidate) -> bool:
+    """Whether install_plugin() registered this very entry point's plugin before discovery."""
+    try:
+        plugin = candidate.entry_point.load()
+    except Exception:  # then it is not the plugin registered under its name
+        return False
+    return plugin is _state.pm.get_plugin(candidate.name)
+
+
 def _load(candidate: Candidate, lenient: bool) -> None:
     info = PluginInfo(
         name=candidate.name,
@@ -192,6 +201,12 @@ def _load(candidate: Candidate, lenient: bool) -> None:
         module=candidate.entry_point.value,
     )
     if _state.pm.has_plugin(candidate.name):
+        if _installed_before(candidate):  # by install_plugin(): it is this installed one
+            known = _state.infos[candidate.name]
+            _state.infos[candidate.name] = attrs.evolve(
+                known, distribution=candidate.dist_name, version=candidate.dist_version
+            )
+            return
         other = _state.infos.get(candidate.name)
         where = _origin(other) or " added with register_plugin()"
         error = PluginLoadError(

@@ -26,9 +26,9 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 
 from ._config import RedisConfig, outage
-from ._outbox import trace_context, attach_trace
+from ._outbox import attach_trace, trace_context
 from ._reader import GroupReader, dumps
-from ._wire import Spec, json_default, decode, encode, spec_of
+from ._wire import Spec, decode, encode, json_default, spec_of
 from .errors import RemoteCommandError, RemoteCommandTimeout, WireError
 
 __all__ = ["REMOTE_TYPES", "CommandServer", "RemoteTypes", "forwarder", "remote", "remote_types"]

@@ -42,7 +42,7 @@ class RedisTransport:
         self.config = settings.config
         self.worker = settings.worker
         self.outbox = RedisOutbox(self.config, received_ids(bus))
-        self._own_remote = [self._command_type(item) for item in settings.remote]
+        self._own_remote = [remote_command(item, settings.origin) for item in settings.remote]
         self._forwarded: list[type] = []
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,17 +58,6 @@ class RedisTransport:
         if self._client is None or self._loop is not loop:  # asyncio connections are per loop
             self._client, self._loop = self.config.async_client(blocking=True), loop
         return self._client
-
-    def _command_type(self, item: type | str) -> type:
-        """The command class of a ``remote`` setting (a class, or a wire name)."""
-        cls = get_message_catalog().class_of(item) if isinstance(item, str) else item
-        if cls is None or not issubclass(cls, Command) or spec_of(cls) is None:
-            raise ValueError(
-                f"{self.settings.origin}: setting remote names {item!r}, which is not a "
-                "command class with a wire name (a plugin names it in its "
-                "register_messages(register) hook)"
-            )
-        return cls
 
     def remote_types(self) -> list[type]:
         """The command types that run on workers from this bus: marked remote, or set so."""
@@ -146,6 +135,17 @@ class RedisTransport:
         self._client = self._loop = None
 
 
+def remote_command(item: type | str, origin: str) -> type:
+    """The command class of a ``remote`` setting (a class, or a wire name); errors name it."""
+    cls = get_message_catalog().class_of(item) if isinstance(item, str) else item
+    if cls is None or not issubclass(cls, Command) or spec_of(cls) is None:
+        raise ValueError(
+            f"{origin}: setting remote names {item!r}, which is not a command class with a "
+            "wire name (a plugin names it in its register_messages(register) hook)"
+        )
+    return cls
+
+
 _TRANSPORT: BusState[RedisTransport] = BusState("llmgine-redis transport")
 #: the settings given to install(), which the environment never overrides
 _INSTALLED: BusState[RedisSettings] = BusState("llmgine-redis settings")
@@ -171,6 +171,8 @@ def install(bus: MessageBus, **settings: Any) -> RedisTransport:
     from . import plugin
 
     wanted = RedisSettings.of(settings)
+    for item in wanted.remote:
+        remote_command(item, wanted.origin)  # a name not known now is an error now
     given = _INSTALLED.get(bus)
     if given is not None and given != wanted and transport_of(bus) is not None:
         raise ValueError(
@@ -181,8 +183,15 @@ def install(bus: MessageBus, **settings: Any) -> RedisTransport:
     current = transport_of(bus)
     if current is not None and current.settings != wanted:  # started from the environment
         current.close()
-    install_plugin(bus, "redis", plugin)
-    return transport_of(bus) or start(bus)
+    try:
+        install_plugin(bus, "redis", plugin)
+        return transport_of(bus) or start(bus)
+    except BaseException:
+        if given is None:  # as before the call: no settings of a failed install stay
+            _INSTALLED.pop(bus)
+        else:
+            _INSTALLED.set(bus, given)
+        raise
 
 
 def installed_settings(bus: MessageBus = message_bus) -> RedisSettings | None:

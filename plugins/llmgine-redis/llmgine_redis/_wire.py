@@ -17,9 +17,9 @@ defaults, so services can be deployed one at a time.
 
 Decoding looks the ``type`` up in the message catalogue
 (``llmgine.plugins.get_message_catalog()``, filled by the plugins'
-``register_messages`` hooks) and nowhere else: a name not there is rejected (no imports, no pickle, no
-class paths from the payload), and so is anything malformed, oversized or of the
-wrong field types; :class:`WireError` says why.
+``register_messages`` hooks) and nowhere else: a name not there is rejected (no
+imports, no pickle, no class paths from the payload), and so is anything
+malformed, oversized or of the wrong field types; :class:`WireError` says why.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The plugin's hooks (entry point ``redis``): start the transport, report status, add ``llmgine worker``."""
+"""The hooks of entry point ``redis``: start the transport, report status, ``llmgine worker``."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_remote_needs_a_wire_name():
     class Unnamed(Command[None]):
         pass
 
-    with pytest.raises(TypeError, match="Unnamed.* has no wire name; .*register_messages"):
+    with pytest.raises(TypeError, match=r"Unnamed.* has no wire name; .*register_messages"):
         llmgine_redis.remote(Unnamed)
 
 
@@ -124,7 +124,7 @@ def test_register_type_rejects_clashes_and_non_message_classes():
     class Other(Event):
         x: int
 
-    with pytest.deprecated_call(), pytest.raises(ValueError, match="is claimed by .*Summarize"):
+    with pytest.deprecated_call(), pytest.raises(ValueError, match=r"is claimed by .*Summarize"):
         llmgine_redis.register_type(Other, "test.Summarize")
     with pytest.deprecated_call(), pytest.raises(TypeError, match="Event or Command"):
         llmgine_redis.register_type(dict, "test.dict")

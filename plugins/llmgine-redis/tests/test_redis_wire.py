@@ -13,9 +13,9 @@ from llmgine.messages import events as core_events
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
+from llmgine.plugins import get_message_catalog
 from llmgine_redis import TransportError, WireError
 from llmgine_redis._codec import fields_of, new_only_sets_ids
-from llmgine.plugins import get_message_catalog
 from llmgine_redis._wire import Spec, _build, decode, encode, spec_of
 
 seen_in_post_init: list[str] = []
@@ -53,9 +53,7 @@ class Counted(Event):
 def round_trip(event: Event) -> Any:
     # Not registered (the round-trip test of test_redis_events expects its own set): the
     # registration's spec, decoded past the lookup by name.
-    spec = spec_of(type(event)) or Spec(
-        type(event), "test.wire.x", "event", fields_of(type(event))
-    )
+    spec = spec_of(type(event)) or Spec(type(event), "test.wire.x", "event", fields_of(type(event)))
     return _build(spec, json.loads(encode(event, spec)))
 
 
