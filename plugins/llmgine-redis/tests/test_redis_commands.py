@@ -40,12 +40,20 @@ def summarize(bus: MessageBus) -> Any:
     return handle
 
 
-async def test_result_and_remote_exception_come_back_and_events_are_published(config, raw, serving):
+def caller_and_worker(config):
+    """A caller's bus and transport that forward Summarize, and a worker's that handles it."""
     cfg = attrs.asdict(config())
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     worker_bus.register_command(Summarize, summarize(worker_bus))
     caller = llmgine_redis.install(caller_bus, **cfg)
     worker = llmgine_redis.install(worker_bus, worker=True, **cfg)
+    return caller_bus, caller, worker
+
+
+async def test_result_and_remote_exception_come_back_and_events_are_published(
+    config, prefix, raw, serving
+):
+    caller_bus, caller, worker = caller_and_worker(config)
     async with serving(worker):
         command = Summarize("one two three four five")
         assert await caller_bus.dispatch_async(command) == {"summary": "one two three"}
@@ -60,7 +68,7 @@ async def test_result_and_remote_exception_come_back_and_events_are_published(co
             caller_bus.dispatch(Summarize("sync callers must await"))
     await caller.aclose()  # after serving stopped (on failure, conftest closes them)
     await worker.aclose()
-    events = raw.xrange(cfg["prefix"] + ":events")
+    events = raw.xrange(prefix + ":events")
     assert len(events) == 1  # the worker's handler queued one event; it was published
     assert command.command_id.encode() in events[0][1][b"m"]
 
@@ -132,12 +140,8 @@ def test_register_type_rejects_clashes_and_non_message_classes():
         llmgine_redis.register_type(Summarize, "test.Other")
 
 
-async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw, serving):
-    cfg = attrs.asdict(config())
-    caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
-    worker_bus.register_command(Summarize, summarize(worker_bus))
-    caller = llmgine_redis.install(caller_bus, **cfg)
-    worker = llmgine_redis.install(worker_bus, worker=True, **cfg)
+async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, prefix, raw, serving):
+    caller_bus, caller, worker = caller_and_worker(config)
     async with serving(worker):
         # A caller on a newer version sends a value of the wrong type: no 30 s wait.
         with pytest.raises(llmgine_redis.RemoteCommandError, match="invalid-fields") as info:
@@ -145,5 +149,5 @@ async def test_a_command_the_worker_cannot_decode_is_refused_at_once(config, raw
         assert info.value.error_type == "WireError"
     await caller.aclose()  # after serving stopped (on failure, conftest closes them)
     await worker.aclose()
-    dead = raw.xrange(f"{cfg['prefix']}:commands:test.Summarize:dead")
+    dead = raw.xrange(f"{prefix}:commands:test.Summarize:dead")
     assert [r[b"reason"] for _, r in dead] == [b"invalid-fields"]
