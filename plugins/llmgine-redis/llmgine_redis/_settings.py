@@ -21,7 +21,7 @@ from llmgine.plugins import env_flag
 
 from ._config import RedisConfig
 
-__all__ = ["ENV_PREFIX", "RedisSettings", "setting_names"]
+__all__ = ["ENV_PREFIX", "RedisSettings", "env_settings", "setting_names"]
 
 ENV_PREFIX = "LLMGINE_REDIS_"
 
@@ -89,27 +89,36 @@ class RedisSettings:
     @classmethod
     def from_env(cls) -> Self:
         """The settings in ``LLMGINE_REDIS_*`` (the others keep their defaults)."""
-        known = {ENV_PREFIX + name.upper(): name for name in setting_names()}
-        for variable in os.environ:
-            if variable.startswith(ENV_PREFIX) and variable not in known:
-                warnings.warn(
-                    f"environment variable {variable} is not a setting of llmgine-redis "
-                    f"(ignored); the settings are {', '.join(sorted(known))}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        settings: dict[str, Any] = {}
-        for variable, name in known.items():
-            raw = os.environ.get(variable)
-            if raw is None:
-                continue
-            if name == "worker":
-                settings[name] = env_flag(variable)
-            elif name == "remote":
-                settings[name] = _split(raw)
-            else:
-                settings[name] = _parse(variable, raw, _CONFIG_TYPES[name])
-        return cls.of(settings, origin=f"the {ENV_PREFIX}* environment")
+        return cls.of(env_settings(), origin=f"the {ENV_PREFIX}* environment")
+
+
+def env_settings() -> dict[str, Any]:
+    """The settings the ``LLMGINE_REDIS_*`` variables set, as ``install`` takes them.
+
+    Warns of a variable with that prefix that is no setting; raises ``ValueError``
+    naming a variable whose value is not of its setting's type.
+    """
+    known = {ENV_PREFIX + name.upper(): name for name in setting_names()}
+    for variable in os.environ:
+        if variable.startswith(ENV_PREFIX) and variable not in known:
+            warnings.warn(
+                f"environment variable {variable} is not a setting of llmgine-redis "
+                f"(ignored); the settings are {', '.join(sorted(known))}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    settings: dict[str, Any] = {}
+    for variable, name in known.items():
+        raw = os.environ.get(variable)
+        if raw is None:
+            continue
+        if name == "worker":
+            settings[name] = env_flag(variable)
+        elif name == "remote":
+            settings[name] = _split(raw)
+        else:
+            settings[name] = _parse(variable, raw, _CONFIG_TYPES[name])
+    return settings
 
 
 def _split(raw: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins.status import PluginStatus
 
 from ._config import TRANSPORT_ENV, URL_ENV, safe_url
-from ._settings import RedisSettings
+from ._settings import RedisSettings, env_settings
 from ._transport import disable, install, installed_settings, start, transport_of
 
 __all__ = ["plugin_status", "register_cli", "selected", "shutdown", "startup"]
@@ -76,14 +76,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from llmgine.plugins import register_handlers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings: dict[str, Any] = {}
+    # The LLMGINE_REDIS_* settings, and the command line's over them.
+    settings: dict[str, Any] = env_settings()
     if args.url:
         settings["url"] = args.url
     if args.stream:
         settings["stream"] = args.stream
     # Installed as a worker before the other plugins register: a worker handles,
     # never forwards, so no forwarder can take the place of a plugin's handler.
-    transport = install(message_bus, worker=True, **settings)
+    transport = install(message_bus, **{**settings, "worker": True})
     register_handlers(message_bus)
     asyncio.run(transport.run_worker(args.group, "0" if args.from_start else "$"))
     return 0

@@ -17,9 +17,23 @@ from llmgine.messages.events import ResourceDeletedEvent
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
+def test_worker_command_reads_the_llmgine_redis_settings(redis_url):
+    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url, "LLMGINE_REDIS_BATCH": "lots"}
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgine.cli", "worker", "--group", "svc"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "LLMGINE_REDIS_BATCH='lots' must be a whole number" in done.stderr
+
+
 def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis_url):
     cfg = config()
-    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url}
+    # The command line wins over the LLMGINE_REDIS_* settings.
+    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url, "LLMGINE_REDIS_STREAM": "not:this"}
     env.pop("LLMGINE_TRANSPORT", None)
     proc = subprocess.Popen(
         [
