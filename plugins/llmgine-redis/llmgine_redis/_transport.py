@@ -68,7 +68,7 @@ class RedisTransport:
         if self._closed or self.worker or command_type in self.bus.command_handlers():
             return
         spec = spec_of(command_type)
-        assert spec is not None  # remote() and _command_type() checked it
+        assert spec is not None  # remote() and remote_command() checked it
         # One forwarder serves every remote type, so its result type is not the command's R.
         self.bus.register_command(
             cast(Any, command_type),
