@@ -80,7 +80,7 @@ def produce_llmgine(url: str, stream: str, n: int) -> float:
             bus.add_pending_event(ResourceCreatedEvent(**body(i)))
 
     bus.register_command(Publish, handle)
-    llmgine_redis.enable(bus, url=url, stream=stream, maxlen=None)
+    llmgine_redis.install(bus, url=url, stream=stream, maxlen=None)
     start = time.time()
     for base in range(0, n, BATCH):
         bus.dispatch(Publish(base))

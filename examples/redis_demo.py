@@ -26,6 +26,7 @@ import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event, ResourceCreatedEvent
+from llmgine.plugins import get_message_catalog
 
 URL = os.environ.get("LLMGINE_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -38,8 +39,10 @@ class Summarize(Command[str]):
     words: int = 4
 
 
-# Both processes give the type the same wire name and mark it remote.
-llmgine_redis.register_type(Summarize, "demo.Summarize")
+# Both processes give the type the same wire name and mark it remote. (A plugin names
+# its messages in its register_messages(register) hook; this script is no plugin, so it
+# adds its one class to the message catalogue itself.)
+get_message_catalog().register(Summarize, "demo.Summarize", source="redis_demo")
 llmgine_redis.remote(Summarize)
 
 
@@ -68,7 +71,7 @@ def worker(prefix: str) -> None:
 
     bus.register_command(Summarize, summarize)
     bus.subscribe_event("resource.deleted", show)
-    transport = llmgine_redis.enable(bus, worker=True, url=URL, prefix=prefix)
+    transport = llmgine_redis.install(bus, worker=True, url=URL, prefix=prefix)
     asyncio.run(transport.run_worker(group="demo-worker"))
     print("  [worker] stopped cleanly after SIGTERM", flush=True)
 
@@ -77,7 +80,7 @@ async def front_end(prefix: str) -> None:
     bus = MessageBus.isolated()
     got: list[Event] = []
     bus.subscribe_event("resource.created", got.append)
-    transport = llmgine_redis.enable(bus, url=URL, prefix=prefix, command_timeout=10)
+    transport = llmgine_redis.install(bus, url=URL, prefix=prefix, command_timeout=10)
     listener = transport.consumer("demo-front-end")
     await listener.ensure_groups()
 

@@ -20,7 +20,8 @@ import keyword
 from collections.abc import Callable
 from typing import Any
 
-from ._codec import ID_FIELDS, Field, WireError, ids_in_init, new_only_sets_ids
+from ._codec import ID_FIELDS, Field, ids_in_init, new_only_sets_ids
+from .errors import WireError
 
 __all__ = ["Builder", "compile_builder", "compile_document"]
 

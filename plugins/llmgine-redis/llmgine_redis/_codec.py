@@ -1,4 +1,4 @@
-"""What :func:`~llmgine_redis.register_type` works out once per class, so that each
+"""What the transport works out once per class that travels, so that each
 message costs no more than it must: the fields that travel and the type check of
 each (unless the class's own validator already makes it).
 """
@@ -22,7 +22,6 @@ __all__ = [
     "ID_FIELDS",
     "Check",
     "Field",
-    "WireError",
     "fields_of",
     "ids_in_init",
     "new_only_sets_ids",
@@ -46,19 +45,6 @@ _NEW_FILLS = {
 Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError/ValueError
 #: (field name, its ``__init__`` argument, whether it has a default, converter/checker or None)
 Field = tuple[str, str, bool, Check | None]
-
-
-class WireError(ValueError):
-    """An entry could not be decoded; ``reason`` is a short code, the message the detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # pickled as its own arguments: Python's default, cls(*args), misses one
-        return type(self), (self.reason, self.detail), self.__dict__
 
 
 # The JSON types each core validator lets through: a wire check that allows all of

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import traceback
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,76 +26,85 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 
 from ._config import RedisConfig, outage
-from ._outbox import _trace_context, attach_trace
+from ._outbox import attach_trace, trace_context
 from ._reader import GroupReader, dumps
-from ._wire import WireError, _json_default, _Spec, decode, encode, spec_of
+from ._wire import Spec, decode, encode, json_default, spec_of
+from .errors import RemoteCommandError, RemoteCommandTimeout, WireError
 
-__all__ = ["RemoteCommandError", "RemoteCommandTimeout", "remote", "remote_types"]
+__all__ = ["REMOTE_TYPES", "CommandServer", "RemoteTypes", "forwarder", "remote", "remote_types"]
 
 
-class RemoteCommandError(Exception):
-    """The remote handler of a command raised.
+class RemoteTypes:
+    """The command types marked with :func:`remote`: a declaration about each class.
 
-    ``error_type`` is the name of the remote exception's class, ``remote_message``
-    its message and ``remote_traceback`` its formatted traceback; no exception
-    class is rebuilt from the payload.
+    Like the message catalogue, it holds what is true of a class in every process
+    that loads it, not a setting of any bus. The transports of live buses watch it
+    (through weak references, so a watcher never keeps its bus alive) to forward a
+    type marked after they started.
     """
 
-    def __init__(self, command: str, error_type: str, message: str, remote_traceback: str) -> None:
-        super().__init__(f"remote handler of {command} raised {error_type}: {message}")
-        self.command = command
-        self.error_type = error_type
-        self.remote_message = message
-        self.remote_traceback = remote_traceback
+    def __init__(self) -> None:
+        self._types: dict[type, None] = {}
+        self._watchers: list[weakref.WeakMethod[Callable[[type], None]]] = []
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # pickled as its own arguments: Python's default, cls(*args), misses three
-        arguments = (self.command, self.error_type, self.remote_message, self.remote_traceback)
-        return type(self), arguments, self.__dict__
+    def mark(self, command_type: type) -> None:
+        """Mark ``command_type`` remote and tell the watchers (once)."""
+        if command_type in self._types:
+            return
+        self._types[command_type] = None
+        self._watchers = [w for w in self._watchers if w() is not None]
+        for watcher in list(self._watchers):
+            callback = watcher()
+            if callback is not None:
+                callback(command_type)
+
+    def types(self) -> list[type]:
+        """Every command type marked remote, in marking order."""
+        return list(self._types)
+
+    def watch(self, callback: Callable[[type], None]) -> Callable[[], None]:
+        """Call bound method ``callback`` for each type marked from now on; return the undo."""
+        ref = weakref.WeakMethod(callback)
+        self._watchers.append(ref)
+        return lambda: self._watchers.remove(ref) if ref in self._watchers else None
 
 
-class RemoteCommandTimeout(TimeoutError):
-    """No worker answered a remote command in time (it may still run later)."""
-
-
-_remote: dict[type, None] = {}
-_listeners: list[Callable[[type], None]] = []
+#: the one declaration of remote types (see :class:`RemoteTypes`)
+REMOTE_TYPES = RemoteTypes()
 
 
 def remote(command_type: type[Command[Any]]) -> type[Command[Any]]:
     """Mark ``command_type`` as handled by workers; usable as a class decorator.
 
-    In a process with the transport enabled and no local handler for the type,
+    In a process with the transport on a bus and no local handler for the type,
     ``dispatch_async`` forwards it to a worker; a worker (``llmgine worker``)
     serves the remote types it has handlers for. The type must have a wire name
-    (``register_type``).
+    (a plugin names it in its ``register_messages`` hook).
     """
     if spec_of(command_type) is None:
         raise TypeError(
-            f"{getattr(command_type, '__qualname__', command_type)!r} has no wire name; call "
-            "llmgine_redis.register_type(cls, 'a.unique.name') before remote(cls)"
+            f"{getattr(command_type, '__qualname__', command_type)!r} has no wire name; a "
+            "plugin names it in its register_messages(register) hook (register(cls)) before "
+            "remote(cls)"
         )
-    if command_type not in _remote:
-        _remote[command_type] = None
-        for listener in _listeners:
-            listener(command_type)
+    REMOTE_TYPES.mark(command_type)
     return command_type
 
 
 def remote_types() -> list[type]:
     """Every command type marked remote, in marking order."""
-    return list(_remote)
+    return REMOTE_TYPES.types()
 
 
 def forwarder(
-    config: RedisConfig, spec: _Spec, client: Callable[[], Any]
+    config: RedisConfig, spec: Spec, client: Callable[[], Any]
 ) -> Callable[[Command[Any]], Coroutine[Any, Any, Any]]:
     """The handler a caller's bus runs for remote type ``spec``: send, then await the reply."""
     stream = config.command_stream(spec.name)
 
     async def forward_to_worker(command: Command[Any]) -> Any:
         reply_key = config.reply_key(command.command_id)
-        entry = encode(command, spec, _trace_context(), reply_to=reply_key)
+        entry = encode(command, spec, trace_context(), reply_to=reply_key)
         conn = client()
         try:
             await conn.xadd(stream, {"m": entry}, **config.trim())
@@ -125,7 +135,7 @@ class CommandServer(GroupReader):
     """Runs the remote commands this process has handlers for, one worker per command."""
 
     def __init__(
-        self, bus: MessageBus, config: RedisConfig, specs: list[_Spec], consumer: str | None = None
+        self, bus: MessageBus, config: RedisConfig, specs: list[Spec], consumer: str | None = None
     ) -> None:
         streams = [config.command_stream(spec.name) for spec in specs]
         super().__init__(config, config.command_group, streams, consumer)
@@ -179,7 +189,7 @@ class CommandServer(GroupReader):
         undo = attach_trace(trace)
         try:
             result = await self.bus.dispatch_async(command)
-            reply = json.dumps({"ok": True, "result": result}, default=_json_default)
+            reply = json.dumps({"ok": True, "result": result}, default=json_default)
         except Exception as exc:
             reply = dumps(
                 {

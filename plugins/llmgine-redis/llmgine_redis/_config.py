@@ -33,24 +33,21 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from .errors import TransportError
+
 __all__ = [
     "TRANSPORT_ENV",
     "URL_ENV",
     "RedisConfig",
-    "TransportError",
     "check_not_reserved",
     "safe_url",
     "text",
 ]
 
-#: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook enables it).
+#: ``LLMGINE_TRANSPORT=redis`` selects this plugin (its ``startup`` hook starts the transport).
 TRANSPORT_ENV = "LLMGINE_TRANSPORT"
 URL_ENV = "LLMGINE_REDIS_URL"
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-
-
-class TransportError(ConnectionError):
-    """Redis could not be reached or refused a write; the message names the URL and stream."""
 
 
 #: the least ``consumer_idle_ms``: below it the 50 ms between heartbeats, not a
@@ -81,7 +78,8 @@ def check_not_reserved(name: str, what: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class RedisConfig:
-    """Everything the transport needs; every field can also come from :func:`enable`."""
+    """Everything the transport needs; each field is a setting of :func:`~llmgine_redis.install`
+    and an environment variable ``LLMGINE_REDIS_<FIELD>``."""
 
     url: str = attrs.field(factory=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
     prefix: str = attrs.field(default="llmgine")

@@ -25,7 +25,8 @@ from llmgine.messages.events import Event
 from ._config import RedisConfig
 from ._outbox import attach_trace, forget_oldest, mark_received
 from ._reader import GroupReader, dumps
-from ._wire import WireError, decode
+from ._wire import decode
+from .errors import WireError
 
 __all__ = ["EventConsumer"]
 
@@ -68,7 +69,7 @@ class EventConsumer(GroupReader):
         if not decoded:
             return
         event_ids = [d[1].event_id for d in decoded]
-        mark_received(event_ids)
+        mark_received(self.bus, event_ids)
         scores = await self._connect().zmscore(self.seen_key, event_ids)
         seen = self._seen
         subscribers_for = self.bus.subscribers_for

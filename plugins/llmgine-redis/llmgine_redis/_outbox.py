@@ -14,31 +14,50 @@ import contextlib
 import itertools
 import logging
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
+from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
+from llmgine.plugins import BusState
 
 from ._config import RedisConfig, outage
 from ._packed import Batch
-from ._wire import _Spec, encode, spec_of
+from ._wire import Spec, encode, spec_of
+from .errors import TransportError
 
-__all__ = ["RedisOutbox", "attach_trace", "forget_oldest", "mark_received"]
+__all__ = [
+    "RedisOutbox",
+    "attach_trace",
+    "forget_oldest",
+    "mark_received",
+    "received_ids",
+    "trace_context",
+]
 
 logger = logging.getLogger("llmgine.redis")
 
-# Ids of events decoded from Redis (the most recent ones). The bus never hands
-# deliver()'s event to the outbox; this also stops a subscriber that re-emits the
-# event it received. Ids are unique, so the same id is the same event.
-_RECEIVED_MAX = 100_000
-_received: dict[str, None] = {}
+#: the most recent ids of events decoded from Redis that a bus remembers
+RECEIVED_MAX = 100_000
+_RECEIVED: BusState[dict[str, None]] = BusState("llmgine-redis received event ids")
 
 
-def mark_received(event_ids: Iterable[str]) -> None:
-    """Remember that the events with these ids came from Redis, so they are never sent back."""
-    _received.update(dict.fromkeys(event_ids))
-    forget_oldest(_received, _RECEIVED_MAX)
+def received_ids(bus: MessageBus) -> dict[str, None]:
+    """The ids of the events ``bus``'s consumers decoded from Redis (the most recent ones).
+
+    The bus never hands deliver()'s event to the outbox; this also stops a subscriber
+    that re-emits the event it received. Ids are unique: the same id is the same event.
+    """
+    return _RECEIVED.setdefault(bus, dict)
+
+
+def mark_received(bus: MessageBus, event_ids: Iterable[str]) -> None:
+    """Remember that the events with these ids came from Redis, so ``bus`` never sends them back."""
+    ids = received_ids(bus)
+    ids.update(dict.fromkeys(event_ids))
+    forget_oldest(ids, RECEIVED_MAX)
 
 
 def forget_oldest(ids: dict[str, None], keep: int) -> None:
@@ -67,8 +86,8 @@ def compile_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in parts) + r"\Z")
 
 
-def _trace_context() -> Mapping[str, str] | None:
-    """W3C trace context of the current OpenTelemetry span, when OpenTelemetry is installed."""
+def trace_context() -> Mapping[str, str] | None:
+    """The W3C trace context of the current OpenTelemetry span, when OpenTelemetry is installed."""
     try:
         from opentelemetry import propagate  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -102,14 +121,24 @@ def attach_trace(carrier: object) -> Callable[[], None] | None:
 
 
 class RedisOutbox:
-    """An :class:`~llmgine.messages.transport.Outbox` that appends events to a Redis stream."""
+    """An :class:`~llmgine.messages.transport.Outbox` that appends events to a Redis stream.
 
-    def __init__(self, config: RedisConfig) -> None:
+    Which events go: with ``patterns``, those whose type matches (an unregistered class
+    that matches fails the publish with :class:`TransportError`); without, every event
+    whose class the message catalogue names, while an unregistered class stays local
+    with one :class:`RuntimeWarning` per class. ``received`` holds the ids of events
+    that came from Redis, never sent back (see :func:`received_ids`).
+    """
+
+    def __init__(self, config: RedisConfig, received: dict[str, None] | None = None) -> None:
         self.config = config
         self.stream = config.event_stream
+        self._received = {} if received is None else received
         self._match = compile_patterns(config.patterns) if config.patterns is not None else None
-        #: (class, type name) -> spec to send with, or None to keep local
-        self._routes: dict[tuple[type, str], _Spec | None] = {}
+        #: event type -> whether the patterns select it
+        self._selected: dict[str, bool] = {}
+        #: unregistered classes warned about (once each)
+        self._warned: set[type] = set()
         self._sync: redis.Redis | None = None
         self._async: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,37 +146,53 @@ class RedisOutbox:
     def __repr__(self) -> str:
         return f"<RedisOutbox stream={self.stream!r}>"
 
-    def _route(self, event: Event) -> _Spec | None:
-        key = (event.__class__, event.event_type)
-        try:
-            return self._routes[key]
-        except KeyError:
-            pass
+    def _route(self, event: Event) -> Spec | None:
+        """The spec to send ``event`` with, or None to keep it local."""
+        if self._match is not None:
+            selected = self._selected.get(event.event_type)
+            if selected is None:
+                selected = self._match.match(event.event_type) is not None
+                self._selected[event.event_type] = selected
+            if not selected:
+                return None
+        # Looked up each time (the catalogue answers from a dict): a class registered
+        # or removed later is sent, or kept, from then on.
         spec = spec_of(event.__class__)
-        if self._match is None:
-            route = spec
-        elif self._match.match(event.event_type) is None:
-            route = None
-        elif spec is None:
-            raise TypeError(
-                f"event {event.event_type!r} ({event.__class__.__qualname__}) matches the Redis "
-                f"patterns {self.config.patterns} but its class has no wire name; call "
-                "llmgine_redis.register_type(cls, 'a.unique.name') in every service"
+        if spec is None:
+            self._unregistered(event)
+        return spec
+
+    def _unregistered(self, event: Event) -> None:
+        cls = event.__class__
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        hook = (
+            "name it in its plugin's register_messages(register) hook (register(cls)) in "
+            "every service that sends or receives it"
+        )
+        if self._match is not None:
+            raise TransportError(
+                f"event {event.event_type!r} ({name}) matches the Redis patterns "
+                f"{self.config.patterns} but its class has no wire name; {hook}"
             )
-        else:
-            route = spec
-        self._routes[key] = route
-        return route
+        if cls not in self._warned:
+            self._warned.add(cls)
+            warnings.warn(
+                f"{name} stays local: the Redis transport sends only messages with a wire "
+                f"name; {hook} (warned once per class)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _encode(self, events: Sequence[Event]) -> list[bytes]:
         out = []
         trace = None
+        received = self._received
         for event in events:
             spec = self._route(event)
-            if spec is None or event.event_id in _received:
+            if spec is None or event.event_id in received:
                 continue
             if trace is None:  # one dispatch, one trace context
-                trace = _trace_context() or {}
+                trace = trace_context() or {}
             out.append(encode(event, spec, trace))
         return out
 

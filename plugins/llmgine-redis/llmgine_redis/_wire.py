@@ -1,4 +1,4 @@
-"""The wire format (version 1) and the registry of wire type names.
+"""The wire format (version 1), with the wire names of the core's message catalogue.
 
 A stream entry has one field, ``m``, holding a UTF-8 JSON object::
 
@@ -15,35 +15,48 @@ dataclass), as JSON values; ``datetime`` fields travel as ISO 8601 strings. A
 reader ignores fields it does not know and fills missing ones that have
 defaults, so services can be deployed one at a time.
 
-Decoding looks the ``type`` up in the registry and nowhere else: a name that was
-not registered with :func:`register_type` is rejected (no imports, no pickle, no
-class paths from the payload), and so is anything malformed, oversized or of the
-wrong field types; :class:`WireError` says why.
+Decoding looks the ``type`` up in the message catalogue
+(``llmgine.plugins.get_message_catalog()``, filled by the plugins'
+``register_messages`` hooks) and nowhere else: a name not there is rejected (no
+imports, no pickle, no class paths from the payload), and so is anything
+malformed, oversized or of the wrong field types; :class:`WireError` says why.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
-from llmgine.messages import commands as _commands
-from llmgine.messages import events as _events
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
+from llmgine.plugins import get_message_catalog
 
 from ._builder import FORMAT_VERSION, Builder, Document, compile_builder, compile_document
-from ._codec import Field, WireError, fields_of, parse_datetime
+from ._codec import Field, fields_of, parse_datetime
 from ._config import check_not_reserved
+from .errors import WireError
 
-__all__ = ["FORMAT_VERSION", "WireError", "decode", "encode", "register_type", "registered"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Spec",
+    "WireError",
+    "decode",
+    "encode",
+    "register_type",
+    "registered",
+    "spec_of",
+]
 
 
 @attrs.frozen
-class _Spec:
+class Spec:
+    """How one class travels under one wire name: compiled once, from the catalogue's entry."""
+
     cls: type
     name: str
     kind: str
@@ -62,51 +75,78 @@ class _Spec:
         return compile_builder(self.cls, self.kind, self.name, self.fields)
 
 
-_by_name: dict[str, _Spec] = {}
-_by_class: dict[type, _Spec] = {}
+# Compiled specs by class: derived from the catalogue, never configuration. An entry
+# is used only while the catalogue still gives its class the same name, so it cannot
+# go stale; a class's spec depends on nothing but the class and that name.
+_compiled: dict[type, Spec] = {}
+
+
+def spec_of(cls: type) -> Spec | None:
+    """How ``cls`` (exactly) travels, or ``None`` if the message catalogue does not name it.
+
+    Raises ``ValueError`` naming the class and who registered it if its wire name
+    breaks a Redis key rule (:func:`~llmgine_redis._config.check_not_reserved`).
+    """
+    name = get_message_catalog().name_of(cls)
+    if name is None:
+        return None
+    spec = _compiled.get(cls)
+    if spec is None or spec.name != name:
+        spec = _compile(cls, name)
+    return spec
+
+
+def _compile(cls: type, name: str) -> Spec:
+    source = get_message_catalog().source_of(name)
+    check_not_reserved(name, f"wire name {name!r} of {cls.__qualname__} (registered by {source})")
+    kind = "event" if issubclass(cls, Event) else "command"
+    spec = Spec(cls, name, kind, fields_of(cls))
+    _compiled[cls] = spec
+    return spec
+
+
+def _spec_named(name: Any) -> Spec | None:
+    cls = get_message_catalog().class_of(name)
+    if cls is None:
+        return None
+    spec = _compiled.get(cls)
+    if spec is not None and spec.name == name:
+        return spec
+    try:
+        return spec_of(cls)
+    except (TypeError, ValueError):  # a name or class that cannot travel: as if unknown
+        return None
 
 
 def register_type(cls: type, name: str) -> None:
-    """Make ``cls`` (an attrs or dataclass Event/Command subclass) travel as ``name``.
+    """Deprecated: register ``cls`` in the message catalogue as ``name`` (for the application).
 
-    Every service that sends or receives the type must register it under the same
-    name. Raises ``ValueError`` if the name is taken by another class, the class
-    already has another name or the name ends in ``:dead`` or contains ``:seen:`` or
-    ``:consumers:`` (a remote command's stream is named after it, and those mark the
-    keys derived from a stream), ``TypeError`` for a class that is not an attrs or
-    dataclass Event/Command.
+    Use the ``register_messages(register)`` hook of a plugin, or
+    ``llmgine.plugins.get_message_catalog().register(cls, name, source=...)``. Raises
+    ``ValueError`` if the name is taken by another class, the class already has
+    another name or the name breaks a Redis key rule, ``TypeError`` for a class that
+    is not an attrs or dataclass Event/Command.
     """
-    if not isinstance(name, str) or not name or len(name) > 200 or any(c.isspace() for c in name):
-        raise ValueError(f"wire name must be a non-empty str without spaces, got {name!r}")
-    if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
-        raise TypeError(f"register_type() needs an Event or Command subclass, got {cls!r}")
-    check_not_reserved(name, f"wire name {name!r} of {cls.__qualname__}")
-    kind = "event" if issubclass(cls, Event) else "command"
-    spec = _Spec(cls, name, kind, fields_of(cls))
-    taken = _by_name.get(name)
-    if taken is not None and taken.cls is not cls:
-        raise ValueError(
-            f"wire name {name!r} is already used by {taken.cls.__qualname__}; "
-            f"choose another name for {cls.__qualname__}"
-        )
-    known = _by_class.get(cls)
-    if known is not None and known.name != name:
-        raise ValueError(f"{cls.__qualname__} is already registered as {known.name!r}")
-    _by_name[name] = spec
-    _by_class[cls] = spec
+    warnings.warn(
+        "llmgine_redis.register_type(cls, name) is deprecated and goes in 0.3: name the "
+        "class in your plugin's register_messages(register) hook (register(cls, name)), or "
+        "call llmgine.plugins.get_message_catalog().register(cls, name, source='application')",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if isinstance(name, str):
+        check_not_reserved(name, f"wire name {name!r} of {getattr(cls, '__qualname__', cls)}")
+    if isinstance(cls, type) and issubclass(cls, Event | Command):
+        fields_of(cls)  # TypeError now for a class that could not travel
+    get_message_catalog().register(cls, name, source="application")
 
 
 def registered() -> dict[str, type]:
-    """Return ``{wire name: class}`` for every registered type."""
-    return {name: spec.cls for name, spec in _by_name.items()}
+    """Return ``{wire name: class}`` for every message that may travel (the catalogue's)."""
+    return dict(get_message_catalog().names())
 
 
-def spec_of(cls: type) -> _Spec | None:
-    """The registration of ``cls`` (exact class), if any."""
-    return _by_class.get(cls)
-
-
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -120,12 +160,12 @@ try:  # orjson is a dependency; the standard library is the fallback (same forma
     import orjson
 
     # orjson writes a datetime as isoformat() does, without the call to it.
-    _dumps: Callable[[Any], bytes] = functools.partial(orjson.dumps, default=_json_default)
+    _dumps: Callable[[Any], bytes] = functools.partial(orjson.dumps, default=json_default)
 
     _loads: Callable[[bytes | str], Any] = orjson.loads
 except ImportError:  # pragma: no cover
     # One encoder for all: json.dumps() with options builds a new one per call.
-    _encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+    _encode = json.JSONEncoder(separators=(",", ":"), default=json_default).encode
 
     def _dumps(doc: Any) -> bytes:
         return _encode(doc).encode()
@@ -135,7 +175,7 @@ except ImportError:  # pragma: no cover
 
 def encode(
     message: Event | Command[Any],
-    spec: _Spec,
+    spec: Spec,
     trace: Mapping[str, str] | None = None,
     reply_to: str | None = None,
 ) -> bytes:
@@ -165,10 +205,10 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
         doc = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise WireError("malformed", f"not valid JSON: {exc}") from None
-    spec: _Spec | None = None
+    spec: Spec | None = None
     try:  # the common case in one test; any doubt takes the checks below, with the reason
         if doc["v"] == FORMAT_VERSION and doc["kind"] == kind:
-            spec = _by_name.get(doc["type"])
+            spec = _spec_named(doc["type"])
     except (TypeError, KeyError):  # not an object, a missing key, an unhashable type name
         pass
     if spec is not None and spec.kind == kind:
@@ -185,12 +225,12 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     name = doc.get("type")
     raise WireError(
         "unknown-type",
-        f"{kind} type {name!r:.120} is not registered here "
-        "(llmgine_redis.register_type(cls, name) in this service)",
+        f"{kind} type {name!r:.120} is not registered here (a plugin of this service names "
+        "the class in its register_messages(register) hook)",
     )
 
 
-def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
+def _build(spec: Spec, doc: dict[str, Any]) -> Any:
     # The checks are written out: this runs for every message received.
     fields = doc.get("fields", _NO_FIELDS)
     if fields.__class__ is not dict:
@@ -224,7 +264,7 @@ def _build(spec: _Spec, doc: dict[str, Any]) -> Any:
 _NO_FIELDS: dict[str, Any] = {}
 
 
-def _bad_ids(spec: _Spec, ident: object, correlation: object) -> WireError:
+def _bad_ids(spec: Spec, ident: object, correlation: object) -> WireError:
     if not (isinstance(ident, str) and ident):
         return WireError("invalid-fields", f"{spec.name} has no string 'id'")
     label = "causation_id" if _optional_id(correlation) else "correlation_id"
@@ -233,14 +273,3 @@ def _bad_ids(spec: _Spec, ident: object, correlation: object) -> WireError:
 
 def _optional_id(value: object) -> bool:
     return value is None or (isinstance(value, str) and value != "")
-
-
-def _register_core() -> None:
-    for module in (_events, _commands):
-        for attr in module.__all__:
-            cls = getattr(module, attr)
-            if isinstance(cls, type) and cls not in (Event, Command) and attrs.has(cls):
-                register_type(cls, f"llmgine.{cls.__name__}")
-
-
-_register_core()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import os
 import shutil
@@ -20,10 +21,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import llmgine_redis
 import pytest
 import redis
-from llmgine_redis import RedisConfig
-from llmgine_redis._transport import _transports
+from llmgine.plugins import get_message_catalog
+from llmgine_redis import RedisConfig, RedisTransport
 
 URL = os.environ.get("LLMGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOW = "start one with: redis-server --daemonize yes --port 6379 --save ''"
@@ -43,11 +45,32 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         finally:  # close what the test opened, in its own event loop
             while _pumped:
                 await _pumped.pop().drain()
-            for transport in list(_transports.values()):
+            for transport in _transports():
                 await transport.aclose()
 
     asyncio.run(run())
     return True
+
+
+def _transports() -> list[RedisTransport]:
+    """Every transport still alive, whatever bus a test made it on (the plugin lists none)."""
+    return [o for o in gc.get_objects() if isinstance(o, RedisTransport)]
+
+
+@pytest.fixture(autouse=True)
+def _wire_names(request: pytest.FixtureRequest) -> None:
+    """Register the test module's ``WIRE_NAMES`` (``{class: wire name}``) in the message catalogue,
+    then mark its ``REMOTE_TYPES`` command classes remote.
+
+    Before each test, not once at import: other tests of the session may start a fresh
+    plugin host, and with it a fresh catalogue. (A plugin names its classes in its
+    ``register_messages`` hook; these test classes belong to no plugin.)
+    """
+    catalog = get_message_catalog()
+    for cls, name in getattr(request.module, "WIRE_NAMES", {}).items():
+        catalog.register(cls, name, source="llmgine-redis tests")
+    for cls in getattr(request.module, "REMOTE_TYPES", ()):
+        llmgine_redis.remote(cls)
 
 
 @pytest.fixture(scope="session")

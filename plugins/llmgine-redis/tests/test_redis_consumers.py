@@ -23,8 +23,8 @@ class Ping(Command[str]):
     text: str = "ping"
 
 
-llmgine_redis.register_type(Ping, "test.consumers.Ping")
-llmgine_redis.remote(Ping)
+WIRE_NAMES = {Ping: "test.consumers.Ping"}
+REMOTE_TYPES = [Ping]
 
 
 def consumers(raw: redis.Redis, stream: str, group: str) -> dict[str, dict[str, Any]]:
@@ -44,7 +44,7 @@ def departed(raw: redis.Redis, stream: str, group: str, name: str, acked: bool =
 
 def publish(cfg: RedisConfig, *resource_ids: str) -> None:
     sender = MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     for resource_id in resource_ids:
         sender.emit(ResourceDeletedEvent(resource_id=resource_id, resource_type="t"))
     llmgine_redis.disable(sender)
@@ -59,7 +59,7 @@ async def test_a_departed_consumer_holding_nothing_is_removed(config, pump, raw,
         reader = EventConsumer(bus, cfg, "svc", consumer="live")
     else:
         bus.register_command(Ping, lambda command: "pong")
-        reader = llmgine_redis.enable(bus, worker=True, **attrs.asdict(cfg)).command_server("live")
+        reader = llmgine_redis.install(bus, worker=True, **attrs.asdict(cfg)).command_server("live")
     await reader.ensure_groups()
     stream, group = reader.streams[0], reader.group
     raw.xadd(stream, {"m": b"read and acknowledged by a consumer that then died"})
@@ -183,7 +183,7 @@ def test_bad_consumer_idle_ms_or_block_ms_is_refused_naming_the_setting(settings
     with pytest.raises(error, match=rf"RedisConfig\.{message}"):
         RedisConfig(**settings)
     with pytest.raises(error, match=rf"RedisConfig\.{message}"):
-        llmgine_redis.enable(MessageBus.isolated(), **settings)
+        llmgine_redis.install(MessageBus.isolated(), **settings)
 
 
 def test_consumer_idle_ms_defaults_to_five_minutes_and_none_turns_removal_off():

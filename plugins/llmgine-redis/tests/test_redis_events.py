@@ -15,7 +15,8 @@ from llmgine.messages import events as core_events
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
-from llmgine_redis import EventConsumer, RedisConfig
+from llmgine.plugins import get_message_catalog
+from llmgine_redis import EventConsumer, RedisConfig, TransportError
 
 pytestmark = pytest.mark.redis
 
@@ -31,7 +32,7 @@ class InvoicePaid(Event):
     retries: int = 0
 
 
-llmgine_redis.register_type(InvoicePaid, "test.InvoicePaid")
+WIRE_NAMES = {InvoicePaid: "test.InvoicePaid"}
 
 
 def core_samples() -> list[Event]:
@@ -74,7 +75,7 @@ def consumer(bus: MessageBus, config: RedisConfig, group: str, name: str = "c1")
 async def test_every_core_event_and_a_user_event_round_trip_field_for_field(config, pump):
     cfg = config()
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     got: list[Event] = []
     receiver.subscribe_event("**", got.append)
     reader = consumer(receiver, cfg, "svc")
@@ -83,8 +84,14 @@ async def test_every_core_event_and_a_user_event_round_trip_field_for_field(conf
         *core_samples(),
         InvoicePaid("inv-1", 12.5, ["a", "b"], {"k": {"n": 1}}, datetime.now(UTC), None, 3),
     ]
-    registered = {cls for cls in llmgine_redis.registered().values() if issubclass(cls, Event)}
-    assert {type(e) for e in samples} >= registered - {InvoicePaid} | {InvoicePaid}
+    catalog = get_message_catalog()
+    core = {
+        cls
+        for name, cls in llmgine_redis.registered().items()
+        if issubclass(cls, Event) and catalog.source_of(name) == "llmgine"
+    }
+    assert core
+    assert {type(e) for e in samples} >= core | {InvoicePaid}
     for event in samples[:5]:
         sender.emit(event)  # the sync path
     for event in samples[5:]:
@@ -97,7 +104,7 @@ async def test_every_core_event_and_a_user_event_round_trip_field_for_field(conf
 async def test_two_groups_each_see_all_and_two_workers_split_a_group(config, pump, raw):
     cfg = config(batch=7)
     sender = MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     seen: dict[str, list[str]] = {"a1": [], "a2": [], "b": []}
     readers = []
     for name, group in (("a1", "A"), ("a2", "A"), ("b", "B")):
@@ -119,7 +126,7 @@ async def test_two_groups_each_see_all_and_two_workers_split_a_group(config, pum
 async def test_received_events_are_not_sent_back_but_follow_ups_are(config, pump, raw):
     cfg = config()
     bus = MessageBus.isolated()
-    llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    llmgine_redis.install(bus, **attrs.asdict(cfg))
 
     reemitted: list[Event] = []
 
@@ -287,8 +294,8 @@ async def test_unregistered_event_matching_patterns_fails_the_emit(config):
 
     bus = MessageBus.isolated()
     cfg = config(patterns=("**",))
-    llmgine_redis.enable(bus, **attrs.asdict(cfg))
-    with pytest.raises(TypeError, match="register_type"):
+    llmgine_redis.install(bus, **attrs.asdict(cfg))
+    with pytest.raises(TransportError, match=r"Secret.* has no wire name; .*register_messages"):
         bus.emit(Secret("x"))
     llmgine_redis.disable(bus)
     bus.emit(Secret("x"))  # no transport: stays local
@@ -307,7 +314,7 @@ def test_outage_fails_the_dispatch_with_a_clear_error():
             core_events.ResourceDeletedEvent(resource_id="r", resource_type="t")
         ),
     )
-    llmgine_redis.enable(bus, url="redis://:secret@127.0.0.1:1/0", retries=0)
+    llmgine_redis.install(bus, url="redis://:secret@127.0.0.1:1/0", retries=0)
     with pytest.raises(llmgine_redis.TransportError, match=r"127\.0\.0\.1:1") as info:
         bus.dispatch(Go())
     assert "secret" not in str(info.value)
@@ -320,7 +327,7 @@ def test_outage_fails_the_dispatch_with_a_clear_error():
 async def test_patterns_choose_what_goes_out_and_min_age_trims_by_id(config, raw):
     cfg = config(patterns=("resource.deleted", "workflow.**"), min_age=3600.0)
     bus = MessageBus.isolated()
-    transport = llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    transport = llmgine_redis.install(bus, **attrs.asdict(cfg))
     bus.emit(core_events.ResourceDeletedEvent(resource_id="out", resource_type="t"))
     bus.emit(core_events.ResourceCreatedEvent(resource_id="local", resource_type="t"))
     await bus.emit_async(core_events.WorkflowStartedEvent(workflow_name="w", run_id="r"))

@@ -90,7 +90,7 @@ def test_worker_killed_mid_batch_loses_nothing(config, raw, redis_url, prefix, t
     asyncio.run(create_group())
     bus = MessageBus.isolated()
     bus.register_command(Burst, burst_handler(bus))
-    llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    llmgine_redis.install(bus, **attrs.asdict(cfg))
     for start in range(0, TOTAL, 100):
         bus.dispatch(Burst(start))
     llmgine_redis.disable(bus)
@@ -130,7 +130,7 @@ def test_redis_killed_and_restarted_while_publishing_loses_no_acknowledged_event
 ):
     bus = MessageBus.isolated()
     bus.register_command(Burst, burst_handler(bus))
-    transport = llmgine_redis.enable(bus, url=throwaway_redis.url, prefix=prefix, retries=1)
+    transport = llmgine_redis.install(bus, url=throwaway_redis.url, prefix=prefix, retries=1)
     acknowledged: set[str] = set()
     failures: list[str] = []
     restarted = threading.Event()
@@ -185,11 +185,11 @@ async def test_urls_with_password_and_tls_work_and_the_password_is_never_shown(
         receiver, llmgine_redis.RedisConfig(url=server.url, block_ms=50), "svc"
     )
     await reader.ensure_groups()
-    llmgine_redis.enable(sender, url=server.url)
+    llmgine_redis.install(sender, url=server.url)
     await sender.emit_async(ResourceDeletedEvent(resource_id="r", resource_type="t"))
     await pump([reader], lambda: len(got) == 1)
     wrong = MessageBus.isolated()
-    llmgine_redis.enable(wrong, url=server.url.replace("s3cret-pw", "nope"), retries=0)
+    llmgine_redis.install(wrong, url=server.url.replace("s3cret-pw", "nope"), retries=0)
     with pytest.raises(llmgine_redis.TransportError) as info:
         wrong.emit(ResourceDeletedEvent(resource_id="r", resource_type="t"))
     assert "s3cret" not in str(info.value)
@@ -206,7 +206,7 @@ async def test_a_running_consumer_rides_out_a_redis_restart(throwaway_redis, pre
     await consumer.ensure_groups()
     running = asyncio.create_task(consumer.run())
     sender = MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
 
     async def wait_until(condition, what: str) -> None:
         deadline = time.monotonic() + 20

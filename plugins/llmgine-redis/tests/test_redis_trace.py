@@ -35,8 +35,8 @@ class WhereAmI(Command[dict[str, str]]):
     key: str
 
 
-llmgine_redis.register_type(WhereAmI, "test.trace.WhereAmI")
-llmgine_redis.remote(WhereAmI)
+WIRE_NAMES = {WhereAmI: "test.trace.WhereAmI"}
+REMOTE_TYPES = [WhereAmI]
 
 
 def current() -> SpanContext:
@@ -101,7 +101,7 @@ async def test_a_remote_subscriber_runs_in_the_span_the_event_was_emitted_in(
 ):
     cfg = config()
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     seen: list[SpanContext] = []
 
     def subscriber(event: Event) -> None:
@@ -144,7 +144,7 @@ async def test_a_remote_subscriber_runs_in_the_span_the_event_was_emitted_in(
 async def test_a_retried_subscriber_runs_in_the_publishers_span_again(config, pump, tracer):
     cfg = config(max_attempts=2)
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     seen: list[dict[str, str]] = []
 
     def flaky(event: Event) -> None:
@@ -169,7 +169,7 @@ async def test_with_llmgine_otel_the_deliver_span_is_a_child_of_the_publishers_s
 
     cfg = config()
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     instrument(receiver, tracer_provider=provider)
     seen: list[SpanContext] = []
     receiver.subscribe_event("resource.deleted", lambda event: seen.append(current()))
@@ -199,8 +199,8 @@ async def test_a_remote_command_runs_in_the_span_it_was_dispatched_in(
         from llmgine_otel import instrument  # installed next to this plugin by dev.py
 
         instrument(worker_bus, tracer_provider=provider)
-    caller = llmgine_redis.enable(caller_bus, **cfg)
-    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    caller = llmgine_redis.install(caller_bus, **cfg)
+    worker = llmgine_redis.install(worker_bus, worker=True, **cfg)
     async with serving(worker):  # the worker's task starts outside the caller's span
         with tracer.start_as_current_span("request") as span:
             answer = await caller_bus.dispatch_async(WhereAmI("k"))
@@ -224,10 +224,10 @@ async def test_without_a_span_or_opentelemetry_no_trace_is_sent_and_all_is_deliv
 ):
     cfg = config()
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
-    llmgine_redis.enable(sender, **attrs.asdict(cfg))
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
     worker_bus = MessageBus.isolated()
     worker_bus.register_command(WhereAmI, where_am_i)
-    worker = llmgine_redis.enable(worker_bus, worker=True, **attrs.asdict(cfg))
+    worker = llmgine_redis.install(worker_bus, worker=True, **attrs.asdict(cfg))
     got: list[Event] = []
     receiver.subscribe_event("resource.deleted", got.append)
     reader = EventConsumer(receiver, cfg, "svc")
@@ -300,7 +300,7 @@ async def where_am_i_server(cfg: Any) -> tuple[Any, Any, str]:
     """A worker serving WhereAmI over Redis: its transport, command server and stream."""
     worker_bus = MessageBus.isolated()
     worker_bus.register_command(WhereAmI, where_am_i)
-    worker = llmgine_redis.enable(worker_bus, worker=True, **attrs.asdict(cfg))
+    worker = llmgine_redis.install(worker_bus, worker=True, **attrs.asdict(cfg))
     server = worker.command_server()
     assert server is not None
     await server.ensure_groups()

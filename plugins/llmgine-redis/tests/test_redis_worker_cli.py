@@ -17,9 +17,23 @@ from llmgine.messages.events import ResourceDeletedEvent
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
+def test_worker_command_reads_the_llmgine_redis_settings(redis_url):
+    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url, "LLMGINE_REDIS_BATCH": "lots"}
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgine.cli", "worker", "--group", "svc"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "LLMGINE_REDIS_BATCH='lots' must be a whole number" in done.stderr
+
+
 def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis_url):
     cfg = config()
-    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url}
+    # The command line wins over the LLMGINE_REDIS_* settings.
+    env = {**os.environ, "LLMGINE_REDIS_URL": redis_url, "LLMGINE_REDIS_STREAM": "not:this"}
     env.pop("LLMGINE_TRANSPORT", None)
     proc = subprocess.Popen(
         [
@@ -43,7 +57,7 @@ def test_worker_command_consumes_and_stops_cleanly_on_sigterm(config, raw, redis
             assert time.monotonic() < deadline, "the worker did not create its group"
             time.sleep(0.05)
         bus = MessageBus.isolated()
-        llmgine_redis.enable(bus, **attrs.asdict(cfg))
+        llmgine_redis.install(bus, **attrs.asdict(cfg))
         for i in range(300):
             bus.emit(ResourceDeletedEvent(resource_id=f"r{i}", resource_type="t"))
         llmgine_redis.disable(bus)
@@ -77,7 +91,7 @@ def slow(event):
     r.incr(prefix + ":handled")
 
 bus.subscribe_event("resource.deleted", slow)
-transport = llmgine_redis.enable(bus, worker=True, url=url, prefix=prefix, block_ms=50)
+transport = llmgine_redis.install(bus, worker=True, url=url, prefix=prefix, block_ms=50)
 asyncio.run(transport.run_worker("svc", start_id="0"))
 """
 
@@ -85,7 +99,7 @@ asyncio.run(transport.run_worker("svc", start_id="0"))
 def test_sigterm_finishes_and_acknowledges_the_batch_in_flight(config, raw, redis_url, prefix):
     cfg = config()
     bus = MessageBus.isolated()
-    llmgine_redis.enable(bus, **attrs.asdict(cfg))
+    llmgine_redis.install(bus, **attrs.asdict(cfg))
     for i in range(200):
         bus.emit(ResourceDeletedEvent(resource_id=f"r{i}", resource_type="t"))
     llmgine_redis.disable(bus)

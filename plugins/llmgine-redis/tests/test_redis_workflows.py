@@ -26,9 +26,8 @@ class Forget(Command[None]):
     url: str
 
 
-for _type in (Fetch, Forget):
-    llmgine_redis.register_type(_type, f"test.workflows.{_type.__name__}")
-    llmgine_redis.remote(_type)
+WIRE_NAMES = {Fetch: "test.workflows.Fetch", Forget: "test.workflows.Forget"}
+REMOTE_TYPES = [Fetch, Forget]
 
 
 @pytest.fixture
@@ -68,8 +67,8 @@ async def test_remote_steps_complete_and_a_remote_failure_is_compensated(config,
     worker_bus.register_command(Forget, forget)
     engine = llmgine_workflows.install(caller_bus)
     llmgine_workflows.register_workflow(crawl, bus=caller_bus)
-    llmgine_redis.enable(caller_bus, **cfg)  # forwards Fetch and Forget: no local handler
-    worker = llmgine_redis.enable(worker_bus, worker=True, **cfg)
+    llmgine_redis.install(caller_bus, **cfg)  # forwards Fetch and Forget: no local handler
+    worker = llmgine_redis.install(worker_bus, worker=True, **cfg)
     async with serving(worker):
         run_id = await caller_bus.dispatch_async(StartWorkflowCommand("crawl", {"first": "a"}))
         run = engine.get_run(run_id)
