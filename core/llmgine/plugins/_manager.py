@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -142,18 +141,3 @@ def register_handlers(
     order (in lenient mode, one refused or failing to start on this bus carries the error).
     """
     return _default.get().register_handlers(bus, lenient=lenient, stacklevel=3)
-
-
-def _reset_for_tests() -> None:
-    """Deprecated (0.1's test helper, kept while the plugins' own tests move off it): make a
-    fresh default host. Use ``use_plugin_host(PluginHost())`` or the ``llmgine_plugin_host``
-    fixture, which give the previous host back afterwards."""
-    warnings.warn(
-        "llmgine.plugins._manager._reset_for_tests() is deprecated: use "
-        "`with llmgine.plugins.use_plugin_host(llmgine.plugins.PluginHost()):` or the "
-        "llmgine_plugin_host fixture",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    with _default.lock:
-        _default.host = None  # (made on first use)

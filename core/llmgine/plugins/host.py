@@ -10,7 +10,6 @@ from then on a dispatch is a dict lookup and a call.
 from __future__ import annotations
 
 import contextlib
-
 import threading
 import warnings
 from typing import Any
@@ -346,7 +345,7 @@ class PluginHost:
             for i in self.plugins()
         ]
 
-    def install_plugin(  # noqa: PLR0913
+    def install_plugin(
         self,
         bus: MessageBus,
         name: str,

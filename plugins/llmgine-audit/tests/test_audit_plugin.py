@@ -13,7 +13,13 @@ import llmgine_audit
 import pytest
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.events import Event, SystemEvent
-from llmgine.plugins import PluginStatus, _manager, register_handlers, register_plugin
+from llmgine.plugins import (
+    PluginHost,
+    PluginStatus,
+    register_handlers,
+    register_plugin,
+    use_plugin_host,
+)
 from llmgine_audit import LOG_ENV, AuditLog
 from llmgine_audit import plugin as audit_plugin
 
@@ -112,10 +118,9 @@ def test_plugin_status_shows_message_bus_log_and_its_dropped_events(tmp_path: Pa
 def loaded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Only the plugin under test loads (under its own name); forgotten afterwards."""
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    _manager._reset_for_tests()
-    register_plugin(audit_plugin, "audit")
-    yield
-    _manager._reset_for_tests()
+    with use_plugin_host(PluginHost()):
+        register_plugin(audit_plugin, "audit")
+        yield
 
 
 @pytest.mark.usefixtures("loaded")

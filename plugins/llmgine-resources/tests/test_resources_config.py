@@ -11,7 +11,7 @@ import pytest
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.commands import CreateResourceCommand, UpdateResourceCommand
 from llmgine.messages.events import Event, ResourceCreatedEvent
-from llmgine.plugins import _manager, get_message_catalog, register_handlers, register_plugin
+from llmgine.plugins import get_message_catalog, register_handlers, register_plugin
 from llmgine_resources import (
     DB_ENV,
     IdempotentCreateResourceCommand,
@@ -180,21 +180,18 @@ def test_the_plugins_own_command_may_cross_a_transport() -> None:
     assert catalog.class_of(name) is IdempotentCreateResourceCommand
 
 
+@pytest.mark.usefixtures("llmgine_plugin_host")
 def test_register_handlers_wires_the_plugin_onto_a_bus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")  # only the plugin registered below
-    _manager._reset_for_tests()
-    try:
-        register_plugin(resources_plugin, "resources-under-test")
-        bus = MessageBus.isolated(strict=True)
-        register_handlers(bus)
-        register_handlers(bus)  # idempotent
-        sources = {t: source for t, (_, source) in bus.command_handlers().items()}
-        assert sources[CreateResourceCommand] == "plugin 'resources-under-test'"
-        resource_id = bus.dispatch(CreateResourceCommand("example", {"a": 1}))
-        bus.dispatch(UpdateResourceCommand(resource_id, "example", {"a": 2}))
-        assert dict(llmgine_resources.get_resource(resource_id, bus).data) == {"a": 2}
-    finally:
-        _manager._reset_for_tests()
+    register_plugin(resources_plugin, "resources-under-test")
+    bus = MessageBus.isolated(strict=True)
+    register_handlers(bus)
+    register_handlers(bus)  # idempotent
+    sources = {t: source for t, (_, source) in bus.command_handlers().items()}
+    assert sources[CreateResourceCommand] == "plugin 'resources-under-test'"
+    resource_id = bus.dispatch(CreateResourceCommand("example", {"a": 1}))
+    bus.dispatch(UpdateResourceCommand(resource_id, "example", {"a": 2}))
+    assert dict(llmgine_resources.get_resource(resource_id, bus).data) == {"a": 2}
 
 
 def test_the_installed_entry_point_is_discoverable() -> None:
@@ -206,21 +203,18 @@ def test_the_installed_entry_point_is_discoverable() -> None:
     assert found["resources"].load() is resources_plugin
 
 
+@pytest.mark.usefixtures("llmgine_plugin_host")
 def test_install_before_the_first_discovery_is_not_a_name_clash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # install() registers the plugin module itself; discovery then finds the same
     # module under the same entry-point name and takes it as that plugin, not a clash
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "resources")
-    _manager._reset_for_tests()
-    try:
-        bus = MessageBus.isolated(strict=True)
-        store = InMemoryResourceStore()
-        llmgine_resources.install(bus, store=store)
-        infos = {info.name: info for info in register_handlers(bus)}
-        assert infos["resources"].error is None
-        assert infos["resources"].distribution == "llmgine-resources"
-        assert llmgine_resources.get_store(bus) is store
-        assert bus.dispatch(CreateResourceCommand("example", {})).startswith("res_")
-    finally:
-        _manager._reset_for_tests()
+    bus = MessageBus.isolated(strict=True)
+    store = InMemoryResourceStore()
+    llmgine_resources.install(bus, store=store)
+    infos = {info.name: info for info in register_handlers(bus)}
+    assert infos["resources"].error is None
+    assert infos["resources"].distribution == "llmgine-resources"
+    assert llmgine_resources.get_store(bus) is store
+    assert bus.dispatch(CreateResourceCommand("example", {})).startswith("res_")

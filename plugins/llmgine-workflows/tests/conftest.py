@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from llmgine.messages.bus import MessageBus
-from llmgine.plugins import _manager
+from llmgine.plugins import PluginHost, use_plugin_host
 from llmgine_workflows import WorkflowEngine, _registry, install
 from wf_helpers import Act, Recorder, Undo
 
@@ -16,11 +16,9 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A fresh plugin manager that loads only the installed workflows plugin."""
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "workflows")
     monkeypatch.delenv("LLMGINE_WORKFLOWS_DB", raising=False)
-    _manager._reset_for_tests()
-    _registry.ensure_hookspec()
-    yield
-    _manager._reset_for_tests()
-    _registry.ensure_hookspec()
+    with use_plugin_host(PluginHost()):
+        _registry.ensure_hookspec()
+        yield
 
 
 @pytest.fixture

@@ -10,17 +10,19 @@ import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import StartWorkflowCommand
 from llmgine.plugins import (
+    PluginHost,
     PluginLoadError,
-    _manager,
     get_plugin_manager,
     load_plugins,
     register_handlers,
     register_plugin,
+    use_plugin_host,
 )
 from llmgine_workflows import (
     Workflow,
     WorkflowDefinitionError,
     WorkflowError,
+    _registry,
     engine_for,
     get_workflow,
 )
@@ -50,15 +52,17 @@ def workflow_plugin(name: str, *, optional: bool = True) -> types.SimpleNamespac
 
 
 def test_an_optional_register_workflows_loads_without_this_plugin() -> None:
-    _manager._reset_for_tests()  # a plugin manager that has never seen llmgine-workflows
-    assert getattr(get_plugin_manager().hook, "register_workflows", None) is None
-    assert register_plugin(workflow_plugin("w"), "declarer") == "declarer"
+    with use_plugin_host(PluginHost()):  # a host that has never seen llmgine-workflows
+        assert getattr(get_plugin_manager().hook, "register_workflows", None) is None
+        assert register_plugin(workflow_plugin("w"), "declarer") == "declarer"
 
 
 def test_a_non_optional_register_workflows_without_this_plugin_is_an_unknown_hook() -> None:
-    _manager._reset_for_tests()
-    with pytest.raises(PluginLoadError, match=r"unknown hook 'register_workflows'.*optionalhook"):
-        register_plugin(workflow_plugin("w", optional=False), "declarer")
+    with use_plugin_host(PluginHost()):  # a host that has never seen llmgine-workflows
+        with pytest.raises(
+            PluginLoadError, match=r"unknown hook 'register_workflows'.*optionalhook"
+        ):
+            register_plugin(workflow_plugin("w", optional=False), "declarer")
 
 
 def test_hook_register_workflows_declares_workflows_that_run_on_the_bus(
@@ -131,9 +135,10 @@ def test_status_says_how_to_persist_runs(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert status.active
     assert "memory" in status.detail
     assert "LLMGINE_WORKFLOWS_DB" in (status.activate or "")
-    _manager._reset_for_tests()
     monkeypatch.setenv("LLMGINE_WORKFLOWS_DB", str(tmp_path / "runs.db"))
-    status = {info.name: info for info in load_plugins()}["workflows"].status
+    with use_plugin_host(PluginHost()):  # loaded anew, under the new environment
+        _registry.ensure_hookspec()
+        status = {info.name: info for info in load_plugins()}["workflows"].status
     assert status is not None
     assert str(tmp_path / "runs.db") in status.detail
     assert not (tmp_path / "runs.db").exists()  # nothing is written until a bus starts it
