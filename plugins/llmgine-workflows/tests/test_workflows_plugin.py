@@ -58,11 +58,10 @@ def test_an_optional_register_workflows_loads_without_this_plugin() -> None:
 
 
 def test_a_non_optional_register_workflows_without_this_plugin_is_an_unknown_hook() -> None:
-    with use_plugin_host(PluginHost()):  # a host that has never seen llmgine-workflows
-        with pytest.raises(
-            PluginLoadError, match=r"unknown hook 'register_workflows'.*optionalhook"
-        ):
-            register_plugin(workflow_plugin("w", optional=False), "declarer")
+    unknown = r"unknown hook 'register_workflows'.*optionalhook"
+    # a host that has never seen llmgine-workflows
+    with use_plugin_host(PluginHost()), pytest.raises(PluginLoadError, match=unknown):
+        register_plugin(workflow_plugin("w", optional=False), "declarer")
 
 
 def test_hook_register_workflows_declares_workflows_that_run_on_the_bus(
