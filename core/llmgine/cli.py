@@ -128,7 +128,7 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
         print(f"created {path}")
     # The plugin author's guide in the README, steps 2 to 4 (tests/test_scaffold.py checks
     # they match). The core must be named in the same pip command: PyPI's "llmgine" is an
-    # unrelated project, which a plugin's "llmgine>=0.1,<0.2" requirement cannot use.
+    # unrelated project, which a plugin's "llmgine>=0.2,<0.3" requirement cannot use.
     print(
         f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
         f"  cd {root}\n"

@@ -227,7 +227,7 @@ def test_incompatible_core_requirement_names_both_versions(plugin_env: PluginEnv
     done = plugin_env.run(LOADED, {"LLMGINE_LOAD_PLUGINS": "old"})
     assert done.returncode == 1
     assert "IncompatiblePluginError: plugin 'old'" in done.stderr
-    assert "requires llmgine<0.1 but the installed core is llmgine 0.1.0" in done.stderr
+    assert "requires llmgine<0.1 but the installed core is llmgine 0.2.0" in done.stderr
     lenient = plugin_env.run(
         LOADED, {"LLMGINE_LOAD_PLUGINS": "old,good", "LLMGINE_PLUGINS_LENIENT": "1"}
     )
@@ -298,4 +298,4 @@ def test_core_in_the_venv_is_ours_and_typed(plugin_env: PluginEnv) -> None:
         "import json, llmgine, pathlib; print(json.dumps([llmgine.__version__, "
         "(pathlib.Path(llmgine.__file__).parent / 'py.typed').exists()]))"
     )
-    assert out == ["0.1.0", True]
+    assert out == ["0.2.0", True]
