@@ -76,6 +76,12 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
+#: the bench plugins' core requirement: this core's minor series, as real plugins pin it
+_CORE_VERSION = (ROOT / "core" / "llmgine" / "_version.py").read_text().split('"')[1]
+_major, _minor = (int(part) for part in _CORE_VERSION.split(".")[:2])
+_REQUIRES = f"llmgine<{_major}.{_minor + 1},>={_major}.{_minor}"
+
+
 def _write_wheel(i: int, directory: Path) -> Path:
     """Write a minimal, valid wheel for plugin ``i`` (no build backend needed)."""
     dist, pkg, version = f"llmgine_bench_plugin_{i:02d}", f"llmgine_bench_plugin_{i:02d}", "1.0"
@@ -84,7 +90,7 @@ def _write_wheel(i: int, directory: Path) -> Path:
         f"{pkg}/__init__.py": _PLUGIN_SOURCE.format(i=i).encode(),
         f"{info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: {version}\n"
-            "Requires-Dist: llmgine<0.2,>=0.1\n"
+            f"Requires-Dist: {_REQUIRES}\n"
         ).encode(),
         f"{info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: llmgine-bench\nRoot-Is-Purelib: true\n"
@@ -117,7 +123,7 @@ def _pip_install(env_dir: Path, *args: str) -> None:
 def environments(log: bool = True) -> tuple[Path, Path]:
     """Return (core-only env, core + 50 plugins env), building them if not cached."""
     key = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + _VERSION.encode() + sys.version.encode()
+        (ROOT / "pyproject.toml").read_bytes() + (_VERSION + _CORE_VERSION + sys.version).encode()
     ).hexdigest()[:12]
     base = CACHE / f"startup-{key}"
     env0, env50, marker = base / "core", base / f"core+{N_PLUGINS}", base / "complete"
