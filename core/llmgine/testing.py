@@ -31,7 +31,6 @@ from typing import Any, Protocol, TypeVar, overload
 import pytest
 
 from .messages import _patterns
-from .messages._snapshot import BusSnapshot
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
 from .plugins import _manager, _registrations
@@ -181,7 +180,7 @@ class _GlobalSnapshot:
     """``message_bus``, and the plugins the plugin manager holds."""
 
     def __init__(self) -> None:
-        self.bus = BusSnapshot(message_bus)
+        self.bus = message_bus.snapshot()
         self.state = _manager._state
         self.registered = list(_registered_on(message_bus))
         with self.state.lock:
