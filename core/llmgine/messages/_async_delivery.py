@@ -240,8 +240,8 @@ async def wait(started: list[Started], tasks: Tasks) -> None:
     Like ``asyncio.wait(tasks)`` but awaiting them one by one, which costs a fraction
     of it (they run concurrently all the same). A task's own failure or cancellation
     is read afterwards; a cancellation of ours (one requested since ``tasks`` counted
-    the emitter's pending cancellations, before its subscribers started, even one the
-    task we were awaiting swallowed) cancels the rest and propagates.
+    the emitter's pending cancellations, before its subscribers started) cancels the
+    rest and propagates.
     """
     import asyncio
 
@@ -263,18 +263,30 @@ async def wait(started: list[Started], tasks: Tasks) -> None:
         if task is None or task.done():
             continue
         try:
-            await task
-        except BaseException as exc:
-            if not propagates(exc):
-                pass  # the subscriber's failure: read later
-            elif task.cancelled() and current.cancelling() == before:
-                continue  # the subscriber was cancelled, not us: its failure, read later
-            else:
-                abandon(started)
-                raise
-        if current.cancelling() != before:  # ours, swallowed by the task we awaited
+            await _finished(task)
+        except BaseException:  # our cancellation (the waiter cannot fail otherwise)
+            abandon(started)
+            raise
+        if current.cancelling() != before:  # ours, requested while we were not waiting
             abandon(started)
             raise asyncio.CancelledError
+
+
+def _finished(task: asyncio.Task[Any]) -> asyncio.Future[None]:
+    """A future that is done when ``task`` is, whatever its outcome.
+
+    Not ``await task``: that raises the task's exception here, where a
+    ``GeneratorExit`` would close the emitter's frames instead of being caught. A
+    cancellation of ours cancels this future, not the subscriber's task.
+    """
+    waiter: asyncio.Future[None] = task.get_loop().create_future()
+
+    def wake(_: object) -> None:
+        if not waiter.done():  # (cancelled with us)
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    return waiter
 
 
 @coroutine
