@@ -93,9 +93,8 @@ def publish(bus: MessageBus, path: str, raises: BaseException, seen: list[str]) 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("make", ISOLATED, ids=ISOLATED_IDS)
 def test_a_base_exception_is_the_subscribers_failure(
-    path: str, make: Callable[[], BaseException], caplog: pytest.LogCaptureFixture
+    path: str, make: Callable[[], BaseException], caplog: pytest.LogCaptureFixture, bus: MessageBus
 ) -> None:
-    bus = MessageBus.isolated()
     reports: list[SystemEvent] = []
     bus.subscribe_event("system.bus.error", reports.append)
     seen: list[str] = []
@@ -116,13 +115,12 @@ def test_a_base_exception_is_the_subscribers_failure(
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("make", ISOLATED, ids=ISOLATED_IDS)
 def test_a_strict_bus_raises_it_as_a_subscriber_error(
-    path: str, make: Callable[[], BaseException]
+    path: str, make: Callable[[], BaseException], llmgine_bus: MessageBus
 ) -> None:
-    bus = MessageBus.isolated(strict=True)
     seen: list[str] = []
     raised = make()
     with pytest.raises(SubscriberError) as caught:
-        publish(bus, path, raised, seen)
+        publish(llmgine_bus, path, raised, seen)
     assert seen == ["x", "scope closed: True"]
     [error] = caught.value.exceptions
     assert isinstance(error, SubscriberBaseExceptionError)
@@ -142,9 +140,8 @@ def test_a_strict_bus_raises_it_as_a_subscriber_error(
     ],
 )
 def test_interrupts_exits_and_cancellation_propagate_after_cleanup(
-    path: str, make: Callable[[], BaseException]
+    path: str, make: Callable[[], BaseException], bus: MessageBus
 ) -> None:
-    bus = MessageBus.isolated()
     reports: list[SystemEvent] = []
     bus.subscribe_event("system.bus.error", reports.append)
     seen: list[str] = []
@@ -162,8 +159,9 @@ def test_interrupts_exits_and_cancellation_propagate_after_cleanup(
 
 
 @pytest.mark.parametrize("make", PROPAGATING, ids=PROPAGATING_IDS)
-def test_propagating_leaves_no_subscriber_task_running(make: Callable[[], BaseException]) -> None:
-    bus = MessageBus.isolated()
+def test_propagating_leaves_no_subscriber_task_running(
+    make: Callable[[], BaseException], bus: MessageBus
+) -> None:
     scopes: list[Scope | None] = []
 
     async def waits(event: Said) -> None:
@@ -191,10 +189,10 @@ def test_propagating_leaves_no_subscriber_task_running(make: Callable[[], BaseEx
 
 @pytest.mark.parametrize("make", ISOLATED, ids=ISOLATED_IDS)
 def test_an_async_subscriber_that_suspends_first_is_isolated_too(
-    make: Callable[[], BaseException],
+    make: Callable[[], BaseException], llmgine_bus: MessageBus
 ) -> None:
     """Raised after a suspension: read from the finished task, not at its start."""
-    bus = MessageBus.isolated(strict=True)
+    bus = llmgine_bus
     seen: list[str] = []
 
     async def raiser(event: Said) -> None:
@@ -213,9 +211,9 @@ def test_an_async_subscriber_that_suspends_first_is_isolated_too(
     assert isinstance(caught.value.exceptions[0], SubscriberBaseExceptionError)
 
 
-def test_deliver_returns_a_base_exception_as_a_failure() -> None:
+def test_deliver_returns_a_base_exception_as_a_failure(llmgine_bus: MessageBus) -> None:
     """A transport's deliver() reports it like any failure, for a retry of that subscriber."""
-    bus = MessageBus.isolated(strict=True)
+    bus = llmgine_bus
 
     def raiser(event: Said) -> None:
         raise Custom("mine")
