@@ -54,7 +54,8 @@ async def deliver_async(
         delivery.cascade(event)
     run = _Run(delivery, event, depth, plan)
     run.start(plan.asubscribers)
-    await run.wait()
+    if run.tasks is not None:  # (no coroutine made to wait for nothing)
+        await run.wait()
     failures = run.finish(plan, queue)
     if failures:
         delivery.failed(event, depth, kind, failures, queue)
@@ -64,18 +65,20 @@ async def deliver_async(
 class _Run:
     """One event's async delivery in progress.
 
-    Plain subscribers share one scope (``shared``), as in :meth:`Delivery.deliver`: the
-    events each queued move out when it returns. A coroutine gets a scope of its own,
-    set while its task is created (the task copies the context). ``started`` lists
-    every subscriber with something to wait for or publish.
+    Plain subscribers share one scope (``shared``, made for the first of them), as in
+    :meth:`Delivery.deliver`: the events each queued move out when it returns. A
+    coroutine gets a scope of its own, set while its task is created (the task copies
+    the context). ``started`` lists every subscriber with something to wait for or
+    publish, in subscription order.
     """
 
-    __slots__ = ("delivery", "event", "failures", "shared", "started", "tasks")
+    __slots__ = ("delivery", "depth", "event", "failures", "shared", "started", "tasks")
 
     def __init__(self, delivery: Delivery, event: Event, depth: int, plan: Plan) -> None:
         self.delivery = delivery
         self.event = event
-        self.shared = Scope(event.event_id, event.correlation_id, depth)
+        self.depth = depth
+        self.shared: Scope | None = None
         self.failures: list[Failure] = []
         self.started: list[Started] = []
         # Before any subscriber runs (one may cancel the emitter, even in an eager first
@@ -84,70 +87,76 @@ class _Run:
 
     def start(self, subscribers: tuple[Subscriber, ...]) -> None:
         """Call each subscriber in order: a plain one runs to its end, a coroutine starts."""
-        token = set_scope(self.shared)
+        event, shared, token = self.event, self.shared, None
         try:
             for subscriber in subscribers:
-                self._call(subscriber)
-        finally:
-            reset_scope(token)
-
-    def _call(self, subscriber: Subscriber) -> None:
-        own: Scope | None = None
-        task = None
-        try:
-            if subscriber.is_async:
-                own = self.shared.child()
-                task = self._start_task(subscriber, own, None)
-            else:
-                result = subscriber.handler(self.event)
+                if subscriber.is_async:
+                    self._start(subscriber, None)
+                    continue
+                if shared is None:
+                    shared = self.shared = Scope(event.event_id, event.correlation_id, self.depth)
+                    token = set_scope(shared)
+                try:
+                    result = subscriber.handler(event)
+                except BaseException as exc:
+                    self._failed(subscriber, exc, None)
+                    continue
                 if result.__class__ is CoroutineType:  # a plain function made a coroutine
-                    own = self.shared.child()
-                    own.pending = self.shared.take()
-                    task = self._start_task(subscriber, own, result)
-        except BaseException as exc:
-            if isinstance(exc, RecursionError) or propagates(exc):  # (a cascade is one)
-                self._abandon(own)
-                if isinstance(exc, RecursionError) and not isinstance(exc, EventCascadeError):
-                    self.delivery.cascade(self.event, exc)
-                raise
-            if own is not None:
-                own.closed = True
-            else:
-                self.shared.pending = None
-            self.failures.append((subscriber, as_failure(subscriber, exc)))
-            return
-        if own is not None:
-            self.started.append((subscriber, own, task))
-        elif self.shared.pending is not None:
-            done = self.shared.child()
-            done.pending = self.shared.take()
-            self.started.append((subscriber, done, None))
+                    self._start(subscriber, result)
+                elif shared.pending is not None:  # its events, kept apart until the end
+                    done = shared.child()
+                    done.pending = shared.take()
+                    self.started.append((subscriber, done, None))
+        finally:
+            if token is not None:
+                reset_scope(token)
 
-    def _start_task(
-        self, subscriber: Subscriber, own: Scope, coro: Any
-    ) -> asyncio.Task[Any] | None:
-        """Start ``coro`` (or the coroutine ``subscriber`` makes) as a task, in ``own``."""
+    def _start(self, subscriber: Subscriber, coro: Any) -> None:
+        """Start ``coro`` (or, if ``None``, the coroutine ``subscriber`` makes) as a task in
+        a scope of its own, which takes the events a plain subscriber queued before."""
+        event = self.event
+        own = Scope(event.event_id, event.correlation_id, self.depth)
+        if coro is not None and self.shared is not None:
+            own.pending = self.shared.take()
         token = set_scope(own)
         try:
             if coro is None:
-                coro = subscriber.handler(self.event)  # calling it only makes the coroutine
-                if coro.__class__ is not CoroutineType:
-                    return None
-            if self.tasks is None:
-                self.tasks = Tasks()
-            try:
-                return self.tasks.start(coro, name=subscriber.name)
-            except BaseException:
-                coro.close()  # its task could not be made (else Python warns it was never awaited)
-                raise
+                coro = subscriber.handler(event)  # calling it only makes the coroutine
+            if coro.__class__ is not CoroutineType:
+                task = None
+            else:
+                if self.tasks is None:
+                    self.tasks = Tasks()
+                try:
+                    task = self.tasks.start(coro, name=subscriber.name)
+                except BaseException:
+                    coro.close()  # no task was made (else Python warns it was never awaited)
+                    raise
+        except BaseException as exc:
+            self._failed(subscriber, exc, own)
+            return
         finally:
             reset_scope(token)
+        self.started.append((subscriber, own, task))
+
+    def _failed(self, subscriber: Subscriber, exc: BaseException, own: Scope | None) -> None:
+        """``subscriber`` raised ``exc``: its failure, or (raised again) the delivery's end."""
+        if isinstance(exc, RecursionError) or propagates(exc):  # (a cascade is one)
+            self._abandon(own)
+            if isinstance(exc, RecursionError) and not isinstance(exc, EventCascadeError):
+                self.delivery.cascade(self.event, exc)
+            raise exc
+        if own is not None:
+            own.closed = True
+        elif self.shared is not None:
+            self.shared.pending = None  # drop what it queued
+        self.failures.append((subscriber, as_failure(subscriber, exc)))
 
     def _abandon(self, own: Scope | None) -> None:
         """The delivery stops: close every scope and cancel the tasks still running."""
-        self.shared.closed = True
-        if own is not None:
-            own.closed = True
+        for scope in (self.shared, own):
+            if scope is not None:
+                scope.closed = True
         abandon(self.started)
 
     async def wait(self) -> None:
@@ -157,18 +166,18 @@ class _Run:
         try:
             await wait(self.started, self.tasks)
         except BaseException:
-            self.shared.closed = True
+            self._abandon(None)
             raise
 
     def finish(self, plan: Plan, queue: Queue) -> list[Failure]:
         """Close every scope, then queue the events of each subscriber that succeeded."""
         shared = self.shared
-        shared.closed = True
-        if shared.pending is not None:  # queued late, by what a plain subscriber started
-            self.started.append((plan.asubscribers[-1], shared, None))
+        if shared is not None:
+            shared.closed = True
+            if shared.pending is not None:  # queued late, by what a plain subscriber started
+                self.started.append((plan.asubscribers[-1], shared, None))
         for _, scope, _ in self.started:
             scope.closed = True
-        depth = shared.depth
         for subscriber, scope, task in self.started:
             try:
                 error = outcome(subscriber, task) if task is not None else None
@@ -179,7 +188,7 @@ class _Run:
             if error is not None:
                 self.failures.append((subscriber, error))
             elif scope.pending is not None:
-                queue.extend(entries(scope.pending, depth + 1, QUEUED))
+                queue.extend(entries(scope.pending, self.depth + 1, QUEUED))
         return self.failures
 
 

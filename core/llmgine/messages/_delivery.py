@@ -154,7 +154,7 @@ class Delivery:
             return
         caused: list[Entry] = []
         for event in events:
-            await self.deliver_async(event, depth, kind, caused)
+            await _deliver_async(self, event, depth, kind, caused)
         if caused:
             await self.drain_async(caused)
 
@@ -162,7 +162,7 @@ class Delivery:
         """Like :meth:`drain`, awaiting ``async def`` subscribers."""
         queue = deque(caused)
         while queue:
-            await self.deliver_async(*queue.popleft(), queue)
+            await _deliver_async(self, *queue.popleft(), queue)
 
     async def drain_out_async(self, queue: deque[Entry]) -> None:
         """Like :meth:`drain_out`, awaiting the outbox and ``async def`` subscribers."""
@@ -171,7 +171,7 @@ class Delivery:
                 await self.outbox.send_async([item[0] for item in queue])
             generation, queue = queue, deque()
             while generation:
-                await self.deliver_async(*generation.popleft(), queue)
+                await _deliver_async(self, *generation.popleft(), queue)
 
     # The transport's side --------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class Delivery:
             raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
         queue: deque[Entry] = deque()
         try:
-            failures = await self.deliver_async(event, _depth_here(), DIRECT, queue, only)
+            failures = await _deliver_async(self, event, _depth_here(), DIRECT, queue, only)
         except SubscriberError as error:
             failures = _failures_of(event, error)
         await self.drain_out_async(queue)
@@ -282,17 +282,6 @@ class Delivery:
             return NO_FAILURES
         self.failed(event, depth, kind, failures, queue)
         return failures
-
-    async def deliver_async(
-        self,
-        event: Event,
-        depth: int,
-        kind: int,
-        queue: Queue,
-        only: Container[str] | None = None,
-    ) -> list[Failure]:
-        """Like :meth:`deliver`, running ``async def`` subscribers as tasks of their own."""
-        return await _deliver_async(self, event, depth, kind, queue, only)
 
     def refuse_async(self, event: Event) -> None:
         """Raise :class:`AsyncHandlerError`, as plain ``emit`` does, if ``event`` has
