@@ -18,12 +18,6 @@ def bus() -> MessageBus:
 
 
 @pytest.fixture
-def strict_bus() -> MessageBus:
-    """A fresh bus in strict mode: subscriber errors raise SubscriberError."""
-    return MessageBus.isolated(strict=True)
-
-
-@pytest.fixture
 def global_bus() -> Iterator[MessageBus]:
     """The process-wide ``message_bus``, emptied before and after the test.
 

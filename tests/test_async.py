@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 
 import pytest
 from llmgine.messages import NoActiveScopeError
@@ -313,3 +314,140 @@ def test_cancelling_emit_async_cancels_running_subscribers_and_publishes_nothing
     run(main())
     assert seen == ["root"]
     assert cancelled == ["slow"]
+
+
+# Events that subscribers queue on the async paths ------------------------------------
+
+
+@dataclasses.dataclass
+class Numbered(Event):
+    event_type = "test.numbered"
+    n: int = 0
+
+
+class Start(Event):
+    event_type = "test.start"
+
+
+def test_async_and_plain_subscribers_run_by_generation_in_their_order(bus: MessageBus) -> None:
+    order: list[str] = []
+
+    async def quick(event: Numbered) -> None:
+        order.append(f"quick{event.n}")
+        if event.n == 1:
+            bus.add_pending_event(Numbered(2))
+
+    async def slow(event: Numbered) -> None:
+        order.append(f"slow-start{event.n}")
+        await asyncio.sleep(0)
+        order.append(f"slow-end{event.n}")
+
+    async def handle(command: Ask) -> int:
+        await asyncio.sleep(0)
+        bus.add_pending_event(Numbered(1))
+        return 7
+
+    bus.register_command(Ask, handle)
+    bus.subscribe_event(Numbered, slow)
+    bus.subscribe_event(Numbered, quick)
+    bus.subscribe_event(Numbered, lambda e: order.append(f"sync{e.n}"))
+    assert run(bus.dispatch_async(Ask())) == 7
+    # async subscribers start in subscription order and run concurrently (slow suspends,
+    # quick goes on); generation 2 comes after. On 3.12+ their tasks start eagerly, so
+    # the plain one runs in its subscription turn; on 3.11 it runs before their bodies.
+    if sys.version_info >= (3, 12):
+        generation = ("slow-start{n}", "quick{n}", "sync{n}", "slow-end{n}")
+    else:
+        generation = ("sync{n}", "slow-start{n}", "quick{n}", "slow-end{n}")
+    assert order == [step.format(n=n) for n in (1, 2) for step in generation]
+
+
+def test_async_subscribers_keep_their_events_apart_and_in_order(bus: MessageBus) -> None:
+    published: list[int] = []
+
+    async def suspends_then_queues(event: Start) -> None:
+        bus.add_pending_event(Numbered(11))
+        await asyncio.sleep(0)
+        bus.add_pending_event(Numbered(12))
+
+    async def quick(event: Start) -> None:
+        bus.add_pending_event(Numbered(21))
+
+    async def fails_after_suspending(event: Start) -> None:
+        bus.add_pending_event(Numbered(31))
+        await asyncio.sleep(0)
+        raise RuntimeError("late failure")
+
+    async def fails_at_once(event: Start) -> None:
+        bus.add_pending_event(Numbered(41))
+        raise RuntimeError("early failure")
+
+    def plain(event: Start) -> None:
+        bus.add_pending_event(Numbered(51))
+
+    for subscriber in (suspends_then_queues, fails_at_once, quick, fails_after_suspending, plain):
+        bus.subscribe_event(Start, subscriber)
+    bus.subscribe_event(Numbered, lambda e: published.append(e.n))
+    run(bus.emit_async(Start()))
+    # in subscription order; the two failed subscribers' events are dropped
+    assert published == [11, 12, 21, 51]
+
+
+def test_emit_async_plain_subscribers_keep_their_events_apart(bus: MessageBus) -> None:
+    published: list[int] = []
+
+    def first(event: Start) -> None:
+        bus.add_pending_event(Numbered(1))
+
+    def failing(event: Start) -> None:
+        bus.add_pending_event(Numbered(2))
+        raise RuntimeError("plain failure")
+
+    async def later(event: Start) -> None:
+        await asyncio.sleep(0)
+        bus.add_pending_event(Numbered(3))
+
+    def last(event: Start) -> None:
+        bus.add_pending_event(Numbered(4))
+
+    bus.subscribe_event(Start, first)
+    bus.subscribe_event(Start, failing)
+    bus.subscribe_event(Start, lambda e: later(e))  # plain, returns a coroutine
+    bus.subscribe_event(Start, last)
+    bus.subscribe_event(Numbered, lambda e: published.append(e.n))
+    run(bus.emit_async(Start()))
+    assert published == [1, 3, 4]
+
+
+def test_cancelling_emit_async_wins_even_if_a_subscriber_swallows_it(bus: MessageBus) -> None:
+    published: list[int] = []
+    stopped: list[str] = []
+
+    async def stubborn(event: Numbered) -> None:
+        bus.add_pending_event(Numbered(9))
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            stopped.append("stubborn")  # swallows the cancellation and returns
+
+    async def patient(event: Numbered) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            stopped.append("patient")
+            raise
+
+    bus.subscribe_event(Numbered, stubborn)
+    bus.subscribe_event(Numbered, patient)
+    bus.subscribe_event(Numbered, lambda e: published.append(e.n))
+
+    async def main() -> None:
+        emitting = asyncio.ensure_future(bus.emit_async(Numbered(1)))
+        await asyncio.sleep(0.01)
+        emitting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await emitting
+
+    run(main())
+    assert sorted(stopped) == ["patient", "stubborn"]
+    assert published == [1]  # the 9 stubborn queued is not published

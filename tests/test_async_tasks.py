@@ -10,6 +10,7 @@ import warnings
 from unittest import mock
 
 from llmgine.messages.bus import MessageBus
+from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
 
@@ -304,3 +305,31 @@ def test_a_plain_subscriber_raising_system_exit_cancels_the_async_ones_started(
 
     assert run(main()) == []  # the subscriber task was cancelled, not left behind
     assert published == ["exit"]
+
+
+def test_an_async_subscriber_can_await_a_suspending_nested_dispatch(
+    llmgine_bus: MessageBus,
+) -> None:
+    """Its first step runs eagerly; the context-variable token the nested dispatch makes
+    there must still be valid when it resumes in its task."""
+    bus = llmgine_bus
+    results: list[str] = []
+
+    @dataclasses.dataclass
+    class Ask(Command[str]):
+        text: str
+
+    async def handle(command: Ask) -> str:
+        await asyncio.sleep(0)
+        bus.add_pending_event(Said(text="from the nested dispatch"))
+        return "answer"
+
+    async def subscriber(event: Said) -> None:
+        if event.text == "first":
+            results.append(await bus.dispatch_async(Ask(text="q")))
+
+    bus.register_command(Ask, handle)
+    bus.subscribe_event(Said, subscriber)
+    bus.subscribe_event(Said, lambda e: results.append(e.text))
+    run(bus.emit_async(Said(text="first")))
+    assert results == ["first", "from the nested dispatch", "answer"]

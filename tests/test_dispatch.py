@@ -183,7 +183,7 @@ def test_unregister_racing_with_a_lookup_never_leaves_a_stale_handler(bus: Messa
                 go_on.wait(5)
             return value
 
-    bus._handlers = PausingDict()
+    bus._handlers.handlers = PausingDict()
     bus.register_command(Base, handle_base)
     results: list[object] = []
     racer = threading.Thread(target=lambda: results.append(bus.dispatch(GrandChild(name="r"))))

@@ -18,6 +18,7 @@ from llmgine.messages.errors import (
     InvalidPatternError,
     MessageBusException,
     NoActiveScopeError,
+    SubscriberBaseExceptionError,
     SubscriberError,
 )
 from llmgine.messages.events import ResourceDeletedEvent
@@ -31,10 +32,12 @@ class Unhandled:
 
 def failed_subscribers() -> SubscriberError:
     event = ResourceDeletedEvent(resource_id="r", resource_type="t")
-    error = SubscriberError(event, [("app.on_deleted", ValueError("boom"))])
-    # what the bus attaches for itself: subscribers whose handlers need not pickle
-    error._failures = [(object(), ValueError("boom"))]  # type: ignore[list-item]
-    return error
+    # with what the bus attaches for itself: subscribers whose handlers need not pickle
+    return SubscriberError(
+        event,
+        [("app.on_deleted", ValueError("boom"))],
+        failed=[(object(), ValueError("boom"))],  # type: ignore[list-item]
+    )
 
 
 ERRORS: list[BaseException] = [
@@ -46,6 +49,7 @@ ERRORS: list[BaseException] = [
     AsyncHandlerError("async"),
     EventCascadeError("too deep"),
     failed_subscribers(),
+    SubscriberBaseExceptionError("app.on_deleted", GeneratorExit()),
     PluginLoadError("plugin 'p' failed", plugin="p", distribution="llmgine-p"),
     IncompatiblePluginError("plugin 'q' needs llmgine>=9", plugin="q"),
     HandlerTimeoutError("slow"),

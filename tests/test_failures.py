@@ -101,17 +101,17 @@ def test_a_subscriber_failing_on_every_event_is_reported_once_per_event(
     assert calls == ["test.ping", "system.bus.error"]
 
 
-def test_strict_mode_raises_after_all_subscribers_ran(strict_bus: MessageBus) -> None:
+def test_strict_mode_raises_after_all_subscribers_ran(llmgine_bus: MessageBus) -> None:
     seen: list[str] = []
     reports: list[Event] = []
-    strict_bus.subscribe_event("system.**", reports.append)
-    strict_bus.subscribe_event(Ping, explode)
-    strict_bus.subscribe_event(Ping, lambda e: seen.append("second"))
-    strict_bus.subscribe_event(Ping, lambda e: (_ for _ in ()).throw(ValueError("third")))
-    strict_bus.subscribe_event(Ping, lambda e: seen.append("fourth"))
+    llmgine_bus.subscribe_event("system.**", reports.append)
+    llmgine_bus.subscribe_event(Ping, explode)
+    llmgine_bus.subscribe_event(Ping, lambda e: seen.append("second"))
+    llmgine_bus.subscribe_event(Ping, lambda e: (_ for _ in ()).throw(ValueError("third")))
+    llmgine_bus.subscribe_event(Ping, lambda e: seen.append("fourth"))
     event = Ping()
     with pytest.raises(SubscriberError) as info:
-        strict_bus.emit(event)
+        llmgine_bus.emit(event)
     assert seen == ["second", "fourth"]
     error = info.value
     assert error.event is event
@@ -122,7 +122,7 @@ def test_strict_mode_raises_after_all_subscribers_ran(strict_bus: MessageBus) ->
     assert reports == []  # strict mode raises instead of reporting
 
 
-def test_strict_mode_error_reaches_the_dispatcher(strict_bus: MessageBus) -> None:
+def test_strict_mode_error_reaches_the_dispatcher(llmgine_bus: MessageBus) -> None:
     import dataclasses
 
     from llmgine.messages.commands import Command
@@ -132,19 +132,19 @@ def test_strict_mode_error_reaches_the_dispatcher(strict_bus: MessageBus) -> Non
         pass
 
     def handler(command: Go) -> int:
-        strict_bus.add_pending_event(Ping())
+        llmgine_bus.add_pending_event(Ping())
         return 1
 
-    strict_bus.register_command(Go, handler)
-    strict_bus.subscribe_event(Ping, explode)
+    llmgine_bus.register_command(Go, handler)
+    llmgine_bus.subscribe_event(Ping, explode)
     with pytest.raises(SubscriberError):
-        strict_bus.dispatch(Go())
+        llmgine_bus.dispatch(Go())
 
 
-def test_subscriber_error_is_an_exception_group_of_the_failures(strict_bus: MessageBus) -> None:
-    strict_bus.subscribe_event(Ping, explode)
+def test_subscriber_error_is_an_exception_group_of_the_failures(llmgine_bus: MessageBus) -> None:
+    llmgine_bus.subscribe_event(Ping, explode)
     with pytest.raises(SubscriberError) as info:
-        strict_bus.emit(Ping())
+        llmgine_bus.emit(Ping())
     assert isinstance(info.value, ExceptionGroup)
     matched, rest = info.value.split(Boom)
     assert matched is not None

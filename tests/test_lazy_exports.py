@@ -11,37 +11,18 @@ from types import ModuleType
 
 import pytest
 
+#: public module -> the module that defines the names it builds on first use, and
+#: those names (None: every name in that module's __all__, the one list of them)
+SOURCES: dict[str, tuple[str, list[str] | None]] = {
+    "llmgine.messages.events": ("llmgine.messages._core_events", None),
+    "llmgine.messages.commands": ("llmgine.messages._core_commands", None),
+    "llmgine.messages": ("llmgine.messages._core_events", ["SystemEvent"]),
+    "llmgine.plugins": ("llmgine.plugins.status", ["PluginStatus"]),
+}
 #: public module -> (names it builds on first use, the module that defines them)
 LAZY = {
-    "llmgine.messages.events": (
-        [
-            "ResourceCreatedEvent",
-            "ResourceDeletedEvent",
-            "ResourceEvent",
-            "ResourceUpdatedEvent",
-            "SEVERITIES",
-            "Severity",
-            "SystemEvent",
-            "WorkflowCompletedEvent",
-            "WorkflowEvent",
-            "WorkflowFailedEvent",
-            "WorkflowStartedEvent",
-            "WorkflowStepCompletedEvent",
-        ],
-        "llmgine.messages._core_events",
-    ),
-    "llmgine.messages.commands": (
-        [
-            "CreateResourceCommand",
-            "DeleteResourceCommand",
-            "ResumeWorkflowCommand",
-            "StartWorkflowCommand",
-            "UpdateResourceCommand",
-        ],
-        "llmgine.messages._core_commands",
-    ),
-    "llmgine.messages": (["SystemEvent"], "llmgine.messages._core_events"),
-    "llmgine.plugins": (["PluginStatus"], "llmgine.plugins.status"),
+    module: (names if names is not None else list(importlib.import_module(source).__all__), source)
+    for module, (source, names) in SOURCES.items()
 }
 
 CASES = [(module, name) for module, (names, _) in LAZY.items() for name in names]
@@ -73,6 +54,12 @@ def test_star_import_gets_every_exported_name(module: str) -> None:
     namespace: dict[str, object] = {}
     exec(f"from {module} import *", namespace)
     assert set(_module(module).__all__) <= namespace.keys()
+
+
+@pytest.mark.parametrize("module", ["llmgine.messages.events", "llmgine.messages.commands"])
+def test_all_is_the_base_class_then_the_lazy_ones(module: str) -> None:
+    base = "Event" if module.endswith("events") else "Command"
+    assert _module(module).__all__ == [base, *LAZY[module][0]]
 
 
 @pytest.mark.parametrize("module", LAZY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
@@ -317,3 +318,16 @@ def test_dataclass_messages_pickle_with_their_ids() -> None:
     command = CustomCommand(parameter="p")
     copy = pickle.loads(pickle.dumps(command))
     assert (copy.command_id, copy.parameter) == (command.command_id, "p")
+
+
+def test_a_timestamp_read_late_is_still_the_creation_time() -> None:
+    """The clock is read when the event is made, even if the datetime is built later."""
+    before = datetime.now(UTC)
+    event = PlainEvent()
+    after = datetime.now(UTC)
+    time.sleep(0.01)
+    stamp = event.timestamp
+    assert isinstance(stamp, datetime)
+    assert stamp.tzinfo is not None
+    assert before - timedelta(microseconds=1) <= stamp <= after
+    assert event.timestamp is stamp

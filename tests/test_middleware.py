@@ -143,7 +143,7 @@ def test_no_middleware_means_the_plain_handler_is_cached(llmgine_bus: MessageBus
     llmgine_bus.register_command(Add, add)
     llmgine_bus.subscribe_event(Added, print)
     llmgine_bus.dispatch(Add(1, 1))
-    entry = llmgine_bus._resolved[Add]
+    entry = llmgine_bus._handlers.resolved[Add]
     assert entry.handler is add
     assert entry.ahandler is add
     plan = llmgine_bus.subscribers_for(Added(total=1))
@@ -152,10 +152,10 @@ def test_no_middleware_means_the_plain_handler_is_cached(llmgine_bus: MessageBus
 
     remove = llmgine_bus.add_command_middleware(Timing())
     llmgine_bus.dispatch(Add(1, 1))
-    assert llmgine_bus._resolved[Add].handler is not add
+    assert llmgine_bus._handlers.resolved[Add].handler is not add
     remove()
     llmgine_bus.dispatch(Add(1, 1))
-    assert llmgine_bus._resolved[Add].handler is add
+    assert llmgine_bus._handlers.resolved[Add].handler is add
 
 
 def test_removing_one_of_two_additions_of_a_middleware_keeps_the_other(
@@ -189,7 +189,7 @@ def test_applies_leaves_middleware_out_of_a_class_chain(llmgine_bus: MessageBus)
     llmgine_bus.register_command(Add, add)
     llmgine_bus.add_command_middleware(Retry())  # Add is not retryable
     llmgine_bus.dispatch(Add(1, 1))
-    assert llmgine_bus._resolved[Add].handler is add
+    assert llmgine_bus._handlers.resolved[Add].handler is add
 
 
 def test_invalid_middleware_is_rejected(llmgine_bus: MessageBus) -> None:
@@ -421,7 +421,7 @@ def test_timeout_leaves_plain_handlers_unwrapped(llmgine_bus: MessageBus) -> Non
     llmgine_bus.register_command(Add, add)
     llmgine_bus.add_command_middleware(Timeout(1))
     assert asyncio.run(llmgine_bus.dispatch_async(Add(1, 2))) == 3
-    assert llmgine_bus._resolved[Add].ahandler is add
+    assert llmgine_bus._handlers.resolved[Add].ahandler is add
 
 
 def test_retry_keeps_the_events_queued_by_outer_middleware(llmgine_bus: MessageBus) -> None:

@@ -318,8 +318,7 @@ def _counting(calls: list[str], tag: str, fail: bool = False) -> Callable[[Event
     return on
 
 
-def test_subscribers_with_the_same_readable_name_get_unique_names() -> None:
-    bus = MessageBus.isolated()
+def test_subscribers_with_the_same_readable_name_get_unique_names(bus: MessageBus) -> None:
     calls: list[str] = []
     first = bus.subscribe_event(Other, _counting(calls, "a"))
     second = bus.subscribe_event(Other, _counting(calls, "b"))
@@ -352,8 +351,7 @@ class _Callable:
         self.hits.append(-id(self))
 
 
-def test_equal_but_distinct_callables_are_distinct_subscribers() -> None:
-    bus = MessageBus.isolated()
+def test_equal_but_distinct_callables_are_distinct_subscribers(bus: MessageBus) -> None:
     hits: list[int] = []
     one, two = _Callable(hits), _Callable(hits)
     bus.subscribe_event(Other, one)
@@ -364,8 +362,7 @@ def test_equal_but_distinct_callables_are_distinct_subscribers() -> None:
     assert hits == [id(one), id(two)]
 
 
-def test_a_bound_method_subscribed_twice_is_one_subscriber() -> None:
-    bus = MessageBus.isolated()
+def test_a_bound_method_subscribed_twice_is_one_subscriber(bus: MessageBus) -> None:
     hits: list[int] = []
     obj = _Callable(hits)
     first = bus.subscribe_event(Other, obj.method)

@@ -80,8 +80,7 @@ EXPECTED = [
 ]
 
 
-def test_prints_commands_and_the_events_they_caused_indented_by_cause() -> None:
-    bus = MessageBus.isolated()
+def test_prints_commands_and_the_events_they_caused_indented_by_cause(bus: MessageBus) -> None:
     make_bus(bus)
     out = io.StringIO()
     assert install_tracing(bus, out) is install_tracing(bus)  # once per bus
@@ -89,8 +88,7 @@ def test_prints_commands_and_the_events_they_caused_indented_by_cause() -> None:
     assert normalized(out.getvalue()) == EXPECTED
 
 
-def test_async_paths_print_the_same_tree() -> None:
-    bus = MessageBus.isolated()
+def test_async_paths_print_the_same_tree(bus: MessageBus) -> None:
     make_bus(bus)
     out = io.StringIO()
     install_tracing(bus, out)
@@ -98,8 +96,7 @@ def test_async_paths_print_the_same_tree() -> None:
     assert normalized(out.getvalue()) == EXPECTED
 
 
-def test_failures_are_printed() -> None:
-    bus = MessageBus.isolated()
+def test_failures_are_printed(bus: MessageBus) -> None:
     make_bus(bus)
 
     def broken(event: OrderPlaced) -> None:
@@ -129,10 +126,8 @@ class CardCharged(Event):
 
 @pytest.mark.parametrize("use_async", [False, True])
 def test_an_event_is_printed_once_when_a_subscriber_caused_events_of_its_own(
-    use_async: bool,
+    use_async: bool, bus: MessageBus
 ) -> None:
-    bus = MessageBus.isolated()
-
     def charge_and_record(command: ChargeCard) -> str:
         bus.add_pending_event(CardCharged())
         return "ch_1"
@@ -249,8 +244,7 @@ def test_dispatches_on_many_threads_survive_the_tracer_memory_filling_up(
     assert errors == []
 
 
-def test_concurrent_dispatches_say_which_one_finished() -> None:
-    bus = MessageBus.isolated()
+def test_concurrent_dispatches_say_which_one_finished(bus: MessageBus) -> None:
     release = asyncio.Event()
 
     async def first_waits(command: ChargeCard) -> str:

@@ -42,11 +42,6 @@ def deleted() -> ResourceDeletedEvent:
     return ResourceDeletedEvent(resource_id="r", resource_type="t")
 
 
-@pytest.fixture
-def bus() -> MessageBus:
-    return MessageBus.isolated()
-
-
 def test_dispatch_hands_each_generation_to_the_outbox_before_local_delivery(bus: MessageBus):
     log: list[Any] = []
     bus.attach_outbox(Recorder(log))

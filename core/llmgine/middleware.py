@@ -46,7 +46,7 @@ import attrs
 
 from .messages._middleware import AsyncMiddleware, Middleware, Next
 from .messages._naming import type_name
-from .messages._scope import PENDING, get_scope
+from .messages._scope import get_scope
 from .messages.errors import (
     AsyncHandlerError,
     CommandHandlerNotFound,
@@ -269,11 +269,8 @@ class Retry:
         attempt's: those before it belong to outer middleware and stay queued.
         """
         scope = get_scope()
-        if scope is not None and scope[PENDING] is not None:
-            if mark:
-                del scope[PENDING][mark:]
-            else:
-                scope[PENDING] = None
+        if scope is not None:
+            scope.discard_since(mark)
         if (
             not 0 < attempt < self.attempts
             or not isinstance(error, self.retry_on)
@@ -314,7 +311,7 @@ class Retry:
 def _queued() -> int:
     """How many events the current scope has queued so far."""
     scope = get_scope()
-    return len(scope[PENDING]) if scope is not None and scope[PENDING] is not None else 0
+    return scope.mark() if scope is not None else 0
 
 
 class HandlerTimeoutError(TimeoutError):

@@ -164,7 +164,7 @@ def install_tracing(bus: MessageBus, stream: TextIO | None = None) -> Tracer:
     go innermost (after any already added), so it times the handler itself.
     """
     tracer = _traced.get(bus)
-    if tracer is None or tracer.commands not in bus._middleware.command:  # e.g. a restored bus
+    if tracer is None or tracer.commands not in bus.middleware.command:  # e.g. a restored bus
         tracer = _traced[bus] = Tracer(stream)
         bus.add_command_middleware(tracer.commands)
         bus.add_event_middleware(tracer.events)

@@ -20,6 +20,7 @@ from .errors import (
     InvalidPatternError,
     MessageBusException,
     NoActiveScopeError,
+    SubscriberBaseExceptionError,
     SubscriberError,
 )
 from .events import Event
@@ -41,6 +42,7 @@ __all__ = [
     "NoActiveScopeError",
     "Plan",
     "Subscriber",
+    "SubscriberBaseExceptionError",
     "SubscriberError",
     "Subscription",
     "SystemEvent",

@@ -1,30 +1,55 @@
-"""Delivering one event to its subscribers, sync and async, isolating their failures.
+"""Publishing events: delivering each to its subscribers, isolating their failures.
 
-All subscribers of an event share one scope, so an event costs one context-variable
-switch however many subscribers it has. After each subscriber returns, the events
-it queued move to the back of the publish queue; when it raises, they are dropped,
-exactly as for a failed command handler.
+The bus owns one :class:`Delivery`. All subscribers of an event share one scope, so
+an event costs one context-variable switch however many subscribers it has. After
+each subscriber returns, the events it queued go to the back of the publish queue
+(breadth-first); when it raises, they are dropped, exactly as for a failed command
+handler. The ``async`` half lives in :mod:`~llmgine.messages._async_delivery`.
+
+Which exceptions are a subscriber's failure: every one but ``KeyboardInterrupt``,
+``SystemExit`` and ``asyncio.CancelledError`` (see :func:`propagates`), which stop
+the delivery after its scope is closed.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections import deque
 from collections.abc import Container, Iterable, MutableSequence, Sequence
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._naming import type_name
-from ._scope import CLOSED, PENDING, Scope, new_scope, reset_scope, set_scope
-from ._subscriber_tasks import Started, Tasks, abandon, outcome, wait
+from ._reports import refuse_async_subscribers, report_failure
+from ._scope import Scope, get_scope, reset_scope, set_scope
 from ._subscribers import Plan
-from .errors import AsyncHandlerError, EventCascadeError, SubscriberError
+from .errors import (
+    AsyncHandlerError,
+    EventCascadeError,
+    SubscriberBaseExceptionError,
+    SubscriberError,
+)
+from .events import Event
+from .transport import Outbox
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._subscribers import Subscriber, SubscriberRegistry
-    from .events import Event
 
-__all__ = ["DIRECT", "QUEUED", "REPORT", "Delivery", "Failure", "entries"]
+__all__ = [
+    "DIRECT",
+    "QUEUED",
+    "REPORT",
+    "Delivery",
+    "Failure",
+    "Setting",
+    "as_failure",
+    "propagates",
+]
+
+T = TypeVar("T")
 
 #: How an event came to be delivered (the third item of a queue entry):
 #: queued by a handler or subscriber that returned,
@@ -39,17 +64,163 @@ Failure = tuple["Subscriber", Exception]
 #: What a delivery returns when every subscriber succeeded (shared: one list less per event)
 NO_FAILURES: tuple[Failure, ...] = ()
 #: (event, its depth, QUEUED/REPORT/DIRECT), first in first out
-Queue = MutableSequence[tuple["Event", int, int]]
+Entry = tuple["Event", int, int]
+Queue = MutableSequence[Entry]
+
+
+def propagates(error: BaseException) -> bool:
+    """Whether ``error`` stops a delivery instead of being the subscriber's failure."""
+    if isinstance(error, KeyboardInterrupt | SystemExit):
+        return True
+    asyncio = sys.modules.get("asyncio")  # not imported: nothing can raise its errors
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
+
+
+def as_failure(subscriber: Subscriber, error: BaseException) -> Exception:
+    """``error`` as the failure of ``subscriber``: itself if an ``Exception``, else wrapped."""
+    if isinstance(error, Exception):
+        return error
+    return SubscriberBaseExceptionError(subscriber.name, error)
+
+
+class Setting(Generic[T]):
+    """A setting of the bus kept by its :class:`Delivery` (``strict``, ``max_cascade_depth``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, bus: Any, owner: type | None = None) -> T:
+        if bus is None:  # read from the class (help(), docs): the descriptor itself
+            return self  # type: ignore[return-value]
+        return getattr(bus._delivery, self.name)  # type: ignore[no-any-return]
+
+    def __set__(self, bus: Any, value: T) -> None:
+        setattr(bus._delivery, self.name, value)
 
 
 class Delivery:
-    """The part of :class:`~llmgine.messages.bus.MessageBus` that runs subscribers."""
+    """Runs the subscribers of published events for one bus; holds its delivery settings."""
 
-    strict: bool
-    max_cascade_depth: int
-    _registry: SubscriberRegistry
+    __slots__ = ("lock", "max_cascade_depth", "outbox", "registry", "strict")
 
-    def _deliver(
+    def __init__(
+        self,
+        registry: SubscriberRegistry,
+        lock: threading.Lock,
+        strict: bool,
+        max_cascade_depth: int,
+    ) -> None:
+        self.registry = registry
+        self.lock = lock
+        self.strict = strict
+        self.max_cascade_depth = max_cascade_depth
+        #: the transport's outbox: every generation is handed to it before local delivery
+        self.outbox: Outbox | None = None
+
+    # Publishing (the loops) ---------------------------------------------------------
+
+    def publish(self, events: Iterable[Event], depth: int, kind: int) -> None:
+        """Deliver ``events``, then (breadth-first) every event their subscribers queue."""
+        if self.outbox is not None:
+            self.drain_out(deque(entries(events, depth, kind)))
+            return
+        # The given events go straight to delivery and only what they cause is queued
+        # (most events cause nothing, so most publishes never build a deque).
+        caused: list[Entry] = []
+        for event in events:
+            self.deliver(event, depth, kind, caused)
+        if caused:
+            self.drain(caused)
+
+    def drain(self, caused: list[Entry]) -> None:
+        """Deliver ``caused`` and what it causes in turn, first in first out (no outbox)."""
+        queue = deque(caused)
+        while queue:
+            self.deliver(*queue.popleft(), queue)
+
+    def drain_out(self, queue: deque[Entry]) -> None:
+        """One generation at a time: hand it to the outbox, then deliver it locally."""
+        while queue:
+            if self.outbox is not None:
+                self.outbox.send([item[0] for item in queue])
+            generation, queue = queue, deque()
+            while generation:
+                self.deliver(*generation.popleft(), queue)
+
+    async def publish_async(self, events: Iterable[Event], depth: int, kind: int) -> None:
+        """Like :meth:`publish`, awaiting ``async def`` subscribers."""
+        if self.outbox is not None:
+            await self.drain_out_async(deque(entries(events, depth, kind)))
+            return
+        caused: list[Entry] = []
+        for event in events:
+            await _deliver_async(self, event, depth, kind, caused)
+        if caused:
+            await self.drain_async(caused)
+
+    async def drain_async(self, caused: list[Entry]) -> None:
+        """Like :meth:`drain`, awaiting ``async def`` subscribers."""
+        queue = deque(caused)
+        while queue:
+            await _deliver_async(self, *queue.popleft(), queue)
+
+    async def drain_out_async(self, queue: deque[Entry]) -> None:
+        """Like :meth:`drain_out`, awaiting the outbox and ``async def`` subscribers."""
+        while queue:
+            if self.outbox is not None:
+                await self.outbox.send_async([item[0] for item in queue])
+            generation, queue = queue, deque()
+            while generation:
+                await _deliver_async(self, *generation.popleft(), queue)
+
+    # The transport's side --------------------------------------------------------------
+
+    def attach(self, outbox: Outbox) -> None:
+        """Make ``outbox`` the outbox (see ``MessageBus.attach_outbox``)."""
+        if not isinstance(outbox, Outbox):
+            raise TypeError(
+                f"attach_outbox() needs send() and send_async() methods, got {outbox!r}"
+            )
+        with self.lock:
+            if self.outbox is not None and self.outbox is not outbox:
+                raise ValueError(
+                    f"bus already has outbox {self.outbox!r}; call detach_outbox() first"
+                )
+            self.outbox = outbox
+
+    def detach(self) -> Outbox | None:
+        """Take the outbox away and return it (see ``MessageBus.detach_outbox``)."""
+        with self.lock:
+            outbox, self.outbox = self.outbox, None
+        return outbox
+
+    def receive(self, event: Event, only: Container[str] | None) -> list[Failure]:
+        """Deliver an event that came from another process (see ``MessageBus.deliver``)."""
+        if not isinstance(event, Event):
+            raise TypeError(f"deliver() needs an Event instance, got {event!r}")
+        queue: deque[Entry] = deque()
+        try:
+            failures = list(self.deliver(event, _depth_here(), DIRECT, queue, only))
+        except SubscriberError as error:
+            failures = _failures_of(event, error)
+        self.drain_out(queue)
+        return failures
+
+    async def receive_async(self, event: Event, only: Container[str] | None) -> list[Failure]:
+        """Like :meth:`receive`, awaiting ``async def`` subscribers."""
+        if not isinstance(event, Event):
+            raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
+        queue: deque[Entry] = deque()
+        try:
+            failures = await _deliver_async(self, event, _depth_here(), DIRECT, queue, only)
+        except SubscriberError as error:
+            failures = _failures_of(event, error)
+        await self.drain_out_async(queue)
+        return failures
+
+    # One event ------------------------------------------------------------------------
+
+    def deliver(
         self,
         event: Event,
         depth: int,
@@ -57,25 +228,25 @@ class Delivery:
         queue: Queue,
         only: Container[str] | None = None,
     ) -> Sequence[Failure]:
-        try:
+        """Run the plain subscribers of ``event``; queue what they publish; return failures."""
+        try:  # the cache, read inline: this runs for every event
             plan = (
-                self._registry.cache[event.__class__][event.event_type]
+                self.registry.cache[event.__class__][event.event_type]
                 if only is None
-                else self._plan(event, only)
+                else self.plan(event, only)
             )
         except KeyError:
-            plan = self._plan(event, only)
+            plan = self.plan(event, only)
         handlers = plan.handlers
         if not handlers:
             return NO_FAILURES
         failures: list[Failure] | None = None
         if plan.async_subscribers:
-            plan, failures = _sync_part(event, plan, kind)
+            plan, failures = refuse_async_subscribers(event, plan, direct=kind == DIRECT)
             handlers = plan.handlers
         if depth > self.max_cascade_depth:
-            self._cascade(event)
-        # new_scope(...), minus the call
-        scope: Scope = [event.event_id, event.correlation_id, depth, None, False]
+            self.cascade(event)
+        scope = Scope(event.event_id, event.correlation_id, depth)
         token = set_scope(scope)
         try:
             # The plain handler tuple keeps the loop tight; a failure, the rare case,
@@ -92,157 +263,41 @@ class Delivery:
                 except EventCascadeError:
                     raise  # from an emit/dispatch inside the subscriber: the loop must stop
                 except RecursionError as exc:  # the same runaway, caught by Python first
-                    self._cascade(event, exc)
-                except Exception as exc:
-                    scope[PENDING] = None
+                    self.cascade(event, exc)
+                except BaseException as exc:
+                    if propagates(exc):
+                        raise
+                    scope.pending = None
                     if failures is None:
                         failures = []
-                    failures.append((_subscriber(plan, handler), exc))
+                    subscriber = _subscriber(plan, handler)
+                    failures.append((subscriber, as_failure(subscriber, exc)))
                     continue
-                if scope[PENDING] is not None:
-                    queue.extend(entries(scope[PENDING], depth + 1, QUEUED))
-                    scope[PENDING] = None
+                if scope.pending is not None:
+                    queue.extend(entries(scope.take(), depth + 1, QUEUED))  # type: ignore[arg-type]
         finally:
             reset_scope(token)
-            scope[CLOSED] = True
+            scope.closed = True
         if failures is None:
             return NO_FAILURES
-        self._failed(event, depth, kind, failures, queue)
+        self.failed(event, depth, kind, failures, queue)
         return failures
 
-    async def _deliver_async(
-        self,
-        event: Event,
-        depth: int,
-        kind: int,
-        queue: Queue,
-        only: Container[str] | None = None,
-    ) -> list[Failure]:
-        # (no inlined cache read here: this path awaits tasks, so a call is noise)
-        plan = self._plan(event, only)
-        if not plan.subscribers:
-            return []
-        if depth > self.max_cascade_depth:
-            self._cascade(event)
-        # Looked up before any subscriber runs (one may cancel the emitter, even in an eager
-        # first step), and only if some are async (or, later, a plain one returns a coroutine).
-        tasks = Tasks() if plan.starts_tasks else None
-        failures: list[Failure] = []
-        # Per subscriber that has something to wait for or publish: the scope that holds
-        # its events, and the task running it if it is a coroutine.
-        started: list[Started] = []
-        # Plain subscribers share one scope (set on the first), as in _deliver: their
-        # events move out after each returns. A coroutine gets a scope of its own, set
-        # while its task is created (the task copies the context).
-        shared: Scope | None = None
-        token = None
-        try:
-            for subscriber in plan.asubscribers:
-                if shared is None and not subscriber.is_async:
-                    shared = new_scope(event.event_id, event.correlation_id, depth)
-                    token = set_scope(shared)
-                own: Scope | None = None
-                result = None
-                try:
-                    if subscriber.is_async:  # calling it only makes the coroutine
-                        own = new_scope(event.event_id, event.correlation_id, depth)
-                        own_token = set_scope(own)
-                        try:
-                            result = subscriber.handler(event)
-                            if result.__class__ is CoroutineType:
-                                tasks = tasks or Tasks()
-                                task = tasks.start(result, name=subscriber.name)
-                            else:
-                                task = None
-                        finally:
-                            reset_scope(own_token)
-                    else:
-                        result = subscriber.handler(event)
-                        if result.__class__ is not CoroutineType:
-                            task = None
-                        else:  # a plain function that returned a coroutine
-                            own = new_scope(event.event_id, event.correlation_id, depth)
-                            own[PENDING], shared[PENDING] = shared[PENDING], None  # type: ignore[index]
-                            own_token = set_scope(own)
-                            try:
-                                tasks = tasks or Tasks()
-                                task = tasks.start(result, name=subscriber.name)
-                            finally:
-                                reset_scope(own_token)
-                except RecursionError as exc:  # EventCascadeError is one too
-                    if shared is not None:
-                        shared[CLOSED] = True
-                    abandon(started)
-                    if not isinstance(exc, EventCascadeError):
-                        self._cascade(event, exc)
-                    raise
-                except Exception as exc:
-                    if result.__class__ is CoroutineType:  # its task could not be made
-                        result.close()  # (else Python warns it was never awaited)
-                    if own is not None:
-                        own[CLOSED] = True
-                    elif shared is not None:
-                        shared[PENDING] = None
-                    failures.append((subscriber, exc))
-                    continue
-                except BaseException:  # SystemExit, KeyboardInterrupt: the emit stops here
-                    if shared is not None:
-                        shared[CLOSED] = True
-                    abandon(started)  # (and leaves no subscriber task running)
-                    raise
-                if own is not None:
-                    # A task of its own: like any task it is asyncio.current_task() in its
-                    # body, so asyncio.timeout() and TaskGroup cancel it and not the
-                    # emitter, and its context changes (and their tokens) stay its own.
-                    started.append((subscriber, own, task))
-                elif shared is not None and shared[PENDING] is not None:
-                    done = new_scope(event.event_id, event.correlation_id, depth)
-                    done[PENDING], shared[PENDING] = shared[PENDING], None
-                    started.append((subscriber, done, None))
-        finally:
-            if token is not None:
-                reset_scope(token)
-        if tasks is not None and any(task is not None for _, _, task in started):
-            try:
-                await wait(started, tasks)
-            except BaseException:
-                if shared is not None:
-                    shared[CLOSED] = True  # cancelled: nothing gets published
-                raise
-        if shared is not None:
-            shared[CLOSED] = True
-            if shared[PENDING] is not None:  # queued late, by what a plain subscriber started
-                started.append((plan.asubscribers[-1], shared, None))
-        for subscriber, scope, task in started:
-            scope[CLOSED] = True
-            try:
-                error = outcome(subscriber, task) if task is not None else None
-            except RecursionError as exc:
-                if not isinstance(exc, EventCascadeError):
-                    self._cascade(event, exc)
-                raise
-            if error is not None:
-                failures.append((subscriber, error))
-            elif scope[PENDING] is not None:
-                queue.extend(entries(scope[PENDING], depth + 1, QUEUED))
-        if failures:
-            self._failed(event, depth, kind, failures, queue)
-        return failures
-
-    def _refuse_async(self, event: Event) -> None:
+    def refuse_async(self, event: Event) -> None:
         """Raise :class:`AsyncHandlerError`, as plain ``emit`` does, if ``event`` has
         async subscribers: with an outbox, before the outbox sends it out of the process
         (a caller seeing the emit fail may retry, duplicating it remotely)."""
-        plan = self._plan(event, None)
+        plan = self.plan(event, None)
         if plan.async_subscribers:
-            _sync_part(event, plan, DIRECT)
+            refuse_async_subscribers(event, plan, direct=True)
 
-    def _plan(self, event: Event, only: Container[str] | None) -> Plan:
+    def plan(self, event: Event, only: Container[str] | None) -> Plan:
         """The plan of ``event`` from the registry (cached there), limited to ``only``."""
-        plan = self._registry.plan(event.__class__, event.event_type)
+        plan = self.registry.plan(event.__class__, event.event_type)
         return plan if only is None else _only(plan, only)
 
-    def _cascade(self, event: Event, recursion: RecursionError | None = None) -> NoReturn:
+    def cascade(self, event: Event, recursion: RecursionError | None = None) -> NoReturn:
+        """Raise :class:`EventCascadeError` for ``event`` (from ``recursion`` if Python's)."""
         where = (
             f"is more than {self.max_cascade_depth} generations of events-causing-events deep"
             if recursion is None
@@ -256,50 +311,35 @@ class Delivery:
             "MessageBus.isolated(max_cascade_depth=...) if the depth is intended"
         ) from recursion
 
-    def _failed(
+    def failed(
         self, event: Event, depth: int, kind: int, failures: list[Failure], queue: Queue
     ) -> None:
         """Raise (strict) or log each failure and queue a ``system.bus.error`` event about it."""
         if self.strict:
-            error = SubscriberError(event, [(s.name, exc) for s, exc in failures])
-            error._failures = failures
-            raise error
-        import logging  # only when something failed (kept off import time)
-
-        from .events import SystemEvent
-
-        logger = logging.getLogger("llmgine.bus")
+            named = [(s.name, exc) for s, exc in failures]
+            raise SubscriberError(event, named, failed=failures)
         for subscriber, exc in failures:
-            logger.error(
-                "subscriber %s failed on event %s (%s, id %s)",
-                subscriber.name,
-                event.event_type,
-                type_name(event.__class__),
-                event.event_id,
-                exc_info=exc,
-            )
-            if kind == REPORT:
-                continue  # a subscriber of a failure report failed: logging it is enough
-            report = SystemEvent(
-                component="bus",
-                severity="error",
-                message=f"subscriber {subscriber.name} failed on {event.event_type}: {exc!r}",
-                details={
-                    "event_id": event.event_id,
-                    "event_type": event.event_type,
-                    "subscriber": subscriber.name,
-                    "error_type": type_name(type(exc)),
-                    "error": str(exc),
-                },
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-            )
-            # (at the depth of the failed event: a report is no new generation, and one
-            # cannot cause another, see above, so loops through reports still deepen)
-            queue.append((report, depth, REPORT))
+            report = report_failure(event, subscriber, exc, quiet=kind == REPORT)
+            if report is not None:
+                # (at the depth of the failed event: a report is no new generation, and
+                # one cannot cause another, so loops through reports still deepen)
+                queue.append((report, depth, REPORT))
 
 
-def entries(events: Iterable[Event], depth: int, kind: int) -> list[tuple[Event, int, int]]:
+def _depth_here() -> int:
+    """The depth of an event handed over in the current scope (1 outside any)."""
+    scope = get_scope()
+    return scope.depth + 1 if scope is not None else 1
+
+
+def _failures_of(event: Event, error: SubscriberError) -> list[Failure]:
+    """Strict mode raised after running every subscriber of ``event``: its failures again."""
+    if error.event is not event or not error.failed:
+        raise error
+    return list(error.failed)
+
+
+def entries(events: Iterable[Event], depth: int, kind: int) -> list[Entry]:
     """Queue entries for ``events``.
 
     (A function of its own: a comprehension inline would make ``depth`` a closure cell,
@@ -307,34 +347,6 @@ def entries(events: Iterable[Event], depth: int, kind: int) -> list[tuple[Event,
     was queued.)
     """
     return [(e, depth, kind) for e in events]
-
-
-def _sync_part(event: Event, plan: Plan, kind: int) -> tuple[Plan, list[Failure]]:
-    """On the sync path: the plain subscribers of ``plan``, and its async ones as failures.
-
-    An event handed over directly raises instead, before any subscriber runs. One that
-    a handler or subscriber queued is published after that code returned, so raising
-    would hide that it succeeded and drop the events queued after this one.
-    """
-    names = ", ".join(s.name for s in plan.async_subscribers)
-    if kind == DIRECT:
-        raise AsyncHandlerError(
-            f"event {event.event_type!r} has async subscribers ({names}); "
-            "publish it with 'await message_bus.emit_async(event)' or dispatch_async()"
-        )
-    failures: list[Failure] = [
-        (
-            s,
-            AsyncHandlerError(
-                f"subscriber {s.name} of {event.event_type!r} is async, but the event was "
-                "queued by a handler or subscriber running under dispatch() or emit(), "
-                "which cannot await it; use 'await message_bus.dispatch_async(command)' "
-                "or emit_async()"
-            ),
-        )
-        for s in plan.async_subscribers
-    ]
-    return Plan(tuple(s for s in plan.subscribers if not s.is_async)), failures
 
 
 def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
@@ -352,3 +364,7 @@ def _only(plan: Plan, names: Container[str]) -> Plan:
         tuple(s for s in plan.subscribers if s.name in names),
         tuple(s for s in plan.asubscribers if s.name in names),
     )
+
+
+# Last: the async half imports this module's names (the cycle is resolved by then).
+from ._async_delivery import deliver_async as _deliver_async  # noqa: E402

@@ -10,29 +10,43 @@ therefore define only the base classes and hand out the rest through a module
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 __all__ = ["lazy_names", "published"]
 
 
 def lazy_names(
-    module: str, source: str, names: Collection[str]
+    module: str, source: str, names: Collection[str] | None = None, *, own: Sequence[str] = ()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return the ``__getattr__`` and ``__dir__`` by which ``module`` exports ``names``
-    from the module ``source`` (absolute name), importing it when one is first read."""
+    from the module ``source`` (absolute name), importing it when one is first read.
+
+    Without ``names``, ``source``'s ``__all__`` is the one list of them: ``module``'s
+    ``__all__`` is then ``own`` (the names it defines itself) followed by it, made when
+    first read, which imports ``source`` as a star import of ``module`` would anyway.
+    """
+
+    def exported() -> Collection[str]:
+        if names is not None:
+            return names
+        __import__(source)
+        return sys.modules[source].__all__  # type: ignore[no-any-return]
 
     def __getattr__(name: str) -> Any:
-        if name not in names:
+        if name == "__all__" and names is None:
+            value: Any = [*own, *exported()]
+        elif name.startswith("__") or name not in exported():  # (no import for a probe)
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        __import__(source)
-        value = getattr(sys.modules[source], name)
+        else:
+            __import__(source)
+            value = getattr(sys.modules[source], name)
         # Later reads find it like any global, without coming back here.
         setattr(sys.modules[module], name, value)
         return value
 
     def __dir__() -> list[str]:
-        return sorted({*vars(sys.modules[module]), *names})
+        return sorted({*vars(sys.modules[module]), *exported()})
 
     return __getattr__, __dir__
 

@@ -1,7 +1,7 @@
 """Composing middleware around command handlers and event subscribers, once.
 
 A chain is built when a command type's handler is resolved (the bus caches it
-in ``_resolved``) and when an event type's subscriber plan is built (cached by
+in its handler table) and when an event type's subscriber plan is built (cached by
 the subscriber registry); a dispatch then calls the cached chain. With no
 middleware the cached entries are the plain handlers, so the hot paths do
 exactly what they did before.
@@ -30,7 +30,6 @@ subscriber whose middleware all say so gets the plain chain, without a coroutine
 from __future__ import annotations
 
 import bisect
-import copy
 import operator
 from collections.abc import Callable
 from types import CoroutineType
@@ -39,10 +38,22 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from ._naming import callable_name, is_async_callable
 
 if TYPE_CHECKING:
-    from ._subscribers import Subscriber
-    from .bus import MessageBus, _Handler
+    import threading
 
-__all__ = ["AsyncMiddleware", "Middleware", "MiddlewareStack", "Next", "install", "reserve_slot"]
+    from ._handlers import Handler, HandlerTable
+    from ._subscribers import Subscriber, SubscriberRegistry
+    from .bus import MessageBus
+
+__all__ = [
+    "AsyncMiddleware",
+    "Chains",
+    "Kind",
+    "Middleware",
+    "MiddlewareStack",
+    "Next",
+    "install",
+    "reserve_slot",
+]
 
 M_contra = TypeVar("M_contra", contravariant=True)
 
@@ -158,17 +169,18 @@ def _link(functions: list[Callable[..., Any] | None], tail: _Tail) -> _Tail | _L
     return link
 
 
-#: Where a middleware sits in its chain: chains are kept sorted by it (see :func:`install`).
+#: Where a middleware sits in its chain: chains are kept sorted by it (see ``add``).
 _Key = tuple[int, int]
 _Entries = tuple[tuple[_Key, object], ...]
+Kind = Literal["command", "event"]
 
 
 class MiddlewareStack:
     """The command and event middleware of one bus, outermost first.
 
-    Immutable: adding or removing makes a new stack, so a snapshot can keep the old one.
-    Each middleware carries the key that fixed its place; ``next_key`` is the next unused
-    one (see :func:`install` and :func:`reserve_slot`).
+    Immutable: adding or removing makes a new stack, so a snapshot can keep the old one
+    and a dispatch in progress keeps the chain it started with. Each middleware carries
+    the key that fixed its place; ``next_key`` is the next unused one.
     """
 
     __slots__ = ("_entries", "command", "event", "next_key")
@@ -179,20 +191,30 @@ class MiddlewareStack:
         self.event = tuple(mw for _, mw in event)
         self.next_key = next_key
 
-    def copy(self) -> MiddlewareStack:
-        """Return the stack itself (it is immutable)."""
-        return self
-
-    def entries(self, kind: Literal["command", "event"]) -> _Entries:
-        """The ``(key, middleware)`` pairs of one chain, in order."""
-        return self._entries[kind]
-
-    def evolve(
-        self, kind: Literal["command", "event"], entries: _Entries, next_key: int
-    ) -> MiddlewareStack:
-        """Return a stack with ``kind``'s chain replaced by ``entries``."""
+    def _evolve(self, kind: Kind, entries: _Entries, next_key: int) -> MiddlewareStack:
         both = {**self._entries, kind: entries}
         return MiddlewareStack(both["command"], both["event"], next_key)
+
+    def reserve(self) -> tuple[MiddlewareStack, int]:
+        """Return the stack with a slot reserved, and the slot (see ``reserve_middleware_slot``)."""
+        return self._evolve("command", self._entries["command"], self.next_key + 1), self.next_key
+
+    def add(self, kind: Kind, middleware: object, slot: int | None) -> tuple[MiddlewareStack, _Key]:
+        """Return the stack with ``middleware`` innermost (in ``slot``, if given), and its key."""
+        _check(middleware)
+        entries = self._entries[kind]
+        # Keys are unique and only grow, so without a slot this appends; with one it
+        # goes after what was added before the slot was reserved, or into the slot.
+        key = (self.next_key, 0) if slot is None else (slot, self.next_key)
+        at = bisect.bisect(entries, key, key=operator.itemgetter(0))
+        added = (*entries[:at], (key, middleware), *entries[at:])
+        return self._evolve(kind, added, self.next_key + 1), key
+
+    def remove(self, kind: Kind, key: _Key, middleware: object) -> MiddlewareStack:
+        """Return the stack without the middleware added under ``key`` (if it is still there:
+        a reset bus numbers its middleware from 0 again)."""
+        kept = tuple(e for e in self._entries[kind] if e[0] != key or e[1] is not middleware)
+        return self._evolve(kind, kept, self.next_key)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MiddlewareStack):
@@ -202,15 +224,14 @@ class MiddlewareStack:
     def __hash__(self) -> int:
         return hash((self.command, self.event))
 
-    def wrap_handler(self, entry: _Handler, command_class: type) -> _Handler:
+    def wrap_handler(self, entry: Handler, command_class: type) -> Handler:
         """Return ``entry`` with its handler wrapped for both dispatch paths."""
         if not self.command:
             return entry
-        wrapped = copy.copy(entry)
         args = (self.command, command_class, entry.handler, entry.name)
-        wrapped.handler = _chain(*args, "sync", entry.is_async)
-        wrapped.ahandler = _chain(*args, "async", entry.is_async)
-        return wrapped
+        return entry.wrapped(
+            _chain(*args, "sync", entry.is_async), _chain(*args, "async", entry.is_async)
+        )
 
     def wrap_subscribers(
         self, subscribers: tuple[Subscriber, ...], event_class: type
@@ -230,9 +251,63 @@ class MiddlewareStack:
         )
         if handler is subscriber.handler:
             return subscriber
-        wrapped = copy.copy(subscriber)
-        wrapped.handler = handler
-        return wrapped
+        return subscriber.wrapped(handler)
+
+
+class Chains:
+    """The middleware of one bus, and the one place that forgets the chains built from it.
+
+    ``stack`` is replaced, never changed; each replacement empties the handler table's
+    and the subscriber registry's caches (:meth:`use`).
+    """
+
+    __slots__ = ("_handlers", "_lock", "_registry", "stack")
+
+    def __init__(
+        self, lock: threading.Lock, handlers: HandlerTable, registry: SubscriberRegistry
+    ) -> None:
+        self._lock = lock
+        self._handlers = handlers
+        self._registry = registry
+        self.stack = MiddlewareStack()
+
+    @property
+    def command(self) -> tuple[object, ...]:
+        """The command middleware, outermost first."""
+        return self.stack.command
+
+    @property
+    def event(self) -> tuple[object, ...]:
+        """The event middleware, outermost first."""
+        return self.stack.event
+
+    def reserve(self) -> int:
+        """Reserve a slot (see ``MessageBus.reserve_middleware_slot``)."""
+        with self._lock:
+            self.stack, slot = self.stack.reserve()
+        return slot
+
+    def add(self, kind: Kind, middleware: object, slot: int | None) -> Callable[[], None]:
+        """Add ``middleware`` (see ``MessageBus.add_command_middleware``); return its remover."""
+        with self._lock:
+            stack, key = self.stack.add(kind, middleware, slot)
+        self.use(stack)
+
+        def remove() -> None:
+            """Remove the middleware (no-op if it is already gone)."""
+            with self._lock:
+                stack = self.stack.remove(kind, key, middleware)
+            self.use(stack)
+
+        remove.__qualname__ = f"remove middleware {callable_name(middleware)}"
+        return remove
+
+    def use(self, stack: MiddlewareStack) -> None:
+        """Make ``stack`` the middleware and forget every chain built from the old one."""
+        with self._lock:
+            self.stack = stack
+            self._handlers.invalidate()
+        self._registry.set_wrap(stack.wrap_subscribers if stack.event else None)
 
 
 def _check(middleware: object) -> None:
@@ -244,63 +319,13 @@ def _check(middleware: object) -> None:
 
 
 def reserve_slot(bus: MessageBus) -> int:
-    """Reserve a place in ``bus``'s middleware chains, for ``install(..., slot=)`` to fill.
-
-    Middleware installed into the slot, whenever that happens, runs inside every
-    middleware added before the reservation and outside every one added after it (the
-    plugin loader gives each plugin one, so that a plugin registered again after a
-    failed startup gets its place in load order back).
-    """
-    with bus._lock:
-        old = bus._middleware
-        bus._middleware = old.evolve("command", old.entries("command"), old.next_key + 1)
-        return old.next_key
+    """Deprecated spelling of ``bus.reserve_middleware_slot()`` (kept for the plugin host)."""
+    return bus.reserve_middleware_slot()
 
 
 def install(
-    bus: MessageBus,
-    kind: Literal["command", "event"],
-    middleware: object,
-    slot: int | None = None,
+    bus: MessageBus, kind: Kind, middleware: object, slot: int | None = None
 ) -> Callable[[], None]:
-    """Add ``middleware`` innermost on ``bus`` (or innermost in ``slot``, a place
-    :func:`reserve_slot` returned); returns a function that removes it again."""
-    _check(middleware)
-
-    def update(change: Callable[[_Entries, int], tuple[_Entries, int]]) -> None:
-        with bus._lock:
-            old = bus._middleware
-            bus._middleware = old.evolve(kind, *change(old.entries(kind), old.next_key))
-            bus._resolved = {}
-        registry = bus._registry
-        with registry._lock:
-            registry.wrap = bus._middleware.wrap_subscribers if bus._middleware.event else None
-            registry.cache = {}
-
-    added: list[_Key] = []
-
-    def add(entries: _Entries, next_key: int) -> tuple[_Entries, int]:
-        # Keys are unique and only grow, so without a slot this appends; with one it
-        # goes after what was added before the slot was reserved, or into the slot.
-        key = (next_key, 0) if slot is None else (slot, next_key)
-        added.append(key)
-        at = bisect.bisect(entries, key, key=operator.itemgetter(0))
-        return (*entries[:at], (key, middleware), *entries[at:]), next_key + 1
-
-    update(add)
-    name = callable_name(middleware)
-
-    def remove() -> None:
-        """Remove the middleware (no-op if it is already gone)."""
-        # This addition only (the same middleware may have been added twice), and only if
-        # still this middleware (a reset bus numbers its middleware from 0 again).
-        mine = added[0]
-        update(
-            lambda entries, key: (
-                tuple(e for e in entries if e[0] != mine or e[1] is not middleware),
-                key,
-            )
-        )
-
-    remove.__qualname__ = f"remove middleware {name}"
-    return remove
+    """Deprecated spelling of ``bus.add_command_middleware`` / ``add_event_middleware``."""
+    add = bus.add_command_middleware if kind == "command" else bus.add_event_middleware
+    return add(middleware, slot=slot)  # type: ignore[arg-type]

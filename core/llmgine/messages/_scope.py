@@ -1,6 +1,6 @@
 """The unit of work a handler or subscriber runs in, kept in a ``contextvars`` variable.
 
-Each ``dispatch`` and each event delivery opens a scope (see :data:`Scope`). Because the
+Each ``dispatch`` and each event delivery opens a :class:`Scope`. Because the
 variable is per context, concurrent ``dispatch_async`` tasks and threads each see
 their own scope, so ``add_pending_event`` can never queue an event into another
 dispatch. The variable is module-level, not per bus, so a handler written against
@@ -10,60 +10,81 @@ the global ``message_bus`` also queues into a dispatch of an isolated bus.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from ._fields import slot_setter
 from .commands import Command
+from .errors import NoActiveScopeError
 from .events import Event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "CLOSED",
-    "CORRELATION_ID",
-    "DEPTH",
-    "MESSAGE_ID",
-    "PENDING",
     "Scope",
     "current_scope",
     "get_scope",
-    "new_scope",
     "open_scope",
+    "queue_pending",
     "reset_scope",
     "set_scope",
     "stamp",
 ]
 
 
-#: A scope is a five-item list, indexed by the constants below: the cheapest object
-#: Python makes (a slotted instance costs almost 3x as much), and every dispatch and
-#: every event delivery makes one.
-Scope: TypeAlias = list[Any]
+class Scope:
+    """What the code handling one command or event queues into, and where it stands.
 
-#: the id of the command or event being handled
-MESSAGE_ID = 0
-#: its correlation id, which the messages it causes inherit
-CORRELATION_ID = 1
-#: how many generations of events led here (0 for a top-level command)
-DEPTH = 2
-#: the events queued by the code running in this scope; None until the first one
-PENDING = 3
-#: True once the handler or subscriber returned: later events have nowhere to go
-CLOSED = 4
+    ``pending`` stays ``None`` until the first event is queued: most handlers and
+    subscribers queue none, and then no list is ever made.
+    """
 
+    __slots__ = ("closed", "correlation_id", "depth", "message_id", "pending")
 
-def new_scope(message_id: str, correlation_id: str | None, depth: int) -> Scope:
-    """An open scope with nothing queued (hot paths write the list literal instead)."""
-    return [message_id, correlation_id, depth, None, False]
+    def __init__(self, message_id: str, correlation_id: str | None, depth: int) -> None:
+        #: the id of the command or event being handled
+        self.message_id = message_id
+        #: its correlation id, which the messages it causes inherit
+        self.correlation_id = correlation_id
+        #: how many generations of events led here (0 for a top-level command)
+        self.depth = depth
+        #: the events queued so far, in order (``None`` until the first)
+        self.pending: list[Event] | None = None
+        #: True once the handler or subscriber returned: later events have nowhere to go
+        self.closed = False
+
+    def queue(self, event: Event) -> None:
+        """Queue ``event`` to be published when the code running in this scope succeeds."""
+        if self.pending is None:
+            self.pending = [event]
+        else:
+            self.pending.append(event)
+
+    def take(self) -> list[Event] | None:
+        """Return the queued events (``None`` if there are none) and empty the queue."""
+        events, self.pending = self.pending, None
+        return events
+
+    def mark(self) -> int:
+        """How many events are queued now: a mark for :meth:`discard_since`."""
+        return 0 if self.pending is None else len(self.pending)
+
+    def discard_since(self, mark: int) -> None:
+        """Drop the events queued after :meth:`mark` returned ``mark`` (a failed attempt's)."""
+        if self.pending is not None:
+            if mark:
+                del self.pending[mark:]
+            else:
+                self.pending = None
+
+    def child(self) -> Scope:
+        """A new open scope for the same message (an async subscriber's own)."""
+        return Scope(self.message_id, self.correlation_id, self.depth)
 
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
 
-# current_scope's methods, bound once for the hot paths. CPython 3.11 compiles
-# ``current_scope.set(x)`` in a module that imported the name as an attribute load
-# that makes a new bound method on every call (it assumes an imported name is a
-# module); these save that on every dispatch and delivery.
+# Bound once: every dispatch and every delivery calls them.
 get_scope: Callable[[], Scope | None] = current_scope.get
 set_scope: Callable[[Scope | None], Token[Scope | None]] = current_scope.set
 reset_scope: Callable[[Token[Scope | None]], None] = current_scope.reset
@@ -78,17 +99,36 @@ def open_scope(command: Command[Any]) -> Scope:
                 command.correlation_id = command.command_id  # (a fraction of the setter's cost)
             else:  # frozen
                 _set_correlation_id(command, command.command_id)
-        return [command.command_id, command.correlation_id, 0, None, False]
+        return Scope(command.command_id, command.correlation_id, 0)
     if command.correlation_id is None:
-        _set_correlation_id(command, parent[CORRELATION_ID])
+        _set_correlation_id(command, parent.correlation_id)
     if command.causation_id is None:
-        _set_causation_id(command, parent[MESSAGE_ID])
-    return [command.command_id, command.correlation_id, parent[DEPTH], None, False]
+        _set_causation_id(command, parent.message_id)
+    return Scope(command.command_id, command.correlation_id, parent.depth)
 
 
 _plain_setattr = object.__setattr__
 _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
+
+
+def queue_pending(event: Event) -> None:
+    """Queue ``event`` in the current scope (``MessageBus.add_pending_event``)."""
+    scope = current_scope.get()
+    if scope is None or scope.closed:
+        where = (
+            "outside a command handler or event subscriber"
+            if scope is None
+            else f"after the handler or subscriber of {scope.message_id} returned "
+            "(from a task or thread it started that outlived it)"
+        )
+        raise NoActiveScopeError(
+            f"add_pending_event() was called {where}, so there is nothing to publish it "
+            "after; use message_bus.emit(event) (or await emit_async(event)) to publish "
+            "it now"
+        )
+    stamp(event, scope, "add_pending_event")
+    scope.queue(event)
 
 
 def stamp(event: Event, scope: Scope | None, caller: str) -> int:
@@ -105,10 +145,10 @@ def stamp(event: Event, scope: Scope | None, caller: str) -> int:
         return 1
     # each unless set: a given correlation (e.g. a request id) still gets its cause
     if event.correlation_id is None:
-        _set_event_correlation_id(event, scope[CORRELATION_ID])
+        _set_event_correlation_id(event, scope.correlation_id)
     if event.causation_id is None:
-        _set_event_causation_id(event, scope[MESSAGE_ID])
-    return scope[DEPTH] + 1  # type: ignore[no-any-return]
+        _set_event_causation_id(event, scope.message_id)
+    return scope.depth + 1
 
 
 _set_event_correlation_id = slot_setter(Event, "correlation_id")

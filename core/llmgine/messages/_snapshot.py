@@ -1,17 +1,21 @@
 """Saving and restoring what is registered on a bus, so tests can undo what they did.
 
-Nothing here runs per message: a snapshot copies the registries once, and
-restoring puts the copies back and empties the lookup caches.
+Nothing here runs per message. A :class:`BusSnapshot` is a record that
+:meth:`MessageBus.snapshot` fills and :meth:`MessageBus.restore` reads back: the bus
+does both through the objects that own each part of its state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._middleware import MiddlewareStack
+
 if TYPE_CHECKING:
+    from ._handlers import Handler
     from ._subscribers import Subscription
-    from .bus import MessageBus, _Handler
+    from .bus import MessageBus
     from .transport import Outbox
 
 __all__ = ["BusSnapshot"]
@@ -19,72 +23,73 @@ __all__ = ["BusSnapshot"]
 
 class BusSnapshot:
     """The handlers, subscriptions, middleware, close callbacks, extensions, outbox and
-    settings of a bus.
+    settings of a bus (by default: none, as after :meth:`MessageBus.reset`).
 
     Returned by :meth:`MessageBus.snapshot`. Call :meth:`restore` (or use the
     snapshot as a context manager) to put the bus back as it was.
     """
 
     __slots__ = (
-        "_bus",
-        "_close_callbacks",
-        "_extensions",
-        "_handlers",
-        "_middleware",
-        "_outbox",
-        "_settings",
-        "_subscriptions",
+        "bus",
+        "close_callbacks",
+        "extensions",
+        "handlers",
+        "middleware",
+        "outbox",
+        "settings",
+        "subscriptions",
     )
 
-    def __init__(self, bus: MessageBus) -> None:
-        self._bus = bus
-        with bus._lock:
-            self._handlers: dict[type, _Handler] = dict(bus._handlers)
-            self._close_callbacks: list[Callable[[], Any]] = list(bus._close_callbacks)
-            # Values are often containers mutated in place (and referenced by close
-            # callbacks), so their contents are saved and put back into the same objects.
-            self._extensions = {k: (v, _contents(v)) for k, v in bus.extensions.items()}
-            self._outbox: Outbox | None = bus._outbox
-        self._subscriptions: tuple[Subscription, ...] = bus._registry.subscriptions
-        self._middleware = bus._middleware.copy()
-        self._settings = (bus.strict, bus.max_cascade_depth)
+    def __init__(
+        self,
+        bus: MessageBus,
+        *,
+        settings: tuple[bool, int],
+        handlers: Mapping[type, Handler] | None = None,
+        close_callbacks: list[Callable[[], Any]] | None = None,
+        subscriptions: tuple[Subscription, ...] = (),
+        middleware: MiddlewareStack | None = None,
+        outbox: Outbox | None = None,
+        extensions: Mapping[Any, Any] | None = None,
+    ) -> None:
+        self.bus = bus
+        self.handlers: dict[type, Handler] = dict(handlers or {})
+        self.close_callbacks: list[Callable[[], Any]] = list(close_callbacks or [])
+        self.subscriptions = subscriptions
+        self.middleware = middleware if middleware is not None else MiddlewareStack()
+        #: (strict, max_cascade_depth)
+        self.settings = settings
+        self.outbox = outbox
+        # Values are often containers mutated in place (and referenced by close
+        # callbacks), so their contents are saved and put back into the same objects.
+        self.extensions = {k: (v, _contents(v)) for k, v in (extensions or {}).items()}
+
+    def restored_extensions(self) -> dict[Any, Any]:
+        """The extensions, each container value refilled with its saved contents."""
+        for value, saved in self.extensions.values():
+            _put_back(value, saved)
+        return {key: value for key, (value, _) in self.extensions.items()}
 
     def changed(self) -> bool:
         """Whether anything recorded here differs from the bus now."""
-        bus = self._bus
+        now = self.bus.snapshot()
         return (
-            bus._handlers != self._handlers
-            or bus._close_callbacks != self._close_callbacks
-            or bus._registry.subscriptions != self._subscriptions
-            or bus._middleware != self._middleware
-            or (bus.strict, bus.max_cascade_depth) != self._settings
-            or bus._outbox is not self._outbox
-            or bus.extensions.keys() != self._extensions.keys()
+            now.handlers != self.handlers
+            or now.close_callbacks != self.close_callbacks
+            or now.subscriptions != self.subscriptions
+            or now.middleware != self.middleware
+            or now.settings != self.settings
+            or now.outbox is not self.outbox
+            or now.extensions.keys() != self.extensions.keys()
             or any(
-                bus.extensions[k] is not v or _contents(v) != saved
-                for k, (v, saved) in self._extensions.items()
+                now.extensions[k][0] is not v or now.extensions[k][1] != saved
+                for k, (v, saved) in self.extensions.items()
             )
         )
 
     def restore(self) -> None:
         """Put the bus back as it was when the snapshot was taken."""
-        bus = self._bus
-        with bus._lock:
-            bus._handlers = dict(self._handlers)
-            bus._close_callbacks = list(self._close_callbacks)
-            bus._middleware = self._middleware.copy()
-            bus._resolved = {}
-            bus.strict, bus.max_cascade_depth = self._settings
-            bus._outbox = self._outbox
-            bus.extensions.clear()
-            for key, (value, saved) in self._extensions.items():
-                _put_back(value, saved)
-                bus.extensions[key] = value
-        registry = bus._registry
-        with registry._lock:
-            registry.subscriptions = self._subscriptions
-            registry.wrap = bus._middleware.wrap_subscribers if bus._middleware.event else None
-            registry.cache = {}
+        self.bus.restore(self)
 
     def __enter__(self) -> BusSnapshot:
         return self

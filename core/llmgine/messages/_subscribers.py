@@ -18,7 +18,13 @@ from typing import Any
 from ._naming import callable_name, is_async_callable, type_name
 from ._patterns import compile_pattern, is_pattern, validate_type_name
 
-__all__ = ["Plan", "Subscriber", "SubscriberRegistry", "Subscription"]
+__all__ = ["Plan", "Subscriber", "SubscriberRegistry", "Subscription", "Wrap"]
+
+#: Wraps a plan's subscribers in event middleware: (for emit, for emit_async).
+Wrap = Callable[
+    [tuple["Subscriber", ...], type],
+    tuple[tuple["Subscriber", ...], tuple["Subscriber", ...]],
+]
 
 #: Cache entries past this count are dropped (instance-named types can be many).
 _CACHE_LIMIT = 4096
@@ -38,6 +44,10 @@ class Subscriber:
         self.handler = handler
         self.is_async = is_async
         self.name = name
+
+    def wrapped(self, handler: Callable[[Any], Any]) -> Subscriber:
+        """The same subscriber (name, kind), calling ``handler`` (its middleware chain)."""
+        return Subscriber(handler, self.is_async, self.name)
 
 
 class Plan:
@@ -116,14 +126,24 @@ class SubscriberRegistry:
         #: change. Two plain lookups (``cache[cls][name]``) cost less than building and
         #: hashing a (class, name) key for every event.
         self.cache: dict[type, dict[str, Plan]] = {}
-        #: set by the bus while it has event middleware: wraps the subscribers of a new plan
-        self.wrap: (
-            Callable[
-                [tuple[Subscriber, ...], type],
-                tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]],
-            ]
-            | None
-        ) = None
+        #: while the bus has event middleware: wraps the subscribers of a new plan
+        self.wrap: Wrap | None = None
+
+    def invalidate(self) -> None:
+        """Forget every cached plan (after a subscription or the middleware changed)."""
+        self.cache = {}
+
+    def set_wrap(self, wrap: Wrap | None) -> None:
+        """Wrap the subscribers of every plan built from now on with ``wrap`` (or not)."""
+        with self._lock:
+            self.wrap = wrap
+            self.invalidate()
+
+    def replace(self, subscriptions: tuple[Subscription, ...]) -> None:
+        """Put ``subscriptions`` in place of the current ones (a snapshot's restore)."""
+        with self._lock:
+            self.subscriptions = subscriptions
+            self.invalidate()
 
     def add(self, key: str | type, handler: Callable[[Any], Any]) -> Subscription:
         """Subscribe ``handler`` to ``key`` and return the handle."""
@@ -136,7 +156,7 @@ class SubscriberRegistry:
             subscriber = Subscriber(handler, is_async, self._unique_name(handler, base))
             sub = Subscription(self, key, subscriber, next(self._seq), matches)
             self.subscriptions = (*self.subscriptions, sub)
-            self.cache = {}
+            self.invalidate()
         return sub
 
     def _unique_name(self, handler: Callable[[Any], Any], base: str) -> str:
@@ -158,13 +178,14 @@ class SubscriberRegistry:
         with self._lock:
             if sub in self.subscriptions:
                 self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
-                self.cache = {}
+                self.invalidate()
 
     def clear(self) -> None:
-        """Remove every subscription."""
+        """Remove every subscription and forget the middleware wrapper (a bus reset)."""
         with self._lock:
             self.subscriptions = ()
-            self.cache = {}
+            self.wrap = None
+            self.invalidate()
 
     def plan(self, event_class: type, name: str) -> Plan:
         """Return (and cache) the subscribers of events of ``event_class`` named ``name``."""

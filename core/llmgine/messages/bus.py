@@ -1,41 +1,26 @@
 """The message bus: one handler per command type, any number of subscribers per event.
 
-``message_bus`` is the process-wide bus (``MessageBus()`` returns the same
-object). ``MessageBus.isolated()`` gives a fresh, independent bus for tests and
-for applications that embed more than one.
-
-How a dispatch goes: find the handler for the command's class (its nearest
-registered base; cached) -> open a scope (:mod:`~llmgine.messages._scope`) in a
-context variable -> run the handler -> on success publish the events it queued
-with ``add_pending_event``, in order, breadth-first (events queued by
-subscribers go to the back of the queue); on failure drop them and re-raise.
+``message_bus`` is the process-wide bus (``MessageBus()`` returns the same object);
+``MessageBus.isolated()`` gives a fresh, independent one. The bus delegates to objects
+it owns: the handler table, the subscriber registry, the middleware chains, the
+delivery (publishing events) and the close callbacks. docs/architecture.md shows how
+a command and an event travel through them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
-from . import _middleware
-from ._delivery import DIRECT
-from ._lifecycle import Closing
-from ._middleware import Middleware, MiddlewareStack
-from ._naming import callable_name, is_async_callable, type_name
-from ._relay import Relay
-from ._scope import (
-    CLOSED,
-    DEPTH,
-    MESSAGE_ID,
-    PENDING,
-    get_scope,
-    open_scope,
-    reset_scope,
-    set_scope,
-    stamp,
-)
+from ._closing import CloseCallbacks
+from ._delivery import DIRECT, QUEUED, Delivery, Entry, Failure, Setting
+from ._handlers import HandlerTable
+from ._middleware import Chains, Middleware, MiddlewareStack
+from ._naming import type_name
+from ._scope import get_scope, open_scope, queue_pending, reset_scope, set_scope, stamp
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
@@ -43,11 +28,10 @@ from .commands import Command
 from .errors import (
     AsyncHandlerError,
     CommandHandlerNotFound,
-    DuplicateHandlerError,
     MessageBusException,
-    NoActiveScopeError,
 )
 from .events import Event
+from .transport import Outbox
 
 __all__ = [
     "CommandHandlerNotFound",
@@ -67,39 +51,23 @@ E = TypeVar("E", bound=Event)
 DEFAULT_MAX_CASCADE_DEPTH = 100
 
 
-class _Handler:
-    __slots__ = ("ahandler", "handler", "is_async", "name", "source")
-
-    def __init__(self, handler: Callable[[Any], Any], source: str | None) -> None:
-        self.handler = handler
-        #: what dispatch_async calls: ``handler`` unless async middleware wraps it
-        self.ahandler = handler
-        self.is_async = is_async_callable(handler)
-        self.name = callable_name(handler)
-        self.source = source
-
-    def describe(self) -> str:
-        return f"{self.name} (from {self.source})" if self.source else self.name
-
-
-class MessageBus(Relay, Closing):
+class MessageBus:
     """Routes commands to their one handler and events to their subscribers.
 
     ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
     ``strict=True`` makes subscriber errors raise :class:`SubscriberError` (for tests)
     instead of being logged and reported as a ``system.bus.error`` event.
+
+    A subscriber's failure is any exception but ``KeyboardInterrupt``, ``SystemExit``
+    and ``asyncio.CancelledError`` (a non-``Exception`` one is reported as a
+    :class:`~llmgine.messages.errors.SubscriberBaseExceptionError`): the other
+    subscribers still run. Those three propagate, once the delivery's scope is closed
+    and its subscriber tasks are cancelled.
     """
 
     _default: ClassVar[MessageBus | None] = None
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    strict: bool
-    max_cascade_depth: int
-    _lock: threading.Lock
-    _handlers: dict[type, _Handler]
-    _resolved: dict[type, _Handler]
-    _registry: SubscriberRegistry
-    _middleware: MiddlewareStack
     #: Per-bus state that plugins and the plugin loader keep, under a key of their
     #: own (a :class:`llmgine.plugins.BusState`); :meth:`reset` clears it.
     extensions: dict[Any, Any]
@@ -118,24 +86,30 @@ class MessageBus(Relay, Closing):
         if max_cascade_depth < 1:
             raise ValueError(f"max_cascade_depth must be at least 1, got {max_cascade_depth}")
         self = object.__new__(cls)
-        self.strict = strict
-        self.max_cascade_depth = max_cascade_depth
-        self._lock = threading.Lock()
-        self._handlers = {}
-        self._resolved = {}
-        self._registry = SubscriberRegistry()
-        self._close_callbacks = []
-        self._middleware = MiddlewareStack()
-        self.extensions = {}
-        self._outbox = None
+        self._setup(strict, max_cascade_depth)
         return self
+
+    def _setup(self, strict: bool, max_cascade_depth: int) -> None:
+        # The objects the bus delegates to; each owns its part of the state and caches.
+        self._lock = threading.Lock()
+        self._handlers = HandlerTable(self._lock)
+        self._registry = SubscriberRegistry()
+        self._middleware = Chains(self._lock, self._handlers, self._registry)
+        self._delivery = Delivery(self._registry, self._lock, strict, max_cascade_depth)
+        self._closing = CloseCallbacks(self._lock)
+        self.extensions = {}
 
     def __repr__(self) -> str:
         kind = "process-wide" if self is MessageBus._default else "isolated"
         return (
-            f"<MessageBus {kind}: {len(self._handlers)} command handlers, "
+            f"<MessageBus {kind}: {len(self._handlers.handlers)} command handlers, "
             f"{len(self._registry.subscriptions)} subscriptions>"
         )
+
+    #: Whether subscriber failures raise :class:`SubscriberError` instead of being reported.
+    strict = Setting[bool]("strict")
+    #: How many generations of events-causing-events this bus allows.
+    max_cascade_depth = Setting[int]("max_cascade_depth")
 
     # Registration -------------------------------------------------------------
 
@@ -153,34 +127,15 @@ class MessageBus(Relay, Closing):
         name) appears in error messages. Raises
         :class:`DuplicateHandlerError` if the type already has a handler.
         """
-        if not (isinstance(command_type, type) and issubclass(command_type, Command)):
-            raise TypeError(f"register_command() needs a Command subclass, got {command_type!r}")
-        if not callable(handler):
-            raise TypeError(
-                f"handler for {type_name(command_type)} must be callable, got {handler!r}"
-            )
-        new = _Handler(handler, source)
-        with self._lock:
-            old = self._handlers.get(command_type)
-            if old is not None:
-                raise DuplicateHandlerError(
-                    f"command {type_name(command_type)} already has a handler, {old.describe()}; "
-                    f"cannot also register {new.describe()}. Each command type has exactly one "
-                    "handler: unregister_command() the first, or disable one of the plugins"
-                )
-            self._handlers[command_type] = new
-            self._resolved = {}
+        self._handlers.add(command_type, handler, source)
 
     def unregister_command(self, command_type: type[Command[Any]]) -> None:
         """Remove the handler of ``command_type``; raises ``CommandHandlerNotFound`` if none."""
-        with self._lock:
-            if self._handlers.pop(command_type, None) is None:
-                raise CommandHandlerNotFound(command_type)
-            self._resolved = {}
+        self._handlers.remove(command_type)
 
     def command_handlers(self) -> dict[type[Command[Any]], tuple[str, str | None]]:
         """Return ``{command type: (handler name, source)}`` for every registered handler."""
-        return {t: (h.name, h.source) for t, h in self._handlers.items()}
+        return {t: (h.name, h.source) for t, h in self._handlers.handlers.items()}
 
     def subscribe_event(
         self, event_type: str | type[E], handler: Callable[[E], Any]
@@ -204,33 +159,12 @@ class MessageBus(Relay, Closing):
         """Return the subscribers ``event`` would be delivered to, in delivery order."""
         return self._registry.plan(event.__class__, event.event_type)
 
-    def reset(self) -> None:
-        """Forget every handler, subscription, middleware, close callback, extension and the
-        outbox: a hard reset, for tests.
-
-        It runs nothing: close callbacks are dropped unrun, and plugins started on the
-        bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
-        registers and starts them again). Call :meth:`close` first to shut them down.
-        """
-        with self._lock:
-            self._handlers.clear()
-            self._resolved = {}
-            self._close_callbacks.clear()
-            self._middleware = MiddlewareStack()
-            self.extensions.clear()
-            self._outbox = None
-        self._registry.wrap = None
-        self._registry.clear()
-
-    def snapshot(self) -> BusSnapshot:
-        """Capture handlers, subscriptions, middleware, close callbacks and settings.
-
-        ``snapshot.restore()`` (or ``with bus.snapshot(): ...``) puts them back, which
-        is how ``llmgine.testing`` keeps tests from leaking into ``message_bus``.
-        """
-        return BusSnapshot(self)
-
     # Middleware ---------------------------------------------------------------------
+
+    @property
+    def middleware(self) -> MiddlewareStack:
+        """The command and event middleware (``.command``, ``.event``), outermost first."""
+        return self._middleware.stack
 
     def add_command_middleware(
         self, middleware: Middleware, *, slot: int | None = None
@@ -242,7 +176,7 @@ class MessageBus(Relay, Closing):
         instead. See :mod:`llmgine.middleware` for the sync/async rules and the
         shipped middleware.
         """
-        return _middleware.install(self, "command", middleware, slot)
+        return self._middleware.add("command", middleware, slot)
 
     def add_event_middleware(
         self, middleware: Middleware, *, slot: int | None = None
@@ -251,35 +185,18 @@ class MessageBus(Relay, Closing):
 
         ``slot`` works as for :meth:`add_command_middleware`.
         """
-        return _middleware.install(self, "event", middleware, slot)
+        return self._middleware.add("event", middleware, slot)
 
     def reserve_middleware_slot(self) -> int:
         """Reserve a place in the middleware chains for a later ``add_*_middleware(slot=)``.
 
-        Middleware added into the slot, whenever that happens, runs inside every
-        middleware added before the reservation and outside every one added after it
-        (the plugin host gives each plugin one, so that a plugin registered again
-        after a failed startup gets its place in load order back).
+        Middleware added into the slot, whenever that happens, runs inside every one
+        added before the reservation and outside every one added after it (the plugin
+        host gives each plugin one: registered again, it gets its place back).
         """
-        return _middleware.reserve_slot(self)
+        return self._middleware.reserve()
 
     # Commands -------------------------------------------------------------------
-
-    def _handler_for(self, command: object) -> _Handler:
-        cls = command.__class__
-        if not isinstance(command, Command):
-            raise TypeError(f"dispatch() needs a Command instance, got {command!r}")
-        # Take the cache before reading the handlers: a registration racing with us
-        # replaces the cache after changing the handlers, so a stale answer can only
-        # land in a cache that is already discarded.
-        resolved = self._resolved
-        for klass in cls.__mro__:
-            found = self._handlers.get(klass)
-            if found is not None:
-                found = self._middleware.wrap_handler(found, cls)
-                resolved[cls] = found
-                return found
-        raise CommandHandlerNotFound(cls)
 
     def dispatch(self, command: Command[R]) -> R:
         """Run the command's handler, publish the events it queued, and return its result.
@@ -290,30 +207,28 @@ class MessageBus(Relay, Closing):
         but as that subscriber's failure (see ``strict``): the handler has succeeded,
         so the event's other subscribers and the later events are still published.
         """
-        entry = self._resolved.get(command.__class__) or self._handler_for(command)
+        table = self._handlers
+        entry = table.resolved.get(command.__class__) or table.resolve(command, self.middleware)
         if entry.is_async:
             raise AsyncHandlerError(
                 f"handler {entry.name} of {type_name(command.__class__)} is async; "
                 "use 'await message_bus.dispatch_async(command)'"
             )
-        # (read into a local first: CPython 3.11 has no fast path for calling a slot's
-        # value as if it were a method)
-        handler = entry.handler
         scope = open_scope(command)
         token = set_scope(scope)
         try:
-            result = handler(command)
+            result = entry.handler(command)
         finally:
             reset_scope(token)
-            scope[CLOSED] = True
+            scope.closed = True
         if result.__class__ is CoroutineType:
             result.close()
             raise AsyncHandlerError(
                 f"handler {entry.name} of {type_name(command.__class__)} returned a coroutine; "
                 "use 'await message_bus.dispatch_async(command)'"
             )
-        if scope[PENDING] is not None:
-            self._publish(scope[PENDING], scope[DEPTH] + 1)
+        if scope.pending is not None:  # no publishing step when nothing was queued
+            self._delivery.publish(scope.pending, scope.depth + 1, QUEUED)
         return result  # type: ignore[no-any-return]
 
     async def dispatch_async(self, command: Command[R]) -> R:
@@ -322,19 +237,19 @@ class MessageBus(Relay, Closing):
         Plain handlers are called directly. If the dispatch is cancelled, nothing it
         queued is published.
         """
-        entry = self._resolved.get(command.__class__) or self._handler_for(command)
-        handler = entry.ahandler  # (a local, as in dispatch)
+        table = self._handlers
+        entry = table.resolved.get(command.__class__) or table.resolve(command, self.middleware)
         scope = open_scope(command)
         token = set_scope(scope)
         try:
-            result = handler(command)
+            result = entry.ahandler(command)
             if entry.is_async or result.__class__ is CoroutineType:
                 result = await result
         finally:
             reset_scope(token)
-            scope[CLOSED] = True
-        if scope[PENDING] is not None:
-            await self._publish_async(scope[PENDING], scope[DEPTH] + 1)
+            scope.closed = True
+        if scope.pending is not None:
+            await self._delivery.publish_async(scope.pending, scope.depth + 1, QUEUED)
         return result  # type: ignore[no-any-return]
 
     # Events -----------------------------------------------------------------------
@@ -346,24 +261,7 @@ class MessageBus(Relay, Closing):
         in the current context. Raises :class:`NoActiveScopeError` outside one, including
         from a task or thread that outlived the handler or subscriber that started it.
         """
-        scope = get_scope()
-        if scope is None or scope[CLOSED]:
-            where = (
-                "outside a command handler or event subscriber"
-                if scope is None
-                else f"after the handler or subscriber of {scope[MESSAGE_ID]} returned "
-                "(from a task or thread it started that outlived it)"
-            )
-            raise NoActiveScopeError(
-                f"add_pending_event() was called {where}, so there is nothing to publish it "
-                "after; use message_bus.emit(event) (or await emit_async(event)) to publish "
-                "it now"
-            )
-        stamp(event, scope, "add_pending_event")
-        if scope[PENDING] is None:
-            scope[PENDING] = [event]
-        else:
-            scope[PENDING].append(event)
+        queue_pending(event)
 
     def emit(self, event: Event) -> None:
         """Publish ``event`` now to every matching subscriber, then the events they queue.
@@ -377,15 +275,15 @@ class MessageBus(Relay, Closing):
             depth = 1  # nothing to stamp (a re-emit), and no call to find that out
         else:
             depth = stamp(event, scope, "emit")
-        if self._outbox is not None:
-            self._refuse_async(event)
-            self._drain_out(deque(((event, depth, DIRECT),)))
+        delivery = self._delivery
+        if delivery.outbox is not None:
+            delivery.refuse_async(event)
+            delivery.drain_out(deque(((event, depth, DIRECT),)))
             return
-        # _publish((event,), depth) without an outbox, unrolled for one event
-        caused: list[tuple[Event, int, int]] = []
-        self._deliver(event, depth, DIRECT, caused)
+        caused: list[Entry] = []  # (the no-outbox publish of one event, unrolled)
+        delivery.deliver(event, depth, DIRECT, caused)
         if caused:
-            self._drain(caused)
+            delivery.drain(caused)
 
     async def emit_async(self, event: Event) -> None:
         """Like :meth:`emit`; ``async def`` subscribers of one event run concurrently."""
@@ -394,13 +292,107 @@ class MessageBus(Relay, Closing):
             depth = 1
         else:
             depth = stamp(event, scope, "emit_async")
-        if self._outbox is not None:
-            await self._drain_out_async(deque(((event, depth, DIRECT),)))
-            return
-        caused: list[tuple[Event, int, int]] = []
-        await self._deliver_async(event, depth, DIRECT, caused)
-        if caused:
-            await self._drain_async(caused)
+        await self._delivery.publish_async((event,), depth, DIRECT)
+
+    # Transport --------------------------------------------------------------------
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Hand every event this bus publishes to ``outbox`` first, as part of the publish.
+
+        Raises ``ValueError`` if another outbox is attached: detach it first.
+        """
+        self._delivery.attach(outbox)
+
+    def detach_outbox(self) -> Outbox | None:
+        """Stop handing events to the attached outbox; return it (``None`` if there was none)."""
+        return self._delivery.detach()
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """The attached outbox, if any."""
+        return self._delivery.outbox
+
+    def deliver(self, event: Event, only: Collection[str] | None = None) -> list[Failure]:
+        """Run the local subscribers of an event that arrived from another process.
+
+        ``event`` itself is not handed to the outbox (no echo); ``only`` limits delivery
+        to the subscribers with these names (a retry of those that failed). Returns the
+        ``(subscriber, exception)`` pairs of those that failed, even on a strict bus:
+        see :mod:`llmgine.messages.transport`.
+        """
+        return self._delivery.receive(event, only)
+
+    async def deliver_async(
+        self, event: Event, only: Collection[str] | None = None
+    ) -> list[Failure]:
+        """Like :meth:`deliver`, awaiting ``async def`` subscribers."""
+        return await self._delivery.receive_async(event, only)
+
+    # Closing, resetting, snapshots ------------------------------------------------
+
+    def on_close(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Run ``callback`` (plain or ``async def``) at close; the last one added runs first.
+
+        Returns a function that takes the callback back unrun, if it is still pending.
+        """
+        return self._closing.add(callback)
+
+    def _drop_close_callback(self, callback: Callable[[], Any]) -> None:
+        # (kept for the plugin host until it uses the canceller on_close returns)
+        self._closing.drop(callback)
+
+    def close(self) -> None:
+        """Run the close callbacks so plugins can flush what they hold.
+
+        Each callback runs once; all run even if some raise, and the errors are then
+        raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
+        If any callback is ``async def``, nothing runs and :class:`AsyncHandlerError`
+        says to use :meth:`aclose`, which then runs them all.
+        """
+        self._closing.run()
+
+    async def aclose(self) -> None:
+        """Like :meth:`close`, awaiting ``async def`` callbacks."""
+        await self._closing.arun()
+
+    def reset(self) -> None:
+        """Forget every handler, subscription, middleware, close callback, extension and the
+        outbox: a hard reset, for tests.
+
+        It runs nothing: close callbacks are dropped unrun, and plugins started on the
+        bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
+        registers and starts them again). Call :meth:`close` first to shut them down.
+        """
+        self.restore(BusSnapshot(self, settings=(self.strict, self.max_cascade_depth)))
+
+    def snapshot(self) -> BusSnapshot:
+        """Capture handlers, subscriptions, middleware, close callbacks, extensions, the
+        outbox and settings; ``snapshot.restore()`` (or ``with bus.snapshot(): ...``)
+        puts them back, which is how ``llmgine.testing`` keeps tests from leaking."""
+        return BusSnapshot(
+            self,
+            handlers=self._handlers.handlers,
+            close_callbacks=self._closing.pending(),
+            subscriptions=self._registry.subscriptions,
+            middleware=self._middleware.stack,
+            settings=(self.strict, self.max_cascade_depth),
+            outbox=self._delivery.outbox,
+            extensions=self.extensions,
+        )
+
+    def restore(self, snapshot: BusSnapshot) -> None:
+        """Put this bus back as ``snapshot`` (one of its own) recorded it."""
+        if snapshot.bus is not self:
+            raise ValueError(f"restore() needs a snapshot of this bus, not of {snapshot.bus!r}")
+        self._handlers.replace(snapshot.handlers)
+        self._closing.replace(snapshot.close_callbacks)
+        self._registry.replace(snapshot.subscriptions)
+        self._middleware.use(snapshot.middleware)
+        with self._lock:
+            self.strict, self.max_cascade_depth = snapshot.settings
+            self._delivery.outbox = snapshot.outbox
+            self.extensions.clear()
+            self.extensions.update(snapshot.restored_extensions())
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.

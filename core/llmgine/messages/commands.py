@@ -17,22 +17,8 @@ from ._lazy import lazy_names
 from ._reduce import keep_slots
 
 if TYPE_CHECKING:
-    from ._core_commands import (
-        CreateResourceCommand,
-        DeleteResourceCommand,
-        ResumeWorkflowCommand,
-        StartWorkflowCommand,
-        UpdateResourceCommand,
-    )
-
-__all__ = [
-    "Command",
-    "CreateResourceCommand",
-    "DeleteResourceCommand",
-    "ResumeWorkflowCommand",
-    "StartWorkflowCommand",
-    "UpdateResourceCommand",
-]
+    # The concrete core commands, built on first use: _core_commands.__all__ lists them.
+    from ._core_commands import *  # noqa: F403
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -86,7 +72,6 @@ _SAVED = ("command_id", "correlation_id", "causation_id")
 
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
-    # Everything but Command is built on first use: see messages/_lazy.py.
-    __getattr__, __dir__ = lazy_names(
-        __name__, "llmgine.messages._core_commands", [n for n in __all__ if n != "Command"]
-    )
+    # Everything but Command is built on first use (see messages/_lazy.py); __all__ is
+    # "Command" and then _core_commands.__all__.
+    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages._core_commands", own=["Command"])

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidPatternError",
     "MessageBusException",
     "NoActiveScopeError",
+    "SubscriberBaseExceptionError",
     "SubscriberError",
 ]
 
@@ -74,25 +75,67 @@ class SubscriberError(MessageBusException, ExceptionGroup):
 
     event: Event
     subscribers: tuple[str, ...]
-    #: the failed subscribers themselves, set by the bus: a transport's ``deliver`` turns
-    #: the error back into its return value with them, as a subscriber may be gone from
-    #: the bus by then (one that unsubscribed itself before failing)
+    # (the class default: an unpickled copy has none of its own)
     _failures: Sequence[tuple[Subscriber, Exception]] = ()
 
-    def __new__(cls, event: Event, failures: Sequence[tuple[str, Exception]]) -> SubscriberError:
+    def __new__(
+        cls,
+        event: Event,
+        failures: Sequence[tuple[str, Exception]],
+        *,
+        failed: Sequence[tuple[Subscriber, Exception]] = (),
+    ) -> SubscriberError:
         self = super().__new__(cls, _summary(event, failures), [exc for _, exc in failures])
         self.event = event
         self.subscribers = tuple(name for name, _ in failures)
+        self._failures = tuple(failed)
         return self
 
-    def __init__(self, event: Event, failures: Sequence[tuple[str, Exception]]) -> None:
+    def __init__(
+        self,
+        event: Event,
+        failures: Sequence[tuple[str, Exception]],
+        *,
+        failed: Sequence[tuple[Subscriber, Exception]] = (),
+    ) -> None:
         super().__init__(_summary(event, failures), [exc for _, exc in failures])
+
+    @property
+    def failed(self) -> tuple[tuple[Subscriber, Exception], ...]:
+        """The failed subscribers themselves with their exceptions, as the bus gave them.
+
+        A transport's ``deliver`` turns the error back into its return value with
+        them, as a subscriber may be gone from the bus by then (one that unsubscribed
+        itself before failing). Empty when the error was not raised by a bus.
+        """
+        return tuple(self._failures)
 
     def __reduce__(self) -> tuple[Any, ...]:
         rebuild, args, state = reduce_error(self)
         # without the failed subscribers themselves: the bus's own, for this process
         state = {k: v for k, v in (state or {}).items() if k != "_failures"}
         return rebuild, args, state
+
+
+class SubscriberBaseExceptionError(MessageBusException, RuntimeError):
+    """A subscriber raised a ``BaseException`` that is not an ``Exception`` (say a custom
+    subclass, or ``GeneratorExit``).
+
+    The bus isolates it like any subscriber failure and reports it as this error, as
+    an ``ExceptionGroup`` (:class:`SubscriberError`) cannot hold it; the original is
+    its ``__cause__``. Only ``KeyboardInterrupt``, ``SystemExit`` and
+    ``asyncio.CancelledError`` stop a delivery instead.
+    """
+
+    def __init__(self, subscriber: str, exception: BaseException) -> None:
+        self.subscriber = subscriber
+        super().__init__(
+            f"subscriber {subscriber} raised {exception!r}, a BaseException that is not an "
+            "Exception; the bus treats it as that subscriber's failure. Raise an Exception "
+            "subclass for errors (only KeyboardInterrupt, SystemExit and cancellation stop "
+            "a delivery)"
+        )
+        self.__cause__ = exception
 
 
 def _summary(event: Event, failures: Sequence[tuple[str, Exception]]) -> str:

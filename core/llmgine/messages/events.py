@@ -28,36 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime, tzinfo
 
-    from ._core_events import (
-        SEVERITIES,
-        ResourceCreatedEvent,
-        ResourceDeletedEvent,
-        ResourceEvent,
-        ResourceUpdatedEvent,
-        Severity,
-        SystemEvent,
-        WorkflowCompletedEvent,
-        WorkflowEvent,
-        WorkflowFailedEvent,
-        WorkflowStartedEvent,
-        WorkflowStepCompletedEvent,
-    )
-
-__all__ = [
-    "Event",
-    "ResourceCreatedEvent",
-    "ResourceDeletedEvent",
-    "ResourceEvent",
-    "ResourceUpdatedEvent",
-    "SEVERITIES",
-    "Severity",
-    "SystemEvent",
-    "WorkflowCompletedEvent",
-    "WorkflowEvent",
-    "WorkflowFailedEvent",
-    "WorkflowStartedEvent",
-    "WorkflowStepCompletedEvent",
-]
+    # The concrete core events, built on first use: _core_events.__all__ lists them.
+    from ._core_events import *  # noqa: F403
 
 
 class _EventSlots:
@@ -171,7 +143,6 @@ def _import_datetime() -> tuple[Callable[[float, tzinfo], datetime], tzinfo]:
 
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
-    # Everything but Event is built on first use: see messages/_lazy.py.
-    __getattr__, __dir__ = lazy_names(
-        __name__, "llmgine.messages._core_events", [n for n in __all__ if n != "Event"]
-    )
+    # Everything but Event is built on first use (see messages/_lazy.py); __all__ is
+    # "Event" and then _core_events.__all__.
+    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages._core_events", own=["Event"])

@@ -15,7 +15,11 @@ On the way in, a consumer hands each received event to
 :meth:`MessageBus.deliver <llmgine.messages.bus.MessageBus.deliver>` (or
 ``deliver_async``), which runs the local subscribers without sending the event
 back to the outbox and returns the subscribers that failed, so the consumer can
-retry only those (``only=`` their names).
+retry only those (``only=`` their names; subscriber names are unique per bus).
+Events those subscribers queue are published as usual (through the outbox). On a
+strict bus the failures of ``event``'s own subscribers are returned too, not raised;
+a failure on an event they queued still raises ``SubscriberError`` there (and is
+reported as usual elsewhere).
 """
 
 from __future__ import annotations
