@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
     from ._handlers import Handler, HandlerTable
     from ._subscribers import Subscriber, SubscriberRegistry
-    from .bus import MessageBus
 
 __all__ = [
     "AsyncMiddleware",
@@ -51,8 +50,6 @@ __all__ = [
     "Middleware",
     "MiddlewareStack",
     "Next",
-    "install",
-    "reserve_slot",
 ]
 
 M_contra = TypeVar("M_contra", contravariant=True)
@@ -316,16 +313,3 @@ def _check(middleware: object) -> None:
             f"middleware must be a function 'mw(message, call_next)', an async def one, or an "
             f"object with an async 'acall(message, call_next)' method; got {middleware!r}"
         )
-
-
-def reserve_slot(bus: MessageBus) -> int:
-    """Deprecated spelling of ``bus.reserve_middleware_slot()`` (kept for the plugin host)."""
-    return bus.reserve_middleware_slot()
-
-
-def install(
-    bus: MessageBus, kind: Kind, middleware: object, slot: int | None = None
-) -> Callable[[], None]:
-    """Deprecated spelling of ``bus.add_command_middleware`` / ``add_event_middleware``."""
-    add = bus.add_command_middleware if kind == "command" else bus.add_event_middleware
-    return add(middleware, slot=slot)  # type: ignore[arg-type]

@@ -337,10 +337,6 @@ class MessageBus:
         """
         return self._closing.add(callback)
 
-    def _drop_close_callback(self, callback: Callable[[], Any]) -> None:
-        # (kept for the plugin host until it uses the canceller on_close returns)
-        self._closing.drop(callback)
-
     def close(self) -> None:
         """Run the close callbacks so plugins can flush what they hold.
 
