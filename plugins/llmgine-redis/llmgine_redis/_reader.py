@@ -290,7 +290,8 @@ class GroupReader:
         With ``read``, the pipeline ends with the XREADGROUP of the next batch, whose
         reply is returned.
         """
-        if not (read or self._acks or self._dead or self.has_extra()):
+        writes = bool(self._acks or self._dead or self.has_extra())
+        if not (read or writes):
             return None
         dead, self._dead = self._dead, []
         acks, self._acks = self._acks, defaultdict(list)
@@ -301,13 +302,11 @@ class GroupReader:
         for stream, ids in acks.items():
             pipe.xack(stream, self.group, *ids)
         if read:
-            pipe.xreadgroup(
-                self.group,
-                self.consumer,
-                dict.fromkeys(self.streams, ">"),
-                count=self.config.batch,
-                block=self.config.block_ms,
-            )
+            # Never block behind writes: a stop (cancellation) during the blocking read
+            # would leave their outcome unknown, and writing them again duplicates the
+            # dead letters. With writes, the read does not block; an empty one is
+            # followed by the blocking read alone.
+            self._read(pipe, block=not writes)
         try:
             results = await pipe.execute()
         except BaseException:
@@ -316,7 +315,21 @@ class GroupReader:
             for stream, ids in acks.items():
                 self._acks[stream][:0] = ids
             raise
-        return results[-1] if read else None
+        if not read:
+            return None
+        if writes and not results[-1]:
+            return await self._read(self._connect(), block=True)
+        return results[-1]
+
+    def _read(self, client: Any, *, block: bool) -> Any:
+        """XREADGROUP the next batch on ``client`` (a pipeline or the connection)."""
+        return client.xreadgroup(
+            self.group,
+            self.consumer,
+            dict.fromkeys(self.streams, ">"),
+            count=self.config.batch,
+            block=self.config.block_ms if block else None,
+        )
 
     def has_extra(self) -> bool:
         """Whether :meth:`extend_flush` has something to write (subclasses)."""

@@ -165,12 +165,12 @@ async def test_a_retried_subscriber_runs_in_the_publishers_span_again(config, pu
 async def test_with_llmgine_otel_the_deliver_span_is_a_child_of_the_publishers_span(
     config, pump, tracer, provider, exporter
 ):
-    from llmgine_otel import instrument  # installed next to this plugin by dev.py
+    from llmgine_otel import install  # installed next to this plugin by dev.py
 
     cfg = config()
     sender, receiver = MessageBus.isolated(), MessageBus.isolated()
     llmgine_redis.install(sender, **attrs.asdict(cfg))
-    instrument(receiver, tracer_provider=provider)
+    install(receiver, tracer_provider=provider)
     seen: list[SpanContext] = []
     receiver.subscribe_event("resource.deleted", lambda event: seen.append(current()))
     reader = EventConsumer(receiver, cfg, "svc")
@@ -196,9 +196,9 @@ async def test_a_remote_command_runs_in_the_span_it_was_dispatched_in(
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     worker_bus.register_command(WhereAmI, where_am_i)
     if otel:
-        from llmgine_otel import instrument  # installed next to this plugin by dev.py
+        from llmgine_otel import install  # installed next to this plugin by dev.py
 
-        instrument(worker_bus, tracer_provider=provider)
+        install(worker_bus, tracer_provider=provider)
     caller = llmgine_redis.install(caller_bus, **cfg)
     worker = llmgine_redis.install(worker_bus, worker=True, **cfg)
     async with serving(worker):  # the worker's task starts outside the caller's span
