@@ -94,7 +94,9 @@ class _Run:
                     self._start(subscriber, None)
                     continue
                 if shared is None:
-                    shared = self.shared = Scope(event.event_id, event.correlation_id, self.depth)
+                    shared = self.shared = Scope.new(
+                        event.event_id, event.correlation_id, self.depth
+                    )
                     token = set_scope(shared)
                 try:
                     result = subscriber.handler(event)
@@ -115,7 +117,7 @@ class _Run:
         """Start ``coro`` (or, if ``None``, the coroutine ``subscriber`` makes) as a task in
         a scope of its own, which takes the events a plain subscriber queued before."""
         event = self.event
-        own = Scope(event.event_id, event.correlation_id, self.depth)
+        own = Scope.new(event.event_id, event.correlation_id, self.depth)
         if coro is not None and self.shared is not None:
             own.pending = self.shared.take()
         token = set_scope(own)

@@ -246,7 +246,12 @@ class Delivery:
             handlers = plan.handlers
         if depth > self.max_cascade_depth:
             self.cascade(event)
-        scope = Scope(event.event_id, event.correlation_id, depth)
+        scope = Scope()  # (the fields set here, as in Scope.new(), without its call)
+        scope.message_id = event.event_id
+        scope.correlation_id = event.correlation_id
+        scope.depth = depth
+        scope.pending = None
+        scope.closed = False
         token = set_scope(scope)
         try:
             # The plain handler tuple keeps the loop tight; a failure, the rare case,
@@ -274,7 +279,7 @@ class Delivery:
                     failures.append((subscriber, as_failure(subscriber, exc)))
                     continue
                 if scope.pending is not None:
-                    queue.extend(entries(scope.take(), depth + 1, QUEUED))  # type: ignore[arg-type]
+                    queue.extend(entries(scope.take(), depth + 1, QUEUED))
         finally:
             reset_scope(token)
             scope.closed = True

@@ -39,19 +39,32 @@ class Scope:
     subscribers queue none, and then no list is ever made.
     """
 
+    # No __init__: calling a Python __init__ costs about 70 ns per message on CPython
+    # 3.11 and 3.13 (a quarter of a dispatch), so the hot paths (open_scope, the plain
+    # delivery) set the fields in place, and everything else uses Scope.new().
     __slots__ = ("closed", "correlation_id", "depth", "message_id", "pending")
 
-    def __init__(self, message_id: str, correlation_id: str | None, depth: int) -> None:
-        #: the id of the command or event being handled
-        self.message_id = message_id
-        #: its correlation id, which the messages it causes inherit
-        self.correlation_id = correlation_id
-        #: how many generations of events led here (0 for a top-level command)
-        self.depth = depth
-        #: the events queued so far, in order (``None`` until the first)
-        self.pending: list[Event] | None = None
-        #: True once the handler or subscriber returned: later events have nowhere to go
-        self.closed = False
+    #: the id of the command or event being handled
+    message_id: str
+    #: its correlation id, which the messages it causes inherit
+    correlation_id: str | None
+    #: how many generations of events led here (0 for a top-level command)
+    depth: int
+    #: the events queued so far, in order (``None`` until the first)
+    pending: list[Event] | None
+    #: True once the handler or subscriber returned: later events have nowhere to go
+    closed: bool
+
+    @classmethod
+    def new(cls, message_id: str, correlation_id: str | None, depth: int) -> Scope:
+        """An open scope with nothing queued."""
+        scope = cls()
+        scope.message_id = message_id
+        scope.correlation_id = correlation_id
+        scope.depth = depth
+        scope.pending = None
+        scope.closed = False
+        return scope
 
     def queue(self, event: Event) -> None:
         """Queue ``event`` to be published when the code running in this scope succeeds."""
@@ -79,7 +92,7 @@ class Scope:
 
     def child(self) -> Scope:
         """A new open scope for the same message (an async subscriber's own)."""
-        return Scope(self.message_id, self.correlation_id, self.depth)
+        return Scope.new(self.message_id, self.correlation_id, self.depth)
 
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)
@@ -93,18 +106,25 @@ reset_scope: Callable[[Token[Scope | None]], None] = current_scope.reset
 def open_scope(command: Command[Any]) -> Scope:
     """Stamp a command's correlation and causation (unless set) and open its scope."""
     parent = current_scope.get()
+    scope = Scope()  # (the fields set here, as in Scope.new(), without its call)
+    scope.pending = None
+    scope.closed = False
+    scope.message_id = command.command_id
     if parent is None:
         if command.correlation_id is None:
             if command.__class__.__setattr__ is _plain_setattr:
                 command.correlation_id = command.command_id  # (a fraction of the setter's cost)
             else:  # frozen
                 _set_correlation_id(command, command.command_id)
-        return Scope(command.command_id, command.correlation_id, 0)
-    if command.correlation_id is None:
-        _set_correlation_id(command, parent.correlation_id)
-    if command.causation_id is None:
-        _set_causation_id(command, parent.message_id)
-    return Scope(command.command_id, command.correlation_id, parent.depth)
+        scope.depth = 0
+    else:
+        if command.correlation_id is None:
+            _set_correlation_id(command, parent.correlation_id)
+        if command.causation_id is None:
+            _set_causation_id(command, parent.message_id)
+        scope.depth = parent.depth
+    scope.correlation_id = command.correlation_id
+    return scope
 
 
 _plain_setattr = object.__setattr__
