@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
+from ._async_delivery import deliver_async
 from ._closing import CloseCallbacks
 from ._delivery import DIRECT, QUEUED, Delivery, Entry, Failure, Setting
 from ._handlers import HandlerTable
@@ -292,7 +293,14 @@ class MessageBus:
             depth = 1
         else:
             depth = stamp(event, scope, "emit_async")
-        await self._delivery.publish_async((event,), depth, DIRECT)
+        delivery = self._delivery
+        if delivery.outbox is not None:
+            await delivery.drain_out_async(deque(((event, depth, DIRECT),)))
+            return
+        caused: list[Entry] = []  # (as in emit: one coroutine fewer than publish_async)
+        await deliver_async(delivery, event, depth, DIRECT, caused)
+        if caused:
+            await delivery.drain_async(caused)
 
     # Transport --------------------------------------------------------------------
 

@@ -159,6 +159,9 @@ class CommandServer(GroupReader):
                     )
             except WireError as exc:
                 self.dead_letter(stream, entry_id, fields, exc.reason, str(exc))
+                # Written before the caller hears of it: a worker stopped right after the
+                # reply must not leave the dead letter's outcome unknown (and write it twice).
+                await self.flush()
                 await self._refuse(fields, exc)
                 continue
             while len(self._tasks) >= self.config.command_concurrency:
