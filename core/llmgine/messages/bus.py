@@ -26,11 +26,7 @@ from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
 from ._typing import CommandClass
 from .commands import Command
-from .errors import (
-    AsyncHandlerError,
-    CommandHandlerNotFound,
-    MessageBusException,
-)
+from .errors import AsyncHandlerError, CommandHandlerNotFound, MessageBusException
 from .events import Event
 from .transport import Outbox
 
