@@ -5,6 +5,8 @@ Installed distributions are covered in tests/integration/test_installed_plugins.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -344,6 +346,49 @@ def test_a_plugin_taken_out_of_the_host_takes_its_wire_names_along() -> None:
     assert get_message_catalog().class_of("courier.Track") is None
     host.register_plugin(Courier(), "courier")  # and it can be registered again
     assert get_message_catalog().class_of("courier.Track") is Track
+
+
+def test_a_message_registered_by_reference_is_imported_on_first_lookup() -> None:
+    class ByReference:
+        @llmgine.hookimpl
+        def register_messages(self, register: RegisterMessage) -> None:
+            register("tests.test_plugin_registration:Shipped")  # the default name, unimported
+            register("tests.test_plugin_registration:Track", "courier.Track")
+
+    register_plugin(ByReference(), "by-reference")
+    catalog = get_message_catalog()
+    assert catalog.class_of(default_wire_name(Shipped)) is Shipped
+    assert catalog.name_of(Track) == "courier.Track"
+    with pytest.raises(WireNameClash, match=r"claimed by tests.test_plugin_registration:Track"):
+        catalog.register(Shipped, "courier.Track", source="app")
+
+
+def test_a_reference_that_cannot_be_imported_names_itself_and_its_plugin() -> None:
+    class Broken:
+        @llmgine.hookimpl
+        def register_messages(self, register: RegisterMessage) -> None:
+            register("tests.no_such_module:Gone", "broken.Gone")
+            register("tests.test_plugin_registration:Courier", "broken.NotAMessage")
+
+    register_plugin(Broken(), "broken")
+    catalog = get_message_catalog()
+    with pytest.raises(LookupError, match=r"plugin 'broken' registered message 'tests.no_such"):
+        catalog.class_of("broken.Gone")
+    with pytest.raises(TypeError, match=r"plugin 'broken': register\(\) needs an Event"):
+        catalog.class_of("broken.NotAMessage")
+    with pytest.raises(ValueError, match=r"'package\.module:ClassName' reference"):
+        catalog.register("no colon", source="app")
+
+
+def test_loading_plugins_builds_none_of_the_cores_message_classes() -> None:
+    code = (
+        "import sys; from llmgine.plugins import PluginHost; host = PluginHost(); "
+        "assert host.catalog.source_of('llmgine.SystemEvent') == 'the llmgine core'; "
+        "print(sorted(m for m in sys.modules if m.startswith('llmgine.messages._core_')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['llmgine.messages._core_names']"
 
 
 # The plugin host --------------------------------------------------------------------------

@@ -6,21 +6,17 @@ that ``typing.get_type_hints`` resolves them whatever module they claim.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._core_names import COMMAND_NAMES
 from ._fields import kept, mapping, non_empty_str, optional_id
 from ._lazy import published
 from .commands import Command, R_co
 
-__all__ = [
-    "CreateResourceCommand",
-    "DeleteResourceCommand",
-    "ResumeWorkflowCommand",
-    "StartWorkflowCommand",
-    "UpdateResourceCommand",
-]
+if not TYPE_CHECKING:  # (type checkers take the public names defined below instead)
+    __all__ = list(COMMAND_NAMES)
 
 
 @attrs.frozen
@@ -78,4 +74,4 @@ class ResumeWorkflowCommand(_CoreCommand[str]):
     run_id: str = attrs.field(validator=non_empty_str)
 
 
-published("llmgine.messages.commands", globals(), __all__)
+published("llmgine.messages.commands", globals(), COMMAND_NAMES)

@@ -7,28 +7,17 @@ that ``typing.get_type_hints`` resolves them whatever module they claim.
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._core_names import EVENT_NAMES
 from ._fields import kept, mapping, non_empty_str, optional_id
 from ._lazy import published
 from .events import Event
 
-__all__ = [
-    "ResourceCreatedEvent",
-    "ResourceDeletedEvent",
-    "ResourceEvent",
-    "ResourceUpdatedEvent",
-    "SEVERITIES",
-    "Severity",
-    "SystemEvent",
-    "WorkflowCompletedEvent",
-    "WorkflowEvent",
-    "WorkflowFailedEvent",
-    "WorkflowStartedEvent",
-    "WorkflowStepCompletedEvent",
-]
+if not TYPE_CHECKING:  # (type checkers take the public names defined below instead)
+    __all__ = list(EVENT_NAMES)
 
 
 _now = datetime.now
@@ -191,4 +180,4 @@ class SystemEvent(_CoreEvent):
     )
 
 
-published("llmgine.messages.events", globals(), __all__)
+published("llmgine.messages.events", globals(), EVENT_NAMES)

@@ -34,7 +34,7 @@ def lazy_names(
         return sys.modules[source].__all__  # type: ignore[no-any-return]
 
     def __getattr__(name: str) -> Any:
-        if name == "__all__" and names is None:
+        if name == "__all__":
             value: Any = [*own, *exported()]
         elif name.startswith("__") or name not in exported():  # (no import for a probe)
             raise AttributeError(f"module {module!r} has no attribute {name!r}")

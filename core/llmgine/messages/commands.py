@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, Self, SupportsIndex, TypeVar
 
 from . import _ids
+from ._core_names import COMMAND_NAMES
 from ._fields import slot_setter
 from ._lazy import lazy_names
 from ._reduce import keep_slots
 
 if TYPE_CHECKING:
-    # The concrete core commands, built on first use: _core_commands.__all__ lists them.
+    # The concrete core commands, built on first use: _core_names lists them.
     from ._core_commands import *  # noqa: F403
 
 R_co = TypeVar("R_co", covariant=True)
@@ -73,5 +74,7 @@ _SAVED = ("command_id", "correlation_id", "causation_id")
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
     # Everything but Command is built on first use (see messages/_lazy.py); __all__ is
-    # "Command" and then _core_commands.__all__.
-    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages._core_commands", own=["Command"])
+    # "Command" and then _core_names.COMMAND_NAMES.
+    __getattr__, __dir__ = lazy_names(
+        __name__, "llmgine.messages._core_commands", COMMAND_NAMES, own=["Command"]
+    )

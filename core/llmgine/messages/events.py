@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, Self, SupportsIndex
 
 from . import _ids
+from ._core_names import EVENT_NAMES
 from ._fields import slot_setter
 from ._lazy import lazy_names
 from ._patterns import validate_type_name
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime, tzinfo
 
-    # The concrete core events, built on first use: _core_events.__all__ lists them.
+    # The concrete core events, built on first use: _core_names lists them.
     from ._core_events import *  # noqa: F403
 
 
@@ -144,5 +145,7 @@ def _import_datetime() -> tuple[Callable[[float, tzinfo], datetime], tzinfo]:
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
     # Everything but Event is built on first use (see messages/_lazy.py); __all__ is
-    # "Event" and then _core_events.__all__.
-    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages._core_events", own=["Event"])
+    # "Event" and then _core_names.EVENT_NAMES.
+    __getattr__, __dir__ = lazy_names(
+        __name__, "llmgine.messages._core_events", EVENT_NAMES, own=["Event"]
+    )

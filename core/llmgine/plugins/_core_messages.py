@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from .. import hookimpl
-from ..messages import commands, events
-from ..messages.commands import Command
-from ..messages.events import Event
+from ..messages._core_names import COMMAND_NAMES, EVENT_CLASSES
 from .catalog import RegisterMessage
 
 __all__ = ["register_messages"]
@@ -13,10 +11,13 @@ __all__ = ["register_messages"]
 
 @hookimpl
 def register_messages(register: RegisterMessage) -> None:
-    """Register the core's concrete messages as ``llmgine.<ClassName>`` (wire format 1)."""
-    for module in (events, commands):
-        for attr in module.__all__:
-            cls = getattr(module, attr)
-            is_message = isinstance(cls, type) and issubclass(cls, Event | Command)
-            if is_message and cls not in (Event, Command):
-                register(cls, f"llmgine.{cls.__name__}")
+    """Register the core's concrete messages as ``llmgine.<ClassName>`` (wire format 1).
+
+    By reference: the classes are built on first use, not when the plugins load.
+    """
+    for module, names in (
+        ("llmgine.messages.events", EVENT_CLASSES),
+        ("llmgine.messages.commands", COMMAND_NAMES),
+    ):
+        for name in names:
+            register(f"{module}:{name}", f"llmgine.{name}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import attrs
-
 from ..messages.bus import MessageBus
 from ._registrations import Registrations
 from .errors import PluginLoadError, is_plugin_failure
@@ -22,15 +20,26 @@ if TYPE_CHECKING:
 __all__ = ["BusPlugins", "ShutDown", "provided_by", "register_on", "remove", "stop"]
 
 
-@attrs.define(eq=False)  # compared by identity: it stands for one start of the plugin
-class ShutDown:
-    """The close callback armed for one start of plugin ``name`` on ``bus``."""
+def _nothing() -> None:
+    """The canceller of a callback not armed yet."""
 
-    host: PluginHost
-    bus: MessageBus
-    name: str
-    #: takes the callback back from ``bus.on_close`` unrun
-    cancel: Callable[[], None] = lambda: None
+
+class ShutDown:
+    """The close callback armed for one start of plugin ``name`` on ``bus``.
+
+    Compared by identity: it stands for one start of the plugin. (Plain classes here and
+    in :class:`BusPlugins`, not attrs: building an attrs class costs more at import
+    than all the rest of this module.)
+    """
+
+    __slots__ = ("bus", "cancel", "host", "name")
+
+    def __init__(self, host: PluginHost, bus: MessageBus, name: str) -> None:
+        self.host = host
+        self.bus = bus
+        self.name = name
+        #: takes the callback back from ``bus.on_close`` unrun
+        self.cancel: Callable[[], None] = _nothing
 
     def __call__(self) -> None:
         """Run the plugin's ``shutdown`` hook, unless this start is over (stop, bus.reset())."""
@@ -44,19 +53,24 @@ class ShutDown:
             raise errors[0]
 
 
-@attrs.define
 class BusPlugins:
     """What one plugin host installed on one bus (see :meth:`PluginHost.record`)."""
 
-    #: the plugins whose handlers are registered there, in registration order
-    registered: list[str] = attrs.Factory(list)
-    #: the plugins started there, in start order, each with the close callback that
-    #: shuts it down
-    started: dict[str, ShutDown] = attrs.Factory(dict)
-    #: each plugin's middleware slot, reserved by the first attempt to register it
-    slots: dict[str, int] = attrs.Factory(dict)
-    #: what each registered plugin added there, to undo it
-    registrations: dict[str, Registrations] = attrs.Factory(dict)
+    __slots__ = ("registered", "registrations", "slots", "started")
+
+    def __init__(self) -> None:
+        #: the plugins whose handlers are registered there, in registration order
+        self.registered: list[str] = []
+        #: the plugins started there, in start order, each with the close callback that
+        #: shuts it down
+        self.started: dict[str, ShutDown] = {}
+        #: each plugin's middleware slot, reserved by the first attempt to register it
+        self.slots: dict[str, int] = {}
+        #: what each registered plugin added there, to undo it
+        self.registrations: dict[str, Registrations] = {}
+
+    def __repr__(self) -> str:
+        return f"<BusPlugins registered={self.registered} started={list(self.started)}>"
 
     def reserve_slots(self, bus: MessageBus, names: list[str]) -> None:
         """Reserve a middleware slot on ``bus`` for each of ``names`` (in this order, their

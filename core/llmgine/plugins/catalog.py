@@ -2,12 +2,16 @@
 
 Plugins name their transportable messages in the ``register_messages(register)`` hook;
 ``register(cls)`` uses :func:`default_wire_name`, ``register(cls, "a.wire.name")`` an
-explicit name. A transport (e.g. llmgine-redis) looks classes and names up here and
-nowhere else, so that no payload can name an arbitrary class to build.
+explicit name. ``cls`` may also be a reference ``"package.module:ClassName"``: the class
+is then imported when a transport first looks it up, so that a plugin with many messages
+(or the core, whose message classes are built on first use) costs nothing at start-up.
+A transport (e.g. llmgine-redis) looks classes and names up here and nowhere else, so
+that no payload can name an arbitrary class to build.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -21,45 +25,68 @@ __all__ = ["MessageCatalog", "RegisterMessage", "WireNameClash", "default_wire_n
 _MAX_NAME = 200
 
 
-def default_wire_name(cls: type) -> str:
-    """``module.QualifiedName`` of ``cls``: the wire name ``register(cls)`` gives it.
+def default_wire_name(cls: type | str) -> str:
+    """``module.QualifiedName`` of ``cls`` (a class or a ``"module:QualifiedName"``
+    reference): the wire name ``register(cls)`` gives it.
 
     E.g. ``acme_billing.messages.InvoicePaid``. A class that moves to another module
     changes its default name, so a class whose services are deployed one at a time
     should be registered with an explicit name.
     """
+    if isinstance(cls, str):
+        return cls.replace(":", ".", 1)
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _key(cls: type) -> str:
+    """The ``"module:QualifiedName"`` reference of a class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 class RegisterMessage(Protocol):
     """The ``register`` callback a plugin's ``register_messages`` hook receives."""
 
-    def __call__(self, cls: type[Event] | type[Command[Any]], name: str | None = None, /) -> None:
-        """Let ``cls`` cross a transport as ``name`` (default: :func:`default_wire_name`)."""
+    def __call__(
+        self, cls: type[Event] | type[Command[Any]] | str, name: str | None = None, /
+    ) -> None:
+        """Let ``cls`` (or the ``"module:Class"`` it names) cross a transport as ``name``
+        (default: :func:`default_wire_name`)."""
 
 
 class MessageCatalog:
     """Wire name <-> class, with who registered each (``source``, e.g. ``plugin 'x'``).
 
     Thread-safe. A name belongs to one class and a class has one name; registering
-    the same pair again is a no-op.
+    the same pair again is a no-op. A class registered by reference is imported on
+    the first lookup that needs it (:meth:`class_of`, :meth:`name_of`, :meth:`names`).
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_name: dict[str, type] = {}
-        self._by_class: dict[type, str] = {}
+        self._lock = threading.RLock()
+        self._by_name: dict[str, type | str] = {}  # a str: a reference not imported yet
+        # class -> name, and "module:Class" -> name for what was registered by reference
+        self._by_class: dict[type | str, str] = {}
         self._sources: dict[str, str] = {}
 
-    def register(self, cls: type, name: str | None = None, *, source: str) -> str:
+    def register(self, cls: type | str, name: str | None = None, *, source: str) -> str:
         """Record ``cls`` under ``name`` (or its default name) for ``source``; return the name.
 
-        Raises :class:`TypeError` for a class that is not an Event or Command subclass,
-        :class:`ValueError` for a malformed name, and :class:`WireNameClash` (naming
-        both sources) when the name or the class is already taken otherwise.
+        Raises :class:`TypeError` for a class that is not an Event or Command subclass
+        (for a reference: when it is imported), :class:`ValueError` for a malformed name
+        or reference, and :class:`WireNameClash` (naming both sources) when the name or
+        the class is already taken otherwise.
         """
-        if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
-            raise TypeError(f"{source}: register() needs an Event or Command subclass, got {cls!r}")
+        if isinstance(cls, str):
+            module, _, attr = cls.partition(":")
+            if not (module and attr) or any(c.isspace() for c in cls):
+                raise ValueError(
+                    f"{source}: register() needs a class or a 'package.module:ClassName' "
+                    f"reference, got {cls!r}"
+                )
+            key = cls
+        else:
+            _check_class(cls, source)
+            key = _key(cls)
         wire = default_wire_name(cls) if name is None else name
         if (
             not isinstance(wire, str)
@@ -68,24 +95,28 @@ class MessageCatalog:
             or any(c.isspace() for c in wire)
         ):
             raise ValueError(
-                f"{source}: wire name of {cls.__qualname__} must be a non-empty str of at "
-                f"most {_MAX_NAME} characters without spaces, got {wire!r}"
+                f"{source}: wire name of {key} must be a non-empty str of at most "
+                f"{_MAX_NAME} characters without spaces, got {wire!r}"
             )
         with self._lock:
             taken = self._by_name.get(wire)
-            if taken is not None and taken is not cls:
+            if taken is not None and not _same(taken, cls):
+                theirs = taken if isinstance(taken, str) else _key(taken)
                 raise WireNameClash(
-                    f"wire name {wire!r} is claimed by {taken.__module__}.{taken.__qualname__} "
-                    f"({self._sources[wire]}) and by {cls.__module__}.{cls.__qualname__} "
-                    f"({source}); give one of them another name with register(cls, 'a.name')"
+                    f"wire name {wire!r} is claimed by {theirs} ({self._sources[wire]}) "
+                    f"and by {key} ({source}); give one of them another name with "
+                    "register(cls, 'a.name')"
                 )
             known = self._by_class.get(cls)
+            if known is None and not isinstance(cls, str):  # (registered by reference?)
+                known = self._by_class.get(key)
             if known is not None and known != wire:
                 raise WireNameClash(
-                    f"{cls.__qualname__} is registered as {known!r} ({self._sources[known]}) "
-                    f"and as {wire!r} ({source}); a class travels under one name"
+                    f"{key} is registered as {known!r} ({self._sources[known]}) and as "
+                    f"{wire!r} ({source}); a class travels under one name"
                 )
-            self._by_name[wire] = cls
+            if taken is None or isinstance(taken, str):
+                self._by_name[wire] = cls  # (a class replaces a reference to itself)
             self._by_class[cls] = wire
             self._sources.setdefault(wire, source)
         return wire
@@ -96,10 +127,10 @@ class MessageCatalog:
         Returns the names it added, in order; if ``hook`` raises, every name ``source``
         registered is forgotten again and the exception propagates.
         """
-        before = set(self.names())
+        before = set(self._by_name)
         names: dict[str, None] = {}  # (ordered, without repeats)
 
-        def register(cls: type, name: str | None = None, /) -> None:
+        def register(cls: type | str, name: str | None = None, /) -> None:
             names[self.register(cls, name, source=source)] = None
 
         try:
@@ -111,25 +142,72 @@ class MessageCatalog:
 
     def name_of(self, cls: type) -> str | None:
         """The wire name of exactly ``cls`` (not of a base class), or ``None``."""
-        return self._by_class.get(cls)
+        name = self._by_class.get(cls)
+        if name is not None:
+            return name
+        name = self._by_class.get(_key(cls))  # registered by reference, not looked up yet
+        if name is None or self.class_of(name) is not cls:  # (another class of that name)
+            return None
+        return name
 
     def class_of(self, name: str) -> type | None:
-        """The class registered as ``name``, or ``None``."""
-        return self._by_name.get(name)
+        """The class registered as ``name`` (imported now if registered by reference)."""
+        found = self._by_name.get(name)
+        if not isinstance(found, str):
+            return found
+        with self._lock:
+            cls = _load(found, self._sources[name])
+            if self._by_name.get(name) == found:
+                self._by_name[name] = cls
+                self._by_class[cls] = name
+            return cls
 
     def source_of(self, name: str) -> str | None:
         """Who registered ``name`` (e.g. ``plugin 'resources'``), or ``None``."""
         return self._sources.get(name)
 
     def names(self) -> Mapping[str, type]:
-        """A copy of ``{wire name: class}``, in registration order."""
+        """A copy of ``{wire name: class}``, in registration order (imports references)."""
         with self._lock:
-            return dict(self._by_name)
+            wires = list(self._by_name)
+        found = {wire: self.class_of(wire) for wire in wires}
+        return {wire: cls for wire, cls in found.items() if cls is not None}
 
     def remove_source(self, source: str) -> None:
         """Forget every name ``source`` registered (when its plugin is unloaded)."""
         with self._lock:
             for wire in [w for w, s in self._sources.items() if s == source]:
-                cls = self._by_name.pop(wire)
-                self._by_class.pop(cls, None)
+                self._by_name.pop(wire)
                 del self._sources[wire]
+            self._by_class = {k: w for k, w in self._by_class.items() if w in self._by_name}
+
+
+def _same(taken: type | str, cls: type | str) -> bool:
+    """Whether ``cls`` is what a name was taken for (a reference matches its class)."""
+    if isinstance(taken, str) or isinstance(cls, str):
+        return (taken if isinstance(taken, str) else _key(taken)) == (
+            cls if isinstance(cls, str) else _key(cls)
+        )
+    return taken is cls
+
+
+def _check_class(cls: object, source: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Event | Command)):
+        raise TypeError(f"{source}: register() needs an Event or Command subclass, got {cls!r}")
+
+
+def _load(reference: str, source: str) -> type:
+    """Import the class ``"module:Qual.Name"`` names; errors name the reference and source."""
+    module, _, attr = reference.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise LookupError(
+            f"{source} registered message {reference!r}, which cannot be imported: {exc}"
+        ) from exc
+    _check_class(found, source)
+    if _key(found) != reference:  # (read through an alias: it names another class)
+        raise LookupError(f"{source} registered {reference!r}, which is {_key(found)!r}")
+    return found  # type: ignore[no-any-return]
