@@ -10,17 +10,23 @@ therefore define only the base classes and hand out the rest through a module
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 __all__ = ["lazy_names", "published"]
 
 
 def lazy_names(
-    module: str, source: str, names: Collection[str] | None = None, *, own: Sequence[str] = ()
+    module: str,
+    source: str | Mapping[str, str],
+    names: Collection[str] | None = None,
+    *,
+    own: Sequence[str] = (),
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return the ``__getattr__`` and ``__dir__`` by which ``module`` exports ``names``
     from the module ``source`` (absolute name), importing it when one is first read.
+
+    ``source`` may instead map each name to its module (then ``names`` are its keys).
 
     Without ``names``, ``source``'s ``__all__`` is the one list of them: ``module``'s
     ``__all__`` is then ``own`` (the names it defines itself) followed by it, made when
@@ -30,6 +36,8 @@ def lazy_names(
     def exported() -> Collection[str]:
         if names is not None:
             return names
+        if not isinstance(source, str):
+            return source.keys()
         __import__(source)
         return sys.modules[source].__all__  # type: ignore[no-any-return]
 
@@ -39,8 +47,9 @@ def lazy_names(
         elif name.startswith("__") or name not in exported():  # (no import for a probe)
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         else:
-            __import__(source)
-            value = getattr(sys.modules[source], name)
+            where = source if isinstance(source, str) else source[name]
+            __import__(where)
+            value = getattr(sys.modules[where], name)
         # Later reads find it like any global, without coming back here.
         setattr(sys.modules[module], name, value)
         return value

@@ -21,13 +21,13 @@ from ._manager import (
     register_plugin,
     use_plugin_host,
 )
-from .catalog import MessageCatalog, RegisterMessage, default_wire_name
 from .errors import IncompatiblePluginError, PluginLoadError, WireNameClash
-from .host import PluginHost
-from .info import PluginInfo
-from .state import BusState, env_flag
 
 if TYPE_CHECKING:
+    from .catalog import MessageCatalog, RegisterMessage, default_wire_name
+    from .host import PluginHost
+    from .info import PluginInfo
+    from .state import BusState, env_flag
     from .status import PluginStatus
 
 __all__ = [
@@ -60,5 +60,18 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
-    # An attrs class that only plugins with a plugin_status hook need: built on first use.
-    __getattr__, __dir__ = lazy_names(__name__, "llmgine.plugins.status", ["PluginStatus"])
+    # Imported on first use: what only a process that loads plugins needs (the host, its
+    # attrs classes) is kept off the import of the bus (register_handlers is here).
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        {
+            "BusState": "llmgine.plugins.state",
+            "MessageCatalog": "llmgine.plugins.catalog",
+            "PluginHost": "llmgine.plugins.host",
+            "PluginInfo": "llmgine.plugins.info",
+            "PluginStatus": "llmgine.plugins.status",
+            "RegisterMessage": "llmgine.plugins.catalog",
+            "default_wire_name": "llmgine.plugins.catalog",
+            "env_flag": "llmgine.plugins.state",
+        },
+    )

@@ -5,20 +5,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 from ..messages.bus import MessageBus
 from ._discovery import LENIENT_ENV, TRACE_ENV
-from .catalog import MessageCatalog
-from .host import PluginHost
-from .info import PluginInfo
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .catalog import MessageCatalog
+    from .host import PluginHost
+    from .info import PluginInfo
 
 __all__ = [
     "LENIENT_ENV",
     "TRACE_ENV",
-    "PluginInfo",
     "call_plugin_hook",
     "get_message_catalog",
     "get_plugin_host",
@@ -45,6 +46,11 @@ class _Default:
         if host is None:
             with self.lock:
                 if self.host is None:
+                    # (imported here: the host's modules cost about 1 ms, more than a
+                    # third of importing the bus, and only a process that loads plugins
+                    # needs them)
+                    from .host import PluginHost
+
                     self.host = PluginHost()
                 host = self.host
         return host
