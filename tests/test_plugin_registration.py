@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +19,7 @@ from llmgine.messages.commands import Command
 from llmgine.messages.errors import CommandHandlerNotFound
 from llmgine.messages.events import Event, ResourceCreatedEvent
 from llmgine.plugins import (
+    MessageCatalog,
     PluginHost,
     PluginLoadError,
     PluginStatus,
@@ -32,6 +34,8 @@ from llmgine.plugins import (
     register_plugin,
     use_plugin_host,
 )
+
+from .threads import race
 
 
 @dataclass
@@ -378,6 +382,54 @@ def test_a_reference_that_cannot_be_imported_names_itself_and_its_plugin() -> No
         catalog.class_of("broken.NotAMessage")
     with pytest.raises(ValueError, match=r"'package\.module:ClassName' reference"):
         catalog.register("no colon", source="app")
+
+
+def test_a_class_has_one_wire_name_whether_registered_by_class_or_by_reference() -> None:
+    catalog = MessageCatalog()
+    catalog.register(Shipped, "first", source="p1")
+    with pytest.raises(WireNameClash, match=r"registered as 'first' \(p1\) and as 'second'"):
+        catalog.register("tests.test_plugin_registration:Shipped", "second", source="p2")
+    catalog.register("tests.test_plugin_registration:Track", "track", source="p1")
+    with pytest.raises(WireNameClash, match="a class travels under one name"):
+        catalog.register(Track, "other", source="p2")
+    assert catalog.name_of(Shipped) == "first"
+    assert catalog.names() == {"first": Shipped, "track": Track}
+
+
+def test_a_name_two_sources_registered_stays_until_both_are_gone() -> None:
+    catalog = MessageCatalog()
+    catalog.register(Shipped, "shipped", source="p1")
+    catalog.register(Shipped, "shipped", source="p2")
+    catalog.remove_source("p1")
+    assert catalog.name_of(Shipped) == "shipped"
+    assert catalog.source_of("shipped") == "p2"
+    catalog.remove_source("p2")
+    assert catalog.name_of(Shipped) is None
+
+
+def test_looking_a_reference_up_while_it_is_removed_does_not_fail() -> None:
+    catalog = MessageCatalog()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def look() -> None:
+        while not done.is_set():
+            try:
+                catalog.class_of("w")
+            except BaseException as exc:  # the race this test is about
+                errors.append(exc)
+                return
+
+    def churn() -> None:
+        try:
+            for _ in range(3000):
+                catalog.register("llmgine.messages.events:SystemEvent", "w", source="p")
+                catalog.remove_source("p")
+        finally:
+            done.set()
+
+    race(look, churn)
+    assert errors == []
 
 
 def test_loading_plugins_builds_none_of_the_cores_message_classes() -> None:

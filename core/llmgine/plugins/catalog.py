@@ -12,6 +12,7 @@ that no payload can name an arbitrary class to build.
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from .errors import WireNameClash
 __all__ = ["MessageCatalog", "RegisterMessage", "WireNameClash", "default_wire_name"]
 
 _MAX_NAME = 200
+#: ``package.module:Qual.Name``
+_REFERENCE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def default_wire_name(cls: type | str) -> str:
@@ -66,7 +69,7 @@ class MessageCatalog:
         self._by_name: dict[str, type | str] = {}  # a str: a reference not imported yet
         # class -> name, and "module:Class" -> name for what was registered by reference
         self._by_class: dict[type | str, str] = {}
-        self._sources: dict[str, str] = {}
+        self._sources: dict[str, dict[str, None]] = {}  # name -> who registered it, in order
 
     def register(self, cls: type | str, name: str | None = None, *, source: str) -> str:
         """Record ``cls`` under ``name`` (or its default name) for ``source``; return the name.
@@ -77,8 +80,7 @@ class MessageCatalog:
         the class is already taken otherwise.
         """
         if isinstance(cls, str):
-            module, _, attr = cls.partition(":")
-            if not (module and attr) or any(c.isspace() for c in cls):
+            if not _REFERENCE.fullmatch(cls):
                 raise ValueError(
                     f"{source}: register() needs a class or a 'package.module:ClassName' "
                     f"reference, got {cls!r}"
@@ -103,22 +105,33 @@ class MessageCatalog:
             if taken is not None and not _same(taken, cls):
                 theirs = taken if isinstance(taken, str) else _key(taken)
                 raise WireNameClash(
-                    f"wire name {wire!r} is claimed by {theirs} ({self._sources[wire]}) "
+                    f"wire name {wire!r} is claimed by {theirs} ({self.source_of(wire)}) "
                     f"and by {key} ({source}); give one of them another name with "
                     "register(cls, 'a.name')"
                 )
             known = self._by_class.get(cls)
-            if known is None and not isinstance(cls, str):  # (registered by reference?)
-                known = self._by_class.get(key)
+            if known is None:  # the same class registered the other way (by reference)?
+                known = (
+                    self._by_class.get(key)
+                    if not isinstance(cls, str)
+                    else next(
+                        (
+                            w
+                            for c, w in self._by_class.items()
+                            if isinstance(c, type) and _key(c) == key
+                        ),
+                        None,
+                    )
+                )
             if known is not None and known != wire:
                 raise WireNameClash(
-                    f"{key} is registered as {known!r} ({self._sources[known]}) and as "
+                    f"{key} is registered as {known!r} ({self.source_of(known)}) and as "
                     f"{wire!r} ({source}); a class travels under one name"
                 )
             if taken is None or isinstance(taken, str):
                 self._by_name[wire] = cls  # (a class replaces a reference to itself)
             self._by_class[cls] = wire
-            self._sources.setdefault(wire, source)
+            self._sources.setdefault(wire, {})[source] = None
         return wire
 
     def register_all(self, source: str, hook: Callable[[RegisterMessage], object]) -> list[str]:
@@ -155,16 +168,21 @@ class MessageCatalog:
         found = self._by_name.get(name)
         if not isinstance(found, str):
             return found
+        source = self.source_of(name)
+        if source is None:  # (forgotten meanwhile)
+            return None
+        cls = _load(found, source)  # (outside the lock: an import may take its time)
         with self._lock:
-            cls = _load(found, self._sources[name])
             if self._by_name.get(name) == found:
                 self._by_name[name] = cls
                 self._by_class[cls] = name
-            return cls
+        return cls
 
     def source_of(self, name: str) -> str | None:
-        """Who registered ``name`` (e.g. ``plugin 'resources'``), or ``None``."""
-        return self._sources.get(name)
+        """Who registered ``name`` first (e.g. ``plugin 'resources'``), or ``None``."""
+        with self._lock:
+            sources = self._sources.get(name)
+            return next(iter(sources)) if sources else None
 
     def names(self) -> Mapping[str, type]:
         """A copy of ``{wire name: class}``, in registration order (imports references)."""
@@ -176,9 +194,11 @@ class MessageCatalog:
     def remove_source(self, source: str) -> None:
         """Forget every name ``source`` registered (when its plugin is unloaded)."""
         with self._lock:
-            for wire in [w for w, s in self._sources.items() if s == source]:
-                self._by_name.pop(wire)
-                del self._sources[wire]
+            for wire, sources in list(self._sources.items()):
+                sources.pop(source, None)
+                if not sources:  # (a name another source registered too stays)
+                    del self._sources[wire]
+                    self._by_name.pop(wire)
             self._by_class = {k: w for k, w in self._by_class.items() if w in self._by_name}
 
 
