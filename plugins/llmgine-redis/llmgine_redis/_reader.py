@@ -308,13 +308,27 @@ class GroupReader:
             # followed by the blocking read alone.
             self._read(pipe, block=not writes)
         try:
-            results = await pipe.execute()
+            # Error replies come back as values: the writes Redis did apply are not
+            # written again when another command of the pipeline (say, the read of a
+            # group Redis lost) fails.
+            results = await pipe.execute(raise_on_error=False)
         except BaseException:
-            # Keep them for the next flush: acking late only risks a harmless redelivery.
+            # Nothing came back: keep them for the next flush (acking late only risks a
+            # harmless redelivery; a dead letter may then be written twice, never lost).
             self._dead[:0] = dead
             for stream, ids in acks.items():
                 self._acks[stream][:0] = ids
             raise
+        failed = [r for r in results if isinstance(r, Exception)]
+        self._dead[:0] = [
+            d for d, r in zip(dead, results, strict=False) if isinstance(r, Exception)
+        ]
+        ack_results = results[len(results) - len(acks) - (1 if read else 0) :][: len(acks)]
+        for (stream, ids), reply in zip(acks.items(), ack_results, strict=True):
+            if isinstance(reply, Exception):
+                self._acks[stream][:0] = ids
+        if failed:
+            raise failed[0]
         if not read:
             return None
         if writes and not results[-1]:

@@ -223,3 +223,24 @@ async def test_where_acls_deny_what_removal_needs_a_warning_says_so_and_reading_
     assert f"could not remove departed consumers on {cfg.event_stream}" in warnings[0]
     assert named in warnings[0]
     assert "consumer_idle_ms=None" in warnings[0]
+
+
+async def test_a_flush_whose_read_fails_does_not_write_its_dead_letters_again(config, prefix, raw):
+    # The dead letter, the ack and the read of the next batch share one pipeline: when
+    # the read fails (Redis lost the group), the dead letter it did write stays written
+    # once, instead of being kept for the next flush and written again.
+    from llmgine_redis._reader import GroupReader
+
+    stream = f"{prefix}:lost-group"
+    reader = GroupReader(config(), "svc", [stream], consumer="c1")
+    try:
+        await reader.ensure_groups()
+        reader.dead_letter(stream, b"1-0", {b"m": b"{}"}, "invalid-fields", "boom")
+        raw.xgroup_destroy(stream, "svc")
+        with pytest.raises(redis.ResponseError, match="NOGROUP"):
+            await reader.flush(read=True)
+        await reader.ensure_groups()  # what a consumer does on NOGROUP
+        await reader.flush(read=True)
+        assert raw.xlen(f"{stream}:dead") == 1
+    finally:
+        await reader.drain()
