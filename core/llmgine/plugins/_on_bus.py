@@ -195,11 +195,9 @@ def run_shutdown(host: PluginHost, bus: MessageBus, started: list[str]) -> list[
     errors: list[PluginLoadError] = []
     for name in reversed(started):
         try:
-            host.call_hook(name, "shutdown", bus=bus)
-        except BaseException as exc:
-            if not is_plugin_failure(exc):
-                raise
-            errors.append(host.hook_error(name, "failed in its shutdown hook", exc))
+            host.guarded_call(name, "shutdown", "failed in its shutdown hook", bus=bus)
+        except PluginLoadError as error:
+            errors.append(error)
     return errors
 
 
