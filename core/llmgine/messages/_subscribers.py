@@ -180,13 +180,6 @@ class SubscriberRegistry:
                 self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
                 self.invalidate()
 
-    def clear(self) -> None:
-        """Remove every subscription and forget the middleware wrapper (a bus reset)."""
-        with self._lock:
-            self.subscriptions = ()
-            self.wrap = None
-            self.invalidate()
-
     def plan(self, event_class: type, name: str) -> Plan:
         """Return (and cache) the subscribers of events of ``event_class`` named ``name``."""
         cache = self.cache  # read before the subscriptions: see the module docstring
