@@ -13,8 +13,6 @@ import gc
 import inspect
 import os
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +22,7 @@ from typing import Any
 import llmgine_redis
 import pytest
 import redis
+from faultkit import Proxy, Server
 from llmgine.plugins import get_message_catalog
 from llmgine_redis import RedisConfig, RedisTransport
 
@@ -178,102 +177,13 @@ def serving() -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     return _serving
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A throwaway ``redis-server`` on a loopback port, persisting every write (AOF always)."""
-
-    def __init__(self, directory: Path, password: str | None = None, tls: bool = False) -> None:
-        self.port = free_port()
-        self.dir = directory
-        self.extra = ["--requirepass", password] if password else []
-        self.proc: subprocess.Popen[bytes] | None = None
-        auth = f":{password}@" if password else ""
-        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
-        if tls:  # TLS only, with a self-signed certificate the client is told to trust
-            cert, key = directory / "cert.pem", directory / "key.pem"
-            subprocess.run(
-                [
-                    "openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "1",
-                    "-keyout",
-                    str(key),
-                    "-out",
-                    str(cert),
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ],
-                check=True,
-                capture_output=True,
-            )
-            self.extra += [
-                "--port",
-                "0",
-                "--tls-port",
-                str(self.port),
-                "--tls-cert-file",
-                str(cert),
-                "--tls-key-file",
-                str(key),
-                "--tls-ca-cert-file",
-                str(cert),
-                "--tls-auth-clients",
-                "no",
-            ]
-            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={cert}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                *self.extra,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
-                return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
 @pytest.fixture
 def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start private redis-servers (``redis_server(password=..., tls=...)``); stopped after."""
+    """Start private redis-servers; stopped (by pid) after the test.
+
+    ``redis_server(password=..., tls=..., persist=..., maxmemory=..., extra=...)``
+    takes :class:`faultkit.Server`'s options.
+    """
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed; install Redis to run this test"
         if os.environ.get("CI", "").lower() == "true":
@@ -281,10 +191,10 @@ def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Serve
         pytest.skip(message)
     started: list[Server] = []
 
-    def start(password: str | None = None, tls: bool = False) -> Server:
+    def start(password: str | None = None, tls: bool = False, **options: Any) -> Server:
         directory = tmp_path / f"s{len(started)}"
         directory.mkdir()
-        server = Server(directory, password, tls)
+        server = Server(directory, password, tls, **options)
         started.append(server)
         server.start()
         return server
@@ -292,6 +202,20 @@ def redis_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Serve
     yield start
     for server in started:
         server.kill()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Callable[[int], Proxy]]:
+    """``proxy(port)``: a TCP proxy to a loopback port that can partition; closed after."""
+    made: list[Proxy] = []
+
+    def make(port: int) -> Proxy:
+        made.append(Proxy(port))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
 
 
 @pytest.fixture
