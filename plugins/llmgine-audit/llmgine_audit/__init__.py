@@ -9,9 +9,10 @@ causation ids, class and fields (see :func:`event_record`).
 from ._deprecated import configure
 from ._log import AuditLog
 from ._record import event_record, to_json_line
-from ._state import LOG_ENV, AuditState, get_audit_log, install, state_of
+from ._state import FILE_MODE_ENV, LOG_ENV, AuditState, get_audit_log, install, state_of
 
 __all__ = [
+    "FILE_MODE_ENV",
     "LOG_ENV",
     "AuditLog",
     "AuditState",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from llmgine.messages.events import Event
+from llmgine.plugins.files import DEFAULT_FILE_MODE, open_file, parse_file_mode
 
 from ._record import to_json_line
 
@@ -29,6 +30,8 @@ class AuditLog:
     as the event is written, so nothing waits in a buffer when the process dies, and
     the file is opened with ``O_APPEND`` so processes sharing it do not overwrite
     each other. Nothing touches the disk until the first write (or :meth:`open`).
+    A missing file is created with exactly ``file_mode`` (default 0600: only the owner
+    reads it; an octal string like ``"0640"`` or an int); an existing one keeps its mode.
 
     When writing fails (``OSError``: disk full, directory gone, permissions), the
     event is dropped and counted in :attr:`dropped`, the file is closed, and the
@@ -37,8 +40,12 @@ class AuditLog:
     cut short by the failure is ended first, so the lines after it parse again.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, file_mode: int | str = DEFAULT_FILE_MODE
+    ) -> None:
         self.path = Path(path)
+        #: the mode the file is created with
+        self.file_mode = parse_file_mode(file_mode, "AuditLog(file_mode=...)")
         self._lock = threading.Lock()
         self._fd: int | None = None
         #: the last line was cut short: end it before the next one
@@ -105,7 +112,8 @@ class AuditLog:
             self._close()
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+        return open_file(self.path, flags, self.file_mode)
 
     def _write_all(self, fd: int, data: bytes) -> None:
         view = memoryview(data)

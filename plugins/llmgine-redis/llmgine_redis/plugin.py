@@ -6,17 +6,32 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from typing import Any
 
 import llmgine
+import redis
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins.status import PluginStatus
 
-from ._config import TRANSPORT_ENV, URL_ENV, safe_url
+from ._config import TRANSPORT_ENV, URL_ENV, RedisConfig, safe_url
 from ._settings import RedisSettings, env_settings
-from ._transport import disable, install, installed_settings, start, transport_of
+from ._transport import RedisTransport, disable, install, installed_settings, start, transport_of
 
-__all__ = ["plugin_status", "register_cli", "selected", "shutdown", "startup"]
+__all__ = [
+    "describe_worker",
+    "plugin_status",
+    "register_cli",
+    "selected",
+    "shutdown",
+    "startup",
+    "unreachable",
+]
+
+logger = logging.getLogger("llmgine.redis")
+
+#: where a worker's URL comes from, for messages
+URL_FLAGS = f"--url or {URL_ENV}"
 
 ACTIVATE = (
     f"set {TRANSPORT_ENV}=redis (and {URL_ENV}, default redis://127.0.0.1:6379/0), "
@@ -76,15 +91,80 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from llmgine.plugins import register_handlers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # The LLMGINE_REDIS_* settings, and the command line's over them.
-    settings: dict[str, Any] = env_settings()
-    if args.url:
-        settings["url"] = args.url
-    if args.stream:
-        settings["stream"] = args.stream
-    # Installed as a worker before the other plugins register: a worker handles,
-    # never forwards, so no forwarder can take the place of a plugin's handler.
-    transport = install(message_bus, **{**settings, "worker": True})
+    try:
+        # The LLMGINE_REDIS_* settings, and the command line's over them.
+        settings: dict[str, Any] = env_settings()
+        if args.url:
+            settings["url"] = args.url
+        if args.stream:
+            settings["stream"] = args.stream
+        # Installed as a worker before the other plugins register: a worker handles,
+        # never forwards, so no forwarder can take the place of a plugin's handler.
+        transport = install(message_bus, **{**settings, "worker": True})
+    except (TypeError, ValueError) as exc:  # the settings' errors name the setting
+        return _fail(str(exc))
+    problem = unreachable(transport.config)
+    if problem is not None:
+        disable(message_bus)
+        return _fail(problem)
     register_handlers(message_bus)
-    asyncio.run(transport.run_worker(args.group, "0" if args.from_start else "$"))
+    start_id = "0" if args.from_start else "$"
+    logger.info("%s", describe_worker(transport, args.group, start_id))
+    asyncio.run(transport.run_worker(args.group, start_id))
+    logger.info(
+        "worker %s stopped (SIGTERM or Ctrl-C): reading ended, and the work in flight "
+        "was finished and acknowledged",
+        args.group,
+    )
     return 0
+
+
+def _fail(message: str) -> int:
+    """Print ``llmgine worker: message`` as one line on stderr; the exit status 1."""
+    print(f"llmgine worker: {' '.join(message.split())}", file=sys.stderr)
+    return 1
+
+
+def unreachable(config: RedisConfig) -> str | None:
+    """Why Redis at ``config.url`` fails a PING (URL masked, and what to check); None if not.
+
+    Checked before a worker starts: once started, its readers ride out outages, which
+    would hide a wrong URL or password behind endless retries.
+    """
+    where = f"Redis at {safe_url(config.url)}"
+    try:
+        client = config.sync_client()
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.AuthenticationError as exc:
+        check = "the user name and password in the URL"
+        return f"{where} refused the login: {_error(exc)}; check {check} ({URL_FLAGS})"
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        check = "that Redis is running there and reachable from this host, and the URL"
+        return f"cannot connect to {where}: {_error(exc)}; check {check} ({URL_FLAGS})"
+    except (redis.RedisError, TypeError, ValueError) as exc:  # e.g. an unknown ?option=
+        return f"{where} does not answer PING: {_error(exc)}; check the URL ({URL_FLAGS})"
+    return None
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(". ")
+
+
+def describe_worker(transport: RedisTransport, group: str, start_id: str) -> str:
+    """What a worker serves: its group and event stream, and the remote command types."""
+    config = transport.config
+    start = "from its oldest entry" if start_id == "0" else "from new entries"
+    line = (
+        f"worker {group}: consuming events of stream {config.event_stream!r} as group "
+        f"{group!r} (a new group reads {start}) on Redis at {safe_url(config.url)}; "
+    )
+    server = transport.command_server()
+    if server is None:
+        line += "serving no remote commands (this process handles none of the remote types)"
+    else:
+        names = [stream.removeprefix(config.command_stream("")) for stream in server.streams]
+        line += f"serving remote commands {', '.join(names)} as group {config.command_group!r}"
+    return line + "; SIGTERM or Ctrl-C stops it"

@@ -14,12 +14,21 @@ is set, or the bus is set up in code::
 from ._commands import IdempotentCreateResourceCommand
 from ._deprecated import configure
 from ._sqlite import SqliteResourceStore
-from ._state import DB_ENV, ResourcesState, get_resource, get_store, install, state_of
+from ._state import (
+    DB_ENV,
+    FILE_MODE_ENV,
+    ResourcesState,
+    get_resource,
+    get_store,
+    install,
+    state_of,
+)
 from ._store import CreateResult, InMemoryResourceStore, Resource, ResourceStore
 from .errors import IdempotencyConflict, ResourceNotFound
 
 __all__ = [
     "DB_ENV",
+    "FILE_MODE_ENV",
     "CreateResult",
     "IdempotencyConflict",
     "IdempotentCreateResourceCommand",

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from llmgine.plugins.files import DEFAULT_FILE_MODE, create_file, parse_file_mode
+
 from ._store import CreateResult, Resource, check_type, new_resource_id
 from .errors import IdempotencyConflict, ResourceNotFound
 
@@ -47,13 +49,27 @@ class SqliteResourceStore:
     crash of the process but the last ones may be lost if the machine loses
     power (``synchronous=NORMAL``); ``durable=True`` syncs every commit to disk
     (``synchronous=FULL``), which makes each change several times slower.
+
+    A missing database file is created with exactly ``file_mode`` (default 0600: only
+    the owner reads it; an octal string like ``"0640"`` or an int), and SQLite gives
+    its ``-wal`` and ``-shm`` files the same mode; an existing file keeps its mode.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: bool = False,
+        file_mode: int | str = DEFAULT_FILE_MODE,
+    ) -> None:
         self.path = Path(path)
         self.durable = durable
+        #: the mode the database file is created with
+        self.file_mode = parse_file_mode(file_mode, "SqliteResourceStore(file_mode=...)")
         self._lock = threading.Lock()
         try:
+            if str(path) != ":memory:":
+                create_file(self.path, self.file_mode)  # sqlite3 would create it 0644
             # isolation_level=None: we issue BEGIN IMMEDIATE/COMMIT ourselves
             self._conn: sqlite3.Connection | None = sqlite3.connect(
                 self.path, timeout=30, check_same_thread=False, isolation_level=None
@@ -61,7 +77,7 @@ class SqliteResourceStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise OSError(
                 f"cannot open the resource database {str(self.path)!r}: {exc}; check that its "
                 "directory exists and is writable (the path comes from LLMGINE_RESOURCES_DB "

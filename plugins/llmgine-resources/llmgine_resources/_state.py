@@ -1,4 +1,5 @@
-"""The plugin's state on one bus: which store it uses (``install()`` or ``LLMGINE_RESOURCES_DB``).
+"""The plugin's state on one bus: which store it uses (``install()`` or ``LLMGINE_RESOURCES_DB``,
+and ``LLMGINE_RESOURCES_FILE_MODE``).
 
 Each bus has its own :class:`ResourcesState`, kept in a :class:`~llmgine.plugins.BusState`,
 so two buses in one process can keep their resources in different stores.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins import BusState, install_plugin
+from llmgine.plugins.files import DEFAULT_FILE_MODE, file_mode_setting
 
 from ._sqlite import SqliteResourceStore
 from ._store import InMemoryResourceStore, Resource, ResourceStore
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DB_ENV",
+    "FILE_MODE_ENV",
     "ResourcesState",
     "find_state",
     "get_resource",
@@ -33,6 +36,11 @@ __all__ = [
 #: Path of a SQLite file to keep resources in; unset or empty: in memory.
 DB_ENV = "LLMGINE_RESOURCES_DB"
 
+#: Mode of a SQLite file the plugin creates (octal, e.g. 0640); unset: 0600.
+FILE_MODE_ENV = "LLMGINE_RESOURCES_FILE_MODE"
+
+_ORIGIN = "llmgine_resources.install()"
+
 #: The entry-point name the plugin is registered under.
 PLUGIN_NAME = "resources"
 
@@ -40,33 +48,53 @@ PLUGIN_NAME = "resources"
 class ResourcesState:
     """What the plugin uses on one bus: a store given to ``install``, or one it opens itself.
 
-    ``db`` is the SQLite file of a store the plugin opens (``None``: in memory). A store
-    it opened is closed when the bus closes (and reopened on next use); a store given to
-    ``install`` stays the caller's to close.
+    ``db`` is the SQLite file of a store the plugin opens (``None``: in memory), created
+    with mode ``file_mode`` if missing. A store it opened is closed when the bus closes
+    (and reopened on next use); a store given to ``install`` stays the caller's to close.
     """
 
-    def __init__(self, *, db: str | None = None, store: ResourceStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: str | None = None,
+        store: ResourceStore | None = None,
+        file_mode: int = DEFAULT_FILE_MODE,
+    ) -> None:
         self.db = db
+        self.file_mode = file_mode
         self._lock = threading.Lock()
         self._store = store
         #: whether the store is the caller's (never closed here)
         self.given = store is not None
 
     @classmethod
-    def from_env(cls) -> ResourcesState:
-        """The state ``LLMGINE_RESOURCES_DB`` describes (a state made without ``install``)."""
-        return cls(db=os.environ.get(DB_ENV) or None)
+    def from_env(cls, file_mode: object = None) -> ResourcesState:
+        """The state ``LLMGINE_RESOURCES_DB`` describes (a state made without ``install``).
+
+        ``file_mode`` (``install``'s) or else ``LLMGINE_RESOURCES_FILE_MODE`` is the mode
+        the file is created with; a bad value raises, naming where it came from.
+        """
+        mode = file_mode_setting(file_mode, FILE_MODE_ENV, _ORIGIN)
+        return cls(db=os.environ.get(DB_ENV) or None, file_mode=mode)
 
     @classmethod
-    def configured(cls, db: object, store: object) -> ResourcesState:
-        """The state ``install(bus, db=db, store=store)`` asks for; errors name the setting."""
+    def configured(cls, db: object, store: object, file_mode: object = None) -> ResourcesState:
+        """The state ``install(bus, db=db, store=store, file_mode=file_mode)`` asks for;
+        errors name the setting."""
+        if store is not None and file_mode is not None:
+            raise ValueError(
+                f"{_ORIGIN}: setting file_mode is for the SQLite file the plugin creates "
+                "(db=), not for a store of yours: pass SqliteResourceStore(path, "
+                "file_mode=...) as store"
+            )
         match (db, store):
             case (None, None):
-                return cls.from_env()
+                return cls.from_env(file_mode)
             case (None, ResourceStore() as given):
                 return cls(store=given)
             case (str() | os.PathLike() as path, None):
-                return cls(db=os.fspath(path))
+                mode = file_mode_setting(file_mode, FILE_MODE_ENV, _ORIGIN)
+                return cls(db=os.fspath(path), file_mode=mode)
             case (None, _):
                 raise TypeError(
                     f"llmgine_resources.install(store=...) needs a ResourceStore "
@@ -87,7 +115,11 @@ class ResourcesState:
             return store
         with self._lock:
             if self._store is None:
-                self._store = SqliteResourceStore(self.db) if self.db else InMemoryResourceStore()
+                self._store = (
+                    SqliteResourceStore(self.db, file_mode=self.file_mode)
+                    if self.db
+                    else InMemoryResourceStore()
+                )
             return self._store
 
     def close(self) -> None:
@@ -129,17 +161,20 @@ def install(
     *,
     db: str | os.PathLike[str] | None = None,
     store: ResourceStore | None = None,
+    file_mode: int | str | None = None,
 ) -> PluginInfo:
     """Handle the resource commands on ``bus``, keeping resources in ``store`` or ``db``.
 
-    ``db`` (like ``LLMGINE_RESOURCES_DB``) is a SQLite file the plugin opens; ``store``
-    any :class:`ResourceStore` of yours (it stays yours to close). Neither: what
-    ``LLMGINE_RESOURCES_DB`` says, else in memory. Called again (or after
+    ``db`` (like ``LLMGINE_RESOURCES_DB``) is a SQLite file the plugin opens, created
+    if missing with mode ``file_mode`` (like ``LLMGINE_RESOURCES_FILE_MODE``: an octal
+    string such as ``"0640"``, or an int; default 0600; an existing file keeps its
+    mode); ``store`` any :class:`ResourceStore` of yours (it stays yours to close).
+    Neither: what ``LLMGINE_RESOURCES_DB`` says, else in memory. Called again (or after
     ``register_handlers(bus)``), it reconfigures ``bus``: a SQLite store the plugin
     opened there is closed, and the next command uses the new one. Other buses are
     unaffected. Returns the plugin's :class:`~llmgine.plugins.PluginInfo`.
     """
-    state = ResourcesState.configured(db, store)
+    state = ResourcesState.configured(db, store, file_mode)
     old = _STATE.pop(bus)
     _STATE.set(bus, state)
     if old is not None:

@@ -18,7 +18,7 @@ finished; ``engine_for(bus).get_run(run_id)`` shows how it went.
 """
 
 from ._definition import Builder, Step, Workflow
-from ._engine import DB_ENV, WorkflowEngine
+from ._engine import DB_ENV, FILE_MODE_ENV, WorkflowEngine
 from ._registry import WorkflowRegistry
 from ._state import (
     WorkflowsState,
@@ -42,6 +42,7 @@ from .errors import (
 
 __all__ = [
     "DB_ENV",
+    "FILE_MODE_ENV",
     "Builder",
     "MissingHandlerError",
     "RunNotFoundError",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import sqlite3
 import sys
+from collections.abc import Callable
 
 from ._store import RunRecord, RunStore
-from .errors import WorkflowError
+from .errors import RunNotFoundError, WorkflowError
 
 __all__ = ["add_commands"]
 
@@ -37,13 +40,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     common(listing)
     listing.add_argument("--status", choices=["running", "compensating", "completed", "failed"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")
-    listing.set_defaults(func=_list)
+    listing.set_defaults(func=_reading(_list))
 
     show = sub.add_parser("show", help="show one run and its steps")
     common(show)
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
-    show.set_defaults(func=_show)
+    show.set_defaults(func=_reading(_show))
 
     resume = sub.add_parser(
         "resume",
@@ -56,7 +59,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         action="store_true",
         help="take over the named runs even if their owner process may be alive",
     )
-    resume.set_defaults(func=_resume)
+    resume.set_defaults(func=_reading(_resume))
 
 
 def _db(args: argparse.Namespace) -> str | None:
@@ -66,15 +69,37 @@ def _db(args: argparse.Namespace) -> str | None:
     return path
 
 
-def _open(args: argparse.Namespace) -> RunStore | None:
+def _open(args: argparse.Namespace) -> RunStore | int:
+    """The run store ``--db`` or ``LLMGINE_WORKFLOWS_DB`` names, else the exit status."""
     path = _db(args)
     if path is None:
-        return None
+        return 2
     try:
         return RunStore(path, readonly=True)
-    except WorkflowError as exc:
+    except WorkflowError as exc:  # no such file (2, like no setting), or not a database
         print(f"llmgine workflows: {exc}", file=sys.stderr)
-        return None
+        return 2 if isinstance(exc, RunNotFoundError) else 1
+
+
+def _reading(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``command``, reporting a database it cannot read (corrupt, locked) in one line, exit 1."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except sqlite3.DatabaseError as exc:
+            path = args.db or os.environ.get("LLMGINE_WORKFLOWS_DB")
+            print(
+                f"llmgine workflows: cannot read the workflow database {path}: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+
+    return run
 
 
 def _progress(run: RunRecord) -> str:
@@ -83,8 +108,8 @@ def _progress(run: RunRecord) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     store = _open(args)
-    if store is None:
-        return 2
+    if isinstance(store, int):
+        return store
     runs = store.runs(args.status)
     if args.json:
         print(json.dumps([run.to_json() for run in runs], indent=2))
@@ -101,8 +126,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     store = _open(args)
-    if store is None:
-        return 2
+    if isinstance(store, int):
+        return store
     try:
         run = store.get(args.run_id)
     except WorkflowError as exc:
@@ -132,8 +157,8 @@ def _show(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     # a mistyped path must be reported, not created empty ("no interrupted workflow runs")
     store = _open(args)
-    if store is None:
-        return 2
+    if isinstance(store, int):
+        return store
     store.close()
     from llmgine.messages.bus import message_bus
     from llmgine.messages.commands import ResumeWorkflowCommand

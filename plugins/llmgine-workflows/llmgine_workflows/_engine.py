@@ -25,16 +25,19 @@ from llmgine.messages.events import (
     WorkflowStartedEvent,
     WorkflowStepCompletedEvent,
 )
+from llmgine.plugins.files import DEFAULT_FILE_MODE, file_mode_setting
 
 from ._definition import Workflow
 from ._owners import engine_owner, start_driving, stop_driving
 from ._store import RunRecord, RunStore, to_json
 from .errors import MissingHandlerError, WorkflowError, WorkflowRunError
 
-__all__ = ["DB_ENV", "WorkflowEngine"]
+__all__ = ["DB_ENV", "FILE_MODE_ENV", "WorkflowEngine"]
 
 #: Path of the SQLite file that keeps runs; unset: runs are kept in memory only.
 DB_ENV = "LLMGINE_WORKFLOWS_DB"
+#: Mode of a SQLite file the plugin creates (octal, e.g. 0640); unset: 0600.
+FILE_MODE_ENV = "LLMGINE_WORKFLOWS_FILE_MODE"
 
 T = TypeVar("T")
 
@@ -61,12 +64,30 @@ class WorkflowEngine:
 
     ``store`` defaults to a :class:`RunStore` on the SQLite file ``db``, else the one
     ``LLMGINE_WORKFLOWS_DB`` names, else an in-memory database (opened when the engine
-    is bound to a bus).
+    is bound to a bus). A database file it creates gets mode ``file_mode``, else
+    ``LLMGINE_WORKFLOWS_FILE_MODE``'s, else 0600.
     """
 
-    def __init__(self, store: RunStore | None = None, *, db: str | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore | None = None,
+        *,
+        db: str | None = None,
+        file_mode: int | str | None = None,
+    ) -> None:
+        if store is not None and file_mode is not None:
+            raise ValueError(
+                "WorkflowEngine(store, file_mode=...): file_mode is for a database the "
+                "engine opens itself; pass RunStore(path, file_mode=...) as store"
+            )
         self._store = store
         self._db = db
+        #: the mode of a database file the engine creates
+        self.file_mode = (
+            DEFAULT_FILE_MODE
+            if store is not None
+            else file_mode_setting(file_mode, FILE_MODE_ENV, "WorkflowEngine()")
+        )
         self._cancel_close: Callable[[], object] | None = None
         #: the engine opens (and, on close, forgets) its store only when given none,
         #: so a bus started again after close() gets it reopened; a store passed in
@@ -92,7 +113,8 @@ class WorkflowEngine:
         if self._bus is bus and not self._closed:
             return  # bound already: its close callback is in place
         if self._store is None:
-            self._store = RunStore(self._db or os.environ.get(DB_ENV) or ":memory:")
+            path = self._db or os.environ.get(DB_ENV) or ":memory:"
+            self._store = RunStore(path, file_mode=self.file_mode)
         self._closed = False
         self._bus = bus
         self._cancel_close = bus.on_close(self.close)

@@ -1,9 +1,10 @@
 """The plugin's state on one bus: the engine that runs workflows there, and its run store.
 
 Each bus has its own :class:`WorkflowsState` (in a :class:`~llmgine.plugins.BusState`),
-made by ``install(bus, db=..., store=...)`` or, without it, from ``LLMGINE_WORKFLOWS_DB``
-when the plugin is registered on the bus. Workflow definitions are per
-bus too (a :class:`WorkflowRegistry`), like its command handlers.
+made by ``install(bus, db=..., store=..., file_mode=...)`` or, without it, from
+``LLMGINE_WORKFLOWS_DB`` and ``LLMGINE_WORKFLOWS_FILE_MODE`` when the plugin is
+registered on the bus. Workflow definitions are per bus too (a
+:class:`WorkflowRegistry`), like its command handlers.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.commands import ResumeWorkflowCommand, StartWorkflowCommand
 from llmgine.plugins import BusState, install_plugin
+from llmgine.plugins.files import file_mode_setting
 
 from ._definition import Workflow
-from ._engine import DB_ENV, WorkflowEngine
+from ._engine import DB_ENV, FILE_MODE_ENV, WorkflowEngine
 from ._registry import WorkflowRegistry
 from ._store import RunStore
 from .errors import WorkflowError
@@ -86,21 +88,26 @@ def install(
     *,
     db: str | os.PathLike[str] | None = None,
     store: RunStore | None = None,
+    file_mode: int | str | None = None,
 ) -> WorkflowEngine:
     """Run workflows on ``bus`` (default ``message_bus``), runs kept in file ``db`` or ``store``.
 
     ``db`` is like ``LLMGINE_WORKFLOWS_DB`` (neither given: that variable, else in
-    memory); ``store`` a :class:`RunStore` of yours (it stays yours to close). Registers
+    memory), created if missing with mode ``file_mode`` (like
+    ``LLMGINE_WORKFLOWS_FILE_MODE``: an octal string such as ``"0640"``, or an int;
+    default 0600; an existing file keeps its mode); ``store`` a :class:`RunStore` of
+    yours (it stays yours to close). Registers
     and starts the plugin on ``bus`` (idempotent; ``register_handlers(bus)`` before or
     after keeps these settings). Called again, it reconfigures ``bus``: the old engine
     is closed (with a store it opened) and new runs go to the new one. Returns the engine.
     """
     if store is None:
-        engine = WorkflowEngine(db=_db_setting(db))
-    elif db is not None:
+        mode = file_mode_setting(file_mode, FILE_MODE_ENV, "llmgine_workflows.install()")
+        engine = WorkflowEngine(db=_db_setting(db), file_mode=mode)
+    elif db is not None or file_mode is not None:
         raise ValueError(
-            "llmgine_workflows.install() takes db= or store=, not both: pass "
-            "store=RunStore(db) to use a store of your own at that path"
+            "llmgine_workflows.install() takes db= or store=, not both (file_mode= goes with "
+            "db=): pass store=RunStore(db, file_mode=...) to use a store of your own there"
         )
     elif isinstance(store, RunStore):
         engine = WorkflowEngine(store)

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from llmgine.plugins.files import DEFAULT_FILE_MODE, create_file, parse_file_mode
 
 from ._owners import may_be_driving, owned_elsewhere, this_owner
-from .errors import RunNotFoundError, WorkflowRunError
+from .errors import RunNotFoundError, WorkflowError, WorkflowRunError
 
 __all__ = ["RunRecord", "RunStore", "StepRecord", "to_json"]
 
@@ -123,11 +124,21 @@ class RunRecord:
 class RunStore:
     """Workflow runs in one SQLite database (``":memory:"`` or a file path).
 
-    Safe to share between threads; several processes may use the same file.
+    Safe to share between threads; several processes may use the same file. A missing
+    file is created with exactly ``file_mode`` (default 0600: only the owner reads it; an
+    octal string like ``"0640"`` or an int), and SQLite gives its ``-journal`` file the
+    same mode; an existing file keeps its mode.
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, readonly: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        readonly: bool = False,
+        file_mode: int | str = DEFAULT_FILE_MODE,
+    ):
         self.path = str(path)
+        mode = parse_file_mode(file_mode, "RunStore(file_mode=...)")
         if readonly:
             if not Path(self.path).is_file():
                 raise RunNotFoundError(
@@ -135,9 +146,18 @@ class RunStore:
                 )
             uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            try:  # sqlite3 reads nothing until the first query: a wrong file passes connect
+                self._conn.execute("SELECT run_id FROM runs LIMIT 0")
+            except sqlite3.DatabaseError as exc:
+                self._conn.close()
+                raise WorkflowError(
+                    f"{self.path} is not a workflow database ({exc}); check "
+                    "LLMGINE_WORKFLOWS_DB (or --db)"
+                ) from None
         else:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                create_file(self.path, mode)  # sqlite3 would create it 0644
             self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             with self._conn:
                 self._conn.executescript(_SCHEMA)

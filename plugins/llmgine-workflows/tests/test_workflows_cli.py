@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,42 @@ def test_a_missing_database_file_is_reported_not_created(
         assert main(["workflows", command, "--db", str(missing)]) == 2
         assert f"no workflow database at {missing}" in capsys.readouterr().err
         assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("content", [b"not a database\n" * 100, b""], ids=["text", "empty"])
+def test_a_file_that_is_no_workflow_database_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    for args in (["list"], ["show", "x"], ["resume"]):
+        assert main(["workflows", *args, "--db", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines() == [
+            f"llmgine workflows: {path} is not a workflow database ("
+            + ("file is not a database" if content else "no such table: runs")
+            + "); check LLMGINE_WORKFLOWS_DB (or --db)"
+        ]
+    assert path.read_bytes() == content  # nothing was written to it
+
+
+def test_another_sqlite_database_is_no_workflow_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    assert main(["workflows", "list", "--db", str(path)]) == 1
+    assert "is not a workflow database (no such table: runs)" in capsys.readouterr().err
+
+
+def test_a_corrupt_database_is_one_line_exit_1(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = bytearray(db.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # the pages after the first: garbage
+    db.write_bytes(bytes(data))
+    assert main(["workflows", "list", "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"llmgine workflows: cannot read the workflow database {db}: ")
+    assert len(err.splitlines()) == 1
