@@ -7,9 +7,14 @@ on ``{prefix}:reply:{command_id}``, where the worker pushes
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_type", "message",
 "traceback"}``. Results must be JSON values.
 
-Delivery is at least once: if a worker dies after running a command but before
-acknowledging it, another worker runs it again, so handlers with side effects
-should dedupe by ``command.command_id``.
+The worker stores the reply and acknowledges the command in one MULTI/EXEC, and
+while Redis refuses that (out of memory, unreachable) it retries with backoff
+rather than acknowledge a command whose reply is lost; stopped meanwhile, it
+leaves the command pending. Delivery is at least once: if a worker dies (or stops
+so) after running a command but before acknowledging it, another worker reclaims
+it and runs it again, so handlers with side effects should dedupe by
+``command.command_id``. A caller that gets :class:`RemoteCommandTimeout` or
+:class:`TransportOutcomeUnknown` cannot know whether the command ran.
 """
 
 from __future__ import annotations

@@ -76,29 +76,14 @@ def _kind(hint: Any) -> str:
     return DEEP  # Any, object, a bare list or dict, a class orjson may serialize
 
 
-def nonfinite_path(value: Any) -> tuple[str, float] | None:
+def nonfinite_path(value: Any, depth: int = 0) -> tuple[str, float] | None:
     """Where in ``value`` the first NaN or infinite float is (``"['a'][2]"``, or ``""`` for
     ``value`` itself), and that float; ``None`` if it holds none."""
-    found = _find(value, 0)
-    if found is None:
-        return None
-    bad, *keys = found
-    return "".join(
-        f".{k}" if isinstance(k, _Attribute) else f"[{k!r}]" for k in reversed(keys)
-    ), bad
-
-
-class _Attribute(str):
-    """A dataclass field's name in a path (``.name``, not ``['name']``)."""
-
-
-def _find(value: Any, depth: int) -> list[Any] | None:
-    """``[the float, innermost key, ..., outermost key]`` or ``None``."""
     cls = value.__class__
     if cls in ATOMS:
         return None
     if isinstance(value, float):
-        return None if isfinite(value) else [value]
+        return None if isfinite(value) else ("", value)
     if depth > _MAX_DEPTH:
         return None
     items: typing.Iterable[tuple[Any, Any]]
@@ -113,8 +98,12 @@ def _find(value: Any, depth: int) -> list[Any] | None:
     for key, item in items:
         if item.__class__ in ATOMS:
             continue
-        found = _find(item, depth + 1)
+        found = nonfinite_path(item, depth + 1)
         if found is not None:
-            found.append(key)
-            return found
+            step = f".{key}" if isinstance(key, _Attribute) else f"[{key!r}]"
+            return step + found[0], found[1]
     return None
+
+
+class _Attribute(str):
+    """A dataclass field's name in a path (``.name``, not ``['name']``)."""

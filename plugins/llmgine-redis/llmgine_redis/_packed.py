@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-__all__ = ["Batch", "MaybeSent", "xadd_batch"]
+__all__ = ["Attempts", "Batch", "MaybeSent", "xadd_batch"]
 
 
 class MaybeSent(redis.RedisError):
@@ -47,7 +47,7 @@ class Batch:
         payload, count = [self.pack(values)], len(values)
         pool = client.connection_pool
         conn: Any = pool.get_connection()
-        outcome = _Outcome(count)
+        outcome = Attempts(count)
 
         def exchange() -> None:
             # Connecting (and a health check) sends nothing of the batch: an error
@@ -79,7 +79,7 @@ class Batch:
         payload, count = [self.pack(values)], len(values)
         pool = client.connection_pool
         conn = await pool.get_connection()
-        outcome = _Outcome(count)
+        outcome = Attempts(count)
 
         async def exchange() -> None:
             await conn.connect()
@@ -108,7 +108,7 @@ class Batch:
             await pool.release(conn)
 
 
-class _Outcome:
+class Attempts:
     """What the attempts at one batch did: how many began sending, what Redis refused."""
 
     __slots__ = ("count", "first_refusal", "refusals", "sends")

@@ -29,8 +29,9 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event, ResourceCreatedEvent, ResourceDeletedEvent
 from llmgine_redis import TransportError, TransportOutcomeUnknown, WireError
+from llmgine_redis._packed import Attempts, MaybeSent
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = pytest.mark.redis
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -78,6 +79,7 @@ def stream_ids(client: redis.Redis, stream: str) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.slow
 async def test_a_publish_to_a_paused_redis_raises_outcome_unknown(redis_server, prefix, mode):
     server = redis_server(persist=False)
     bus = MessageBus.isolated()
@@ -125,6 +127,71 @@ def test_nothing_sent_is_a_plain_transport_error():
     llmgine_redis.disable(bus)
 
 
+@pytest.mark.slow
+def test_a_batch_redis_refused_whole_is_a_plain_error_and_one_taken_in_part_is_unknown(
+    redis_server, prefix
+):
+    server = redis_server(persist=False, maxmemory="100mb")
+    bus = MessageBus.isolated()
+    llmgine_redis.install(bus, url=server.url, prefix=prefix, retries=0)
+    bus.emit(deleted("warm"))
+    fill(server)
+    with pytest.raises(TransportError, match="nothing was published") as info:
+        bus.emit(deleted("refused"))  # every XADD refused: OOM
+    assert not isinstance(info.value, TransportOutcomeUnknown)
+    unfill(server)
+    # Redis refusing part of a batch (OOM reached in the middle) cannot be staged
+    # reliably; what the batch then raises:
+    refused = redis.ResponseError("OOM command not allowed")
+    outcome = Attempts(3)
+    outcome.sending()
+    outcome.refused(refused)
+    assert isinstance(outcome.error(refused), MaybeSent)  # one of three refused
+    for _ in range(2):
+        outcome.refused(refused)
+    assert outcome.error(refused) is refused  # all three: nothing was appended
+    outcome.sending()  # a second attempt after a timeout: the first may have been appended
+    for _ in range(3):
+        outcome.refused(refused)
+    assert isinstance(outcome.error(refused), MaybeSent)
+
+
+async def test_a_retry_inside_the_transport_resends_the_same_bytes_and_consumers_skip_it(
+    config, raw, pump, monkeypatch
+):
+    cfg = config()
+    bus = MessageBus.isolated()
+    transport = llmgine_redis.install(bus, **attrs.asdict(cfg))
+    receiver = MessageBus.isolated()
+    got: list[str] = []
+    receiver.subscribe_event("resource.deleted", lambda e: got.append(e.event_id))
+    consumer = llmgine_redis.EventConsumer(receiver, cfg, "svc")
+    await consumer.ensure_groups()
+    bus.emit(deleted("warm"))
+    # The reply to the next write is lost once (after Redis applied it): a retry resends.
+    connection_class = redis.connection.AbstractConnection
+    read = connection_class.read_response
+    lost = [True]
+
+    def read_once_lost(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if lost:
+            lost.clear()
+            raise redis.TimeoutError("reply lost (test)")
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "read_response", read_once_lost)
+    bus.emit(deleted("twice"))
+    monkeypatch.undo()
+    entries = raw.xrange(transport.config.event_stream)
+    assert len(entries) == 3
+    assert entries[1][1][b"m"] == entries[2][1][b"m"]  # the very same bytes
+    await pump([consumer], lambda: len(got) == 2)
+    await consumer.poll()
+    await consumer.flush()
+    assert len(got) == 2  # the copy was skipped by its event id
+    assert consumer.duplicates == 1
+
+
 def readme_example() -> str:
     """The README's code block that defines ``republish`` (and uses it)."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
@@ -132,6 +199,7 @@ def readme_example() -> str:
     return block
 
 
+@pytest.mark.slow
 async def test_the_readmes_retry_after_an_unknown_outcome_delivers_each_event_once(
     redis_server, prefix, pump
 ):
@@ -220,6 +288,7 @@ def pending(server: Any, prefix: str) -> int:
         client.close()
 
 
+@pytest.mark.slow
 async def test_a_reply_refused_for_lack_of_memory_is_retried_before_the_ack(
     redis_server, prefix, serving
 ):
@@ -239,6 +308,7 @@ async def test_a_reply_refused_for_lack_of_memory_is_retried_before_the_ack(
     assert len(ran) == 1
 
 
+@pytest.mark.slow
 async def test_a_worker_stopped_while_its_reply_is_refused_leaves_the_command_pending(
     redis_server, prefix, serving
 ):
@@ -258,6 +328,7 @@ async def test_a_worker_stopped_while_its_reply_is_refused_leaves_the_command_pe
         await call
 
 
+@pytest.mark.slow
 async def test_a_connection_lost_after_the_command_was_sent_is_an_unknown_outcome(
     redis_server, prefix
 ):
