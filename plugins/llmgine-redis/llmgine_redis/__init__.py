@@ -15,7 +15,13 @@ from ._outbox import RedisOutbox
 from ._settings import RedisSettings
 from ._transport import RedisTransport, disable, enable, install, transport_of
 from ._wire import FORMAT_VERSION, register_type, registered
-from .errors import RemoteCommandError, RemoteCommandTimeout, TransportError, WireError
+from .errors import (
+    RemoteCommandError,
+    RemoteCommandTimeout,
+    TransportError,
+    TransportOutcomeUnknown,
+    WireError,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -27,6 +33,7 @@ __all__ = [
     "RemoteCommandError",
     "RemoteCommandTimeout",
     "TransportError",
+    "TransportOutcomeUnknown",
     "WireError",
     "disable",
     "enable",

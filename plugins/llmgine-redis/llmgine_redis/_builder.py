@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
 from ._codec import ID_FIELDS, Field, ids_in_init, new_only_sets_ids
+from ._finite import ATOMS, SCALAR, float_kinds, nonfinite_path
 from .errors import WireError
 
 __all__ = ["Builder", "compile_builder", "compile_document"]
@@ -36,8 +38,26 @@ FORMAT_VERSION = 1
 
 
 def compile_document(cls: type, kind: str, name: str, fields: tuple[Field, ...]) -> Document:
-    """The function that makes the wire document of a ``cls`` (without trace and reply_to)."""
+    """The function that makes the wire document of a ``cls`` (without trace and reply_to).
+
+    It raises :class:`WireError` (``invalid-fields``) for a NaN or infinite float in a
+    field whose annotation lets it hold one (see :mod:`._finite`).
+    """
     _check_names(cls, fields)
+    checks = []
+    for wire, kind_of in float_kinds(cls, [wire for wire, _, _, _ in fields]).items():
+        if kind_of == SCALAR:
+            checks += [
+                f"    if isinstance(m.{wire}, float) and not isfinite(m.{wire}):",
+                f"        refuse(m, {wire!r}, '', m.{wire})",
+            ]
+        else:  # DEEP
+            checks += [
+                f"    if m.{wire}.__class__ not in ATOMS:",
+                f"        found = scan(m.{wire})",
+                "        if found is not None:",
+                f"            refuse(m, {wire!r}, *found)",
+            ]
     ids = ["'id': m.event_id", "'ts': m.timestamp"] if kind == "event" else ["'id': m.command_id"]
     own = ", ".join(f"{wire!r}: m.{wire}" for wire, _, _, _ in fields)
     items = [
@@ -46,11 +66,33 @@ def compile_document(cls: type, kind: str, name: str, fields: tuple[Field, ...])
         "'correlation_id': m.correlation_id, 'causation_id': m.causation_id",
         f"'fields': {{{own}}}",
     ]
-    source = f"def document(m):\n    return {{{', '.join(items)}}}"
-    namespace: dict[str, Any] = {"type_name": name}
+    source = "\n".join(["def document(m):", *checks, f"    return {{{', '.join(items)}}}"])
+    namespace: dict[str, Any] = {
+        "type_name": name,
+        "isfinite": isfinite,
+        "ATOMS": ATOMS,
+        "scan": nonfinite_path,
+        "refuse": _refuser(cls, kind, name),
+    }
     exec(compile(source, f"<llmgine_redis document of {name}>", "exec"), namespace)
     document: Document = namespace["document"]
     return document
+
+
+def _refuser(cls: type, kind: str, name: str) -> Callable[[Any, str, str, float], None]:
+    """What a document function calls to refuse a message with a NaN or infinite float."""
+
+    def refuse(message: Any, field: str, path: str, value: float) -> None:
+        ident = message.event_id if kind == "event" else message.command_id
+        raise WireError(
+            "invalid-fields",
+            f"cannot send {kind} {name} ({cls.__qualname__}, id {ident}): field "
+            f"{field}{path} is {value!r}, and JSON has no NaN or infinity (it would arrive "
+            "as null: refused by consumers, or None in an optional field); send a finite "
+            "number, None or a string instead",
+        )
+
+    return refuse
 
 
 def compile_builder(cls: type, kind: str, name: str, fields: tuple[Field, ...]) -> Builder:

@@ -7,15 +7,22 @@ on ``{prefix}:reply:{command_id}``, where the worker pushes
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_type", "message",
 "traceback"}``. Results must be JSON values.
 
-Delivery is at least once: if a worker dies after running a command but before
-acknowledging it, another worker runs it again, so handlers with side effects
-should dedupe by ``command.command_id``.
+The worker stores the reply and acknowledges the command in one MULTI/EXEC, and
+while Redis refuses that (out of memory, unreachable) it retries with backoff
+rather than acknowledge a command whose reply is lost; stopped meanwhile, it
+leaves the command pending. Delivery is at least once: if a worker dies (or stops
+so) after running a command but before acknowledging it, another worker reclaims
+it and runs it again, so handlers with side effects should dedupe by
+``command.command_id``. A caller that gets :class:`RemoteCommandTimeout` or
+:class:`TransportOutcomeUnknown` cannot know whether the command ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import traceback
 import weakref
 from collections.abc import Callable, Coroutine
@@ -25,13 +32,16 @@ import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 
-from ._config import RedisConfig, outage
+from ._config import RedisConfig, outage, text
 from ._outbox import attach_trace, trace_context
+from ._packed import xadd_batch
 from ._reader import GroupReader, dumps
 from ._wire import Spec, decode, encode, json_default, spec_of
 from .errors import RemoteCommandError, RemoteCommandTimeout, WireError
 
 __all__ = ["REMOTE_TYPES", "CommandServer", "RemoteTypes", "forwarder", "remote", "remote_types"]
+
+logger = logging.getLogger("llmgine.redis")
 
 
 class RemoteTypes:
@@ -99,24 +109,46 @@ def remote_types() -> list[type]:
 def forwarder(
     config: RedisConfig, spec: Spec, client: Callable[[], Any]
 ) -> Callable[[Command[Any]], Coroutine[Any, Any, Any]]:
-    """The handler a caller's bus runs for remote type ``spec``: send, then await the reply."""
+    """The handler a caller's bus runs for remote type ``spec``: send, then await the reply.
+
+    Raises :class:`TransportError` if nothing was sent,
+    :class:`TransportOutcomeUnknown` if the command may have been queued (an error
+    after sending began, or while waiting for the reply), :class:`RemoteCommandTimeout`
+    if no reply came in time, :class:`WireError` for a command no worker could read
+    (over ``max_entry_bytes``, a NaN or infinite float).
+    """
     stream = config.command_stream(spec.name)
 
     async def forward_to_worker(command: Command[Any]) -> Any:
         reply_key = config.reply_key(command.command_id)
-        entry = encode(command, spec, trace_context(), reply_to=reply_key)
+        entry = encode(
+            command, spec, trace_context(), reply_to=reply_key, max_bytes=config.max_entry_bytes
+        )
+        what = f"command {spec.name} (id {command.command_id})"
         conn = client()
         try:
-            await conn.xadd(stream, {"m": entry}, **config.trim())
-            got = await conn.blpop([reply_key], timeout=config.command_timeout)
+            await xadd_batch(stream, config.trim()).send_async(conn, [entry])
         except redis.RedisError as exc:
-            raise outage(f"could not send command {spec.name}", config, stream, exc) from exc
+            raise outage(f"could not send {what}", config, stream, exc, command=command) from exc
+        try:
+            got = await conn.blpop([reply_key], timeout=config.command_timeout)
+        except redis.RedisError as exc:  # it was queued: it may run, or have run
+            raise outage(
+                f"sent {what}, then waiting for its reply",
+                config,
+                reply_key,
+                exc,
+                unknown=True,
+                command=command,
+            ) from exc
         if got is None:
             raise RemoteCommandTimeout(
-                f"no worker answered command {spec.name} (id {command.command_id}) within "
-                f"{config.command_timeout}s on stream {stream!r}; is a worker running "
-                "('llmgine worker --group NAME') with a handler for it? The command stays "
-                "queued and may still run later; raise command_timeout if it is slow"
+                f"no worker answered {what} within {config.command_timeout}s on stream "
+                f"{stream!r}; its outcome is unknown: it may have run, be running, or still "
+                "run (it stays queued until a worker takes it). Is a worker running "
+                "('llmgine worker --group NAME') with a handler for it? Raise command_timeout "
+                "if it is slow; dispatching it again may run it twice (handlers dedupe by "
+                "command_id)"
             )
         outcome = json.loads(got[1])
         if outcome.get("ok"):
@@ -142,6 +174,8 @@ class CommandServer(GroupReader):
         self.bus = bus
         self.served = 0
         self._reply_prefix = config.reply_key("")
+        #: set when draining: replies Redis keeps refusing are then given up
+        self._closing = asyncio.Event()
 
     async def handle(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Decode each command and run it in a task (at most ``command_concurrency`` at once)."""
@@ -170,7 +204,11 @@ class CommandServer(GroupReader):
             self.spawn((stream, entry_id), run)
 
     async def _refuse(self, fields: dict[bytes, bytes], error: WireError) -> None:
-        """Tell the caller of an undecodable command why, so it need not wait for a timeout."""
+        """Tell the caller of an undecodable command why, so it need not wait for a timeout.
+
+        Best effort: the dead letter is written already; if Redis refuses the reply,
+        the caller times out instead.
+        """
         raw = fields.get(b"m")
         if not isinstance(raw, bytes) or len(raw) > self.config.max_entry_bytes:
             return
@@ -180,10 +218,20 @@ class CommandServer(GroupReader):
             return
         if isinstance(reply_to, str) and reply_to.startswith(self._reply_prefix):
             outcome = {"ok": False, "error_type": "WireError", "message": str(error)}
-            pipe = self._connect().pipeline(transaction=False)
+            pipe = self._connect().pipeline(transaction=True)
             pipe.rpush(reply_to, dumps({**outcome, "traceback": ""}))
             pipe.expire(reply_to, self.config.reply_ttl)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except redis.RedisError as exc:
+                logger.warning(
+                    "%r: could not tell the caller (%s) that its command was dead-lettered "
+                    "(%s: %s); it will time out instead",
+                    self,
+                    reply_to,
+                    type(exc).__name__,
+                    exc,
+                )
 
     async def _run(
         self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str, trace: Any
@@ -205,9 +253,61 @@ class CommandServer(GroupReader):
         finally:
             if undo is not None:
                 undo()
-        pipe = self._connect().pipeline(transaction=False)
-        pipe.rpush(reply_to, reply)
-        pipe.expire(reply_to, self.config.reply_ttl)
-        pipe.xack(stream, self.group, entry_id)
-        await pipe.execute()
-        self.served += 1
+        if await self._answer(stream, entry_id, command, reply_to, reply):
+            self.served += 1
+
+    async def _answer(
+        self, stream: str, entry_id: bytes, command: Command[Any], reply_to: str, reply: str
+    ) -> bool:
+        """Store the reply and acknowledge the command together (MULTI/EXEC); True if done.
+
+        Never one without the other: acknowledged without its reply, a command that ran
+        would look lost to its caller. While Redis refuses (out of memory, say) or is
+        unreachable, the reply is kept and retried with backoff. If this server drains
+        (stops) meanwhile, it gives up: the entry stays pending, and another worker
+        reclaims it after ``claim_idle_ms`` and runs the command again (at least once).
+        """
+        name = type(command).__qualname__
+        what = f"command {name} (id {command.command_id}, entry {text(entry_id)})"
+        delay = 0.05
+        while True:
+            pipe = self._connect().pipeline(transaction=True)
+            pipe.rpush(reply_to, reply)
+            pipe.expire(reply_to, self.config.reply_ttl)
+            pipe.xack(stream, self.group, entry_id)
+            try:
+                await pipe.execute()
+                return True
+            except redis.RedisError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if self._closing.is_set():
+                logger.error(
+                    "%r: stopping without the reply of %s, which ran (%s); it stays pending "
+                    "on %s, and another worker will reclaim it after claim_idle_ms and run it "
+                    "again",
+                    self,
+                    what,
+                    error,
+                    stream,
+                )
+                return False
+            logger.warning(
+                "%r: Redis did not store the reply of %s (%s); retrying in %.2fs, not "
+                "acknowledging it meanwhile",
+                self,
+                what,
+                error,
+                delay,
+            )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+            delay = min(delay * 2, 2.0)
+
+    async def drain(self) -> None:
+        """Wait for commands in flight, write what is pending, close the connection.
+
+        A reply that Redis still refuses is then tried once more, and given up: its
+        command stays pending, to be reclaimed (see :meth:`_answer`).
+        """
+        self._closing.set()
+        await super().drain()

@@ -329,10 +329,45 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def outage(what: str, config: RedisConfig, key: str, exc: BaseException) -> TransportError:
-    """The error raised when Redis is unreachable: what failed, where, and what to check."""
-    return TransportError(
+def outage(
+    what: str,
+    config: RedisConfig,
+    key: str,
+    exc: BaseException,
+    *,
+    unknown: bool = False,
+    events: Any = (),
+    command: Any = None,
+) -> TransportError:
+    """The error raised when Redis failed a publish: what failed, where, and what to check.
+
+    ``events`` (of a failed publish) and ``command`` (of a remote command) are what the
+    caller publishes again to retry. The error is a :class:`TransportOutcomeUnknown`
+    if ``unknown`` or ``exc`` is a :class:`~llmgine_redis._packed.MaybeSent` (Redis may
+    have what was sent), else a plain :class:`TransportError` (nothing was published).
+    """
+    # (imported here: this function is all of the module that needs them)
+    from ._packed import MaybeSent
+    from .errors import TransportOutcomeUnknown
+
+    if isinstance(exc, MaybeSent):
+        unknown, exc = True, exc.__cause__ or exc
+    where = (
         f"{what}: Redis at {safe_url(config.url)} (key {key!r}) failed: "
-        f"{type(exc).__name__}: {exc}. Check that Redis is running and {URL_ENV} is right; "
-        "nothing was acknowledged, so the caller may retry"
+        f"{type(exc).__name__}: {exc}. Check that Redis is running and {URL_ENV} is right"
+    )
+    if not unknown:
+        return TransportError(f"{where}; nothing was published, so the caller may retry", events)
+    retry = (
+        "dispatch the same command object again (it keeps its command_id, which its "
+        "handler can dedupe by)"
+        if command is not None
+        else "re-emit the same event objects (TransportOutcomeUnknown.events), which keep "
+        "their event ids, so consumers skip the copies that arrived"
+    )
+    return TransportOutcomeUnknown(
+        f"{where}; the outcome is unknown: Redis may have taken some or all of it (the error "
+        f"came after sending began), so a retry may duplicate it: {retry}",
+        events,
+        command,
     )

@@ -184,16 +184,23 @@ class RedisOutbox:
             )
 
     def _encode(self, events: Sequence[Event]) -> list[bytes]:
+        """The entries of the events that go to Redis; raises before anything is sent.
+
+        :class:`WireError` for an event that every consumer would refuse or change
+        (over ``max_entry_bytes``, a NaN or infinite float): the consumers' limits,
+        checked here so that nothing of the batch is sent.
+        """
         out = []
         trace = None
         received = self._received
+        limit = self.config.max_entry_bytes
         for event in events:
             spec = self._route(event)
             if spec is None or event.event_id in received:
                 continue
             if trace is None:  # one dispatch, one trace context
                 trace = trace_context() or {}
-            out.append(encode(event, spec, trace))
+            out.append(encode(event, spec, trace, max_bytes=limit))
         return out
 
     def _xadds(self) -> Batch:
@@ -215,7 +222,11 @@ class RedisOutbox:
             self._xadds().send(self._sync, entries)
         except redis.RedisError as exc:
             raise outage(
-                f"could not publish {len(entries)} event(s)", self.config, self.stream, exc
+                f"could not publish {len(entries)} event(s)",
+                self.config,
+                self.stream,
+                exc,
+                events=events,
             ) from exc
 
     async def send_async(self, events: Sequence[Event]) -> None:
@@ -230,7 +241,11 @@ class RedisOutbox:
             await self._xadds().send_async(self._async, entries)
         except redis.RedisError as exc:
             raise outage(
-                f"could not publish {len(entries)} event(s)", self.config, self.stream, exc
+                f"could not publish {len(entries)} event(s)",
+                self.config,
+                self.stream,
+                exc,
+                events=events,
             ) from exc
 
     def close(self) -> None:

@@ -178,21 +178,43 @@ def encode(
     spec: Spec,
     trace: Mapping[str, str] | None = None,
     reply_to: str | None = None,
+    max_bytes: int | None = None,
 ) -> bytes:
-    """Return the ``m`` field for ``message`` (its class registered as ``spec``)."""
+    """Return the ``m`` field for ``message`` (its class registered as ``spec``).
+
+    Refuses what a consumer would refuse or change: a NaN or infinite float
+    (:class:`WireError` ``invalid-fields``, naming the field) and, with
+    ``max_bytes`` (the ``max_entry_bytes`` setting, which every consumer must share),
+    a larger entry (``oversized``).
+    """
     doc = spec.document(message)
     if trace:
         doc["trace"] = dict(trace)
     if reply_to is not None:
         doc["reply_to"] = reply_to
     try:
-        return _dumps(doc)
+        data = _dumps(doc)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"cannot send {spec.kind} {spec.name} ({type(message).__qualname__}) over Redis: "
             f"{exc}; its fields must hold JSON values (str, int, float, bool, None, list, dict), "
             "datetimes or mappings"
         ) from exc
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _oversized(message, spec, len(data), max_bytes)
+    return data
+
+
+def _oversized(message: Any, spec: Spec, size: int, limit: int) -> WireError:
+    ident = message.event_id if spec.kind == "event" else message.command_id
+    return WireError(
+        "oversized",
+        f"cannot send {spec.kind} {spec.name} ({type(message).__qualname__}, id {ident}): it "
+        f"encodes to {size} bytes, over the limit of {limit} (setting max_entry_bytes), so "
+        "every consumer with that setting would dead-letter it as 'oversized'; send less "
+        "(e.g. store the payload elsewhere and send a reference to it), or raise "
+        "max_entry_bytes in every service that sends or reads this stream",
+    )
 
 
 def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from llmgine.messages.errors import MessageBusException
 
-__all__ = ["RemoteCommandError", "RemoteCommandTimeout", "TransportError", "WireError"]
+if TYPE_CHECKING:
+    from llmgine.messages.commands import Command
+    from llmgine.messages.events import Event
+
+__all__ = [
+    "RemoteCommandError",
+    "RemoteCommandTimeout",
+    "TransportError",
+    "TransportOutcomeUnknown",
+    "WireError",
+]
 
 
 class _OSErrorPickle:
@@ -22,11 +33,50 @@ class TransportError(_OSErrorPickle, MessageBusException, ConnectionError):
     """Redis could not be reached or refused a write, or an event cannot be published.
 
     The message names the URL and stream, or the event class and what to do about it.
+    Raised as is (not as :class:`TransportOutcomeUnknown`) by a publish Redis failed,
+    it means nothing of it reached Redis, so a retry cannot duplicate anything.
     """
+
+    def __init__(self, message: str, events: Sequence[Event] = ()) -> None:
+        super().__init__(message)
+        #: the events of the publish Redis failed, in order (none of them was delivered
+        #: locally): publish these same objects again to finish it (empty if the error
+        #: is no failed publish, e.g. an event class without a wire name)
+        self.events: tuple[Event, ...] = tuple(events)
+
+
+class TransportOutcomeUnknown(TransportError):
+    """A publish or remote command may have reached Redis, in part or whole, or not at all.
+
+    Raised when the error came after sending began (a timeout waiting for the reply,
+    the connection lost mid-write, Redis refusing only some entries of a batch, the
+    connection lost while waiting for a command's reply): Redis may have appended
+    what was sent, or may still append it, so a retry by the caller may duplicate
+    it. Retry with the *same objects*: ``events`` (none of them was delivered
+    locally), re-emitted (``bus.emit(event)`` each, in order), keep their event ids,
+    so consumers skip the copies that did arrive; ``command``, the remote command
+    whose outcome is unknown, dispatched again keeps its ``command_id``, by which its
+    handler can dedupe.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        events: Sequence[Event] = (),
+        command: Command[Any] | None = None,
+    ) -> None:
+        super().__init__(message, events)
+        #: the remote command whose outcome is unknown, if it was one
+        self.command = command
 
 
 class WireError(MessageBusException, ValueError):
-    """An entry could not be decoded; ``reason`` is a short code, the message the detail."""
+    """An entry could not be decoded, or a message cannot be encoded as every consumer reads it.
+
+    ``reason`` is a short code (a consumer's dead-letter reason, e.g. ``oversized`` or
+    ``invalid-fields``), the message the detail. A publish that raises it sent nothing
+    of its batch; retrying the same message cannot succeed.
+    """
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -51,4 +101,9 @@ class RemoteCommandError(MessageBusException):
 
 
 class RemoteCommandTimeout(_OSErrorPickle, MessageBusException, TimeoutError):
-    """No worker answered a remote command in time (it may still run later)."""
+    """No worker answered a remote command in time: its outcome is unknown.
+
+    It may have run (its reply not stored in time), be running, or still run: it
+    stays queued until a worker takes it. Dispatching it again may run it twice
+    (handlers with side effects dedupe by ``command.command_id``).
+    """
