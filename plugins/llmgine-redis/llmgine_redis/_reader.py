@@ -106,6 +106,14 @@ class GroupReader:
         """
         client = self._connect()
         for stream in self.streams:
+            # Looked up first: Redis out of memory refuses XGROUP CREATE even of a group
+            # that exists, and a worker restarted then could not start.
+            try:
+                groups = await client.xinfo_groups(stream)
+            except redis.ResponseError:  # no such stream (yet)
+                groups = []
+            if any(text(g["name"]) == self.group for g in groups):
+                continue
             try:
                 await client.xgroup_create(stream, self.group, id=start_id, mkstream=True)
             except redis.ResponseError as exc:
@@ -193,7 +201,6 @@ class GroupReader:
         count = 0
         now = time.monotonic()
         if now >= self._due:
-            self._doing = "reclaiming entries of departed consumers"
             count += await self._housekeeping(now)
         self._doing = "writing acknowledgements and reading the next batch"
         reply = await self.flush(read=True)
@@ -216,6 +223,7 @@ class GroupReader:
         claim_every = max(self.config.claim_idle_ms / 2000, 0.05)
         if now - self._last_claim >= claim_every:
             self._last_claim = now
+            self._doing = "reclaiming entries of departed consumers"
             count = await self.reclaim()
         due = self._last_claim + claim_every
         idle_ms = self.config.consumer_idle_ms
@@ -224,8 +232,11 @@ class GroupReader:
             # (Also once it stopped removing consumers: others still may.)
             forget_every = max(idle_ms / 4000, 0.05)
             if now - self._last_forget >= forget_every:
-                self._last_forget = now
+                # Only once done: refused (out of memory), it is tried again at each poll
+                # before anything is read, and the outage is not taken for over.
+                self._doing = "recording the heartbeat"
                 await self.forget_idle_consumers()
+                self._last_forget = now
             due = min(due, self._last_forget + forget_every)
         self._due = due
         return count
