@@ -25,6 +25,7 @@ no-op from Redis 7.0 on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -153,6 +154,13 @@ class Holdings:
         for stream, ids in self.ids(waiting).items():
             kept += await keep(client, stream, self.group, self.consumer, ids)
         return kept
+
+    async def keeper(self, keep_held: Callable[[], Awaitable[int]]) -> None:
+        """Task: call ``keep_held`` when due, also while the reader's handler does not poll."""
+        while True:
+            await asyncio.sleep(self.every)
+            if time.monotonic() >= self.due:
+                await keep_held()
 
     async def reclaim_page(
         self,

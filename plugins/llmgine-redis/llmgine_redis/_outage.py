@@ -30,7 +30,12 @@ def is_fatal(exc: BaseException) -> bool:
     if isinstance(exc, redis.AuthenticationError | redis.exceptions.NoPermissionError):
         return True
     # ACL refusals inside a script, or from servers whose reply redis-py does not map
-    return isinstance(exc, redis.ResponseError) and "NOPERM" in str(exc)
+    text = str(exc)
+    return isinstance(exc, redis.ResponseError) and any(p in text for p in _REFUSALS)
+
+
+#: what Redis says when an ACL denies a command (inside a script, Redis 7 says the second)
+_REFUSALS = ("NOPERM", "can't run this command", "no permissions to run")
 
 
 class Outage:
@@ -52,6 +57,15 @@ class Outage:
         waiting to be acknowledged (``held``); later ones log at debug level.
         """
         if is_fatal(exc):
+            logger.error(
+                "%s: %s failed: %s: %.300s; Redis refuses it for this user, which no retry "
+                "fixes: check the credentials in the URL and that the user's ACL allows the "
+                "commands the transport needs (see the llmgine-redis README)",
+                self.who,
+                what,
+                type(exc).__name__,
+                exc,
+            )
             raise exc
         self.failures += 1
         delay, self._delay = self._delay, min(self._delay * 2, MAX_DELAY)

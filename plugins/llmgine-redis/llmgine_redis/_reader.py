@@ -1,20 +1,13 @@
 """Reading streams as one consumer of a group: new entries, reclaimed ones, acks and dead letters.
 
 The event consumer and the command server are both a :class:`GroupReader`. Each
-poll reclaims entries another consumer left pending longer than ``claim_idle_ms``
-(it died), one at a time (see :mod:`._claims`), then writes dead letters, acks
-and subclass extras (the dedup records) in one ``MULTI``/``EXEC`` transaction
-that ends with a non-blocking read of the next batch (``XREADGROUP``), and hands
-what it read to :meth:`GroupReader.handle`. Redis applies all of a transaction
-or, if it refuses any command of it (out of memory, say), none: an entry is
-never acknowledged unless its dead letter was stored.
-
-While the writes keep failing, they are kept, the reader backs off and reads
-nothing more (see :mod:`._outage`); entries it holds are kept from peers by
-resetting their idle time every quarter of ``claim_idle_ms``.
-
-Less often (every quarter of ``consumer_idle_ms``) a reader also records that it
-is alive and removes the consumers that left the group (see :mod:`._sweep`).
+poll reclaims, one at a time, entries another consumer left pending longer than
+``claim_idle_ms`` (see :mod:`._claims`), writes what it owes Redis in one
+transaction ending with the read of the next batch (see :mod:`._writes`), and
+hands what it read to :meth:`GroupReader.handle`. While writes keep failing it
+backs off and reads nothing more (see :mod:`._outage`). Every quarter of
+``consumer_idle_ms`` it records that it is alive and removes the consumers that
+left the group (see :mod:`._sweep`).
 """
 
 from __future__ import annotations
@@ -194,7 +187,7 @@ class GroupReader:
         transaction: the read sees Redis after they were applied.
         """
         if self._keeper is None:
-            self._keeper = asyncio.ensure_future(self._keep_held_entries())
+            self._keeper = asyncio.ensure_future(self._held.keeper(self.keep_held))
         if self._writes.failed:
             self._doing = "writing acknowledgements, dead letters and dedup records"
             await self.flush()
@@ -311,13 +304,6 @@ class GroupReader:
             await self.handle(stream, [(entry_id, fields)])
         # Before the next: a crash on that one does not deliver this one again.
         await self.flush()
-
-    async def _keep_held_entries(self) -> None:
-        """Task: keep held entries from peers, also while the handler does not poll."""
-        while True:
-            await asyncio.sleep(self._held.every)
-            if time.monotonic() >= self._held.due:
-                await self.keep_held()
 
     async def keep_held(self) -> int:
         """Reset the idle time of the entries this reader holds; return how many.

@@ -80,7 +80,8 @@ class Writes:
     def abandon(self, who: str, exc: Exception, claim_idle_ms: int) -> None:
         """Log that the writes could not be made before the reader stopped, and what follows."""
         logger.warning(
-            "%s: could not write %d acknowledgements and %d dead letters before stopping "
+            "%s: could not write %d acknowledgements, %d dead letters (and any dedup records) "
+            "before stopping "
             "(%s: %.300s); those entries stay pending under this consumer, and another "
             "consumer of the group delivers them again after claim_idle_ms (%d ms)",
             who,
