@@ -4,7 +4,9 @@ An outage is any run of failed attempts, whatever failed (a lost connection, a
 Redis out of memory, a replica turned read-only, a restart that is still loading):
 one warning when it starts, one line when an attempt succeeds again, exponential
 backoff in between. Configuration errors (wrong password, an ACL that denies a
-command) are not waited out: no retry fixes them, so they are raised.
+command) are not waited out: no retry fixes them, so they are raised. Nor is a
+Redis that cannot be reached before the reader ever got through to it: the URL
+may be wrong, and a worker started so should say so and exit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 import time
 
 import redis
+
+from .errors import TransportError
 
 __all__ = ["Outage", "is_fatal"]
 
@@ -41,21 +45,31 @@ _REFUSALS = ("NOPERM", "can't run this command", "no permissions to run")
 class Outage:
     """The state of a reader's outage, if it is in one: since when, how many failures, next wait."""
 
-    def __init__(self, who: str) -> None:
+    def __init__(self, who: str, url: str) -> None:
         self.who = who
+        self.url = url  # for messages: without its password
         self.since: float | None = None
         self.failures = 0
         self._delay = FIRST_DELAY
         self._wake: asyncio.Event | None = None
         self._stopped = False
 
-    def failed(self, exc: Exception, what: str, held: int = 0) -> float:
+    def failed(self, exc: Exception, what: str, held: int = 0, started: bool = True) -> float:
         """Record a failure of ``what``; return how long to wait before the next attempt.
 
-        Raises ``exc`` again if it is fatal (:func:`is_fatal`). The first failure of
-        an outage logs a warning naming what failed, the error, and the entries
-        waiting to be acknowledged (``held``); later ones log at debug level.
+        Raises ``exc`` again if it is fatal (:func:`is_fatal`), and a
+        :class:`TransportError` if Redis could not be reached and the reader has not
+        ``started`` (reached it once). The first failure of an outage logs a warning
+        naming what failed, the error, and the entries waiting to be acknowledged
+        (``held``); later ones log at debug level.
         """
+        unreachable = isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+        if not started and unreachable and not isinstance(exc, redis.BusyLoadingError):
+            raise TransportError(
+                f"{self.who}: {what} failed: Redis at {self.url} cannot be reached "
+                f"({type(exc).__name__}: {exc}); check that Redis is running and that the "
+                "URL (LLMGINE_REDIS_URL, or the worker's --url) is right"
+            ) from exc
         if is_fatal(exc):
             logger.error(
                 "%s: %s failed: %s: %.300s; Redis refuses it for this user, which no retry "

@@ -23,7 +23,7 @@ import redis
 import redis.asyncio
 
 from ._claims import Holdings
-from ._config import RedisConfig, consumer_name, text
+from ._config import RedisConfig, consumer_name, safe_url, text
 from ._outage import Outage
 from ._sweep import forget_departed
 from ._writes import Settle, Writes, dead_record
@@ -55,7 +55,7 @@ class GroupReader:
         #: entries it works on, kept from peers by the _keeper task (and handlers)
         self._held = Holdings(group, self.consumer, config.claim_idle_ms, config.batch)
         self._writes = Writes()
-        self._outage = Outage(repr(self))
+        self._outage = Outage(repr(self), safe_url(config.url))
         self._doing = "reading"  # what the current attempt does, for the outage warning
         self._last_claim = 0.0
         self._last_forget = 0.0
@@ -121,8 +121,9 @@ class GroupReader:
     async def run(self, start_id: str = "$") -> None:
         """Create the groups, poll until :meth:`stop`, riding out Redis failures, then drain.
 
-        Any Redis error but a configuration error (see :func:`._outage.is_fatal`)
-        is waited out with backoff: one warning per outage, one line when it ends.
+        Any Redis error but a configuration error, or Redis unreachable at the start
+        (see :meth:`._outage.Outage.failed`), is waited out with backoff: one warning
+        per outage, one line when it ends.
         A group Redis lost (``NOGROUP``: it restarted empty, or someone deleted the
         group) is created again at ``"0"``, so that what was appended meanwhile is
         delivered; the dedup set skips what it remembers.
@@ -146,7 +147,8 @@ class GroupReader:
                         self._outage.group_lost(exc)
                         continue
                     waiting = self._writes.waiting()
-                    await self._outage.pause(self._outage.failed(exc, self._doing, waiting))
+                    delay = self._outage.failed(exc, self._doing, waiting, created)
+                    await self._outage.pause(delay)
                 else:
                     self._outage.recovered()
         finally:

@@ -465,3 +465,16 @@ def test_sigterm_mid_batch_leaves_every_read_entry_acknowledged_or_pending(raw, 
     acked = {by_entry[i] for i in entries[:read] if i not in pending}
     assert acked == handled  # every acknowledged one was handled, and the other way round
     assert not raw.exists(f"{stream}:dead")
+
+
+async def test_a_reader_started_against_an_unreachable_url_fails_at_once_naming_it(caplog):
+    from faultkit import free_port
+
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    consumer = EventConsumer(MessageBus.isolated(), RedisConfig(url=url, retries=0), "svc")
+    with pytest.raises(llmgine_redis.TransportError) as info:
+        await asyncio.wait_for(consumer.run(), 10)
+    message = str(info.value)
+    assert "creating the consumer group failed: Redis at redis://:***@127.0.0.1:" in message
+    assert "s3cret" not in message
+    assert "check that Redis is running" in message
