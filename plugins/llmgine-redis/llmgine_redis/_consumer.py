@@ -6,6 +6,11 @@ dedup set, plus a local window), deliver the rest with ``bus.deliver`` (which
 never sends them back to Redis), and acknowledge the ones whose subscribers all
 succeeded, recording their ids in the dedup set in the same pipeline.
 
+The dedup records are written in the transaction that acknowledges (see
+:mod:`._writes`), with scores in Redis's clock (``TIME`` in a script), so no
+worker's clock trims the others' records; if Redis refuses them they are kept,
+with their acks, for the next flush.
+
 A failed subscriber is retried alone (``only=`` its name), up to ``max_attempts``
 deliveries with exponential backoff, while the consumer goes on with other
 entries; then the event is dead-lettered with the errors. Which subscribers
@@ -26,11 +31,33 @@ from ._config import RedisConfig
 from ._outbox import attach_trace, forget_oldest, mark_received
 from ._reader import GroupReader, dumps
 from ._wire import decode
+from ._writes import Settle
 from .errors import WireError
 
 __all__ = ["EventConsumer"]
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
+
+# KEYS[1] the dedup set; ARGV: dedup_window (s), dedup_max, event ids. Records the ids
+# with Redis's time (whole seconds) and trims what is older than the window or beyond
+# the cap. ZADD in slices: Lua's unpack takes a few thousand values at most. TIME
+# first asks for effects replication (needed on Redis 6.2, a no-op from 7.0).
+_RECORD_SEEN = """
+redis.replicate_commands()
+local now = tonumber(redis.call('TIME')[1])
+local args = {}
+for i = 3, #ARGV do
+    args[#args + 1] = now
+    args[#args + 1] = ARGV[i]
+    if #args >= 1000 or i == #ARGV then
+        redis.call('ZADD', KEYS[1], unpack(args))
+        args = {}
+    end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[2]) - 1)
+return 0
+"""
 
 
 class EventConsumer(GroupReader):
@@ -73,6 +100,8 @@ class EventConsumer(GroupReader):
         scores = await self._connect().zmscore(self.seen_key, event_ids)
         seen = self._seen
         subscribers_for = self.bus.subscribers_for
+        monotonic = time.monotonic
+        held = self._held
         # What succeeded is recorded once for the batch, also if it is interrupted.
         acks: list[bytes] = []
         done: list[str] = []
@@ -83,6 +112,8 @@ class EventConsumer(GroupReader):
                     self.duplicates += 1
                     acks.append(entry_id)
                     continue
+                if monotonic() >= held.due:  # a slow batch: keep peers off the rest of it
+                    await self.keep_held()
                 if trace is None and not subscribers_for(event).async_subscribers:
                     failures = self._deliver_now(event, None)  # no coroutine: the common case
                 else:
@@ -96,7 +127,7 @@ class EventConsumer(GroupReader):
                 done.append(event_id)
         finally:
             if acks:
-                self._acks[stream].extend(acks)
+                self._writes.acks[stream].extend(acks)
             self._done.extend(done)
             self.processed += len(done)
             self._trim_seen()
@@ -171,14 +202,19 @@ class EventConsumer(GroupReader):
         """Whether processed ids wait to be recorded in the dedup set."""
         return bool(self._done)
 
-    def extend_flush(self, pipe: Any) -> None:
-        """Record processed event ids in the group's dedup set and trim it."""
+    def extend_flush(self, pipe: Any) -> Settle | None:
+        """Record processed event ids in the group's dedup set and trim it (Redis's clock).
+
+        The ids stay pending here until Redis applied the write.
+        """
         if not self._done:
-            return
+            return None
         done, self._done = self._done, []
-        now = time.time()
-        # ZADD by hand with whole seconds as bytes: redis-py's zadd() formats every score.
-        score = str(int(now)).encode()
-        pipe.execute_command("ZADD", self.seen_key, *[x for i in done for x in (score, i)])
-        pipe.zremrangebyscore(self.seen_key, "-inf", now - self.config.dedup_window)
-        pipe.zremrangebyrank(self.seen_key, 0, -self.config.dedup_max - 1)
+        config = self.config
+        pipe.eval(_RECORD_SEEN, 1, self.seen_key, config.dedup_window, config.dedup_max, *done)
+
+        def settle(applied: bool) -> None:
+            if not applied:
+                self._done[:0] = done
+
+        return settle

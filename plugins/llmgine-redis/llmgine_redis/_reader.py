@@ -1,38 +1,36 @@
 """Reading streams as one consumer of a group: new entries, reclaimed ones, acks and dead letters.
 
 The event consumer and the command server are both a :class:`GroupReader`. Each
-poll reclaims (``XAUTOCLAIM``) entries that another consumer left pending longer
-than ``claim_idle_ms`` (it died), reads new ones (``XREADGROUP``), hands them to
-:meth:`GroupReader.handle`, then writes dead letters and acknowledgements in one
-pipeline, dead letters first, so an entry is never acknowledged before its dead
-letter is stored.
-
-Less often (every quarter of ``consumer_idle_ms``) a reader also records that it
-is alive and removes the consumers that left the group (see :mod:`._sweep`).
+poll reclaims, one at a time, entries another consumer left pending longer than
+``claim_idle_ms`` (see :mod:`._claims`), writes what it owes Redis in one
+transaction ending with the read of the next batch (see :mod:`._writes`), and
+hands what it read to :meth:`GroupReader.handle`. While writes keep failing it
+backs off and reads nothing more (see :mod:`._outage`). Every quarter of
+``consumer_idle_ms`` it records that it is alive and removes the consumers that
+left the group (see :mod:`._sweep`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from ._config import RedisConfig, consumer_name, text
+from ._claims import Holdings
+from ._config import RedisConfig, consumer_name, safe_url, text
+from ._outage import Outage
 from ._sweep import forget_departed
+from ._writes import Settle, Writes, dead_record
 
 __all__ = ["GroupReader"]
 
 logger = logging.getLogger("llmgine.redis")
-
-#: a dead letter keeps this much of each field of the original entry
-_KEEP_BYTES = 65_536
-_KEEP_FIELDS = 32
 
 
 class GroupReader:
@@ -54,14 +52,16 @@ class GroupReader:
         self.client: Any = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: (stream, entry id) being worked on by a task: not to be reclaimed by us
-        self._in_flight: set[tuple[str, bytes]] = set()
-        self._acks: defaultdict[str, list[bytes]] = defaultdict(list)
-        self._dead: list[tuple[str, dict[str | bytes, Any]]] = []
+        #: entries it works on, kept from peers by the _keeper task (and handlers)
+        self._held = Holdings(group, self.consumer, config.claim_idle_ms, config.batch)
+        self._writes = Writes()
+        self._outage = Outage(repr(self), safe_url(config.url))
+        self._doing = "reading"  # what the current attempt does, for the outage warning
         self._last_claim = 0.0
         self._last_forget = 0.0
         self._forgetting = config.consumer_idle_ms is not None
         self._due = 0.0  # when poll() next reclaims or forgets
+        self._keeper: asyncio.Task[None] | None = None
         #: departed consumers this reader removed from the group
         self.consumers_removed = 0
 
@@ -72,8 +72,17 @@ class GroupReader:
         """Process entries read from ``stream`` (subclasses)."""
         raise NotImplementedError
 
-    def extend_flush(self, pipe: Any) -> None:
-        """Add commands to the pipeline that acknowledges (subclasses)."""
+    def extend_flush(self, pipe: Any) -> Settle | None:
+        """Add commands to the transaction that acknowledges (subclasses).
+
+        Returns None, or a function that :meth:`flush` calls with whether Redis
+        applied them, so that what was not applied is kept for the next flush.
+        """
+        return None
+
+    def has_extra(self) -> bool:
+        """Whether :meth:`extend_flush` has something to write (subclasses)."""
+        return False
 
     # Lifecycle -------------------------------------------------------------------
 
@@ -90,6 +99,14 @@ class GroupReader:
         """
         client = self._connect()
         for stream in self.streams:
+            # Looked up first: Redis out of memory refuses XGROUP CREATE even of a group
+            # that exists, and a worker restarted then could not start.
+            try:
+                groups = await client.xinfo_groups(stream)
+            except redis.ResponseError:  # no such stream (yet)
+                groups = []
+            if any(text(g["name"]) == self.group for g in groups):
+                continue
             try:
                 await client.xgroup_create(stream, self.group, id=start_id, mkstream=True)
             except redis.ResponseError as exc:
@@ -99,60 +116,100 @@ class GroupReader:
     def stop(self) -> None:
         """Stop reading after the current poll; :meth:`run` then drains and returns."""
         self._stopping = True
+        self._outage.stop()
 
     async def run(self, start_id: str = "$") -> None:
-        """Poll until :meth:`stop`, riding out Redis outages, then drain."""
-        await self.ensure_groups(start_id)
-        delay = 0.05
+        """Create the groups, poll until :meth:`stop`, riding out Redis failures, then drain.
+
+        Any Redis error but a configuration error, or Redis unreachable at the start
+        (see :meth:`._outage.Outage.failed`), is waited out with backoff: one warning
+        per outage, one line when it ends.
+        A group Redis lost (``NOGROUP``: it restarted empty, or someone deleted the
+        group) is created again at ``"0"``, so that what was appended meanwhile is
+        delivered; the dedup set skips what it remembers.
+        """
+        created = lost = False
         try:
             while not self._stopping:
                 try:
+                    if not created:
+                        self._doing = "creating the consumer group"
+                        await self.ensure_groups(start_id)
+                        created = True
+                    if lost:
+                        self._doing = "creating the lost consumer group again"
+                        await self.ensure_groups("0")
+                        lost = False
                     await self.poll()
-                    delay = 0.05
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    logger.warning(
-                        "%r: Redis unreachable (%s); retrying in %.2fs", self, exc, delay
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
-                except redis.ResponseError as exc:
-                    if "NOGROUP" not in str(exc):
-                        raise
-                    await self.ensure_groups(start_id)  # Redis lost the group (restarted empty)
+                except redis.RedisError as exc:
+                    if created and "NOGROUP" in str(exc):
+                        lost = True
+                        self._outage.group_lost(exc)
+                        continue
+                    waiting = self._writes.waiting()
+                    delay = self._outage.failed(exc, self._doing, waiting, created)
+                    await self._outage.pause(delay)
+                else:
+                    self._outage.recovered()
         finally:
             await self.drain()
 
     async def drain(self) -> None:
-        """Wait for work in flight, write what is pending, close the connection."""
+        """Wait for work in flight, write what is pending, close the connection.
+
+        Writes Redis refuses now are not retried: those entries stay pending under
+        this consumer, and another consumer reclaims them after ``claim_idle_ms``.
+        """
         while self._tasks:
             await asyncio.wait(set(self._tasks))
-        if self.client is not None:
-            try:
-                await self.flush()
-            finally:
-                await self.client.aclose()
-                self.client = None
+        if self.client is None:
+            return
+        try:
+            await self.flush()
+        except redis.RedisError as exc:
+            self._writes.abandon(repr(self), exc, self.config.claim_idle_ms)
+        finally:
+            if self._keeper is not None:
+                self._keeper.cancel()
+                await asyncio.gather(self._keeper, return_exceptions=True)
+                self._keeper = None
+            await self.client.aclose()
+            self.client = None
 
     # One round ---------------------------------------------------------------------
 
     async def poll(self) -> int:
         """Reclaim (and forget departed consumers) if due, flush and read one batch, handle it.
 
-        Returns how many entries it handled.
+        Returns how many entries it handled. After a failed flush it first writes
+        what that one could not, and raises while Redis still refuses it: nothing
+        more is read meanwhile.
 
-        The acknowledgements of a batch travel with the read of the next one: Redis
-        runs them in order, so they are applied before the read blocks.
+        The acknowledgements of a batch travel with the read of the next one, in one
+        transaction: the read sees Redis after they were applied.
         """
+        if self._keeper is None:
+            self._keeper = asyncio.ensure_future(self._held.keeper(self.keep_held))
+        if self._writes.failed:
+            self._doing = "writing acknowledgements, dead letters and dedup records"
+            await self.flush()
         count = 0
         now = time.monotonic()
         if now >= self._due:
             count += await self._housekeeping(now)
+        self._doing = "writing acknowledgements and reading the next batch"
         reply = await self.flush(read=True)
         if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {stream: [[entries]]}
             reply = [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
-        for stream, entries in reply or ():
-            count += len(entries)
-            await self.handle(text(stream), entries)
+        if not reply:
+            return count
+        self._held.batch = batches = [(text(stream), entries) for stream, entries in reply]
+        try:
+            for stream, entries in batches:
+                count += len(entries)
+                await self.handle(stream, entries)
+        finally:
+            self._held.batch = []
         return count
 
     async def _housekeeping(self, now: float) -> int:
@@ -161,6 +218,7 @@ class GroupReader:
         claim_every = max(self.config.claim_idle_ms / 2000, 0.05)
         if now - self._last_claim >= claim_every:
             self._last_claim = now
+            self._doing = "reclaiming entries of departed consumers"
             count = await self.reclaim()
         due = self._last_claim + claim_every
         idle_ms = self.config.consumer_idle_ms
@@ -169,8 +227,11 @@ class GroupReader:
             # (Also once it stopped removing consumers: others still may.)
             forget_every = max(idle_ms / 4000, 0.05)
             if now - self._last_forget >= forget_every:
-                self._last_forget = now
+                # Only once done: refused (out of memory), it is tried again at each poll
+                # before anything is read, and the outage is not taken for over.
+                self._doing = "recording the heartbeat"
                 await self.forget_idle_consumers()
+                self._last_forget = now
             due = min(due, self._last_forget + forget_every)
         self._due = due
         return count
@@ -202,61 +263,69 @@ class GroupReader:
         return names
 
     async def reclaim(self) -> int:
-        """Take over entries other consumers left pending too long; return how many."""
-        client = self._connect()
+        """Take over entries other consumers left pending too long, deliver each; return how many.
+
+        The entries are taken without counting a delivery (see :mod:`._claims`),
+        then each is claimed alone just before it is handled, which counts one, and
+        acknowledged before the next: a poison entry that kills consumers reaches
+        ``max_deliveries`` and is dead-lettered, while the entries around it are
+        delivered (those before it once more per crash that interrupted their batch
+        before its acknowledgements were written; those after it never in vain).
+        """
         total = 0
         for stream in self.streams:
             start: Any = "0-0"
-            while True:
-                start, claimed, *_ = await client.xautoclaim(
-                    stream,
-                    self.group,
-                    self.consumer,
-                    min_idle_time=self.config.claim_idle_ms,
-                    start_id=start,
-                    count=self.config.batch,
+            while not self._stopping:
+                redeliver = functools.partial(self._redeliver, stream)
+                start, count = await self._held.reclaim_page(
+                    self._connect(), stream, start, redeliver
                 )
-                fresh = [(i, f) for i, f in claimed if (stream, i) not in self._in_flight]
-                if fresh:
-                    fresh = await self._drop_poison(stream, fresh)
-                    total += len(fresh)
-                    await self.handle(stream, fresh)
+                total += count
                 if start in (b"0-0", "0-0"):
                     break
         return total
 
-    async def _drop_poison(
-        self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]
-    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """Dead-letter reclaimed entries delivered ``max_deliveries`` times already.
+    async def _redeliver(
+        self, stream: str, entry_id: bytes, times: int, fields: dict[bytes, bytes] | None
+    ) -> None:
+        """Deliver one reclaimed entry (``times`` deliveries), or dead-letter it; write its ack."""
+        if fields is None:  # deleted (trimmed) while pending: nothing to do
+            self.ack(stream, entry_id)
+        elif times > self.config.max_deliveries:
+            # An entry whose handling kills the process would otherwise be reclaimed
+            # and kill the next consumer too, forever.
+            self.dead_letter(
+                stream,
+                entry_id,
+                fields,
+                "too-many-deliveries",
+                f"delivered {times} times without being acknowledged (consumers crashed "
+                f"or hung on it); max_deliveries is {self.config.max_deliveries}",
+            )
+        else:
+            await self.handle(stream, [(entry_id, fields)])
+        # Before the next: a crash on that one does not deliver this one again.
+        await self.flush()
 
-        An entry whose handling kills the process would otherwise be reclaimed and
-        kill the next consumer too, forever.
+    async def keep_held(self) -> int:
+        """Reset the idle time of the entries this reader holds; return how many.
+
+        Held: those of the batch it is handling, those its tasks work on (retries,
+        commands) and those waiting to be acknowledged. Peers reclaim only entries
+        idle ``claim_idle_ms``, so a live but slow reader keeps its own. Called every
+        quarter of ``claim_idle_ms`` by a task, and by handlers between entries
+        (a plain subscriber never lets the task run). Errors are logged at debug
+        level: the reading loop reports outages.
         """
-        ids = sorted((i for i, _ in entries), key=_id_order)  # "10-0" > "9-0": by number
-        pending = await self._connect().xpending_range(
-            stream, self.group, ids[0], ids[-1], len(ids) + 100, self.consumer
-        )
-        counts = {p["message_id"]: p["times_delivered"] for p in pending}
-        kept = []
-        for entry_id, fields in entries:
-            times = counts.get(entry_id, 0)
-            if times > self.config.max_deliveries:
-                self.dead_letter(
-                    stream,
-                    entry_id,
-                    fields,
-                    "too-many-deliveries",
-                    f"delivered {times} times without being acknowledged (consumers crashed "
-                    f"or hung on it); max_deliveries is {self.config.max_deliveries}",
-                )
-            else:
-                kept.append((entry_id, fields))
-        return kept
+        try:
+            return await self._held.keep(self._connect(), self._writes.acks)
+        except redis.RedisError as exc:
+            logger.debug("%r: could not keep its entries from peers: %s", self, exc)
+            return 0
 
     def ack(self, stream: str, entry_id: bytes) -> None:
         """Acknowledge the entry with the next flush."""
-        self._acks[stream].append(entry_id)
+        self._writes.acks[stream].append(entry_id)
 
     def dead_letter(
         self,
@@ -268,72 +337,37 @@ class GroupReader:
         **extra: str,
     ) -> None:
         """Move the entry to ``{stream}:dead`` with the reason, and acknowledge it."""
-        record: dict[str | bytes, Any] = {
-            "reason": reason,
-            "error": error[:_KEEP_BYTES],
-            "stream": stream,
-            "entry_id": entry_id,
-            "group": self.group,
-            "consumer": self.consumer,
-            "at": time.time(),
-        }
-        record.update(extra)
-        for key, value in list((fields or {}).items())[:_KEEP_FIELDS]:
-            record[b"orig." + _bytes(key)[:200]] = _bytes(value)[:_KEEP_BYTES]
-        self._dead.append((stream, record))
+        record = dead_record(
+            stream, entry_id, fields, reason, error, self.group, self.consumer, extra
+        )
+        self._writes.dead.append((stream, record))
         self.ack(stream, entry_id)
         logger.warning("dead-lettered %s %s: %s", stream, text(entry_id), error[:300])
 
     async def flush(self, read: bool = False) -> Any:
-        """Write dead letters, then acknowledgements (and subclass extras), in one pipeline.
+        """Write dead letters, subclass extras and acks in one transaction (``MULTI``/``EXEC``).
 
-        With ``read``, the pipeline ends with the XREADGROUP of the next batch, whose
-        reply is returned.
+        With ``read``, the transaction ends with a non-blocking read of the next
+        batch, whose reply is returned (a blocking read follows if it was empty).
+        If Redis refuses the transaction (e.g. out of memory), nothing of it is
+        applied: everything is kept for the next flush, and the error raised.
         """
-        writes = bool(self._acks or self._dead or self.has_extra())
-        if not (read or writes):
-            return None
-        dead, self._dead = self._dead, []
-        acks, self._acks = self._acks, defaultdict(list)
-        pipe = self._connect().pipeline(transaction=False)
-        for stream, record in dead:
-            pipe.xadd(f"{stream}:dead", record, maxlen=self.config.maxlen or 1_000_000)
-        self.extend_flush(pipe)
-        for stream, ids in acks.items():
-            pipe.xack(stream, self.group, *ids)
-        if read:
-            # Never block behind writes: a stop (cancellation) during the blocking read
-            # would leave their outcome unknown, and writing them again duplicates the
-            # dead letters. With writes, the read does not block; an empty one is
-            # followed by the blocking read alone.
-            self._read(pipe, block=not writes)
-        try:
-            # Error replies come back as values: the writes Redis did apply are not
-            # written again when another command of the pipeline (say, the read of a
-            # group Redis lost) fails.
-            results = await pipe.execute(raise_on_error=False)
-        except BaseException:
-            # Nothing came back: keep them for the next flush (acking late only risks a
-            # harmless redelivery; a dead letter may then be written twice, never lost).
-            self._dead[:0] = dead
-            for stream, ids in acks.items():
-                self._acks[stream][:0] = ids
-            raise
-        failed = [r for r in results if isinstance(r, Exception)]
-        self._dead[:0] = [
-            d for d, r in zip(dead, results, strict=False) if isinstance(r, Exception)
-        ]
-        ack_results = results[len(results) - len(acks) - (1 if read else 0) :][: len(acks)]
-        for (stream, ids), reply in zip(acks.items(), ack_results, strict=True):
-            if isinstance(reply, Exception):
-                self._acks[stream][:0] = ids
-        if failed:
-            raise failed[0]
+        if not (self._writes or self.has_extra()):
+            return await self._read(self._connect(), block=True) if read else None
+        pipe = self._connect().pipeline(transaction=True)
+        # Never block behind writes (nor can a read block inside MULTI): a stop
+        # (cancellation) during the blocking read would leave their outcome unknown,
+        # and writing them again duplicates the dead letters.
+        reply = await self._writes.write(
+            pipe,
+            self.group,
+            self.config.maxlen or 1_000_000,
+            self.extend_flush,
+            (lambda p: self._read(p, block=False)) if read else None,
+        )
         if not read:
             return None
-        if writes and not results[-1]:
-            return await self._read(self._connect(), block=True)
-        return results[-1]
+        return reply or await self._read(self._connect(), block=True)
 
     def _read(self, client: Any, *, block: bool) -> Any:
         """XREADGROUP the next batch on ``client`` (a pipeline or the connection)."""
@@ -345,31 +379,19 @@ class GroupReader:
             block=self.config.block_ms if block else None,
         )
 
-    def has_extra(self) -> bool:
-        """Whether :meth:`extend_flush` has something to write (subclasses)."""
-        return False
-
     def spawn(self, key: tuple[str, bytes], coro: Any) -> None:
         """Run ``coro`` as a task that holds entry ``key`` until it finishes."""
-        self._in_flight.add(key)
+        self._held.in_flight.add(key)
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
 
         def done(t: asyncio.Task[Any]) -> None:
             self._tasks.discard(t)
-            self._in_flight.discard(key)
+            self._held.in_flight.discard(key)
             if not t.cancelled() and t.exception() is not None:
                 logger.error("%r: task for %s failed", self, key, exc_info=t.exception())
 
         task.add_done_callback(done)
-
-
-def _id_order(entry_id: bytes) -> tuple[int, ...]:
-    return tuple(int(part) for part in entry_id.split(b"-"))
-
-
-def _bytes(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def dumps(value: Any) -> str:

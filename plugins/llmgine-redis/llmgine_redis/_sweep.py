@@ -129,7 +129,9 @@ async def forget_departed(
     for stream in streams:
         try:
             removed = await forget_idle(client, stream, group, me, idle_ms, remove and safe)
-        except redis.ResponseError as exc:  # e.g. an ACL without EVAL: reading goes on
+        except (redis.OutOfMemoryError, redis.ReadOnlyError):
+            raise  # an outage, which the reader rides out, not a missing permission
+        except redis.ResponseError as exc:  # e.g. an ACL without XINFO: reading goes on
             logger.warning(
                 "%s: could not remove departed consumers on %s: %s (the user needs EVAL, and "
                 "in the scripts TIME, ZADD, ZREMRANGEBYSCORE, PEXPIRE, ZRANGE, XINFO and "
