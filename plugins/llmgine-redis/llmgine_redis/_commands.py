@@ -177,6 +177,14 @@ class CommandServer(GroupReader):
         #: set when draining: replies Redis keeps refusing are then given up
         self._closing = asyncio.Event()
 
+    async def ensure_groups(self, start_id: str = "0") -> None:
+        """Create the command group on each stream at ``"0"``, whatever ``start_id`` says.
+
+        A command sent before any worker created the group is waiting to run, not
+        history: its caller was told it stays queued until a worker takes it.
+        """
+        await super().ensure_groups("0")
+
     async def handle(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Decode each command and run it in a task (at most ``command_concurrency`` at once)."""
         for entry_id, fields in entries:
