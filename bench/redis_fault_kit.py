@@ -61,6 +61,8 @@ class Scene:
         self.accepted: set[str] = set()
         self.raised = 0
         self.errors: Counter[str] = Counter()
+        #: the first message of each type of error publishers raised
+        self.first_errors: dict[str, str] = {}
         self.expected_dead: set[str] = set()
         self.dups_allowed = False
         self.errors_allowed = False
@@ -199,6 +201,7 @@ class Scene:
         """Count ``count`` messages whose publish raised ``exc``."""
         self.raised += count
         self.errors[type(exc).__name__] += count
+        self.first_errors.setdefault(type(exc).__name__, str(exc))
 
     def call(self, bus: MessageBus, probe: str, sleep: float = 0.0, guard: float = 60.0) -> Call:
         """Dispatch a remote :class:`Probe` in a thread of its own; see :class:`Call`."""
@@ -281,8 +284,12 @@ class Scene:
         unexpected = set(dead) - self.expected_dead
         dups = sum(n - 1 for n in runs.values())
         problems = []
+        pending = self.pending()
         if lost:
-            problems.append(f"{len(lost)} lost (accepted, never delivered nor dead-lettered)")
+            waiting = f"; {pending} unread or unacknowledged in Redis" if pending > 0 else ""
+            problems.append(
+                f"{len(lost)} lost (accepted, neither delivered nor dead-lettered{waiting})"
+            )
         if unexpected:
             reasons = Counter(dead[k] for k in unexpected)
             problems.append(
@@ -296,10 +303,10 @@ class Scene:
         notes = []
         if self.errors:
             notes.append(f"publisher raised: {counts(self.errors)}")
+            notes.extend(f"first {name}: {text[:160]}" for name, text in self.first_errors.items())
         if dead:
             notes.append(f"dead letters: {counts(Counter(dead.values()))}")
-        pending = self.pending()
-        if pending:
+        if pending and not lost:
             notes.append(f"unread or unacknowledged at the end: {pending}")
         last = max(at, default=None)
         end = self.fault_end
