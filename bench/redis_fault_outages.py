@@ -66,9 +66,9 @@ def check_reply(scene: Scene, outcome: str, error: str) -> None:
     ran = "cmd:c0" in scene.runs()
     scene.notes.append(f"remote command: caller got {outcome}; handler ran: {ran}")
     if ran and outcome not in ("ok", "running"):
+        told = error.rsplit("? ", 1)[-1].split(";")[0]  # what the caller was told, in short
         scene.problems.append(
-            f"a remote command ran but its reply was lost: the caller got {outcome} "
-            f"({error[-90:]!r})"
+            f"a remote command ran but its reply was lost: the caller got {outcome} ({told!r})"
         )
     if outcome in ("hung", "running"):
         scene.problems.append("a remote command neither answered nor timed out")
