@@ -1,19 +1,19 @@
 """The fault script's harness: what every case runs its fault with and counts with.
 
-A case (``redis_fault_cases*.py``) runs in a process of its own with a :class:`Scene`:
-throwaway ``redis-server``s (``scene.server()``, the first being the server under
-test), workers in subprocesses that a supervisor restarts as they die
-(``scene.workers()``), publishers (``scene.publisher()``) and remote command calls
-(``scene.call()``). :meth:`Scene.row` compares what the subscribers recorded on the
-tally server (see :mod:`redis_fault_worker`) with what the publishers were told and
-with the dead-letter streams.
+A case (in ``redis_fault_outages.py`` or ``redis_fault_load.py``) runs in a process of
+its own with a :class:`Scene`: throwaway ``redis-server``s (``scene.server()``, the
+first being the server under test), workers in subprocesses that a supervisor restarts
+as they die (``scene.workers()``), publishers (``scene.publisher()``) and remote command
+calls (``scene.call()``). :meth:`Scene.row` compares what the subscribers recorded on
+the tally server (see :mod:`redis_fault_worker`) with what the publishers were told and
+with what the server under test holds (:mod:`redis_fault_inspect`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import re
 import threading
 import time
 from collections import Counter
@@ -25,6 +25,7 @@ import llmgine_redis
 import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import ResourceDeletedEvent
+from redis_fault_inspect import dead_letters, unfinished
 from redis_fault_report import Row, counts
 from redis_fault_worker import (
     GROUP,
@@ -230,35 +231,13 @@ class Scene:
 
     def dead(self) -> dict[str, str]:
         """key -> reason of every dead letter on the server under test."""
-        client = self.redis.client()
-        found: dict[str, str] = {}
-        try:
-            for stream in client.scan_iter(f"{PREFIX}:*:dead"):
-                for entry_id, fields in client.xrange(stream):
-                    key = key_of(fields.get(b"orig.m", b"")) or entry_id.decode()
-                    found[key] = fields.get(b"reason", b"?").decode()
-        finally:
-            client.close()
-        return found
+        with contextlib.closing(self.redis.client()) as client:
+            return dead_letters(client)
 
     def pending(self) -> int:
-        """Entries not yet read or not acknowledged, by every group of the server under test.
-
-        -1 if that cannot be told (Redis does not answer, or cannot count a group's lag).
-        """
-        client = self.redis.client()
-        total = 0
-        try:
-            for stream in client.scan_iter(f"{PREFIX}:*", _type="stream"):
-                for group in client.xinfo_groups(stream):
-                    if group["lag"] is None:
-                        return -1
-                    total += int(group["pending"]) + int(group["lag"])
-        except redis.RedisError:
-            return -1
-        finally:
-            client.close()
-        return total
+        """:func:`~redis_fault_inspect.unfinished` on the server under test."""
+        with contextlib.closing(self.redis.client()) as client:
+            return unfinished(client)
 
     def settled(self) -> bool:
         """Every accepted message delivered or dead-lettered, nothing unread or unacknowledged."""
@@ -410,17 +389,3 @@ def case(
         return run
 
     return register
-
-
-_KEY = re.compile(rb'"(resource_id|key|probe)":\s*"([^"]+)"')
-
-
-def key_of(raw: bytes) -> str | None:
-    """The key of a dead letter's original ``m`` (which may be cut off, or not be JSON)."""
-    if raw.startswith(b"poison:"):
-        return raw[7:].decode()
-    match = _KEY.search(raw)
-    if match is None:
-        return None
-    key = match.group(2).decode()
-    return "cmd:" + key if match.group(1) == b"probe" else key

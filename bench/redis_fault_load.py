@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from llmgine.messages.events import Event, ResourceDeletedEvent
-from redis_fault_kit import Scene, case, key_of
+from redis_fault_inspect import key_of
+from redis_fault_kit import Scene, case
 from redis_fault_report import counts
 from redis_fault_worker import COMMANDS, GROUP, STREAM, Measured, Probe, measured_value
 
