@@ -5,6 +5,8 @@
     python3 dev.py test      # run the whole test suite (extra arguments go to pytest)
     python3 dev.py check     # ruff check, ruff format --check, mypy --strict (core, plugins)
     python3 dev.py bench     # run the benchmarks (extra arguments go to the runner)
+    python3 dev.py faults    # the Redis transport's fault matrix (bench/redis_faults.py; needs
+                             # redis-server; extra arguments go to it: --quick, --only 1,3, --json)
 
 Each task first makes sure ``.venv`` exists and holds the core and every plugin
 under ``plugins/`` installed in editable mode; it reinstalls only when a
@@ -79,7 +81,7 @@ def run(*args: str) -> int:
 
 def main(argv: list[str]) -> int:
     task, rest = (argv[0], argv[1:]) if argv else ("help", [])
-    if task not in {"example", "test", "check", "bench"}:
+    if task not in {"example", "test", "check", "bench", "faults"}:
         print(__doc__)
         return 0 if task in {"help", "-h", "--help"} else 2
     ensure_env()
@@ -91,6 +93,8 @@ def main(argv: list[str]) -> int:
     if task == "bench":
         ensure_bench_extra()
         return run(str(ROOT / "bench" / "run.py"), *rest)
+    if task == "faults":  # needs no peers: redis-py comes with the plugin
+        return run(str(ROOT / "bench" / "redis_faults.py"), *rest)
     # Each plugin's package is type-checked on its own (their tests share module names).
     packages = [str(p.relative_to(ROOT)) for d in plugin_dirs() for p in d.glob("llmgine_*")]
     for command in (
