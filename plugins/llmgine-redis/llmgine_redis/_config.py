@@ -19,6 +19,7 @@ names, ``prefix`` and ``stream`` may not end in ``:dead`` nor contain ``:seen:``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -36,6 +37,7 @@ from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url as _untyped_parse_url
 from redis.retry import Retry
 
+from ._clients import HEALTH_CHECK_SECONDS, make_async, make_sync, tcp_options
 from .errors import TransportError
 
 __all__ = [
@@ -128,12 +130,43 @@ class RedisConfig:
     reply_ttl: int = 300
     #: connection retries (exponential backoff) before an error reaches the caller
     retries: int = 3
+    #: seconds Redis may take to answer (beyond the wait a blocking command asks for)
+    #: before the connection counts as dead (a partition, a half-open connection)
+    #: and the command is retried on a new one
+    socket_timeout: float = attrs.field(default=10.0)
+    #: connections each pool may open (the publisher's for threads and one per event
+    #: loop, the remote-command callers' per event loop, each reader's); more
+    #: concurrent users wait for a free one
+    max_connections: int = attrs.field(default=1000)
 
     @prefix.validator
     @stream.validator
     def _check_key(self, attribute: attrs.Attribute[str | None], value: Any) -> None:
         if isinstance(value, str):
             check_not_reserved(value, f"RedisConfig.{attribute.name} {value!r}")
+
+    @socket_timeout.validator
+    def _check_socket_timeout(self, attribute: attrs.Attribute[float], value: Any) -> None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(
+                f"RedisConfig.socket_timeout must be a number of seconds, not {value!r} "
+                f"({type(value).__name__})"
+            )
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"RedisConfig.socket_timeout must be a finite number of seconds above 0 (a "
+                f"dead connection must time out); got {value}"
+            )
+
+    @max_connections.validator
+    def _check_max_connections(self, attribute: attrs.Attribute[int], value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(
+                f"RedisConfig.max_connections must be a whole number, not {value!r} "
+                f"({type(value).__name__})"
+            )
+        if value < 1:
+            raise ValueError(f"RedisConfig.max_connections must be at least 1; got {value}")
 
     @block_ms.validator
     def _check_block_ms(self, attribute: attrs.Attribute[int], value: Any) -> None:
@@ -179,28 +212,50 @@ class RedisConfig:
             return {"minid": int((time.time() - self.min_age) * 1000), "approximate": True}
         return {"maxlen": self.maxlen, "approximate": True}
 
-    def _options(self, blocking: bool, asyncio: bool = False) -> dict[str, Any]:
+    def _options(self, wait: float, connections: int, asyncio: bool) -> dict[str, Any]:
+        """Connection and pool options of a client whose commands ask Redis to wait ``wait`` s."""
         # The asyncio client needs the asyncio Retry: the sync one would not await
         # the call it retries, so it would never retry anything.
         retry_class = AsyncRetry if asyncio else Retry
+        # Every read ends: on a half-open connection (a partition without RST) a command
+        # times out after the longest wait it asked for plus socket_timeout, and is
+        # retried on a new connection. A caller waits as long for a pooled connection.
+        timeout = wait + self.socket_timeout
         return {
             "retry": retry_class(ExponentialBackoff(cap=1.0, base=0.05), self.retries),
             "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
             "socket_connect_timeout": 5,
-            # A blocking read must outlast its BLOCK time.
-            "socket_timeout": None if blocking else 10,
+            "socket_timeout": timeout,
+            "health_check_interval": HEALTH_CHECK_SECONDS,
+            "max_connections": connections,
+            "timeout": timeout,
+            **tcp_options(self.url),
         }
 
     def sync_client(self) -> redis.Redis:
-        """A synchronous client (URL passwords and ``rediss://`` pass through to redis-py)."""
-        return redis.Redis.from_url(self.url, **self._options(False))
+        """A synchronous client (URL passwords and ``rediss://`` pass through to redis-py).
 
-    def async_client(self, blocking: bool = False) -> redis.asyncio.Redis:
-        """An asyncio client; ``blocking`` for XREADGROUP BLOCK/BLPOP."""
-        options = self._options(blocking, asyncio=True)
-        if _FastConnection is not None and urlsplit(self.url).scheme == "redis":
-            options["connection_class"] = _FastConnection
-        return redis.asyncio.Redis.from_url(self.url, **options)
+        Its pool holds up to ``max_connections`` (more threads wait for one).
+        """
+        return make_sync(self.url, self._options(0.0, self.max_connections, asyncio=False))
+
+    def async_client(
+        self, blocking: bool = False, *, wait: float | None = None
+    ) -> redis.asyncio.Redis:
+        """An asyncio client of the running event loop (use it in that loop only).
+
+        ``blocking``: a group reader's client, whose XREADGROUP blocks ``block_ms`` and
+        whose pool also serves ``command_concurrency`` command replies at once.
+        ``wait``: the longest (seconds) a command of the client asks Redis to wait,
+        e.g. ``command_timeout`` for a BLPOP (default: ``block_ms`` if ``blocking``, else 0).
+        Reads time out ``socket_timeout`` seconds after that.
+        """
+        if wait is None:
+            wait = self.block_ms / 1000 if blocking else 0.0
+        connections = self.max_connections
+        if blocking:  # the read, each running command's reply and the housekeeping
+            connections = max(connections, self.command_concurrency + 8)
+        return make_async(self.url, self._options(wait, connections, asyncio=True))
 
 
 def text(value: Any) -> str:
@@ -221,32 +276,6 @@ def _check_ms(name: str, value: Any, least: int, why: str = "", also: str = "") 
         )
     if value < least:
         raise ValueError(f"RedisConfig.{name} must be at least {least} ms{why}; got {value}")
-
-
-def _fast_connection() -> type | None:
-    """An asyncio connection that packs commands with hiredis, as redis-py's sync one does.
-
-    redis-py's asyncio connection packs every argument in Python; acknowledging and
-    deduplicating a batch sends thousands of them. TLS and unix sockets keep the default.
-    """
-    try:
-        import hiredis
-    except ImportError:  # pragma: no cover
-        return None
-
-    class FastConnection(redis.asyncio.Connection):
-        def pack_command(self, *args: Any) -> list[bytes]:
-            if isinstance(args[0], str):
-                args = (*args[0].encode().split(), *args[1:])
-            try:
-                return [hiredis.pack_command(args)]
-            except TypeError as exc:
-                raise redis.DataError(str(exc)) from exc
-
-    return FastConnection
-
-
-_FastConnection = _fast_connection()
 
 
 def safe_url(url: str) -> str:

@@ -9,20 +9,20 @@ some events twice; consumers skip them by event id.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import Event
 from llmgine.plugins import BusState
 
+from ._clients import LoopClients
 from ._config import RedisConfig, outage
 from ._packed import Batch
 from ._wire import Spec, encode, spec_of
@@ -140,8 +140,9 @@ class RedisOutbox:
         #: unregistered classes warned about (once each)
         self._warned: set[type] = set()
         self._sync: redis.Redis | None = None
-        self._async: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_lock = threading.Lock()
+        #: asyncio clients, one per event loop (a bus may emit from loops in several threads)
+        self._async = LoopClients(config.async_client)
 
     def __repr__(self) -> str:
         return f"<RedisOutbox stream={self.stream!r}>"
@@ -216,10 +217,9 @@ class RedisOutbox:
         entries = self._encode(events)
         if not entries:
             return
-        if self._sync is None:
-            self._sync = self.config.sync_client()
+        client = self._sync if self._sync is not None else self._sync_client()
         try:
-            self._xadds().send(self._sync, entries)
+            self._xadds().send(client, entries)
         except redis.RedisError as exc:
             raise outage(
                 f"could not publish {len(entries)} event(s)",
@@ -234,11 +234,9 @@ class RedisOutbox:
         entries = self._encode(events)
         if not entries:
             return
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._loop is not loop:  # asyncio connections are per loop
-            self._async, self._loop = self.config.async_client(), loop
+        client = self._async.get()
         try:
-            await self._xadds().send_async(self._async, entries)
+            await self._xadds().send_async(client, entries)
         except redis.RedisError as exc:
             raise outage(
                 f"could not publish {len(entries)} event(s)",
@@ -248,15 +246,24 @@ class RedisOutbox:
                 events=events,
             ) from exc
 
+    def _sync_client(self) -> redis.Redis:
+        with self._sync_lock:  # threads share one pool (another one would leak)
+            if self._sync is None:
+                self._sync = self.config.sync_client()
+            return self._sync
+
     def close(self) -> None:
-        """Close the synchronous connection pool (the async one closes with :meth:`aclose`)."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        """Close the synchronous connection pool and forget the clients of closed event loops.
+
+        The asyncio client of a running event loop closes with :meth:`aclose` in that loop.
+        """
+        with self._sync_lock:
+            client, self._sync = self._sync, None
+        if client is not None:
+            client.close()
+        self._async.forget_closed()
 
     async def aclose(self) -> None:
-        """Close both connection pools."""
+        """Close the synchronous pool and this event loop's asyncio client."""
         self.close()
-        if self._async is not None and self._loop is asyncio.get_running_loop():
-            await self._async.aclose()
-        self._async = self._loop = None
+        await self._async.aclose()

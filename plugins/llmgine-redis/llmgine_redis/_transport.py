@@ -12,6 +12,7 @@ from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.messages.commands import Command
 from llmgine.plugins import BusState, get_message_catalog
 
+from ._clients import LoopClients
 from ._commands import REMOTE_TYPES, CommandServer, forwarder, remote_types
 from ._consumer import EventConsumer
 from ._outbox import RedisOutbox, received_ids
@@ -44,20 +45,16 @@ class RedisTransport:
         self.outbox = RedisOutbox(self.config, received_ids(bus))
         self._own_remote = [remote_command(item, settings.origin) for item in settings.remote]
         self._forwarded: list[type] = []
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: the forwarders' clients, one per event loop; a BLPOP waits up to command_timeout
+        self._clients = LoopClients(
+            lambda: self.config.async_client(wait=self.config.command_timeout)
+        )
         self._unwatch = REMOTE_TYPES.watch(self.on_remote)
         self._closed = False
 
     def __repr__(self) -> str:
         role = "worker" if self.worker else "client"
         return f"<RedisTransport {role} stream={self.config.event_stream!r}>"
-
-    def _blocking_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:  # asyncio connections are per loop
-            self._client, self._loop = self.config.async_client(blocking=True), loop
-        return self._client
 
     def remote_types(self) -> list[type]:
         """The command types that run on workers from this bus: marked remote, or set so."""
@@ -72,7 +69,7 @@ class RedisTransport:
         # One forwarder serves every remote type, so its result type is not the command's R.
         self.bus.register_command(
             cast(Any, command_type),
-            forwarder(self.config, spec, self._blocking_client),
+            forwarder(self.config, spec, self._clients.get),
             source=_SOURCE,
         )
         self._forwarded.append(command_type)
@@ -122,6 +119,7 @@ class RedisTransport:
                 self.bus.unregister_command(command_type)
         self._forwarded.clear()
         self.outbox.close()
+        self._clients.forget_closed()
         self._unwatch()
         if _TRANSPORT.get(self.bus) is self:
             _TRANSPORT.pop(self.bus)
@@ -130,9 +128,7 @@ class RedisTransport:
         """Like :meth:`close`, also closing the asyncio connections of this event loop."""
         self.close()
         await self.outbox.aclose()
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            await self._client.aclose()
-        self._client = self._loop = None
+        await self._clients.aclose()
 
 
 def remote_command(item: type | str, origin: str) -> type:

@@ -152,14 +152,18 @@ async def _serving(worker: Any) -> AsyncIterator[None]:
     assert server is not None
     await server.ensure_groups()
 
+    serving = True
+
     async def serve() -> None:
         try:
-            while True:
+            # Also stopped by the flag: on Python 3.11 a cancellation that arrives as
+            # redis-py's asyncio.wait_for (around each write, with a socket timeout)
+            # finishes is lost, and the loop would poll for ever.
+            while serving:
                 await server.poll()
                 await asyncio.sleep(0)
-        except asyncio.CancelledError:
+        finally:
             await server.drain()
-            raise
 
     # The task copies the context of this moment: what the block makes current later
     # (an OpenTelemetry span, say) is not the worker's.
@@ -167,6 +171,7 @@ async def _serving(worker: Any) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        serving = False
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
