@@ -132,7 +132,8 @@ class LoopClients:
 
     Safe to use from the event loops of several threads: a client is made under a
     lock, and a loop only ever gets its own. Clients of loops that were closed
-    are forgotten (their connections closed with the loop's transports).
+    are forgotten (nothing can await their closing any more; their sockets close
+    when collected).
     """
 
     def __init__(self, make: Callable[[], redis.asyncio.Redis]) -> None:
