@@ -32,7 +32,8 @@ import redis
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 
-from ._config import RedisConfig, outage, text
+from ._config import RedisConfig, text
+from ._outage import outage
 from ._outbox import attach_trace, trace_context
 from ._packed import xadd_batch
 from ._reader import GroupReader, dumps
@@ -111,7 +112,8 @@ def forwarder(
 ) -> Callable[[Command[Any]], Coroutine[Any, Any, Any]]:
     """The handler a caller's bus runs for remote type ``spec``: send, then await the reply.
 
-    Raises :class:`TransportError` if nothing was sent,
+    The call ends within ``command_timeout`` + ``socket_timeout`` seconds, also on a
+    connection that died without a word. Raises :class:`TransportError` if nothing was sent,
     :class:`TransportOutcomeUnknown` if the command may have been queued (an error
     after sending began, or while waiting for the reply), :class:`RemoteCommandTimeout`
     if no reply came in time, :class:`WireError` for a command no worker could read
@@ -126,12 +128,23 @@ def forwarder(
         )
         what = f"command {spec.name} (id {command.command_id})"
         conn = client()
+        # One deadline for the whole call: on a dead connection each step would otherwise
+        # wait out its socket timeout, and redis-py retry it.
+        deadline = asyncio.get_running_loop().time() + config.command_timeout
+        deadline += config.socket_timeout
         try:
-            await xadd_batch(stream, config.trim()).send_async(conn, [entry])
-        except redis.RedisError as exc:
-            raise outage(f"could not send {what}", config, stream, exc, command=command) from exc
+            async with asyncio.timeout_at(deadline):
+                await xadd_batch(stream, config.trim()).send_async(conn, [entry])
+        except (redis.RedisError, TimeoutError) as exc:
+            unknown = isinstance(exc, TimeoutError)  # cut short while sending
+            raise outage(
+                f"could not send {what}", config, stream, exc, unknown=unknown, command=command
+            ) from exc
         try:
-            got = await conn.blpop([reply_key], timeout=config.command_timeout)
+            async with asyncio.timeout_at(deadline):
+                got = await conn.blpop([reply_key], timeout=config.command_timeout)
+        except TimeoutError:  # Redis did not answer either: the connection may be dead
+            got = None
         except redis.RedisError as exc:  # it was queued: it may run, or have run
             raise outage(
                 f"sent {what}, then waiting for its reply",

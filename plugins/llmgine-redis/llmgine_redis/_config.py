@@ -21,31 +21,26 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
 
 import attrs
 import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
-from redis.connection import parse_url as _untyped_parse_url
 from redis.retry import Retry
 
 from ._clients import HEALTH_CHECK_SECONDS, make_async, make_sync, tcp_options
-from .errors import TransportError
+from ._urls import check_url, safe_url
 
 __all__ = [
     "TRANSPORT_ENV",
     "URL_ENV",
     "RedisConfig",
     "check_not_reserved",
-    "safe_url",
     "text",
 ]
 
@@ -278,125 +273,6 @@ def _check_ms(name: str, value: Any, least: int, why: str = "", also: str = "") 
         raise ValueError(f"RedisConfig.{name} must be at least {least} ms{why}; got {value}")
 
 
-def safe_url(url: str) -> str:
-    """``url`` with every secret redis-py would take from it masked as ``***``, for messages.
-
-    Masked: the password of the user info (``redis://user:***@host``), the value of
-    every query parameter whose name mentions a password, secret, token, credential or
-    auth (redis-py passes ``?password=`` and ``?ssl_password=`` on; a percent-encoded
-    name counts too) and a ``#fragment``. A URL that does not split cleanly, where a
-    secret may sit anywhere (a password with an unescaped ``/``, ``?``, ``#`` or ``@``
-    puts the user info into the path, query or fragment: ``redis://:pa/ss@host``, and
-    so does a port that is no number, ``redis://user:secret``), is masked whole
-    after its scheme: ``redis://***``. Never raises.
-    """
-    whole = _scheme_of(url) + "***"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port that is no number)
-    except ValueError:
-        return whole
-    if not parts.scheme:
-        return whole  # not a URL: what it holds is unknown
-    query = "".join(
-        f"{piece.partition('=')[0]}=***" if _SECRET_NAME.search(unquote_plus(piece)) else piece
-        for piece in re.split(r"([&;])", parts.query)  # (separators kept)
-    )
-    if "@" in parts.path + query + parts.fragment:  # the user info may be out of place
-        return whole
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    # Rebuilt by hand: urlunsplit would turn unix:///path into unix:/path.
-    head = url[: len(parts.scheme) + 1]
-    head += "//" if url[len(head) :].startswith("//") else ""
-    return (
-        f"{head}{netloc}{parts.path}"
-        + (f"?{query}" if query else "")
-        + ("#***" if parts.fragment else "")
-    )
-
-
-#: a query parameter that may hold a secret, by the words in its (decoded) name
-_SECRET_NAME = re.compile(r"^[^=]*(pass|secret|token|cred|auth)", re.IGNORECASE)
-
-
-def _scheme_of(url: str) -> str:
-    """``scheme://`` of ``url`` if it starts with a plain one, else nothing."""
-    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url)
-    return match.group(0) if match else ""
-
-
-#: redis-py's own URL parser (it is untyped)
-_parse_url: Callable[[str], dict[str, Any]] = _untyped_parse_url
-
-
-def check_url(url: Any) -> None:
-    """Raise unless redis-py can parse the Redis URL ``url``; the message shows it masked.
-
-    redis-py's own message may quote a piece of a password it misread, so it is
-    shown only for a URL that has nothing to mask.
-    """
-    if not isinstance(url, str):
-        raise TypeError(f"RedisConfig.url must be a string, not {type(url).__name__}")
-    try:
-        _parse_url(url)
-    except ValueError as exc:
-        shown = safe_url(url)
-        reason = str(exc) if shown == url else "redis-py cannot parse it"
-        raise ValueError(
-            f"RedisConfig.url {shown} is not a Redis URL redis-py accepts ({reason}); write "
-            "redis://[[user]:password@]host[:port][/db], rediss:// for TLS or "
-            "unix:///path/to.sock, and percent-encode '/', '?', '#', '@' and '%' in a "
-            "password (e.g. %2F for '/')"
-        ) from None
-
-
 def consumer_name() -> str:
     """A consumer name unique to this process: host, pid and a random part."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-def outage(
-    what: str,
-    config: RedisConfig,
-    key: str,
-    exc: BaseException,
-    *,
-    unknown: bool = False,
-    events: Any = (),
-    command: Any = None,
-) -> TransportError:
-    """The error raised when Redis failed a publish: what failed, where, and what to check.
-
-    ``events`` (of a failed publish) and ``command`` (of a remote command) are what the
-    caller publishes again to retry. The error is a :class:`TransportOutcomeUnknown`
-    if ``unknown`` or ``exc`` is a :class:`~llmgine_redis._packed.MaybeSent` (Redis may
-    have what was sent), else a plain :class:`TransportError` (nothing was published).
-    """
-    # (imported here: this function is all of the module that needs them)
-    from ._packed import MaybeSent
-    from .errors import TransportOutcomeUnknown
-
-    if isinstance(exc, MaybeSent):
-        unknown, exc = True, exc.__cause__ or exc
-    where = (
-        f"{what}: Redis at {safe_url(config.url)} (key {key!r}) failed: "
-        f"{type(exc).__name__}: {exc}. Check that Redis is running and {URL_ENV} is right"
-    )
-    if not unknown:
-        return TransportError(f"{where}; nothing was published, so the caller may retry", events)
-    retry = (
-        "dispatch the same command object again (it keeps its command_id, which its "
-        "handler can dedupe by)"
-        if command is not None
-        else "re-emit the same event objects (TransportOutcomeUnknown.events), which keep "
-        "their event ids, so consumers skip the copies that arrived"
-    )
-    return TransportOutcomeUnknown(
-        f"{where}; the outcome is unknown: Redis may have taken some or all of it (the error "
-        f"came after sending began), so a retry may duplicate it: {retry}",
-        events,
-        command,
-    )

@@ -7,6 +7,9 @@ backoff in between. Configuration errors (wrong password, an ACL that denies a
 command) are not waited out: no retry fixes them, so they are raised. Nor is a
 Redis that cannot be reached before the reader ever got through to it: the URL
 may be wrong, and a worker started so should say so and exit.
+
+A publisher does not wait outages out: :func:`outage` makes the error it raises,
+which says whether anything may have reached Redis.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from .errors import TransportError
+from ._clients import PoolExhausted
+from ._packed import MaybeSent
+from ._urls import safe_url
+from .errors import TransportError, TransportOutcomeUnknown
 
-__all__ = ["Outage", "is_fatal"]
+if TYPE_CHECKING:
+    from ._config import RedisConfig
+
+__all__ = ["Outage", "is_fatal", "outage"]
 
 logger = logging.getLogger("llmgine.redis")
 
@@ -144,3 +154,45 @@ class Outage:
             self.who,
             exc,
         )
+
+
+def outage(
+    what: str,
+    config: RedisConfig,
+    key: str,
+    exc: BaseException,
+    *,
+    unknown: bool = False,
+    events: Any = (),
+    command: Any = None,
+) -> TransportError:
+    """The error raised when Redis failed a publish: what failed, where, and what to check.
+
+    ``events`` (of a failed publish) and ``command`` (of a remote command) are what the
+    caller publishes again to retry. The error is a :class:`TransportOutcomeUnknown`
+    if ``unknown`` or ``exc`` is a :class:`~llmgine_redis._packed.MaybeSent` (Redis may
+    have what was sent), else a plain :class:`TransportError` (nothing was published).
+    """
+    if isinstance(exc, MaybeSent):
+        unknown, exc = True, exc.__cause__ or exc
+    where = f"{what}: Redis at {safe_url(config.url)} (key {key!r}) failed: "
+    if isinstance(exc, PoolExhausted):  # Redis is fine: this process is too busy
+        where += str(exc)
+    else:
+        where += f"{type(exc).__name__}: {exc}. Check that Redis is running and "
+        where += "LLMGINE_REDIS_URL is right"
+    if not unknown:
+        return TransportError(f"{where}; nothing was published, so the caller may retry", events)
+    retry = (
+        "dispatch the same command object again (it keeps its command_id, which its "
+        "handler can dedupe by)"
+        if command is not None
+        else "re-emit the same event objects (TransportOutcomeUnknown.events), which keep "
+        "their event ids, so consumers skip the copies that arrived"
+    )
+    return TransportOutcomeUnknown(
+        f"{where}; the outcome is unknown: Redis may have taken some or all of it (the error "
+        f"came after sending began), so a retry may duplicate it: {retry}",
+        events,
+        command,
+    )

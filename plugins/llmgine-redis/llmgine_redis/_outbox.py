@@ -23,7 +23,8 @@ from llmgine.messages.events import Event
 from llmgine.plugins import BusState
 
 from ._clients import LoopClients
-from ._config import RedisConfig, outage
+from ._config import RedisConfig
+from ._outage import outage
 from ._packed import Batch
 from ._wire import Spec, encode, spec_of
 from .errors import TransportError

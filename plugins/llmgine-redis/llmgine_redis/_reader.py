@@ -23,9 +23,10 @@ import redis
 import redis.asyncio
 
 from ._claims import Holdings
-from ._config import RedisConfig, consumer_name, safe_url, text
+from ._config import RedisConfig, consumer_name, text
 from ._outage import Outage
 from ._sweep import forget_departed
+from ._urls import safe_url
 from ._writes import Settle, Writes, dead_record
 
 __all__ = ["GroupReader"]

@@ -17,6 +17,7 @@ from ._commands import REMOTE_TYPES, CommandServer, forwarder, remote_types
 from ._consumer import EventConsumer
 from ._outbox import RedisOutbox, received_ids
 from ._settings import RedisSettings
+from ._urls import safe_url
 from ._wire import spec_of
 
 __all__ = [
@@ -98,16 +99,42 @@ class RedisTransport:
         if server is not None:
             readers.append(server)
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            logger.info(
+                "worker %s: %s: stops reading, finishes and acknowledges the work in flight",
+                group,
+                sig.name,
+            )
+            for reader in readers:
+                reader.stop()
+
         if signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: [r.stop() for r in readers])
-        logger.info("worker %s: %s", group, ", ".join(map(repr, readers)))
+                loop.add_signal_handler(sig, on_signal, sig)
+        logger.info("%s", self.describe(group, start_id, server))
         try:
             await asyncio.gather(*(r.run(start_id) for r in readers))
         finally:
             if signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+        logger.info("worker %s stopped", group)
+
+    def describe(self, group: str, start_id: str, server: CommandServer | None) -> str:
+        """What a worker serves: its group and event stream, and the remote command types."""
+        config = self.config
+        start = "from its oldest entry" if start_id == "0" else "from new entries"
+        line = (
+            f"worker {group}: consuming events of stream {config.event_stream!r} as group "
+            f"{group!r} (a new group reads {start}) on Redis at {safe_url(config.url)}; "
+        )
+        if server is None:
+            line += "serving no remote commands (this process handles none of the remote types)"
+        else:
+            names = [stream.removeprefix(config.command_stream("")) for stream in server.streams]
+            line += f"serving remote commands {', '.join(names)} as group {config.command_group!r}"
+        return line + "; SIGTERM or Ctrl-C stops it"
 
     def close(self) -> None:
         """Detach from the bus, remove the forwarders and close connections (idempotent)."""

@@ -14,12 +14,12 @@ import redis
 from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins.status import PluginStatus
 
-from ._config import TRANSPORT_ENV, URL_ENV, RedisConfig, safe_url
+from ._config import TRANSPORT_ENV, URL_ENV, RedisConfig
 from ._settings import RedisSettings, env_settings
-from ._transport import RedisTransport, disable, install, installed_settings, start, transport_of
+from ._transport import disable, install, installed_settings, start, transport_of
+from ._urls import safe_url
 
 __all__ = [
-    "describe_worker",
     "plugin_status",
     "register_cli",
     "selected",
@@ -108,14 +108,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         disable(message_bus)
         return _fail(problem)
     register_handlers(message_bus)
-    start_id = "0" if args.from_start else "$"
-    logger.info("%s", describe_worker(transport, args.group, start_id))
-    asyncio.run(transport.run_worker(args.group, start_id))
-    logger.info(
-        "worker %s stopped (SIGTERM or Ctrl-C): reading ended, and the work in flight "
-        "was finished and acknowledged",
-        args.group,
-    )
+    asyncio.run(transport.run_worker(args.group, "0" if args.from_start else "$"))
     return 0
 
 
@@ -151,20 +144,3 @@ def unreachable(config: RedisConfig) -> str | None:
 
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".rstrip(". ")
-
-
-def describe_worker(transport: RedisTransport, group: str, start_id: str) -> str:
-    """What a worker serves: its group and event stream, and the remote command types."""
-    config = transport.config
-    start = "from its oldest entry" if start_id == "0" else "from new entries"
-    line = (
-        f"worker {group}: consuming events of stream {config.event_stream!r} as group "
-        f"{group!r} (a new group reads {start}) on Redis at {safe_url(config.url)}; "
-    )
-    server = transport.command_server()
-    if server is None:
-        line += "serving no remote commands (this process handles none of the remote types)"
-    else:
-        names = [stream.removeprefix(config.command_stream("")) for stream in server.streams]
-        line += f"serving remote commands {', '.join(names)} as group {config.command_group!r}"
-    return line + "; SIGTERM or Ctrl-C stops it"

@@ -106,7 +106,8 @@ async def test_a_remote_command_over_a_partition_fails_instead_of_hanging(
     redis_server, proxy, prefix, serving
 ):
     server, p = partitioned(redis_server, proxy)
-    settings = {"prefix": prefix, "command_timeout": 3.0, "socket_timeout": 1.0, "retries": 0}
+    # retries as by default: each would wait out a socket timeout of its own
+    settings = {"prefix": prefix, "command_timeout": 3.0, "socket_timeout": 1.0, "retries": 3}
     caller_bus, worker_bus = MessageBus.isolated(), MessageBus.isolated()
     worker_bus.register_command(Nap, nap)
     caller = llmgine_redis.install(caller_bus, url=p.url(), **settings)
@@ -116,9 +117,10 @@ async def test_a_remote_command_over_a_partition_fails_instead_of_hanging(
         p.partition()
         started = time.monotonic()
         with pytest.raises((TransportError, RemoteCommandTimeout)):
-            # The safety net is far above command_timeout + socket_timeout (4 s).
-            await asyncio.wait_for(caller_bus.dispatch_async(Nap(2)), 30)
-        assert time.monotonic() - started < 30
+            await asyncio.wait_for(caller_bus.dispatch_async(Nap(2)), 30)  # (safety net)
+        # The call's deadline is command_timeout + socket_timeout (4 s), whatever the
+        # retries; the slack is for a loaded machine.
+        assert time.monotonic() - started < 8
     await caller.aclose()
     await worker.aclose()
 
@@ -253,8 +255,9 @@ def test_a_caller_waits_for_a_busy_pool_then_hears_which_setting_to_raise(config
     pool = transport.outbox._sync_client().connection_pool
     held = pool.get_connection()  # as a thread in the middle of a write would
     try:
-        with pytest.raises(TransportError, match=r"all 1 connections .* max_connections"):
+        with pytest.raises(TransportError, match=r"all 1 connections .* max_connections") as info:
             bus.emit(deleted(1))
+        assert "Check that Redis is running" not in str(info.value)  # Redis is fine
     finally:
         pool.release(held)
     bus.emit(deleted(2))  # free again: it is used

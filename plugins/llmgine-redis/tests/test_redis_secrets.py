@@ -12,7 +12,7 @@ from faultkit import free_port
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.events import ResourceDeletedEvent
 from llmgine_redis import RedisConfig
-from llmgine_redis._config import safe_url
+from llmgine_redis._urls import safe_url
 
 #: every secret below contains this, so one check covers each form
 SECRET = "s3cret"

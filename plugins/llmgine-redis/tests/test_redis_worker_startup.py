@@ -111,4 +111,6 @@ def test_the_start_line_says_what_the_worker_serves_and_a_signal_logs_a_stop_lin
         f"(a new group reads from new entries) on Redis at {redis_url}; serving remote "
         "commands llmgine.CreateResourceCommand as group 'llmgine-workers'"
     ) in text
-    assert "worker svc stopped (SIGTERM or Ctrl-C)" in text
+    assert "<EventConsumer" not in text  # what it serves, not a repr
+    assert "worker svc: SIGINT: stops reading, finishes and acknowledges" in text
+    assert text.index("SIGINT: stops reading") < text.index("worker svc stopped")
