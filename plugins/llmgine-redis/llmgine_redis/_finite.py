@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from math import isfinite
 from types import NoneType, UnionType
@@ -29,9 +29,9 @@ __all__ = ["ATOMS", "DEEP", "SCALAR", "float_kinds", "nonfinite_path"]
 SCALAR = "scalar"
 #: the value may hold floats inside it, at any depth (walk it)
 DEEP = "deep"
-_NONE = ""  # no float can be in it
 
-_FLOATLESS = (str, bytes, bool, int, NoneType, datetime, date, time, timedelta, UUID)
+#: annotations of values tested themselves, not walked
+_SCALARS = (float, str, bytes, bool, int, NoneType, datetime, date, time, timedelta, UUID)
 _SEQUENCES = (list, tuple, set, frozenset)
 #: values a walk skips at once (exact classes: the common case in one set lookup)
 ATOMS = frozenset({str, int, bool, NoneType})
@@ -40,39 +40,36 @@ _MAX_DEPTH = 255
 
 
 def float_kinds(cls: type, names: typing.Iterable[str]) -> dict[str, str]:
-    """``{field name: SCALAR or DEEP}`` for the fields of ``cls`` among ``names`` that may
-    hold a float, judged by their annotations (none, or an unresolvable one: DEEP)."""
+    """``{field name: SCALAR or DEEP}`` for the fields of ``cls`` among ``names``, judged by
+    their annotations (none, or an unresolvable one: DEEP)."""
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable annotations (e.g. a local class): walk every field
         hints = {}
-    kinds = {name: _kind(hints.get(name, Any)) for name in names}
-    return {name: kind for name, kind in kinds.items() if kind}
+    return {name: _kind(hints.get(name, Any)) for name in names}
 
 
 def _kind(hint: Any) -> str:
-    """Whether a value annotated ``hint`` may be a float (SCALAR) or hold one (DEEP)."""
+    """Whether a value annotated ``hint`` is tested itself (SCALAR) or walked (DEEP).
+
+    Annotations are not enforced: a field annotated ``int`` or ``list[int]`` may hold
+    a float, and one that orjson wrote as ``null`` would pass a consumer's check of an
+    optional field or of a list's type unseen. So every field is looked at: a value
+    annotated as a container (or not at all) is walked, any other tested itself (one
+    class test when it is no float).
+    """
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is typing.Annotated:
         return _kind(args[0])
-    if origin is Literal:
-        return SCALAR if any(isinstance(a, float) for a in args) else _NONE
     if origin in (typing.Union, UnionType):
-        kinds = {_kind(a) for a in args}
-        return DEEP if DEEP in kinds else SCALAR if SCALAR in kinds else _NONE
+        return DEEP if DEEP in {_kind(a) for a in args} else SCALAR
+    if origin is Literal:
+        return SCALAR
     if origin is not None:  # list[X], dict[K, V], Mapping[K, V], tuple[X, ...], ...
-        if not isinstance(origin, type) or not issubclass(origin, Collection):
-            return DEEP
-        items = args[1:] if issubclass(origin, Mapping) else args
-        return DEEP if not items or any(_kind(a) for a in items if a is not ...) else _NONE
-    if isinstance(hint, type):
-        if issubclass(hint, float):
-            return SCALAR
-        if issubclass(hint, enum.Enum):  # a float-valued member is a float
-            return SCALAR
-        if issubclass(hint, _FLOATLESS):
-            return _NONE
+        return DEEP
+    if isinstance(hint, type) and (issubclass(hint, _SCALARS) or issubclass(hint, enum.Enum)):
+        return SCALAR
     return DEEP  # Any, object, a bare list or dict, a class orjson may serialize
 
 

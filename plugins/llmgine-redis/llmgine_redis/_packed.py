@@ -19,10 +19,14 @@ What the caller sees after the retries tells whether Redis may have the batch:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 __all__ = ["Attempts", "Batch", "MaybeSent", "xadd_batch"]
 
@@ -52,8 +56,9 @@ class Batch:
         def exchange() -> None:
             # Connecting (and a health check) sends nothing of the batch: an error
             # there leaves it unsent, unless an earlier attempt had sent it.
-            conn.connect()
-            conn.check_health()
+            with _tried_once(conn, _ONCE):
+                conn.connect()
+                conn.check_health()
             outcome.sending()
             try:
                 conn.send_packed_command(payload, check_health=False)
@@ -82,8 +87,9 @@ class Batch:
         outcome = Attempts(count)
 
         async def exchange() -> None:
-            await conn.connect()
-            await conn.check_health()
+            with _tried_once(conn, _ONCE_ASYNC):
+                await conn.connect()
+                await conn.check_health()
             outcome.sending()
             try:
                 await conn.send_packed_command(payload, check_health=False)
@@ -161,3 +167,24 @@ def xadd_batch(stream: str, trim: Mapping[str, Any]) -> Batch:
 def _bulk(arg: str | bytes | int) -> bytes:
     data = arg if isinstance(arg, bytes) else str(arg).encode()
     return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+#: one try, no backoff: what a connection's connect() and check_health() get inside a batch
+_ONCE = Retry(NoBackoff(), 0)
+_ONCE_ASYNC = AsyncRetry(NoBackoff(), 0)
+
+
+@contextlib.contextmanager
+def _tried_once(conn: Any, once: Any) -> Iterator[None]:
+    """Let ``conn`` connect and check its health with one try each.
+
+    redis-py retries both with the connection's own policy, the one the batch's
+    attempts already follow: nested, a dead connection would cost retries x retries
+    socket timeouts instead of retries. (The connection is this batch's alone until
+    it is released to the pool.)
+    """
+    policy, conn.retry = conn.retry, once
+    try:
+        yield
+    finally:
+        conn.retry = policy

@@ -55,7 +55,18 @@ class Reading(Event):
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class Counted(Event):
+    """Annotations that say no float, which nothing enforces."""
+
+    count: int | None = None
+    counts: list[int] = dataclasses.field(default_factory=list)
+    pair: tuple[int, ...] = ()
+    label: str | None = None
+
+
 WIRE_NAMES = {
+    Counted: "test.faults.Counted",
     PlaceOrder: "test.faults.PlaceOrder",
     Measure: "test.faults.Measure",
     Reading: "test.faults.Reading",
@@ -426,6 +437,25 @@ async def test_nan_and_infinity_are_refused_naming_the_field(config, raw):
         with pytest.raises(WireError, match=where):
             await bus.emit_async(event)
     bus.emit(Reading("s", 1.5, previous=None, extra={"ok": [2.5, None, "x"]}))
+    assert raw.xlen(transport.config.event_stream) == 1
+
+
+def test_a_float_where_the_annotation_says_none_is_checked_too(config, raw):
+    # orjson would write null, which a consumer takes for None (count, label) or a
+    # list item: the value would arrive changed, with no dead letter.
+    bus = MessageBus.isolated()
+    transport = llmgine_redis.install(bus, **attrs.asdict(config()))
+    nan, inf = float("nan"), float("inf")
+    cases = [
+        (Counted(count=inf), r"field count is inf"),  # type: ignore[arg-type]
+        (Counted(counts=[1, nan]), r"field counts\[1\] is nan"),  # type: ignore[list-item]
+        (Counted(pair=(1, inf)), r"field pair\[1\] is inf"),
+        (Counted(label=nan), r"field label is nan"),  # type: ignore[arg-type]
+    ]
+    for event, where in cases:
+        with pytest.raises(WireError, match=where):
+            bus.emit(event)
+    bus.emit(Counted(count=3, counts=[1, 2], pair=(1, 2), label="ok"))
     assert raw.xlen(transport.config.event_stream) == 1
 
 
