@@ -16,6 +16,7 @@ from ._settings import RedisSettings
 from ._transport import RedisTransport, disable, enable, install, transport_of
 from ._wire import FORMAT_VERSION, register_type, registered
 from .errors import (
+    PoolExhausted,
     RemoteCommandError,
     RemoteCommandTimeout,
     TransportError,
@@ -26,6 +27,7 @@ from .errors import (
 __all__ = [
     "FORMAT_VERSION",
     "EventConsumer",
+    "PoolExhausted",
     "RedisConfig",
     "RedisOutbox",
     "RedisSettings",

@@ -21,21 +21,15 @@ from urllib.parse import urlsplit
 import redis
 import redis.asyncio
 
-__all__ = ["HEALTH_CHECK_SECONDS", "LoopClients", "PoolExhausted", "make_async", "make_sync"]
+from .errors import PoolExhausted
+
+__all__ = ["HEALTH_CHECK_SECONDS", "LoopClients", "make_async", "make_sync"]
 
 #: a connection idle this long is PINGed before it is used again
 HEALTH_CHECK_SECONDS = 30
 
 #: what redis-py's blocking pools raise when no connection came free in time
 _NONE_FREE = "No connection available."
-
-
-class PoolExhausted(redis.ConnectionError):
-    """Every connection of a pool stayed busy as long as a caller may wait for one.
-
-    A ``redis.ConnectionError``: readers back off and try again, publishers and
-    forwarders report it as a :class:`~llmgine_redis.TransportError`.
-    """
 
 
 def _exhausted(pool: Any) -> PoolExhausted:

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ._clients import PoolExhausted
 from ._packed import MaybeSent
 from ._urls import safe_url
-from .errors import TransportError, TransportOutcomeUnknown
+from .errors import PoolExhausted, TransportError, TransportOutcomeUnknown
 
 if TYPE_CHECKING:
     from ._config import RedisConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis
 from llmgine.messages.errors import MessageBusException
 
 if TYPE_CHECKING:
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from llmgine.messages.events import Event
 
 __all__ = [
+    "PoolExhausted",
     "RemoteCommandError",
     "RemoteCommandTimeout",
     "TransportError",
@@ -106,4 +108,13 @@ class RemoteCommandTimeout(_OSErrorPickle, MessageBusException, TimeoutError):
     It may have run (its reply not stored in time), be running, or still run: it
     stays queued until a worker takes it. Dispatching it again may run it twice
     (handlers with side effects dedupe by ``command.command_id``).
+    """
+
+
+class PoolExhausted(MessageBusException, redis.ConnectionError):
+    """Every connection of a pool stayed busy as long as a caller may wait for one.
+
+    A ``redis.ConnectionError``: readers back off and try again, publishers and
+    forwarders report it as a :class:`~llmgine_redis.TransportError` (whose
+    ``__cause__`` it is). The message names the ``max_connections`` setting.
     """
