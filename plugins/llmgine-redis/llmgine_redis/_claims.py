@@ -135,6 +135,7 @@ class Holdings:
         self.in_flight: set[tuple[str, bytes]] = set()
         self.every = max(claim_idle_ms / 4000, 0.001)
         self.due = 0.0
+        self.stopped = False  # (see keeper)
 
     def ids(self, waiting: Mapping[str, list[bytes]]) -> dict[str, list[bytes]]:
         """Every id held, by stream: ``batch``, ``in_flight`` and ``waiting`` (for their ack)."""
@@ -157,10 +158,18 @@ class Holdings:
 
     async def keeper(self, keep_held: Callable[[], Awaitable[int]]) -> None:
         """Task: call ``keep_held`` when due, also while the reader's handler does not poll."""
-        while True:
+        # Ends on ``stopped``, not only on cancellation: on Python 3.11 a cancellation
+        # that arrives as redis-py's asyncio.wait_for (around each command, with a socket
+        # timeout) finishes is lost, and the drain waiting for this task would hang.
+        self.stopped = False
+        while not self.stopped:
             await asyncio.sleep(self.every)
-            if time.monotonic() >= self.due:
+            if time.monotonic() >= self.due and not self.stopped:
                 await keep_held()
+
+    def stop(self) -> None:
+        """End the :meth:`keeper` task at its next step (cancel it too)."""
+        self.stopped = True
 
     async def reclaim_page(
         self,

@@ -63,8 +63,7 @@ class GroupReader:
         self._forgetting = config.consumer_idle_ms is not None
         self._due = 0.0  # when poll() next reclaims or forgets
         self._keeper: asyncio.Task[None] | None = None
-        #: departed consumers this reader removed from the group
-        self.consumers_removed = 0
+        self.consumers_removed = 0  # departed consumers this reader removed from the group
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group!r} consumer={self.consumer!r}>"
@@ -171,6 +170,7 @@ class GroupReader:
             self._writes.abandon(repr(self), exc, self.config.claim_idle_ms)
         finally:
             if self._keeper is not None:
+                self._held.stop()
                 self._keeper.cancel()
                 await asyncio.gather(self._keeper, return_exceptions=True)
                 self._keeper = None

@@ -8,6 +8,7 @@ Every fault that stops, fills or restarts Redis runs against a throwaway ``redis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -29,6 +30,7 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import ResourceDeletedEvent
 from llmgine_redis import EventConsumer, RedisConfig
+from llmgine_redis._claims import Holdings
 from llmgine_redis._commands import CommandServer
 
 pytestmark = pytest.mark.redis
@@ -478,3 +480,22 @@ async def test_a_reader_started_against_an_unreachable_url_fails_at_once_naming_
     assert "creating the consumer group failed: Redis at redis://:***@127.0.0.1:" in message
     assert "s3cret" not in message
     assert "check that Redis is running" in message
+
+
+async def test_the_keeper_task_ends_on_drain_even_when_its_cancellation_is_lost():
+    # On Python 3.11 redis-py's asyncio.wait_for (around each command once sockets have a
+    # timeout) can swallow a cancellation; a keeper that ended only on cancellation then
+    # kept the reader's drain, and a stopping worker, waiting for ever.
+    held = Holdings("g", "c", claim_idle_ms=200, page=10)  # keeps every 50 ms
+
+    async def keep_held() -> int:
+        with contextlib.suppress(asyncio.CancelledError):  # lost, as that wait_for may
+            await asyncio.sleep(0.5)
+        return 0
+
+    keeper = asyncio.ensure_future(held.keeper(keep_held))
+    await asyncio.sleep(0.2)  # inside keep_held now
+    held.stop()
+    keeper.cancel()
+    done, _ = await asyncio.wait({keeper}, timeout=3)
+    assert done, "the keeper went on after stop()"
