@@ -25,7 +25,7 @@ from llmgine.plugins import BusState
 from ._clients import LoopClients
 from ._config import RedisConfig
 from ._outage import outage
-from ._packed import Batch
+from ._packed import xadd_batch
 from ._wire import Spec, encode, spec_of
 from .errors import TransportError
 
@@ -205,14 +205,6 @@ class RedisOutbox:
             out.append(encode(event, spec, trace, max_bytes=limit))
         return out
 
-    def _xadds(self) -> Batch:
-        trim = self.config.trim()
-        if "minid" in trim:
-            return Batch("XADD", self.stream, "MINID", "~", trim["minid"], "*", "m")
-        if trim["maxlen"] is not None:
-            return Batch("XADD", self.stream, "MAXLEN", "~", trim["maxlen"], "*", "m")
-        return Batch("XADD", self.stream, "*", "m")
-
     def send(self, events: Sequence[Event]) -> None:
         """XADD the events (that go to Redis) in one write; raise if Redis fails."""
         entries = self._encode(events)
@@ -220,15 +212,9 @@ class RedisOutbox:
             return
         client = self._sync if self._sync is not None else self._sync_client()
         try:
-            self._xadds().send(client, entries)
+            xadd_batch(self.stream, self.config.trim()).send(client, entries)
         except redis.RedisError as exc:
-            raise outage(
-                f"could not publish {len(entries)} event(s)",
-                self.config,
-                self.stream,
-                exc,
-                events=events,
-            ) from exc
+            raise self._failed(len(entries), events, exc) from exc
 
     async def send_async(self, events: Sequence[Event]) -> None:
         """Like :meth:`send`, with the asyncio client."""
@@ -237,15 +223,15 @@ class RedisOutbox:
             return
         client = self._async.get()
         try:
-            await self._xadds().send_async(client, entries)
+            await xadd_batch(self.stream, self.config.trim()).send_async(client, entries)
         except redis.RedisError as exc:
-            raise outage(
-                f"could not publish {len(entries)} event(s)",
-                self.config,
-                self.stream,
-                exc,
-                events=events,
-            ) from exc
+            raise self._failed(len(entries), events, exc) from exc
+
+    def _failed(self, sent: int, events: Sequence[Event], exc: redis.RedisError) -> TransportError:
+        """The error of a publish of ``events`` (``sent`` of them to Redis) that ``exc`` failed."""
+        return outage(
+            f"could not publish {sent} event(s)", self.config, self.stream, exc, events=events
+        )
 
     def _sync_client(self) -> redis.Redis:
         with self._sync_lock:  # threads share one pool (another one would leak)

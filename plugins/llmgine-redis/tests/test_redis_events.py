@@ -16,6 +16,7 @@ from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 from llmgine_redis import EventConsumer, RedisConfig, TransportError
+from llmgine_redis._packed import xadd_batch
 
 pytestmark = pytest.mark.redis
 
@@ -334,7 +335,7 @@ async def test_patterns_choose_what_goes_out_and_min_age_trims_by_id(config, raw
     assert b"XADD\r\n$%d\r\n%s\r\n$5\r\nMINID\r\n$1\r\n~\r\n" % (
         len(cfg.event_stream),
         cfg.event_stream.encode(),
-    ) in transport.outbox._xadds().pack([b"{}"])
+    ) in xadd_batch(transport.outbox.stream, transport.config.trim()).pack([b"{}"])
 
 
 async def test_an_entry_that_keeps_killing_consumers_is_dead_lettered(config, pump, raw):
