@@ -1,1 +1,7 @@
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+
+#: The distribution this core is installed as (``pip install llmgine-messages``); the import
+#: package stays ``llmgine``. PyPI's ``llmgine`` is upstream LLMgine's unrelated framework.
+DISTRIBUTION = "llmgine-messages"
+#: The name plugins written for 0.2 and earlier require; honoured, with a warning, until 1.0.
+LEGACY_DISTRIBUTION = "llmgine"

@@ -127,8 +127,8 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     for path in written:
         print(f"created {path}")
     # The plugin author's guide in the README, steps 2 to 4 (tests/test_scaffold.py checks
-    # they match). The core must be named in the same pip command: PyPI's "llmgine" is an
-    # unrelated project, which a plugin's "llmgine>=0.2,<0.3" requirement cannot use.
+    # they match). The core is named in the same pip command: until llmgine-messages is
+    # published, pip can find it only there.
     print(
         f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
         f"  cd {root}\n"
@@ -136,9 +136,8 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
         '  .venv/bin/python -m pip install "$LLMGINE" ".[test]"\n'
         "  .venv/bin/python -m pytest -q\n"
         "  .venv/bin/llmgine plugins\n"
-        "where LLMGINE is the llmgine checkout (or wheel) to install the core from, in the same\n"
-        'pip command as the plugin: PyPI\'s "llmgine" is an unrelated project. See the plugin\n'
-        "author's guide in llmgine's README."
+        "where LLMGINE is the llmgine checkout (or llmgine-messages wheel) to install the core\n"
+        "from, in the same pip command as the plugin. See the plugin author's guide."
     )
     return 0
 

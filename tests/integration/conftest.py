@@ -28,7 +28,7 @@ def write_plugin(
     code: str,
     *,
     version: str = "0.0.1",
-    requires: str = "llmgine>=0.1",
+    requires: str = "llmgine-messages>=0.1",
     entry_point: str | None = None,
 ) -> Path:
     """Write a one-module plugin distribution named ``dist`` and return its directory."""

@@ -123,6 +123,12 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
     pip_install(python, ROOT, *sources)
     old = write_plugin(base, "llmgine-old", GOOD.replace("Ping", "OldPing"), requires="llmgine<0.1")
     pip_install(python, "--no-deps", old)  # pip itself would refuse the conflict
+    # Written for 0.2 and earlier: requires the core by its old name, which on PyPI is the
+    # unrelated upstream project (so --no-deps, as the docs tell its users).
+    legacy = write_plugin(
+        base, "llmgine-legacy", GOOD.replace("Ping", "LegacyPing"), requires="llmgine>=0.1"
+    )
+    pip_install(python, "--no-deps", legacy)
     # The same distribution a second time, on another sys.path entry.
     pip_install(python, "--no-deps", "--target", base / "again", sources[0])
     return PluginEnv(base, python)
@@ -179,7 +185,7 @@ def test_lenient_argument(plugin_env: PluginEnv) -> None:
 
 def test_disable_blocks_plugins_before_import(plugin_env: PluginEnv) -> None:
     # by entry-point name and by distribution name, compared after PEP 503 normalization
-    disabled = "broken,LLMGINE_DUP,typo,llmgine.old,aaa-widgets,zzz_hookspecs"
+    disabled = "broken,LLMGINE_DUP,typo,llmgine.old,aaa-widgets,zzz_hookspecs,legacy"
     out = plugin_env.run_json(LOADED, {"LLMGINE_DISABLE_PLUGINS": disabled})
     assert out == ["good"]
 
@@ -192,7 +198,7 @@ def test_cli_lists_excluded_plugins_as_disabled_without_importing_them(
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     # every installed plugin, in load order
-    names = ["aaa-widgets", "broken", "dup", "good", "old", "typo", "zzz-hookspecs"]
+    names = ["aaa-widgets", "broken", "dup", "good", "legacy", "old", "typo", "zzz-hookspecs"]
     assert [row["name"] for row in rows] == names
     by_name = {row["name"]: row for row in rows}
     assert by_name["good"]["state"] == "active"
@@ -227,13 +233,22 @@ def test_incompatible_core_requirement_names_both_versions(plugin_env: PluginEnv
     done = plugin_env.run(LOADED, {"LLMGINE_LOAD_PLUGINS": "old"})
     assert done.returncode == 1
     assert "IncompatiblePluginError: plugin 'old'" in done.stderr
-    assert "requires llmgine<0.1 but the installed core is llmgine 0.2.0" in done.stderr
+    assert "requires llmgine<0.1 but the installed core is llmgine-messages 0.3.0" in done.stderr
     lenient = plugin_env.run(
         LOADED, {"LLMGINE_LOAD_PLUGINS": "old,good", "LLMGINE_PLUGINS_LENIENT": "1"}
     )
     assert lenient.returncode == 0
     assert json.loads(lenient.stdout) == ["good", "old"]  # listed, with its error
     assert "requires llmgine<0.1" in lenient.stderr
+
+
+def test_a_requirement_on_the_old_name_loads_with_a_future_warning(plugin_env: PluginEnv) -> None:
+    done = plugin_env.run(LOADED, {"LLMGINE_LOAD_PLUGINS": "legacy"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["legacy"]
+    assert "FutureWarning: plugin 'legacy'" in done.stderr
+    assert "requires llmgine>=0.1, the core's old distribution name" in done.stderr
+    assert "should require llmgine-messages>=0.1 instead" in done.stderr
 
 
 def test_unknown_hook_names_plugin_and_hook(plugin_env: PluginEnv) -> None:
@@ -298,4 +313,4 @@ def test_core_in_the_venv_is_ours_and_typed(plugin_env: PluginEnv) -> None:
         "import json, llmgine, pathlib; print(json.dumps([llmgine.__version__, "
         "(pathlib.Path(llmgine.__file__).parent / 'py.typed').exists()]))"
     )
-    assert out == ["0.2.0", True]
+    assert out == ["0.3.0", True]

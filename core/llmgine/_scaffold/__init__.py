@@ -17,7 +17,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
-from .._version import __version__
+from .._version import DISTRIBUTION, __version__
 
 __all__ = ["ScaffoldError", "core_requirement", "plugin_names", "render_plugin"]
 
@@ -50,9 +50,9 @@ def plugin_names(name: str) -> dict[str, str]:
 
 def core_requirement(version: str = __version__) -> str:
     """The generated plugin's requirement on the core: this minor version's series
-    (``llmgine>=0.2,<0.3`` for 0.2.x), as the hook compatibility policy promises."""
+    (``llmgine-messages>=0.3,<0.4`` for 0.3.x), as the hook compatibility policy promises."""
     major, minor = (int(part) for part in version.split(".")[:2])
-    return f"llmgine>={major}.{minor},<{major}.{minor + 1}"
+    return f"{DISTRIBUTION}>={major}.{minor},<{major}.{minor + 1}"
 
 
 def _files(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:

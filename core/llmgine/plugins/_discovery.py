@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import TYPE_CHECKING
 
-from .._version import __version__
+from .._version import DISTRIBUTION, LEGACY_DISTRIBUTION, __version__
 from .errors import IncompatiblePluginError, PluginLoadError
 
 if TYPE_CHECKING:
@@ -146,8 +147,12 @@ def excluded() -> list[tuple[Candidate, str]]:
 
 
 def check_compatible(candidate: Candidate, core_version: str = __version__) -> None:
-    """Raise :class:`IncompatiblePluginError` if the plugin's ``llmgine`` requirement excludes
-    the running core."""
+    """Raise :class:`IncompatiblePluginError` if the plugin's requirement on the core
+    (``llmgine-messages``, or the old name ``llmgine``) excludes the running core.
+
+    A requirement on the old name is honoured until 1.0, with a :class:`FutureWarning`
+    asking the plugin to require ``llmgine-messages``.
+    """
     if candidate.distribution is None:
         return
     from packaging.requirements import InvalidRequirement, Requirement
@@ -158,10 +163,20 @@ def check_compatible(candidate: Candidate, core_version: str = __version__) -> N
             req = Requirement(line)
         except InvalidRequirement:
             continue
-        if normalize(req.name) != "llmgine":
+        name = normalize(req.name)
+        if name not in (DISTRIBUTION, LEGACY_DISTRIBUTION):
             continue
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue
+        if name == LEGACY_DISTRIBUTION:
+            warnings.warn(
+                f"{candidate.describe()} requires {req}, the core's old distribution name; "
+                f"it is loaded, but it should require {DISTRIBUTION}{req.specifier} instead "
+                f"(PyPI's {LEGACY_DISTRIBUTION!r} is an unrelated project, which pip would "
+                "install over this core). The old name is honoured until llmgine 1.0.",
+                FutureWarning,
+                stacklevel=2,
+            )
         try:
             ok = req.specifier.contains(Version(core_version), prereleases=True)
         except InvalidVersion:
@@ -169,8 +184,8 @@ def check_compatible(candidate: Candidate, core_version: str = __version__) -> N
         if not ok:
             raise IncompatiblePluginError(
                 f"{candidate.describe()} requires {req} but the installed core is "
-                f"llmgine {core_version}; upgrade one of them, or block the plugin with "
-                f"{DISABLE_ENV}={candidate.name}",
+                f"{DISTRIBUTION} {core_version}; upgrade one of them, or block the plugin "
+                f"with {DISABLE_ENV}={candidate.name}",
                 plugin=candidate.name,
                 distribution=candidate.dist_name,
             )
