@@ -79,7 +79,7 @@ def _record_line(name: str, data: bytes) -> str:
 #: the bench plugins' core requirement: this core's minor series, as real plugins pin it
 _CORE_VERSION = (ROOT / "core" / "llmgine" / "_version.py").read_text().split('"')[1]
 _major, _minor = (int(part) for part in _CORE_VERSION.split(".")[:2])
-_REQUIRES = f"llmgine<{_major}.{_minor + 1},>={_major}.{_minor}"
+_REQUIRES = f"llmgine-messages<{_major}.{_minor + 1},>={_major}.{_minor}"
 
 
 def _write_wheel(i: int, directory: Path) -> Path:

@@ -22,7 +22,7 @@ build-backend = "hatchling.build"
 [project]
 name = "acme-billing"
 version = "0.0.1"
-dependencies = ["llmgine"]
+dependencies = ["llmgine-messages"]
 
 [project.entry-points."llmgine.plugins"]
 billing = "acme_billing.plugin"
