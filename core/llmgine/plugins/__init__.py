@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from ..messages._lazy import lazy_names
 from ..messages._typing import Register, Subscribe
-from ._discovery import DISABLE_ENV, ENTRY_POINT_GROUP, LENIENT_ENV, LOAD_ENV, normalize
+from ._discovery import (
+    DISABLE_ENV,
+    ENTRY_POINT_GROUP,
+    LENIENT_ENV,
+    LOAD_ENV,
+    UnknownPluginNameWarning,
+    normalize,
+)
 from ._manager import (
     get_message_catalog,
     get_plugin_host,
@@ -45,6 +52,7 @@ __all__ = [
     "Register",
     "RegisterMessage",
     "Subscribe",
+    "UnknownPluginNameWarning",
     "WireNameClash",
     "default_wire_name",
     "env_flag",
