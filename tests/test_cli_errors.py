@@ -3,6 +3,7 @@ Ctrl-C is status 130; neither prints a traceback."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,18 @@ def test_the_console_script_exits_with_the_status(tmp_path: Path) -> None:
         [sys.executable, str(script), "stop"], capture_output=True, text=True, env=env
     )
     assert (stop.returncode, stop.stdout, stop.stderr) == (130, "", "")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `llmgine plugins | head -1`: head exits, and the next write fails with EPIPE.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with capsys.disabled(), open(write_end, "w", buffering=1) as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", closed_pipe)
+        assert cli.main(["plugins"]) == 1
+        monkeypatch.undo()
+        # stdout's file descriptor now goes to devnull: a final flush cannot fail
+        closed_pipe.write("x" * 100_000)
+        closed_pipe.flush()

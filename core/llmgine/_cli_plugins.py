@@ -10,7 +10,7 @@ from typing import Any
 
 from .messages.bus import MessageBus
 from .plugins import DISABLE_ENV, LOAD_ENV, PluginHost, PluginLoadError, get_plugin_host, normalize
-from .plugins._discovery import excluded, unknown_names
+from .plugins._discovery import scan, unknown_names
 
 __all__ = ["add_parser", "plugin_rows"]
 
@@ -92,13 +92,15 @@ def plugin_rows(host: PluginHost, cli_errors: dict[str, str]) -> list[dict[str, 
         rows.append(row)
     # Plugins the environment excludes, from their metadata only: listed so that users
     # can see the variable took effect, and not imported.
-    for candidate, by in excluded():
-        row = _row(candidate.name, candidate.dist_name, candidate.dist_version, None)
-        row.update(module=candidate.entry_point.value, state="disabled", disabled_by=by)
-        rows.append(row)
+    found = scan()
+    for candidate, by in found:
+        if by is not None:
+            row = _row(candidate.name, candidate.dist_name, candidate.dist_version, None)
+            row.update(module=candidate.entry_point.value, state="disabled", disabled_by=by)
+            rows.append(row)
     # Load order (loaded plugins are in it already; the sort is stable).
     rows.sort(key=lambda row: (normalize(row["distribution"] or ""), row["name"]))
-    for unknown in unknown_names():
+    for unknown in unknown_names(found):
         row = _row(unknown.name, None, None, None)
         row.update(state="unknown", error=unknown.message, unknown_in=unknown.variable)
         row["suggestion"] = unknown.suggestion

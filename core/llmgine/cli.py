@@ -9,6 +9,7 @@ printed at terminals and make the generated CLI reference.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -126,9 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     A :class:`~llmgine.messages.errors.MessageBusException` (every plugin's expected
     failures derive from it) or a :class:`~llmgine.plugins.PluginLoadError` (a plugin
     that does not load, e.g. when a subcommand registers handlers) raised by a
-    subcommand prints one line,
-    ``llmgine <subcommand>: <message>``, on stderr and gives status 1; Ctrl-C gives
-    status 130, without a traceback either.
+    subcommand prints one line, ``llmgine <subcommand>: <message>``, on stderr and
+    gives status 1; Ctrl-C gives status 130, and a closed stdout (``| head``) status 1,
+    without a traceback either. Other exceptions are bugs, and keep their traceback.
     """
     # This process is not the one LLMGINE_TRACE is meant for: `llmgine trace` passes it
     # to the program it runs, which is where the tracer must be installed.
@@ -151,6 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`llmgine plugins | head -1`): stop quietly. stdout now
+        # points at devnull, or Python would report the failed flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
 
 
 if __name__ == "__main__":
