@@ -23,6 +23,7 @@ from llmgine.messages.errors import (
 )
 from llmgine.messages.events import ResourceDeletedEvent
 from llmgine.middleware import HandlerTimeoutError
+from llmgine.plugins import UnknownPluginNameWarning
 from llmgine.plugins.errors import IncompatiblePluginError, PluginLoadError, WireNameClash
 
 
@@ -55,6 +56,7 @@ ERRORS: list[BaseException] = [
     HandlerTimeoutError("slow"),
     WireNameClash("wire name 'a' is claimed twice"),
     ScaffoldError("bad name"),
+    UnknownPluginNameWarning("LLMGINE_LOAD_PLUGINS names 'resourcs', which is not ..."),
 ]
 
 

@@ -1,117 +1,41 @@
-"""The ``llmgine`` command: ``llmgine plugins`` lists what is installed and what it provides.
+"""The llmgine command line: the core's subcommands, the plugins' ones, and main().
 
-Plugins add subcommands through the ``register_cli`` hook.
+The core's subcommands are ``plugins`` (see :mod:`llmgine._cli_plugins`),
+``new-plugin`` and ``trace`` (:mod:`llmgine._cli_trace`); installed plugins add
+theirs through the ``register_cli`` hook. The help texts are plain text: they are
+printed at terminals and make the generated CLI reference.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from . import __version__
-from .messages.bus import MessageBus
-from .plugins import DISABLE_ENV, PluginHost, PluginLoadError, get_plugin_host, normalize
-from .plugins._discovery import TRACE_ENV, excluded
+from ._cli_plugins import add_parser as add_plugins_parser
+from ._cli_trace import add_parser as add_trace_parser
+from ._trace_watch import disarm
+from .messages.errors import MessageBusException
+from .plugins import PluginLoadError, get_plugin_host
+from .plugins._discovery import unknown_names
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
+DESCRIPTION = """The llmgine command line: list the installed plugins and check them (plugins),
+start a new plugin distribution (new-plugin), and run a program with the tree of
+its commands and events printed (trace). Installed plugins add subcommands of
+their own, listed below (e.g. worker from llmgine-redis).
+"""
 
-def _plugin_rows(host: PluginHost, cli_errors: dict[str, str]) -> list[dict[str, Any]]:
-    with warnings.catch_warnings():  # failures are shown in the listing instead
-        warnings.simplefilter("ignore")
-        infos = host.load_plugins(lenient=True)
-    # Shared by the plugins listed so far and never started: a command two plugins
-    # handle is refused here as register_handlers() would refuse it.
-    throwaway = MessageBus.isolated()
-    rows = []
-    for info in infos:
-        row: dict[str, Any] = {
-            "name": info.name,
-            "distribution": info.distribution,
-            "version": info.version,
-            "module": info.module,
-            "hooks": list(info.hooks),
-            "messages": list(info.messages),
-            "commands": [],
-            "subscriptions": [],
-            "state": "error" if info.error else "active",
-            "error": info.error,
-            "activate": None,
-            "disabled_by": None,
-        }
-        if info.status is not None:
-            if info.error is None:  # a plugin that failed its checks is an error, whatever it says
-                row["state"] = "active" if info.status.active else "idle"
-            row["detail"] = info.status.detail
-            row["activate"] = info.status.activate
-        if info.error is None:
-            try:
-                row["commands"], row["subscriptions"] = host.provided_by(info.name, throwaway)
-            except PluginLoadError as exc:  # a plugin's hook is broken: report it, keep listing
-                cause = exc.__cause__
-                row["state"], row["error"] = "error", f"{type(cause).__name__}: {cause}"
-        if info.name in cli_errors and row["error"] is None:
-            row["state"], row["error"] = "error", cli_errors[info.name]
-        rows.append(row)
-    rows += _disabled_rows()
-    # Load order (loaded plugins are in it already; the sort is stable).
-    rows.sort(key=lambda row: (normalize(row["distribution"] or ""), row["name"]))
-    return rows
+EPILOG = "Run 'llmgine COMMAND -h' for the options of a command."
 
-
-def _disabled_rows() -> list[dict[str, Any]]:
-    """Rows for the plugins the environment excludes, from their metadata only: they are
-    listed so that users can see the variable took effect, and must not be imported."""
-    return [
-        {
-            "name": candidate.name,
-            "distribution": candidate.dist_name,
-            "version": candidate.dist_version,
-            "module": candidate.entry_point.value,
-            "hooks": [],
-            "messages": [],
-            "commands": [],
-            "subscriptions": [],
-            "state": "disabled",
-            "error": None,
-            "activate": None,
-            "disabled_by": by,
-        }
-        for candidate, by in excluded()
-    ]
-
-
-def _cmd_plugins(args: argparse.Namespace) -> int:
-    rows = _plugin_rows(get_plugin_host(), args.cli_errors)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no llmgine plugins installed (entry-point group 'llmgine.plugins')")
-        return 0
-    for row in rows:
-        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else row["module"]
-        print(f"{row['name']}  [{row['state']}]  {dist}")
-        if row["error"]:
-            print(f"  error: {row['error']}")
-        if row["disabled_by"]:
-            how = "blocked by" if row["disabled_by"] == DISABLE_ENV else "not selected by"
-            print(f"  disabled: {how} {row['disabled_by']} (not imported)")
-        if row.get("detail"):
-            print(f"  status: {row['detail']}")
-        if row["activate"]:
-            print(f"  activate: {row['activate']}")
-        for label in ("hooks", "messages", "commands", "subscriptions"):
-            if row[label]:
-                print(f"  {label}: {', '.join(row[label])}")
-    return 0
+#: Subcommands that report unknown names in the plugin variables themselves
+#: (``plugins`` lists them; under ``trace`` the program warns about them).
+_REPORTS_UNKNOWN = frozenset({"plugins", "trace"})
 
 
 def _cmd_new_plugin(args: argparse.Namespace) -> int:
@@ -142,55 +66,44 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_trace(args: argparse.Namespace) -> int:
-    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not command:
-        print(
-            "llmgine trace: give the program to run, e.g. 'llmgine trace -- python app.py'",
-            file=sys.stderr,
-        )
-        return 2
-    env = {**os.environ, TRACE_ENV: "1"}
-    try:
-        if os.name == "posix":
-            # The program takes this process's place, as under `env VAR=1 program`: a
-            # Ctrl-C reaches it alone (a child would share it with us, and subprocess
-            # kills the child a quarter second later, cutting its shutdown short), and
-            # its exit status is the command's.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.execvpe(command[0], command, env)
-        return subprocess.call(command, env=env)
-    except FileNotFoundError:
-        print(f"llmgine trace: command not found: {command[0]}", file=sys.stderr)
-        return 127
-    except OSError as exc:  # e.g. not executable
-        print(f"llmgine trace: cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
-        return 126
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``llmgine`` argument parser, with every plugin's subcommands added."""
-    parser = argparse.ArgumentParser(prog="llmgine", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    plugins = sub.add_parser("plugins", help="list installed plugins and what they provide")
-    plugins.add_argument("--json", action="store_true", help="print JSON instead of text")
-    plugins.set_defaults(func=_cmd_plugins)
-    new = sub.add_parser(
-        "new-plugin", help="write a new plugin distribution (pyproject, code, tests, README)"
+    parser = argparse.ArgumentParser(
+        prog="llmgine",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    new.add_argument("name", help="plugin name, e.g. 'greeter' (gives llmgine-greeter)")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"llmgine {__version__}",
+        help="print the version of the core (the llmgine-messages distribution) and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_plugins_parser(sub)
+    new = sub.add_parser(
+        "new-plugin",
+        help="write a new plugin distribution (pyproject, code, tests, README)",
+        description="Write a new plugin distribution, ready to install and test: "
+        "pyproject.toml, the plugin module with example hooks, its tests and a README. "
+        "It then prints the commands to install it and run its tests.",
+    )
     new.add_argument(
-        "--dir", type=Path, default=None, help="where to write it (default: ./llmgine-NAME)"
+        "name",
+        help="the plugin's name: lowercase words separated by - or _, e.g. greeter "
+        "(distribution llmgine-greeter, package llmgine_greeter); an llmgine- prefix "
+        "is optional",
+    )
+    new.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="the directory to write it to, which must not exist or be empty "
+        "(default: ./llmgine-NAME)",
     )
     new.set_defaults(func=_cmd_new_plugin)
-    trace = sub.add_parser(
-        "trace",
-        help="run a program with LLMGINE_TRACE=1: print the tree of commands and events",
-    )
-    trace.add_argument("argv", nargs=argparse.REMAINDER, help="-- program [args...]")
-    trace.set_defaults(func=_cmd_trace)
+    add_trace_parser(sub)
     host = get_plugin_host()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -209,13 +122,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``llmgine`` command line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help()
-        return 0
-    return int(args.func(args) or 0)
+    """Run the ``llmgine`` command line; return its exit status.
+
+    A :class:`~llmgine.messages.errors.MessageBusException` (every plugin's expected
+    failures derive from it) or a :class:`~llmgine.plugins.PluginLoadError` (a plugin
+    that does not load, e.g. when a subcommand registers handlers) raised by a
+    subcommand prints one line, ``llmgine <subcommand>: <message>``, on stderr and
+    gives status 1; Ctrl-C gives status 130, and a closed stdout (``| head``) status 1,
+    without a traceback either. Other exceptions are bugs, and keep their traceback.
+    """
+    # This process is not the one LLMGINE_TRACE is meant for: `llmgine trace` passes it
+    # to the program it runs, which is where the tracer must be installed.
+    disarm()
+    command = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        if not hasattr(args, "func"):
+            parser.print_help()
+            return 0
+        if command not in _REPORTS_UNKNOWN:
+            for unknown in unknown_names():
+                print(f"llmgine: warning: {unknown.message}", file=sys.stderr)
+        return int(args.func(args) or 0)
+    except (MessageBusException, PluginLoadError) as exc:
+        where = f"llmgine {command}" if command else "llmgine"
+        print(f"{where}: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`llmgine plugins | head -1`): stop quietly. stdout now
+        # points at devnull, or Python would report the failed flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
 
 
 if __name__ == "__main__":

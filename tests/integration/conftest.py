@@ -22,6 +22,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def columns(listing: str) -> dict[str, list[str]]:
+    """The rows of ``llmgine plugins``' text by plugin name: ``[state]``, distribution,
+    version (the columns are aligned with spaces, so compared as words)."""
+    rows = [line.split() for line in listing.splitlines()]
+    return {
+        words[0]: words[1:]
+        for words, line in zip(rows, listing.splitlines(), strict=True)
+        if words and not line.startswith(" ") and words[0] != "problems:"
+    }
+
+
 def write_plugin(
     base: Path,
     dist: str,

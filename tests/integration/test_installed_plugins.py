@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT, PluginEnv, make_venv, pip_install, write_plugin
+from .conftest import ROOT, PluginEnv, columns, make_venv, pip_install, write_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +154,7 @@ def test_cli_lists_plugin_with_version_and_what_it_provides(plugin_env: PluginEn
     assert "llmgine_does_not_exist" in rows["broken"]["error"]
 
     text = plugin_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "good"})
-    assert "good  [active]  llmgine-good 1.2.3" in text.stdout
+    assert columns(text.stdout)["good"] == ["[active]", "llmgine-good", "1.2.3"]
     assert "commands: llmgine_good.Ping" in text.stdout
 
 
@@ -216,11 +216,11 @@ def test_cli_lists_excluded_plugins_as_disabled_without_importing_them(
     assert by_name["dup"]["disabled_by"] == "LLMGINE_LOAD_PLUGINS"
 
     text = plugin_env.cli("plugins", env=env).stdout
-    assert "broken  [disabled]  llmgine-broken 0.0.1\n" in text
+    assert columns(text)["broken"] == ["[disabled]", "llmgine-broken", "0.0.1"]
     assert "  disabled: blocked by LLMGINE_DISABLE_PLUGINS (not imported)\n" in text
-    assert "dup  [disabled]  llmgine-dup 0.0.1\n" in text
+    assert columns(text)["dup"] == ["[disabled]", "llmgine-dup", "0.0.1"]
     assert "  disabled: not selected by LLMGINE_LOAD_PLUGINS (not imported)\n" in text
-    assert "good  [active]  llmgine-good 1.2.3\n" in text
+    assert columns(text)["good"] == ["[active]", "llmgine-good", "1.2.3"]
 
 
 def test_load_selects_plugins_and_empty_loads_none(plugin_env: PluginEnv) -> None:
@@ -268,7 +268,7 @@ def test_cli_shows_a_plugin_that_failed_its_checks_as_an_error_whatever_its_stat
     assert "register_comands" in row["error"]
     assert row["detail"] == "thinks it is fine"  # still shown, below the error
     text = plugin_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "typo"})
-    assert "typo  [error]  llmgine-typo 0.0.1" in text.stdout
+    assert columns(text.stdout)["typo"] == ["[error]", "llmgine-typo", "0.0.1"]
 
 
 def test_hookspec_added_by_a_later_plugin_is_known(plugin_env: PluginEnv) -> None:

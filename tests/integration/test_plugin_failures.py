@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT, PluginEnv, make_venv, pip_install, write_plugin
+from .conftest import ROOT, PluginEnv, columns, make_venv, pip_install, write_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -174,9 +174,9 @@ def test_a_plugin_that_exits_at_import_is_a_load_error_naming_it(failing_env: Pl
     env = {"LLMGINE_LOAD_PLUGINS": "exits,ping"}
     done = failing_env.cli("plugins", env=env)
     assert done.returncode == 0, done.stderr
-    assert "exits  [error]  llmgine-exits 0.0.1" in done.stdout
+    assert columns(done.stdout)["exits"] == ["[error]", "llmgine-exits", "0.0.1"]
     assert "SystemExit: install the frobnicator first" in done.stdout
-    assert "ping  [active]" in done.stdout
+    assert columns(done.stdout)["ping"][0] == "[active]"
     strict = failing_env.run(REGISTER, env)
     last = strict.stderr.strip().splitlines()[-1]
     assert last.startswith("llmgine.plugins.errors.PluginLoadError: plugin 'exits'")
@@ -200,9 +200,9 @@ def test_a_plugin_raising_a_base_exception_is_its_load_error_and_listed_as_an_er
     env = {"LLMGINE_LOAD_PLUGINS": f"{plugin},ping"}
     done = failing_env.cli("plugins", env=env)
     assert done.returncode == 0, done.stderr
-    assert f"{plugin}  [error]  {dist} 0.0.1" in done.stdout
+    assert columns(done.stdout)[plugin] == ["[error]", dist, "0.0.1"]
     assert problem in done.stdout
-    assert "ping  [active]" in done.stdout
+    assert columns(done.stdout)["ping"][0] == "[active]"
     code = """\
         import json
         from llmgine.plugins import PluginLoadError, register_handlers

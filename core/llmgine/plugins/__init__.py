@@ -6,11 +6,20 @@ what it loaded; the module functions use the process's default one
 (:func:`get_plugin_host`).
 """
 
+import os
 from typing import TYPE_CHECKING
 
 from ..messages._lazy import lazy_names
 from ..messages._typing import Register, Subscribe
-from ._discovery import DISABLE_ENV, ENTRY_POINT_GROUP, LENIENT_ENV, LOAD_ENV, normalize
+from ._discovery import (
+    DISABLE_ENV,
+    ENTRY_POINT_GROUP,
+    LENIENT_ENV,
+    LOAD_ENV,
+    TRACE_ENV,
+    UnknownPluginNameWarning,
+    normalize,
+)
 from ._manager import (
     get_message_catalog,
     get_plugin_host,
@@ -45,6 +54,7 @@ __all__ = [
     "Register",
     "RegisterMessage",
     "Subscribe",
+    "UnknownPluginNameWarning",
     "WireNameClash",
     "default_wire_name",
     "env_flag",
@@ -58,6 +68,13 @@ __all__ = [
     "register_plugin",
     "use_plugin_host",
 ]
+
+if os.environ.get(TRACE_ENV):
+    # A program that imports this and never installs the tracer gets one warning at
+    # exit (LLMGINE_TRACE alone prints nothing: register_handlers() installs it).
+    from .._trace_watch import arm
+
+    arm()
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
     # Imported on first use: what only a process that loads plugins needs (the host, its

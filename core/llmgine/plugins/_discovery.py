@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
 from typing import TYPE_CHECKING
 
@@ -24,11 +25,14 @@ __all__ = [
     "LOAD_ENV",
     "TRACE_ENV",
     "Candidate",
+    "UnknownName",
+    "UnknownPluginNameWarning",
     "check_compatible",
     "discover",
     "excluded",
     "normalize",
     "scan",
+    "unknown_names",
 ]
 
 #: The entry-point group plugins register under.
@@ -95,18 +99,27 @@ class Candidate:
         return found
 
 
-def _env_names(var: str) -> set[str] | None:
+def _written_names(var: str) -> list[str] | None:
+    """The names in ``var`` as written (stripped, without repeats), or None if it is unset."""
     value = os.environ.get(var)
     if value is None:
         return None
-    return {normalize(n.strip()) for n in value.split(",") if n.strip()}
+    return list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
 
 
-def scan() -> list[tuple[Candidate, str | None]]:
+def _env_names(var: str) -> set[str] | None:
+    names = _written_names(var)
+    return None if names is None else {normalize(n) for n in names}
+
+
+def scan(*, warn_unknown: bool = False) -> list[tuple[Candidate, str | None]]:
     """Every installed plugin, in load order, with the variable that excludes it (or None).
 
     Load order is by normalized distribution name, then entry-point name. A
     distribution visible more than once on ``sys.path`` counts once (the first).
+    With ``warn_unknown``, each name in ``LLMGINE_LOAD_PLUGINS`` or
+    ``LLMGINE_DISABLE_PLUGINS`` that matches no installed plugin is warned about
+    (:class:`UnknownPluginNameWarning`, see :func:`unknown_names`).
     """
     disabled = _env_names(DISABLE_ENV) or set()
     only = _env_names(LOAD_ENV)
@@ -128,6 +141,9 @@ def scan() -> list[tuple[Candidate, str | None]]:
             excluded_by = LOAD_ENV
         found.append((candidate, excluded_by))
     found.sort(key=lambda pair: (normalize(pair[0].dist_name or ""), pair[0].name))
+    if warn_unknown:
+        for unknown in unknown_names(found):
+            warnings.warn(unknown.message, UnknownPluginNameWarning, stacklevel=_caller_level())
     return found
 
 
@@ -144,6 +160,100 @@ def excluded() -> list[tuple[Candidate, str]]:
     plugin is disabled precisely so that its code does not run.
     """
     return [(candidate, by) for candidate, by in scan() if by is not None]
+
+
+class UnknownPluginNameWarning(UserWarning):
+    """A name in ``LLMGINE_LOAD_PLUGINS`` or ``LLMGINE_DISABLE_PLUGINS`` that matches no
+    installed plugin (warned once per plugin host, when it loads the plugins)."""
+
+
+#: What a plugin name may look like (a PEP 508 project name, which entry-point names
+#: in practice are too); anything else in the variables is not meant as one.
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+#: At most this many installed names are listed when no close match exists.
+_LISTED = 10
+
+
+class UnknownName:
+    """A name in one of the plugin-selecting variables that no installed plugin has."""
+
+    __slots__ = ("installed", "name", "suggestion", "variable")
+
+    def __init__(
+        self, variable: str, name: str, suggestion: str | None, installed: list[str]
+    ) -> None:
+        #: ``LLMGINE_LOAD_PLUGINS`` or ``LLMGINE_DISABLE_PLUGINS``
+        self.variable = variable
+        #: the name as written in the variable
+        self.name = name
+        #: the closest installed plugin (entry-point or distribution) name, if any is close
+        self.suggestion = suggestion
+        #: the installed plugins' entry-point names
+        self.installed = installed
+
+    def __repr__(self) -> str:
+        return f"<UnknownName {self.variable}={self.name!r}>"
+
+    @property
+    def message(self) -> str:
+        """What is wrong and the likely fix, in one line."""
+        start = f"{self.variable} names {self.name!r}, which is not"
+        if not _NAME.match(self.name):
+            return (
+                f"{start} a plugin name; the variable takes comma-separated plugin names "
+                "(entry-point or distribution names, see llmgine plugins)"
+            )
+        if self.suggestion is not None:
+            return f"{start} an installed plugin; did you mean {self.suggestion!r}?"
+        if not self.installed:
+            return f"{start} an installed plugin (no plugins are installed)"
+        shown = ", ".join(self.installed[:_LISTED])
+        more = ", ..." if len(self.installed) > _LISTED else ""
+        return f"{start} an installed plugin (installed: {shown}{more})"
+
+
+def unknown_names(found: list[tuple[Candidate, str | None]] | None = None) -> list[UnknownName]:
+    """The names in ``LLMGINE_LOAD_PLUGINS`` and ``LLMGINE_DISABLE_PLUGINS`` (in that order)
+    that match no installed plugin's entry-point or distribution name (compared after
+    :func:`normalize`), each with the closest installed name (``difflib``), if one is close.
+
+    ``found`` is :func:`scan`'s result (scanned here if not given).
+    """
+    written = [(var, _written_names(var) or []) for var in (LOAD_ENV, DISABLE_ENV)]
+    if not any(names for _, names in written):  # the usual case: nothing to compare
+        return []
+    if found is None:
+        found = scan()
+    spelled: dict[str, str] = {}  # normalized -> as installed (entry point first)
+    for candidate, _ in found:
+        spelled.setdefault(normalize(candidate.name), candidate.name)
+    for candidate, _ in found:
+        if candidate.dist_name:
+            spelled.setdefault(normalize(candidate.dist_name), candidate.dist_name)
+    installed = sorted(dict.fromkeys(candidate.name for candidate, _ in found))
+    unknown = []
+    for var, names in written:
+        for name in names:
+            key = normalize(name)
+            if key in spelled:
+                continue
+            import difflib  # (only for a name that is wrong)
+
+            close = difflib.get_close_matches(key, list(spelled), n=1) if _NAME.match(name) else []
+            unknown.append(UnknownName(var, name, spelled[close[0]] if close else None, installed))
+    return unknown
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside llmgine, as seen by the function
+    calling this one: the warning points at the application's own call (of
+    ``register_handlers()``, ``load_plugins()``, ...), however deep inside llmgine it is."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and f"{frame.f_globals.get('__name__')}.".startswith("llmgine."):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def check_compatible(candidate: Candidate, core_version: str = __version__) -> None:

@@ -149,7 +149,7 @@ class PluginHost:
             return list(self._infos.values())
 
     def _discover(self, lenient: bool) -> None:
-        for candidate, excluded_by in scan():
+        for candidate, excluded_by in scan(warn_unknown=True):
             if excluded_by == DISABLE_ENV:  # pluggy refuses it, also by register_plugin()
                 self._pm.set_blocked(candidate.name)
                 continue
