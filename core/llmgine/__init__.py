@@ -9,6 +9,8 @@ Plugin authors mark their hook implementations with :data:`hookimpl`::
         register(MyCommand, handle_my_command)
 """
 
+import os
+
 import pluggy
 
 from ._version import __version__
@@ -22,3 +24,10 @@ PROJECT_NAME = "llmgine"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 #: Marks a hook specification (used by llmgine and by plugins that add hooks).
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+if os.environ.get("LLMGINE_TRACE"):
+    # A program that never installs the tracer gets one warning at exit (LLMGINE_TRACE
+    # alone prints nothing: register_handlers() or install_tracing() installs it).
+    from ._trace_watch import arm
+
+    arm()

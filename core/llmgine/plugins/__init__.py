@@ -6,7 +6,6 @@ what it loaded; the module functions use the process's default one
 (:func:`get_plugin_host`).
 """
 
-import os
 from typing import TYPE_CHECKING
 
 from ..messages._lazy import lazy_names
@@ -16,7 +15,6 @@ from ._discovery import (
     ENTRY_POINT_GROUP,
     LENIENT_ENV,
     LOAD_ENV,
-    TRACE_ENV,
     UnknownPluginNameWarning,
     normalize,
 )
@@ -68,13 +66,6 @@ __all__ = [
     "register_plugin",
     "use_plugin_host",
 ]
-
-if os.environ.get(TRACE_ENV):
-    # A program that imports this and never installs the tracer gets one warning at
-    # exit (LLMGINE_TRACE alone prints nothing: register_handlers() installs it).
-    from .._trace_watch import arm
-
-    arm()
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
     # Imported on first use: what only a process that loads plugins needs (the host, its
