@@ -6,7 +6,8 @@
 * A block titled with a file name (``python title="pkg/module.py"``) is that file: the
   titled blocks of all pages are written to one directory put on ``sys.path``, so that
   a page can build a package file by file and import it. A titled ``test_*.py`` file is
-  run with pytest, which is how the testing pages' examples are checked.
+  run with pytest there (with the docs' ``pyproject.toml``, if one is titled so), which
+  is how the testing pages' examples are checked.
 * A block after a ``<!-- fragment: why -->`` comment is only compiled, and so are the
   Python blocks of the walk-throughs, which tests/test_guide.py runs as files.
 """
@@ -27,10 +28,12 @@ import pytest
 
 from .docs_blocks import WALKTHROUGHS, Block, blocks, pages
 
-ALL = [block for page in pages() for block in blocks(page) if block.is_python]
+EVERY = [block for page in pages() for block in blocks(page)]
+ALL = [block for block in EVERY if block.is_python]
 RUN = [b for b in ALL if not b.fragment and b.title is None and b.page not in WALKTHROUGHS]
-FILES = [b for b in ALL if b.title is not None and b.page not in WALKTHROUGHS]
-TEST_FILES = [b for b in FILES if Path(b.title or "").name.startswith("test_")]
+#: files of any language (a pyproject.toml too), written where the examples run
+FILES = [b for b in EVERY if b.title is not None and b.page not in WALKTHROUGHS]
+TEST_FILES = [b for b in FILES if b.is_python and Path(b.title or "").name.startswith("test_")]
 RUN_PAGES = sorted({b.page for b in RUN})
 
 

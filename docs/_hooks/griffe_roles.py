@@ -1,5 +1,7 @@
 """A Griffe extension: the Sphinx roles of our docstrings become cross-references.
 
+(And a reStructuredText ``::`` before a literal block becomes one colon.)
+
 Our docstrings name other objects the Sphinx way (``:class:`~llmgine.plugins.PluginInfo```,
 ``:func:`install```, ``:mod:`llmgine.plugins.hookspecs```). mkdocstrings renders docstrings
 as Markdown, where a role would show as ``:class:`` before the code. This extension resolves
@@ -29,6 +31,8 @@ LOG = logging.getLogger("mkdocs.plugins.llmgine.griffe_roles")
 #: the top-level packages of this repository (the core and the shipped plugins)
 OURS = re.compile(r"^llmgine(_[a-z0-9_]+)?$")
 ROLE = re.compile(r":(?:py:)?(class|func|meth|mod|attr|data|exc|obj):`([^`]+)`")
+#: reStructuredText's literal-block marker: "prints as::" before an indented block
+LITERAL = re.compile(r"(?<=\S)::(?=\n\n[ \t]+\S)")
 TITLED = re.compile(r"^(?P<title>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 
 
@@ -43,9 +47,9 @@ class SphinxRoles(griffe.Extension):
         self.loader = loader
         for obj in _walk(pkg):
             if obj.docstring is not None:
-                obj.docstring.value = ROLE.sub(
-                    lambda match, obj=obj: self._link(obj, match), obj.docstring.value
-                )
+                text = ROLE.sub(lambda match, obj=obj: self._link(obj, match), obj.docstring.value)
+                # In Markdown the indented block is code already; one colon remains.
+                obj.docstring.value = LITERAL.sub(":", text)
 
     def _link(self, obj: Any, match: re.Match[str]) -> str:
         text = match.group(2)
