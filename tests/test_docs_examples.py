@@ -123,3 +123,19 @@ def test_test_files_of_the_docs_pass(block: Block, doc_files: Path) -> None:
     assert result.returncode == 0, f"{block.where}:\n{result.stdout}{result.stderr}"
     assert " passed" in result.stdout, result.stdout
     assert "skipped" not in result.stdout, result.stdout
+
+
+@pytest.mark.slow
+def test_the_docs_files_pass_mypy_strict(doc_files: Path) -> None:
+    # The plugin guide's package follows the plugin conventions, strict typing included.
+    pytest.importorskip("mypy", reason="mypy comes with the dev extra")
+    python = [str(p.relative_to(doc_files)) for p in doc_files.rglob("*.py")]
+    assert any(p.startswith("llmgine_greetings") for p in python)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *sorted(python)],
+        cwd=doc_files,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
