@@ -1,9 +1,15 @@
-"""Runs the plugin author's guide walk-through in README.md, step by step.
+"""Runs the walk-throughs of the docs, step by step: the quickstart and the plugin guide.
 
-The commands, files and expected output all come from the guide itself, so the
-guide cannot drift from what works: a fresh virtual environment gets the core
-and a freshly generated plugin in one pip command, runs the plugin's own tests,
+The commands, files and expected output all come from the pages themselves, so they
+cannot drift from what works. The quickstart installs the core alone into a fresh
+virtual environment and runs a small application; the plugin author's guide gets the
+core and a freshly generated plugin in one pip command, runs the plugin's own tests,
 and lists it with ``llmgine plugins``.
+
+On those pages, ``$ `` lines of ``console`` blocks are run in order (a ``cd`` changes
+the directory of the following ones), the lines under a command are output that must
+appear, in that order (``...`` stands for anything), and a ``python title="NAME"``
+block is written to ``NAME`` first.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDE = ROOT / "README.md"
-HEADING = "## Plugin author's guide"
+QUICKSTART = ROOT / "docs" / "quickstart.md"
+GUIDE = ROOT / "docs" / "plugin-guide" / "index.md"
 
 
 @attrs.frozen
@@ -36,15 +42,12 @@ class File:
 
 
 def guide_steps(text: str) -> list[Command | File]:
-    """The guide's ``$ `` commands (with their expected output) and ``file=`` blocks."""
-    start = text.index(HEADING)
-    end = text.find("\n## ", start + len(HEADING))
-    section = text[start : end if end != -1 else len(text)]
+    """A page's ``$ `` commands (with their expected output) and ``title=`` file blocks."""
     steps: list[Command | File] = []
-    for info, body in re.findall(r"^```([^\n]*)\n(.*?)^```", section, re.M | re.S):
+    for info, body in re.findall(r"^```([^\n]*)\n(.*?)^```", text, re.M | re.S):
         info = info.strip()
-        if info.startswith("python file="):
-            steps.append(File(info.removeprefix("python file="), body))
+        if title := re.fullmatch(r'python title="([^"]+)"', info):
+            steps.append(File(title[1], body))
         elif info == "console":
             for chunk in re.split(r"^(?=\$ )", body, flags=re.M):
                 lines = chunk.splitlines()
@@ -69,6 +72,14 @@ def assert_output(expected: tuple[str, ...], output: str, command: str) -> None:
             raise AssertionError(f"{command!r}: no line like {want!r} (in order) in:\n{output}")
 
 
+def test_quickstart_parses_into_the_expected_steps() -> None:
+    steps = guide_steps(QUICKSTART.read_text())
+    commands = [s.line for s in steps if isinstance(s, Command)]
+    assert commands[:2] == ["python3 -m venv .venv", '.venv/bin/python -m pip install "$LLMGINE"']
+    assert ".venv/bin/python app.py" in commands
+    assert [s.name for s in steps if isinstance(s, File)] == ["app.py"]
+
+
 def test_guide_parses_into_the_expected_steps() -> None:
     steps = guide_steps(GUIDE.read_text())
     commands = [s.line for s in steps if isinstance(s, Command)]
@@ -86,8 +97,8 @@ def test_output_matching_honours_order_and_ellipsis() -> None:
         assert_output(("b", "a"), "a\nb\n", "cmd")
 
 
-@pytest.mark.slow
-def test_plugin_authors_guide(tmp_path: Path) -> None:
+def run_walkthrough(page: Path, cwd: Path) -> None:
+    """Run ``page``'s steps in ``cwd``, with ``LLMGINE`` the checkout and nothing of ours set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMGINE", "PYTHON"))}
     env.pop("VIRTUAL_ENV", None)
     # `llmgine` and `python` are the ones of the environment running the tests.
@@ -95,8 +106,7 @@ def test_plugin_authors_guide(tmp_path: Path) -> None:
     env["LLMGINE"] = str(ROOT)
     # What `pip install -q --disable-pip-version-check` would do; the guide shows the plain command.
     env.update(PIP_QUIET="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    cwd = tmp_path
-    for step in guide_steps(GUIDE.read_text()):
+    for step in guide_steps(page.read_text()):
         if isinstance(step, File):
             (cwd / step.name).write_text(step.text)
             continue
@@ -109,3 +119,13 @@ def test_plugin_authors_guide(tmp_path: Path) -> None:
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{step.line!r} exited {result.returncode}:\n{output}"
         assert_output(step.expected, output, step.line)
+
+
+@pytest.mark.slow
+def test_quickstart(tmp_path: Path) -> None:
+    run_walkthrough(QUICKSTART, tmp_path)
+
+
+@pytest.mark.slow
+def test_plugin_authors_guide(tmp_path: Path) -> None:
+    run_walkthrough(GUIDE, tmp_path)
