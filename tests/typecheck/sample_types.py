@@ -73,7 +73,8 @@ bus.register_command(Greet, lambda command: command.name)
 bus.register_command(Greet, handle_count)  # E: arg-type
 bus.register_command(Greet, greet_returns_int)  # E: arg-type
 bus.register_command(Count, handle_greet)  # E: arg-type
-bus.register_command(Greet, lambda command: command.n)  # E: attr-defined
+# A lambda is not checked: it may be either kind of handler, so its argument is Any.
+bus.register_command(Greet, lambda command: command.n)
 bus.register_command(int, handle_count)  # E: arg-type, type-var
 bus.register_command(Untyped, handle_greet)  # E: arg-type
 bus.register_command(Untyped, lambda command: 42)  # Command without [R]: any result goes
@@ -102,3 +103,15 @@ def create_returns_int(command: CreateResourceCommand) -> int:
 
 
 bus.register_command(CreateResourceCommand, create_returns_int)  # E: arg-type
+
+
+async def greet_later(command: Greet) -> str:
+    return command.name
+
+
+async def greet_later_returns_int(command: Greet) -> int:
+    return 1
+
+
+bus.register_command(Greet, greet_later)  # an async def handler fits too
+bus.register_command(Greet, greet_later_returns_int)  # E: arg-type

@@ -12,16 +12,21 @@ beyond the protocol classes themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, overload
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeAlias, TypeVar, overload
 
-__all__ = ["CommandClass", "Register", "Subscribe"]
+__all__ = ["CommandClass", "Handler", "Register", "Subscribe"]
 
 C_co = TypeVar("C_co", covariant=True)
 R_co = TypeVar("R_co", covariant=True)
 C = TypeVar("C")
 R = TypeVar("R")
 E = TypeVar("E")
+
+
+#: A handler of a ``C`` whose command promises ``R``: a function returning ``R``, or an
+#: ``async def`` one (a coroutine function returning ``R``).
+Handler: TypeAlias = Callable[[C], R] | Callable[[C], Awaitable[R]]
 
 
 class CommandClass(Protocol[C_co, R_co]):
@@ -39,7 +44,7 @@ class Register(Protocol):
     Register) -> None``) and mypy checks every ``register(CommandType, handler)``.
     """
 
-    def __call__(self, command_type: CommandClass[C, R], handler: Callable[[C], R], /) -> None: ...
+    def __call__(self, command_type: CommandClass[C, R], handler: Handler[C, R], /) -> None: ...
 
 
 class Subscribe(Protocol):

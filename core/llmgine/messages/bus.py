@@ -24,7 +24,7 @@ from ._naming import type_name
 from ._scope import get_scope, open_scope, queue_pending, reset_scope, set_scope, stamp
 from ._snapshot import BusSnapshot
 from ._subscribers import Plan, SubscriberRegistry, Subscription
-from ._typing import CommandClass
+from ._typing import CommandClass, Handler
 from .commands import Command
 from .errors import AsyncHandlerError, CommandHandlerNotFound, MessageBusException
 from .events import Event
@@ -113,7 +113,7 @@ class MessageBus:
     def register_command(
         self,
         command_type: CommandClass[C, R],
-        handler: Callable[[C], R],
+        handler: Handler[C, R],
         *,
         source: str | None = None,
     ) -> None:
