@@ -50,9 +50,9 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     root = args.dir if args.dir is not None else Path(names["dist"])
     for path in written:
         print(f"created {path}")
-    # The plugin author's guide in the README, steps 2 to 4 (tests/test_scaffold.py checks
-    # they match). The core is named in the same pip command: until llmgine-messages is
-    # published, pip can find it only there.
+    # The plugin author's guide (docs/plugin-guide/index.md), steps 2 to 4
+    # (tests/test_scaffold.py checks they match). The core is named in the same pip
+    # command: until llmgine-messages is published, pip can find it only there.
     print(
         f"\nplugin {names['name']!r} (distribution {names['dist']}) is in {root}. Next:\n"
         f"  cd {root}\n"

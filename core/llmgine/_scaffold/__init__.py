@@ -4,9 +4,9 @@ The files are rendered from ``template/`` (package data) with ``string.Template`
 ``$$`` is a literal dollar sign in them. Names come from NAME: ``greeter`` ->
 distribution ``llmgine-greeter``, package ``llmgine_greeter``, entry point
 ``greeter``, class prefix ``Greeter``, environment prefix ``LLMGINE_GREETER_``.
-The generated plugin follows the plugin conventions of the README's plugin
-author's guide (entry module ``plugin``, public ``errors``, ``install(bus, **settings)``
-with per-bus state, ``register_messages``).
+The generated plugin follows the conventions of the plugin author's guide in
+docs/plugin-guide/ (entry module ``plugin``, public ``errors``,
+``install(bus, **settings)`` with per-bus state, ``register_messages``).
 """
 
 from __future__ import annotations

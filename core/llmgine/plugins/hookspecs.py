@@ -1,6 +1,6 @@
 """The hooks a plugin can implement: llmgine's contract with plugin authors.
 
-Each hook is documented in full in the plugin author's guide (README.md); the
+Each hook is documented in full in the hook reference (docs/hooks.md); the
 one-line docstrings here are what ``llmgine plugins`` and editors show.
 Plugins implement them as plain functions marked with ``@llmgine.hookimpl``.
 """
