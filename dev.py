@@ -8,8 +8,8 @@
     python3 dev.py docs [serve]         # mkdocs build --strict into site/; serve: 127.0.0.1:8000
     python3 dev.py dist                 # build, check and smoke-test the wheels and sdists (dist/)
     python3 dev.py bench [--python X.Y] # the benchmarks (other arguments go to bench/run.py)
-    python3 dev.py faults               # the Redis transport's fault matrix (bench/redis_faults.py;
-                                        # needs redis-server; arguments: --quick, --only 1,3, --json)
+    python3 dev.py faults               # the Redis transport's fault matrix (needs redis-server;
+                                        # bench/redis_faults.py: --quick, --only 1,3, --json)
 
 Environments: ``.venv`` for the Python running this script, ``.venv-3.X`` for the
 others ``test`` runs on. ``example`` installs the core and the plugin the example
@@ -28,7 +28,6 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 if sys.version_info < (3, 11):  # noqa: UP036  (this script may be run by any python3)
     sys.exit(f"llmgine needs Python 3.11 or newer; this is {sys.version.split()[0]}")
@@ -88,7 +87,8 @@ def task_test(args: list[str]) -> int:
     results: list[tuple[str, str, int]] = []
     for minor in minors:
         if minor not in discovery.found:
-            results.append((minor, "missing" + (" (allowed)" if allowed else ""), 0 if allowed else 1))
+            outcome = "missing (allowed)" if allowed else "missing"
+            results.append((minor, outcome, 0 if allowed else 1))
             continue
         env = DevEnv(discovery.found[minor])
         try:
@@ -100,9 +100,9 @@ def task_test(args: list[str]) -> int:
         started = time.monotonic()
         code = run(env, "-m", "pytest", *pytest_args)
         code = 0 if code == 5 and pytest_args else code  # 5: a selection matched no test
-        took = f"{time.monotonic() - started:.0f} s"
         what = "passed" if code == 0 else f"FAILED (pytest exit status {code})"
-        results.append((minor, f"{what}, CPython {env.interpreter.version} in {env.name}, {took}", code))
+        where = f"CPython {env.interpreter.version} in {env.name}"
+        results.append((minor, f"{what}, {where}, {time.monotonic() - started:.0f} s", code))
     step("summary of the test runs:")
     for minor, outcome, _ in results:
         print(f"  {minor}: {outcome}", flush=True)
