@@ -106,6 +106,9 @@ def task_test(args: list[str]) -> int:
     step("summary of the test runs:")
     for minor, outcome, _ in results:
         print(f"  {minor}: {outcome}", flush=True)
+    if not discovery.found:
+        step("no supported CPython was found: nothing ran")
+        return 1
     return next((code for _, _, code in results if code), 0)
 
 
@@ -126,11 +129,12 @@ def task_check(env: DevEnv) -> int:
     return 0
 
 
-def task_docs(env: DevEnv, args: list[str]) -> int:
+def task_docs(args: list[str]) -> int:
     """``mkdocs build --strict`` (the site goes to site/), or ``mkdocs serve`` on loopback."""
     if not (ROOT / "mkdocs.yml").is_file():
         print(f"dev.py docs: no mkdocs.yml in {ROOT}: there is no documentation site to build")
         return 2
+    env = running().ensure("full")
     if args[:1] == ["serve"]:
         return run(env, "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *args[1:])
     return run(env, "-m", "mkdocs", "build", "--strict", *args)
@@ -152,11 +156,11 @@ def main(argv: list[str]) -> int:
         if task == "bench":
             minor, rest = split_python(rest)
             return run(one_env(minor).ensure("bench"), str(ROOT / "bench" / "run.py"), *rest)
+        if task == "docs":
+            return task_docs(rest)
         env = running().ensure("full")
         if task == "check":
             return task_check(env)
-        if task == "docs":
-            return task_docs(env, rest)
         if task == "dist":
             return run(env, "-m", "tools.dist", *rest)
         # faults needs no peers: redis-py comes with the plugin

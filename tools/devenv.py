@@ -109,7 +109,8 @@ class DevEnv:
         if current is not None and current.minor == self.interpreter.minor:
             return
         interpreter = self.interpreter
-        step(f"creating {self.name} (CPython {interpreter.version}, {interpreter.executable})")
+        doing = "creating" if current is None else f"replacing the CPython {current.version} of"
+        step(f"{doing} {self.name} (CPython {interpreter.version}, {interpreter.executable})")
         argv = [interpreter.executable, "-m", "venv", "--clear", str(self.path)]
         if subprocess.run(argv, check=False).returncode:
             raise SetupError(f"could not create {self.path} with {interpreter.executable}")
