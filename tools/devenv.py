@@ -40,17 +40,17 @@ def step(message: str) -> None:
     print(f"dev.py: {message}", flush=True)
 
 
-def plugin_dirs() -> list[Path]:
+def plugin_dirs(root: Path = ROOT) -> list[Path]:
     """Every shipped plugin's directory, in name order."""
-    return sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+    return sorted(p.parent for p in (root / "plugins").glob("*/pyproject.toml"))
 
 
-def fingerprint() -> str:
+def fingerprint(root: Path = ROOT) -> str:
     """A digest of what decides an environment's contents (the core's version is dynamic)."""
     digest = hashlib.sha256()
-    sources = [ROOT / "pyproject.toml", ROOT / "core" / "llmgine" / "_version.py"]
-    for path in [*sources, *(p / "pyproject.toml" for p in plugin_dirs())]:
-        digest.update(str(path.relative_to(ROOT)).encode())
+    sources = [root / "pyproject.toml", root / "core" / "llmgine" / "_version.py"]
+    for path in [*sources, *(p / "pyproject.toml" for p in plugin_dirs(root))]:
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -65,12 +65,13 @@ class DevEnv:
     """A virtual environment of ``ROOT`` for one interpreter."""
 
     interpreter: Interpreter
+    root: Path = ROOT
 
     @property
     def path(self) -> Path:
         """``.venv`` for the Python running dev.py, ``.venv-3.X`` for the others."""
         minor = self.interpreter.minor
-        return ROOT / (".venv" if minor == running_minor() else f".venv-{minor}")
+        return self.root / (".venv" if minor == running_minor() else f".venv-{minor}")
 
     @property
     def name(self) -> str:
@@ -98,7 +99,7 @@ class DevEnv:
         if level == "bench":
             self.ensure("full")
         self._create()
-        wanted = fingerprint()
+        wanted = fingerprint(self.root)
         if not self.satisfied(level, wanted):
             self._install(level)
             self.marker(level).write_text(wanted)
@@ -116,27 +117,30 @@ class DevEnv:
             raise SetupError(f"could not create {self.path} with {interpreter.executable}")
 
     def _install(self, level: str) -> None:
-        args = ["-e", f"{ROOT}{CORE_EXTRAS[level]}"]
-        names = ["llmgine-messages" + CORE_EXTRAS[level]]
-        for plugin in plugin_dirs():
-            if level == "example" and plugin.name not in EXAMPLE_PLUGINS:
-                continue
-            if level == "bench":
-                break  # the plugins came with "full"; the peers are the core's extra
-            extras = tomllib.loads((plugin / "pyproject.toml").read_text())["project"].get(
-                "optional-dependencies", {}
-            )
-            suffix = "[test]" if level == "full" and "test" in extras else ""
-            args += ["-e", f"{plugin}{suffix}"]
-            names.append(plugin.name + suffix)
         what = {
             "example": "what examples/example.py needs",
             "full": "the development environment",
             "bench": "the benchmarks' peer libraries",
         }[level]
+        args = install_args(level, self.root)
+        names = ["llmgine-messages" + CORE_EXTRAS[level], *(Path(a).name for a in args[3::2])]
         step(f"installing {what} into {self.name}: {', '.join(names)} (editable)")
         started = time.monotonic()
         argv = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
         if subprocess.run(argv, check=False).returncode:
             raise SetupError(f"pip could not install {what} into {self.path} (see above)")
         step(f"installed {what} into {self.name} in {time.monotonic() - started:.0f} s")
+
+
+def install_args(level: str, root: Path = ROOT) -> list[str]:
+    """pip's arguments for ``level``: the core with its extras, the plugins (editable)."""
+    args = ["-e", f"{root}{CORE_EXTRAS[level]}"]
+    if level == "bench":
+        return args  # the plugins came with "full"; the peers are the core's extra
+    for plugin in plugin_dirs(root):
+        if level == "example" and plugin.name not in EXAMPLE_PLUGINS:
+            continue
+        metadata = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
+        has_test = "test" in metadata.get("optional-dependencies", {})
+        args += ["-e", f"{plugin}[test]" if level == "full" and has_test else str(plugin)]
+    return args

@@ -62,7 +62,10 @@ def build(project: Project) -> tuple[Path, Path]:
 def tracked(directory: Path) -> set[str]:
     """The git-tracked files under ``directory``, relative to it."""
     argv = ["git", "ls-files", "-z", "--", "."]
-    done = subprocess.run(argv, cwd=directory, capture_output=True, check=True)
+    try:
+        done = subprocess.run(argv, cwd=directory, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise DistError(f"git ls-files failed in {directory} (run dist in a git checkout): {exc}")
     return {name for name in done.stdout.decode().split("\0") if name}
 
 
