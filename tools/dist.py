@@ -65,7 +65,8 @@ def tracked(directory: Path) -> set[str]:
     try:
         done = subprocess.run(argv, cwd=directory, capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise DistError(f"git ls-files failed in {directory} (run dist in a git checkout): {exc}")
+        message = f"git ls-files failed in {directory} (run dist in a git checkout): {exc}"
+        raise DistError(message) from exc
     return {name for name in done.stdout.decode().split("\0") if name}
 
 
