@@ -1,100 +1,119 @@
 #!/usr/bin/env python3
-"""Set up a development environment and run the project's tasks, with only Python 3.11+.
+"""Set up development environments and run the project's tasks, with only Python 3.11+.
 
-    python3 dev.py example   # run examples/example.py
-    python3 dev.py test      # run the whole test suite (extra arguments go to pytest)
-    python3 dev.py check     # ruff check, ruff format --check, mypy --strict (core, plugins)
-    python3 dev.py bench     # run the benchmarks (extra arguments go to the runner)
-    python3 dev.py faults    # the Redis transport's fault matrix (bench/redis_faults.py; needs
-                             # redis-server; extra arguments go to it: --quick, --only 1,3, --json)
+    python3 dev.py example              # run examples/example.py (installs only what it needs)
+    python3 dev.py test [--python X.Y]  # the whole suite on CPython 3.11, 3.12 and 3.13
+                                        # (other arguments go to pytest)
+    python3 dev.py check                # ruff check, ruff format --check, mypy --strict
+    python3 dev.py docs [serve]         # mkdocs build --strict into site/; serve: 127.0.0.1:8000
+    python3 dev.py dist                 # build, check and smoke-test the wheels and sdists (dist/)
+    python3 dev.py bench [--python X.Y] # the benchmarks (other arguments go to bench/run.py)
+    python3 dev.py faults               # the Redis transport's fault matrix (needs redis-server;
+                                        # bench/redis_faults.py: --quick, --only 1,3, --json)
 
-Each task first makes sure ``.venv`` exists and holds the core and every plugin
-under ``plugins/`` installed in editable mode; it reinstalls only when a
-``pyproject.toml`` changed. All installs name the local core, so pip never
-picks the unrelated ``llmgine`` on PyPI.
+Environments: ``.venv`` for the Python running this script, ``.venv-3.X`` for the
+others ``test`` runs on. ``example`` installs the core and the plugin the example
+uses; every other task installs the whole development environment (editable), on
+top. A task reinstalls only after a ``pyproject.toml`` or the core's version changed.
+
+``test`` looks for each CPython as ``python3.X`` on PATH, then in ``pyenv root``'s
+versions; ``LLMGINE_PYTHONS=/path/python3.12:/path/python3.13`` names them instead.
+It fails when one of 3.11, 3.12, 3.13 is missing, unless LLMGINE_ALLOW_MISSING_PYTHONS=1.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import platform
 import subprocess
 import sys
-import venv
-from pathlib import Path
+import time
 
-ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("LLMGINE_VENV", ROOT / ".venv"))
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / "python"
-MARKER = VENV / ".llmgine-installed"
-BENCH_MARKER = VENV / ".llmgine-bench-installed"
+if sys.version_info < (3, 11):  # noqa: UP036  (this script may be run by any python3)
+    sys.exit(f"llmgine needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
+from tools.devenv import ROOT, DevEnv, SetupError, plugin_dirs, step
+from tools.pythons import ALLOW_MISSING_ENV, SUPPORTED, Interpreter, discover, requested_minor
 
-def plugin_dirs() -> list[Path]:
-    return sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+TASKS = ("example", "test", "check", "docs", "dist", "bench", "faults")
 
 
-def fingerprint() -> str:
-    digest = hashlib.sha256()
-    for path in [ROOT / "pyproject.toml", *(p / "pyproject.toml" for p in plugin_dirs())]:
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def running() -> DevEnv:
+    """The environment of the interpreter running this script (``.venv``)."""
+    return DevEnv(Interpreter(sys.executable, platform.python_version()))
 
 
-def ensure_env() -> None:
-    if sys.version_info < (3, 11):  # noqa: UP036  (this script may be run by any python3)
-        sys.exit(f"llmgine needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    if not PYTHON.exists():
-        print(f"creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    wanted = fingerprint()
-    if MARKER.exists() and MARKER.read_text() == wanted:
-        return
-    args = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    args += ["-e", f"{ROOT}[test,dev]"]
-    for plugin in plugin_dirs():
-        extras = "[test]" if "test" in (plugin / "pyproject.toml").read_text() else ""
-        args += ["-e", f"{plugin}{extras}"]
-    print("installing llmgine and its plugins into", VENV, flush=True)
-    if subprocess.run(args).returncode:
-        sys.exit("pip could not install the environment (see above); nothing was changed")
-    MARKER.write_text(wanted)
+def run(env: DevEnv, *args: str) -> int:
+    """Run the environment's Python with ``args`` from the checkout's root."""
+    return subprocess.run([str(env.python), *args], cwd=ROOT, check=False).returncode
 
 
-def ensure_bench_extra() -> None:
-    """Install the ``bench`` extra (the peer libraries the benchmarks compare with), once."""
-    wanted = fingerprint()
-    if BENCH_MARKER.exists() and BENCH_MARKER.read_text() == wanted:
-        return
-    print("installing the benchmark peers (llmgine[bench]) into", VENV, flush=True)
-    args = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    if subprocess.run([*args, "-e", f"{ROOT}[test,dev,bench]"]).returncode:
-        sys.exit("pip could not install the bench extra (see above)")
-    BENCH_MARKER.write_text(wanted)
+def split_python(args: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--python X.Y`` (or ``--python=X.Y``) out of ``args``."""
+    rest: list[str] = []
+    chosen: str | None = None
+    items = iter(args)
+    for arg in items:
+        if arg == "--python":
+            chosen = next(items, "")
+        elif arg.startswith("--python="):
+            chosen = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    return (None if chosen is None else requested_minor(chosen)), rest
 
 
-def run(*args: str) -> int:
-    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+def one_env(minor: str | None) -> DevEnv:
+    """The environment of CPython ``minor`` (``None``: the running one); exits if not found."""
+    if minor is None:
+        return running()
+    discovery = discover([minor])
+    if minor not in discovery.found:
+        sys.exit(f"dev.py: {discovery.explain(minor)}")
+    return DevEnv(discovery.found[minor])
 
 
-def main(argv: list[str]) -> int:
-    task, rest = (argv[0], argv[1:]) if argv else ("help", [])
-    if task not in {"example", "test", "check", "bench", "faults"}:
-        print(__doc__)
-        return 0 if task in {"help", "-h", "--help"} else 2
-    ensure_env()
-    if task == "example":
-        return run(str(ROOT / "examples" / "example.py"), *rest)
-    if task == "test":
-        code = run("-m", "pytest", *rest)
-        return 0 if code == 5 and rest else code  # 5: a selection matched no test
-    if task == "bench":
-        ensure_bench_extra()
-        return run(str(ROOT / "bench" / "run.py"), *rest)
-    if task == "faults":  # needs no peers: redis-py comes with the plugin
-        return run(str(ROOT / "bench" / "redis_faults.py"), *rest)
+def task_test(args: list[str]) -> int:
+    """The suite on each supported CPython found, then a summary of which ran and passed."""
+    chosen, pytest_args = split_python(args)
+    minors = [chosen] if chosen else list(SUPPORTED)
+    discovery = discover(minors)
+    missing = discovery.missing(minors)
+    for minor in missing:
+        step(discovery.explain(minor))
+    allowed = os.environ.get(ALLOW_MISSING_ENV) == "1" and not chosen
+    if missing and not allowed:
+        step(f"this run will fail for the missing version (set {ALLOW_MISSING_ENV}=1 to allow)")
+    results: list[tuple[str, str, int]] = []
+    for minor in minors:
+        if minor not in discovery.found:
+            outcome = "missing (allowed)" if allowed else "missing"
+            results.append((minor, outcome, 0 if allowed else 1))
+            continue
+        env = DevEnv(discovery.found[minor])
+        try:
+            env.ensure("full")
+        except SetupError as exc:
+            results.append((minor, f"not run: {exc}", 1))
+            continue
+        step(f"pytest on CPython {env.interpreter.version} ({env.name})")
+        started = time.monotonic()
+        code = run(env, "-m", "pytest", *pytest_args)
+        code = 0 if code == 5 and pytest_args else code  # 5: a selection matched no test
+        what = "passed" if code == 0 else f"FAILED (pytest exit status {code})"
+        where = f"CPython {env.interpreter.version} in {env.name}"
+        results.append((minor, f"{what}, {where}, {time.monotonic() - started:.0f} s", code))
+    step("summary of the test runs:")
+    for minor, outcome, _ in results:
+        print(f"  {minor}: {outcome}", flush=True)
+    if not discovery.found:
+        step("no supported CPython was found: nothing ran")
+        return 1
+    return next((code for _, _, code in results if code), 0)
+
+
+def task_check(env: DevEnv) -> int:
+    """ruff, ruff format --check and mypy --strict, stopping at the first that fails."""
     # Each plugin's package is type-checked on its own (their tests share module names).
     packages = [str(p.relative_to(ROOT)) for d in plugin_dirs() for p in d.glob("llmgine_*")]
     for command in (
@@ -102,11 +121,53 @@ def main(argv: list[str]) -> int:
         ["-m", "ruff", "format", "--check", "."],
         ["-m", "mypy", "--strict", "core/"],
         *(["-m", "mypy", "--strict", package] for package in packages),
+        ["-m", "mypy", "--strict", "dev.py", "tools/"],
     ):
         print("$", " ".join(command[1:]), flush=True)
-        if code := run(*command):
+        if code := run(env, *command):
             return code
     return 0
+
+
+def task_docs(args: list[str]) -> int:
+    """``mkdocs build --strict`` (the site goes to site/), or ``mkdocs serve`` on loopback."""
+    if not (ROOT / "mkdocs.yml").is_file():
+        print(f"dev.py docs: no mkdocs.yml in {ROOT}: there is no documentation site to build")
+        return 2
+    env = running().ensure("full")
+    if args[:1] == ["serve"]:
+        return run(env, "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *args[1:])
+    return run(env, "-m", "mkdocs", "build", "--strict", *args)
+
+
+def main(argv: list[str]) -> int:
+    """Run the task ``argv[0]`` with the rest of ``argv``; print the usage for anything else."""
+    task, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if task not in TASKS:
+        print(__doc__)
+        return 0 if task in {"help", "-h", "--help"} else 2
+    try:
+        if task == "test":
+            return task_test(rest)
+        if task == "example":
+            env = running().ensure("example")
+            step("running examples/example.py")
+            return run(env, str(ROOT / "examples" / "example.py"), *rest)
+        if task == "bench":
+            minor, rest = split_python(rest)
+            return run(one_env(minor).ensure("bench"), str(ROOT / "bench" / "run.py"), *rest)
+        if task == "docs":
+            return task_docs(rest)
+        env = running().ensure("full")
+        if task == "check":
+            return task_check(env)
+        if task == "dist":
+            return run(env, "-m", "tools.dist", *rest)
+        # faults needs no peers: redis-py comes with the plugin
+        return run(env, str(ROOT / "bench" / "redis_faults.py"), *rest)
+    except (SetupError, ValueError) as exc:
+        print(f"dev.py {task}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

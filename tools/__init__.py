@@ -1,0 +1,1 @@
+"""The project's own tooling: what ``dev.py`` and ``.ci/run`` use (not shipped in any artefact)."""
