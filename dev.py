@@ -135,6 +135,8 @@ def task_docs(args: list[str]) -> int:
         print(f"dev.py docs: no mkdocs.yml in {ROOT}: there is no documentation site to build")
         return 2
     env = running().ensure("full")
+    # mkdocs-material prints a banner about MkDocs 2.0 on every build unless this is set.
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     if args[:1] == ["serve"]:
         return run(env, "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *args[1:])
     return run(env, "-m", "mkdocs", "build", "--strict", *args)

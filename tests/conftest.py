@@ -12,6 +12,14 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's own, with the ini setting pytest-asyncio (a test dependency, so loaded in
+    the inner runs too) asks for, lest every inner run warn about it."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+@pytest.fixture
 def bus() -> MessageBus:
     """A fresh bus that shares nothing with the process-wide one."""
     return MessageBus.isolated()

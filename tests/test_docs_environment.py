@@ -1,7 +1,7 @@
 """docs/environment.md lists every LLMGINE_* variable that the code reads.
 
 The variables are found two ways: every ``LLMGINE_...`` name written in the core, in the
-shipped plugins' packages and in dev.py (names ending in ``_`` are prefixes, such as
+shipped plugins' packages and in dev.py and its tools/ (names ending in ``_`` are prefixes, such as
 ``LLMGINE_REDIS_``, not variables), and every setting of each shipped plugin's
 ``install(bus, **settings)``, whose variable is the setting in upper case after the
 plugin's prefix.
@@ -27,8 +27,9 @@ NAME = re.compile(r"\bLLMGINE_[A-Z0-9_]+")
 
 
 def sources() -> list[Path]:
-    """The files whose variables are the users': the core, the plugins' packages, dev.py."""
-    files = [*(ROOT / "core").rglob("*.py"), ROOT / "dev.py"]
+    """The files whose variables are the users': the core, the plugins' packages, dev.py
+    and the tools/ it runs."""
+    files = [*(ROOT / "core").rglob("*.py"), ROOT / "dev.py", *(ROOT / "tools").glob("*.py")]
     files += [p for package in ROOT.glob("plugins/*/llmgine_*") for p in package.rglob("*.py")]
     return sorted(files)
 
@@ -83,9 +84,8 @@ def documented() -> set[str]:
 
 def test_the_search_finds_the_variables_it_should() -> None:
     found = variables_in_code()
-    assert {"LLMGINE_TRACE", "LLMGINE_LOAD_PLUGINS", "LLMGINE_AUDIT_LOG", "LLMGINE_VENV"} <= set(
-        found
-    )
+    expected = {"LLMGINE_TRACE", "LLMGINE_LOAD_PLUGINS", "LLMGINE_AUDIT_LOG", "LLMGINE_PYTHONS"}
+    assert expected <= set(found)
     assert "LLMGINE_REDIS_" not in found
     settings = plugin_settings()
     assert {"LLMGINE_REDIS_URL", "LLMGINE_REDIS_WORKER", "LLMGINE_REDIS_REMOTE"} <= set(settings)
