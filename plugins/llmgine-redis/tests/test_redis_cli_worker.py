@@ -311,3 +311,50 @@ def test_a_terminal_that_cannot_encode_a_name_gets_escapes_not_a_traceback(
     assert f"  event stream     {prefix}:{escaped}" in out
     assert "Traceback" not in err
     assert out.isascii() or encoding == "latin-1"
+
+
+@pytest.mark.slow
+def test_an_acl_that_refuses_what_a_worker_needs_ends_it_with_one_line(redis_server) -> None:
+    # The user may log in and PING (the check before the start), nothing more.
+    acl = ("--user", "reader", "on", ">pw", "~*", "+ping")
+    server = redis_server(persist=False, extra=acl)
+    url = f"redis://reader:pw@127.0.0.1:{server.port}/0"
+    env = {**os.environ}
+    env.pop("LLMGINE_TRANSPORT", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgine.cli", "worker", "--group", "svc", "--url", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(
+        f"llmgine worker: Redis at redis://reader:***@127.0.0.1:{server.port}/0 refused a "
+        "command the worker needs: NoPermissionError: "
+    )
+    assert last.endswith(
+        "check that the user's ACL allows the commands the transport needs "
+        "(see the llmgine-redis README)"
+    )
+    assert ":pw@" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "least"),
+    [
+        ("batch", 1),
+        ("max_deliveries", 1),
+        ("max_attempts", 1),
+        ("command_concurrency", 1),
+        ("reply_ttl", 1),
+        ("retries", 0),
+    ],
+)
+def test_a_count_below_its_least_value_is_refused_naming_it(setting: str, least: int) -> None:
+    # batch=0 made a worker's every read fail and retry for ever ("COUNT must be > 0").
+    with pytest.raises(ValueError, match=rf"RedisConfig.{setting} must be at least {least}"):
+        llmgine_redis.RedisConfig(**{setting: least - 1})
+    assert getattr(llmgine_redis.RedisConfig(**{setting: least}), setting) == least
