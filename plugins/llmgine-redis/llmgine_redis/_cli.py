@@ -117,6 +117,7 @@ def start_worker(args: argparse.Namespace) -> WorkerRun:
     what to check; nothing is left installed then.
     """
     from llmgine.plugins import register_handlers
+    from llmgine.plugins.errors import PluginLoadError
 
     group = args.group.strip()
     if not group:
@@ -144,7 +145,11 @@ def start_worker(args: argparse.Namespace) -> WorkerRun:
     except WorkerStartError:
         disable(message_bus)
         raise
-    register_handlers(message_bus)
+    try:
+        register_handlers(message_bus)
+    except PluginLoadError as exc:  # e.g. a plugin's database file is no database
+        disable(message_bus)
+        raise WorkerStartError(str(exc)) from None
     return WorkerRun(transport, group, "0" if args.from_start else "$")
 
 
