@@ -144,9 +144,26 @@ class AuditLog:
         self.failing = True
         self._dropped_in_streak = dropped
         logger.error(
-            "cannot write the audit log %s (%s); events are dropped and counted until it is "
-            "writable again (check the disk space, the directory and its permissions)",
+            "cannot write the audit log %s (%s); %s; events are dropped and counted until it "
+            "is writable again",
             self.path,
             self.last_error,
+            _fix(self.path, exc),
         )
         return "failed"
+
+
+def _fix(path: Path, exc: OSError) -> str:
+    """What to do about ``exc``, the error writing ``path`` (the path comes from
+    ``LLMGINE_AUDIT_LOG`` or ``install(bus, log=...)``)."""
+    if exc.errno == errno.EISDIR:
+        return "it is a directory: set LLMGINE_AUDIT_LOG (or log=) to a file path"
+    if exc.errno == errno.ENOTDIR:
+        return "a part of its path is a file, not a directory: fix LLMGINE_AUDIT_LOG (or log=)"
+    if exc.errno == errno.ENOENT:
+        return f"its directory {path.parent} does not exist: create it, or fix the path"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "check the permissions of the file and its directory"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "free some disk space"
+    return "check the disk space, the directory and its permissions"

@@ -22,6 +22,7 @@ from .errors import (
     TransportError,
     TransportOutcomeUnknown,
     WireError,
+    WorkerStartError,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "TransportError",
     "TransportOutcomeUnknown",
     "WireError",
+    "WorkerStartError",
     "disable",
     "enable",
     "install",

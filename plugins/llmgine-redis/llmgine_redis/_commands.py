@@ -36,8 +36,9 @@ from ._config import RedisConfig, text
 from ._outage import outage
 from ._outbox import attach_trace, trace_context
 from ._packed import xadd_batch
-from ._reader import GroupReader, dumps
+from ._reader import GroupReader
 from ._wire import Spec, decode, encode, json_default, spec_of
+from ._writes import dumps
 from .errors import RemoteCommandError, RemoteCommandTimeout, WireError
 
 __all__ = ["REMOTE_TYPES", "CommandServer", "RemoteTypes", "forwarder", "remote", "remote_types"]
@@ -179,6 +180,8 @@ def forwarder(
 class CommandServer(GroupReader):
     """Runs the remote commands this process has handlers for, one worker per command."""
 
+    role = "command server"
+
     def __init__(
         self, bus: MessageBus, config: RedisConfig, specs: list[Spec], consumer: str | None = None
     ) -> None:
@@ -246,9 +249,9 @@ class CommandServer(GroupReader):
                 await pipe.execute()
             except redis.RedisError as exc:
                 logger.warning(
-                    "%r: could not tell the caller (%s) that its command was dead-lettered "
+                    "%s: could not tell the caller (%s) that its command was dead-lettered "
                     "(%s: %s); it will time out instead",
-                    self,
+                    self.label,
                     reply_to,
                     type(exc).__name__,
                     exc,
@@ -303,19 +306,19 @@ class CommandServer(GroupReader):
                 error = f"{type(exc).__name__}: {exc}"
             if self._closing.is_set():
                 logger.error(
-                    "%r: stopping without the reply of %s, which ran (%s); it stays pending "
+                    "%s: stopping without the reply of %s, which ran (%s); it stays pending "
                     "on %s, and another worker will reclaim it after claim_idle_ms and run it "
                     "again",
-                    self,
+                    self.label,
                     what,
                     error,
                     stream,
                 )
                 return False
             logger.warning(
-                "%r: Redis did not store the reply of %s (%s); retrying in %.2fs, not "
+                "%s: Redis did not store the reply of %s (%s); retrying in %.2fs, not "
                 "acknowledging it meanwhile",
-                self,
+                self.label,
                 what,
                 error,
                 delay,

@@ -97,7 +97,7 @@ class RedisConfig:
     #: ... or ``XADD MINID ~`` of entries older than ``min_age`` seconds (overrides maxlen)
     min_age: float | None = None
     #: consumer: entries per XREADGROUP, and how long one blocks
-    batch: int = 500
+    batch: int = attrs.field(default=500)
     block_ms: int = attrs.field(default=500)
     #: reclaim (XAUTOCLAIM) entries another consumer left pending this long
     claim_idle_ms: int = 30_000
@@ -108,9 +108,9 @@ class RedisConfig:
     consumer_idle_ms: int | None = attrs.field(default=300_000)
     #: an entry reclaimed after this many deliveries (each ended by a crash or hang)
     #: is dead-lettered instead of being delivered again
-    max_deliveries: int = 10
+    max_deliveries: int = attrs.field(default=10)
     #: deliveries of a failing subscriber before the event is dead-lettered
-    max_attempts: int = 3
+    max_attempts: int = attrs.field(default=3)
     retry_backoff: float = 0.1
     #: dedup: event ids processed by the group in the last ``dedup_window`` seconds
     #: (at most ``dedup_max`` of them) are acknowledged without running subscribers again
@@ -121,10 +121,10 @@ class RedisConfig:
     #: remote commands
     command_group: str = "llmgine-workers"
     command_timeout: float = 30.0
-    command_concurrency: int = 16
-    reply_ttl: int = 300
+    command_concurrency: int = attrs.field(default=16)
+    reply_ttl: int = attrs.field(default=300)
     #: connection retries (exponential backoff) before an error reaches the caller
-    retries: int = 3
+    retries: int = attrs.field(default=3)
     #: seconds Redis may take to answer (beyond the wait a blocking command asks for)
     #: before the connection counts as dead (a partition, a half-open connection)
     #: and the command is retried on a new one
@@ -139,6 +139,18 @@ class RedisConfig:
     def _check_key(self, attribute: attrs.Attribute[str | None], value: Any) -> None:
         if isinstance(value, str):
             check_not_reserved(value, f"RedisConfig.{attribute.name} {value!r}")
+
+    @batch.validator
+    @max_deliveries.validator
+    @max_attempts.validator
+    @command_concurrency.validator
+    @reply_ttl.validator
+    @retries.validator
+    def _check_count(self, attribute: attrs.Attribute[int], value: Any) -> None:
+        # (the type is checked with the other settings': see _settings)
+        least = 0 if attribute.name == "retries" else 1
+        if isinstance(value, int) and not isinstance(value, bool) and value < least:
+            raise ValueError(f"RedisConfig.{attribute.name} must be at least {least}; got {value}")
 
     @socket_timeout.validator
     def _check_socket_timeout(self, attribute: attrs.Attribute[float], value: Any) -> None:

@@ -29,9 +29,9 @@ from llmgine.messages.events import Event
 
 from ._config import RedisConfig
 from ._outbox import attach_trace, forget_oldest, mark_received
-from ._reader import GroupReader, dumps
+from ._reader import GroupReader
 from ._wire import decode
-from ._writes import Settle
+from ._writes import Settle, dumps
 from .errors import WireError
 
 __all__ = ["EventConsumer"]
@@ -62,6 +62,8 @@ return 0
 
 class EventConsumer(GroupReader):
     """Consumer ``consumer`` of group ``group`` (one per service) on the event stream."""
+
+    role = "event consumer"
 
     def __init__(
         self,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
 from typing import Any
@@ -37,6 +36,9 @@ logger = logging.getLogger("llmgine.redis")
 class GroupReader:
     """One consumer (``consumer``) of group ``group`` on ``streams``."""
 
+    #: what the reader is, for log lines (``label``)
+    role = "reader"
+
     def __init__(
         self,
         config: RedisConfig,
@@ -50,13 +52,15 @@ class GroupReader:
         self.group = group
         self.streams = streams
         self.consumer = consumer or consumer_name()
+        #: how log lines name it, e.g. ``event consumer host-1-ab12cd (group 'svc')``
+        self.label = f"{self.role} {self.consumer} (group {group!r})"
         self.client: Any = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         #: entries it works on, kept from peers by the _keeper task (and handlers)
         self._held = Holdings(group, self.consumer, config.claim_idle_ms, config.batch)
         self._writes = Writes()
-        self._outage = Outage(repr(self), safe_url(config.url))
+        self._outage = Outage(self.label, safe_url(config.url))
         self._doing = "reading"  # what the current attempt does, for the outage warning
         self._last_claim = 0.0
         self._last_forget = 0.0
@@ -64,6 +68,7 @@ class GroupReader:
         self._due = 0.0  # when poll() next reclaims or forgets
         self._keeper: asyncio.Task[None] | None = None
         self.consumers_removed = 0  # departed consumers this reader removed from the group
+        self.dead_lettered = 0  # entries this reader moved to a dead-letter stream
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group!r} consumer={self.consumer!r}>"
@@ -167,7 +172,7 @@ class GroupReader:
         try:
             await self.flush()
         except redis.RedisError as exc:
-            self._writes.abandon(repr(self), exc, self.config.claim_idle_ms)
+            self._writes.abandon(self.label, exc, self.config.claim_idle_ms)
         finally:
             if self._keeper is not None:
                 self._held.stop()
@@ -240,12 +245,11 @@ class GroupReader:
     async def forget_idle_consumers(self) -> list[str]:
         """Remove consumers of the group that left it; return their names.
 
-        Records this consumer's heartbeat, then, on each stream, deletes
-        (``XGROUP DELCONSUMER``) every consumer that holds no pending entries, has
-        been idle for ``consumer_idle_ms`` and has no recent heartbeat; never this
-        one. :meth:`poll` calls it every quarter of ``consumer_idle_ms``. After a
-        delete reported pending entries (see :mod:`._sweep`) it only records the
-        heartbeat.
+        Records this consumer's heartbeat, then, on each stream, deletes (``XGROUP
+        DELCONSUMER``) every other consumer that holds no pending entries, has been idle
+        for ``consumer_idle_ms`` and has no recent heartbeat. :meth:`poll` calls it every
+        quarter of ``consumer_idle_ms``. After a delete reported pending entries (see
+        :mod:`._sweep`) it only records the heartbeat.
         """
         idle_ms = self.config.consumer_idle_ms
         if idle_ms is None:
@@ -256,7 +260,7 @@ class GroupReader:
             self.group,
             self.consumer,
             idle_ms,
-            repr(self),
+            self.label,
             remove=self._forgetting,
         )
         self._forgetting = self._forgetting and safe
@@ -321,7 +325,7 @@ class GroupReader:
         try:
             return await self._held.keep(self._connect(), self._writes.acks)
         except redis.RedisError as exc:
-            logger.debug("%r: could not keep its entries from peers: %s", self, exc)
+            logger.debug("%s: could not keep its entries from peers: %s", self.label, exc)
             return 0
 
     def ack(self, stream: str, entry_id: bytes) -> None:
@@ -343,6 +347,7 @@ class GroupReader:
         )
         self._writes.dead.append((stream, record))
         self.ack(stream, entry_id)
+        self.dead_lettered += 1
         logger.warning("dead-lettered %s %s: %s", stream, text(entry_id), error[:300])
 
     async def flush(self, read: bool = False) -> Any:
@@ -390,11 +395,6 @@ class GroupReader:
             self._tasks.discard(t)
             self._held.in_flight.discard(key)
             if not t.cancelled() and t.exception() is not None:
-                logger.error("%r: task for %s failed", self, key, exc_info=t.exception())
+                logger.error("%s: task for %s failed", self.label, key, exc_info=t.exception())
 
         task.add_done_callback(done)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for the small records this plugin writes."""
-    return json.dumps(value, separators=(",", ":"), default=str)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import warnings
 from typing import Any, cast
 
@@ -17,8 +15,8 @@ from ._commands import REMOTE_TYPES, CommandServer, forwarder, remote_types
 from ._consumer import EventConsumer
 from ._outbox import RedisOutbox, received_ids
 from ._settings import RedisSettings
-from ._urls import safe_url
 from ._wire import spec_of
+from ._worker import WorkerRun
 
 __all__ = [
     "RedisTransport",
@@ -92,49 +90,14 @@ class RedisTransport:
     async def run_worker(self, group: str, start_id: str = "$", signals: bool = True) -> None:
         """Consume events as ``group`` and serve remote commands until SIGTERM/SIGINT.
 
-        On a signal, reading stops, in-flight work finishes and is acknowledged.
+        On a signal, reading stops, in-flight work finishes and is acknowledged. Logs
+        what it serves when it starts, and what it handled when it stops (see
+        :class:`~llmgine_redis._worker.WorkerRun`, which ``llmgine worker`` runs).
         """
-        readers: list[Any] = [self.consumer(group)]
-        server = self.command_server()
-        if server is not None:
-            readers.append(server)
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig: signal.Signals) -> None:
-            logger.info(
-                "worker %s: %s: stops reading, finishes and acknowledges the work in flight",
-                group,
-                sig.name,
-            )
-            for reader in readers:
-                reader.stop()
-
-        if signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, on_signal, sig)
-        logger.info("%s", self.describe(group, start_id, server))
-        try:
-            await asyncio.gather(*(r.run(start_id) for r in readers))
-        finally:
-            if signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
-        logger.info("worker %s stopped", group)
-
-    def describe(self, group: str, start_id: str, server: CommandServer | None) -> str:
-        """What a worker serves: its group and event stream, and the remote command types."""
-        config = self.config
-        start = "from its oldest entry" if start_id == "0" else "from new entries"
-        line = (
-            f"worker {group}: consuming events of stream {config.event_stream!r} as group "
-            f"{group!r} (a new group reads {start}) on Redis at {safe_url(config.url)}; "
-        )
-        if server is None:
-            line += "serving no remote commands (this process handles none of the remote types)"
-        else:
-            names = [stream.removeprefix(config.command_stream("")) for stream in server.streams]
-            line += f"serving remote commands {', '.join(names)} as group {config.command_group!r}"
-        return line + "; SIGTERM or Ctrl-C stops it"
+        run = WorkerRun(self, group, start_id)
+        logger.info("%s", run.summary())
+        await run.run(signals, report=logger.info)
+        logger.info("%s", run.stop_line())
 
     def close(self) -> None:
         """Detach from the bus, remove the forwarders and close connections (idempotent)."""

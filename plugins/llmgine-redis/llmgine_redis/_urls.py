@@ -70,21 +70,21 @@ def _scheme_of(url: str) -> str:
 _parse_url: Callable[[str], dict[str, Any]] = _untyped_parse_url
 
 
-def check_url(url: Any) -> None:
+def check_url(url: Any, what: str = "RedisConfig.url") -> None:
     """Raise unless redis-py can parse the Redis URL ``url``; the message shows it masked.
 
-    redis-py's own message may quote a piece of a password it misread, so it is
-    shown only for a URL that has nothing to mask.
+    ``what`` names the URL in the message. redis-py's own message may quote a piece
+    of a password it misread, so it is shown only for a URL that has nothing to mask.
     """
     if not isinstance(url, str):
-        raise TypeError(f"RedisConfig.url must be a string, not {type(url).__name__}")
+        raise TypeError(f"{what} must be a string, not {type(url).__name__}")
     try:
         _parse_url(url)
     except ValueError as exc:
         shown = safe_url(url)
         reason = str(exc) if shown == url else "redis-py cannot parse it"
         raise ValueError(
-            f"RedisConfig.url {shown} is not a Redis URL redis-py accepts ({reason}); write "
+            f"{what} {shown} is not a Redis URL redis-py accepts ({reason}); write "
             "redis://[[user]:password@]host[:port][/db], rediss:// for TLS or "
             "unix:///path/to.sock, and percent-encode '/', '?', '#', '@' and '%' in a "
             "password (e.g. %2F for '/')"

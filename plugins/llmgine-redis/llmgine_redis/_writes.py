@@ -17,13 +17,14 @@ memory while its entry's ack was applied.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Settle", "Writes", "dead_record"]
+__all__ = ["Settle", "Writes", "dead_record", "dumps"]
 
 #: a dead letter keeps this much of each field of the original entry
 _KEEP_BYTES = 65_536
@@ -162,3 +163,8 @@ class Writes:
 
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the small records this plugin writes."""
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -19,6 +19,7 @@ __all__ = [
     "TransportError",
     "TransportOutcomeUnknown",
     "WireError",
+    "WorkerStartError",
 ]
 
 
@@ -117,4 +118,13 @@ class PoolExhausted(MessageBusException, redis.ConnectionError):
     A ``redis.ConnectionError``: readers back off and try again, publishers and
     forwarders report it as a :class:`~llmgine_redis.TransportError` (whose
     ``__cause__`` it is). The message names the ``max_connections`` setting.
+    """
+
+
+class WorkerStartError(MessageBusException):
+    """A worker (``llmgine worker``) cannot start, so it does not.
+
+    A setting is wrong, the URL is not one redis-py reads, or Redis cannot be reached
+    or refuses the login. The message names the setting or the URL (its password
+    masked) and what to check; ``llmgine worker`` prints it as its one line.
     """

@@ -67,12 +67,12 @@ def test_a_wrong_or_missing_password_is_one_line(redis_server):
 def test_a_url_redis_py_cannot_read_is_one_line_without_the_password():
     # The '/' in the password is not escaped: redis-py would read "pa" as the port.
     line = one_line_error(worker(f"redis://:pa/{SECRET}@127.0.0.1:6379/0"))
-    assert "RedisConfig.url redis://*** is not a Redis URL redis-py accepts" in line
+    assert "--url redis://*** is not a Redis URL redis-py accepts" in line
     assert "percent-encode '/'" in line
     assert "'pa'" not in line
 
 
-def test_the_start_line_says_what_the_worker_serves_and_a_signal_logs_a_stop_line(
+def test_the_banner_says_what_the_worker_serves_and_a_signal_prints_a_stop_line(
     redis_url, prefix, tmp_path: Path
 ):
     log = tmp_path / "worker.log"
@@ -94,9 +94,9 @@ def test_the_start_line_says_what_the_worker_serves_and_a_signal_logs_a_stop_lin
         )
     try:
         deadline = time.monotonic() + 20
-        while "SIGTERM or Ctrl-C stops it" not in log.read_text():
+        while "SIGTERM or Ctrl-C stops reading" not in log.read_text():
             assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "no start line: " + log.read_text()
+            assert time.monotonic() < deadline, "no banner: " + log.read_text()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
@@ -106,11 +106,23 @@ def test_the_start_line_says_what_the_worker_serves_and_a_signal_logs_a_stop_lin
             proc.wait()
     text = log.read_text()
     assert "Traceback" not in text
+    command = "llmgine.CreateResourceCommand"
     assert (
-        f"worker svc: consuming events of stream '{prefix}:events' as group 'svc' "
-        f"(a new group reads from new entries) on Redis at {redis_url}; serving remote "
-        "commands llmgine.CreateResourceCommand as group 'llmgine-workers'"
-    ) in text
+        f"""llmgine worker svc: started
+  Redis            {redis_url}
+  event stream     {prefix}:events
+  group            svc (a new group reads from new entries)
+"""
+        in text
+    )
+    assert (
+        f"""
+  remote commands  as group llmgine-workers:
+                   {command} on stream {prefix}:commands:{command}
+  stop             SIGTERM or Ctrl-C stops reading, finishes and acknowledges the work in flight
+"""
+        in text
+    )
     assert "<EventConsumer" not in text  # what it serves, not a repr
-    assert "worker svc: SIGINT: stops reading, finishes and acknowledges" in text
-    assert text.index("SIGINT: stops reading") < text.index("worker svc stopped")
+    assert "llmgine worker svc: SIGINT: stops reading, finishes and acknowledges" in text
+    assert text.index("SIGINT: stops reading") < text.index("llmgine worker svc stopped by SIGINT")

@@ -24,7 +24,7 @@ from ._state import (
     state_of,
 )
 from ._store import CreateResult, InMemoryResourceStore, Resource, ResourceStore
-from .errors import IdempotencyConflict, ResourceNotFound
+from .errors import IdempotencyConflict, ResourceNotFound, ResourceStoreError
 
 __all__ = [
     "DB_ENV",
@@ -36,6 +36,7 @@ __all__ = [
     "Resource",
     "ResourceNotFound",
     "ResourceStore",
+    "ResourceStoreError",
     "ResourcesState",
     "SqliteResourceStore",
     "configure",
@@ -46,6 +47,11 @@ __all__ = [
 ]
 
 # Tracebacks and reprs name the public module, where users import these from.
-for _public in (IdempotencyConflict, IdempotentCreateResourceCommand, ResourceNotFound):
+for _public in (
+    IdempotencyConflict,
+    IdempotentCreateResourceCommand,
+    ResourceNotFound,
+    ResourceStoreError,
+):
     _public.__module__ = __name__
 del _public

@@ -15,7 +15,7 @@ from typing import Any
 from llmgine.plugins.files import DEFAULT_FILE_MODE, create_file, parse_file_mode
 
 from ._store import CreateResult, Resource, check_type, new_resource_id
-from .errors import IdempotencyConflict, ResourceNotFound
+from .errors import IdempotencyConflict, ResourceNotFound, ResourceStoreError
 
 __all__ = ["SqliteResourceStore"]
 
@@ -78,10 +78,9 @@ class SqliteResourceStore:
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._conn.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise OSError(
-                f"cannot open the resource database {str(self.path)!r}: {exc}; check that its "
-                "directory exists and is writable (the path comes from LLMGINE_RESOURCES_DB "
-                "or SqliteResourceStore(path))"
+            raise ResourceStoreError(
+                f"cannot open the resource database {str(self.path)!r}: {_problem(self.path, exc)}"
+                "; the path comes from LLMGINE_RESOURCES_DB or SqliteResourceStore(path)"
             ) from exc
 
     def __repr__(self) -> str:
@@ -209,3 +208,19 @@ def _to_json(resource_type: str, data: Mapping[str, Any]) -> str:
 
 def _resource(row: tuple[str, str, str]) -> Resource:
     return Resource(row[0], row[1], MappingProxyType(json.loads(row[2])))
+
+
+def _problem(path: Path, exc: BaseException) -> str:
+    """What is wrong with ``path`` as the database file, and what to do (``exc``: the error)."""
+    if path.is_dir():
+        return "it is a directory; give the path of a file (one in it, say)"
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a directory; fix the path"
+    if existing != path.parent:
+        return f"its directory {str(path.parent)!r} does not exist; create it, or fix the path"
+    if isinstance(exc, PermissionError) or "readonly" in str(exc) or "unable to open" in str(exc):
+        return f"{exc}; check that the file and its directory are readable and writable"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"it is not an SQLite database ({exc}); use another path, or move the file away"
+    return f"{type(exc).__name__}: {exc}; check the path and the disk"

@@ -1,10 +1,12 @@
-"""The plugin's errors (public): both are llmgine ``MessageBusException``s."""
+"""The plugin's errors (public): each is an llmgine ``MessageBusException``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from llmgine.messages.errors import MessageBusException
 
-__all__ = ["IdempotencyConflict", "ResourceNotFound"]
+__all__ = ["IdempotencyConflict", "ResourceNotFound", "ResourceStoreError"]
 
 
 class ResourceNotFound(MessageBusException, LookupError):
@@ -45,3 +47,16 @@ class IdempotencyConflict(MessageBusException, ValueError):
             f"idempotency key {key!r} was first used to create resource {resource_id!r} of "
             f"type {resource_type!r} with other data; use a new key for a different resource"
         )
+
+
+class ResourceStoreError(MessageBusException, OSError):
+    """The SQLite file of the resources cannot be opened: a directory, a missing directory,
+    no permission, or a file that is not an SQLite database.
+
+    The message names the file, the problem and what to check. An ``OSError`` too, as
+    the plugin raised before this class existed.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled as its message: the core's rebuild cannot make an OSError)
+        return type(self), self.args

@@ -34,6 +34,7 @@ from ._store import RunRecord, RunStore, StepRecord
 from .errors import (
     MissingHandlerError,
     RunNotFoundError,
+    RunStoreError,
     WorkflowDefinitionError,
     WorkflowError,
     WorkflowNotFoundError,
@@ -46,6 +47,7 @@ __all__ = [
     "Builder",
     "MissingHandlerError",
     "RunNotFoundError",
+    "RunStoreError",
     "RunRecord",
     "RunStore",
     "Step",

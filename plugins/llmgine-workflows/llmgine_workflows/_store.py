@@ -10,46 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import attrs
-from llmgine.plugins.files import DEFAULT_FILE_MODE, create_file, parse_file_mode
+from llmgine.plugins.files import DEFAULT_FILE_MODE, parse_file_mode
 
+from ._dbfile import columns, open_readonly, open_store
 from ._owners import may_be_driving, owned_elsewhere, this_owner
-from .errors import RunNotFoundError, WorkflowError, WorkflowRunError
+from .errors import RunNotFoundError, WorkflowRunError
 
 __all__ = ["RunRecord", "RunStore", "StepRecord", "to_json"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    workflow_name TEXT NOT NULL,
-    input TEXT NOT NULL,
-    step_names TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    failed_step TEXT,
-    error_type TEXT,
-    error_message TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    step_index INTEGER NOT NULL,
-    step_name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result TEXT NOT NULL,
-    error TEXT,
-    completed_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, step_index)
-);
-"""
 
 #: run statuses; the first two are unfinished (resumable when their owner is gone)
 UNFINISHED = ("running", "compensating")
@@ -72,7 +45,12 @@ def to_json(value: Any, what: str) -> str:
 
 @attrs.frozen
 class StepRecord:
-    """A completed step: ``status`` is completed, compensated or compensation_failed."""
+    """A completed step: ``status`` is completed, compensated or compensation_failed.
+
+    ``completed_at`` is when the step completed; ``compensated_at`` when its
+    compensation ran (succeeded or failed), ``None`` if it did not, or if the database
+    was written by a version that did not record it.
+    """
 
     index: int
     name: str
@@ -80,6 +58,7 @@ class StepRecord:
     result: Any
     error: str | None
     completed_at: str
+    compensated_at: str | None = None
 
 
 @attrs.frozen
@@ -139,28 +118,11 @@ class RunStore:
     ):
         self.path = str(path)
         mode = parse_file_mode(file_mode, "RunStore(file_mode=...)")
-        if readonly:
-            if not Path(self.path).is_file():
-                raise RunNotFoundError(
-                    f"no workflow database at {self.path}; check LLMGINE_WORKFLOWS_DB (or --db)"
-                )
-            uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            try:  # sqlite3 reads nothing until the first query: a wrong file passes connect
-                self._conn.execute("SELECT run_id FROM runs LIMIT 0")
-            except sqlite3.DatabaseError as exc:
-                self._conn.close()
-                raise WorkflowError(
-                    f"{self.path} is not a workflow database ({exc}); check "
-                    "LLMGINE_WORKFLOWS_DB (or --db)"
-                ) from None
-        else:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                create_file(self.path, mode)  # sqlite3 would create it 0644
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            with self._conn:
-                self._conn.executescript(_SCHEMA)
+        self._conn = open_readonly(self.path) if readonly else open_store(self.path, mode)
+        #: what the steps' compensated_at is read as: NULL in a file of an older version
+        self._compensated_at = (
+            "compensated_at" if "compensated_at" in columns(self._conn, "steps") else "NULL"
+        )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -273,11 +235,12 @@ class RunStore:
             )
 
     def record_compensation(self, run_id: str, index: int, error: str | None) -> None:
-        """Mark step ``index`` compensated (or, with ``error``, its compensation failed)."""
+        """Mark step ``index`` compensated (or, with ``error``, its compensation failed), now."""
         status = "compensated" if error is None else "compensation_failed"
         self._write(
-            "UPDATE steps SET status = ?, error = ? WHERE run_id = ? AND step_index = ?",
-            (status, error, run_id, index),
+            "UPDATE steps SET status = ?, error = ?, compensated_at = ?"
+            " WHERE run_id = ? AND step_index = ?",
+            (status, error, _now(), run_id, index),
         )
 
     def finish(self, run_id: str, status: str) -> None:
@@ -322,8 +285,8 @@ class RunStore:
             row
         )
         steps = self._conn.execute(
-            "SELECT step_index, step_name, status, result, error, completed_at FROM steps"
-            " WHERE run_id = ? ORDER BY step_index",
+            "SELECT step_index, step_name, status, result, error, completed_at,"
+            f" {self._compensated_at} FROM steps WHERE run_id = ? ORDER BY step_index",
             (run_id,),
         ).fetchall()
         return RunRecord(
@@ -340,8 +303,14 @@ class RunStore:
             updated_at=updated,
             steps=tuple(
                 StepRecord(
-                    index=i, name=n, status=s, result=json.loads(r), error=e, completed_at=at
+                    index=i,
+                    name=n,
+                    status=s,
+                    result=json.loads(r),
+                    error=e,
+                    completed_at=at,
+                    compensated_at=undone,
                 )
-                for i, n, s, r, e, at in steps
+                for i, n, s, r, e, at, undone in steps
             ),
         )

@@ -8,6 +8,7 @@ from llmgine.messages.errors import MessageBusException
 __all__ = [
     "MissingHandlerError",
     "RunNotFoundError",
+    "RunStoreError",
     "WorkflowDefinitionError",
     "WorkflowError",
     "WorkflowNotFoundError",
@@ -29,6 +30,11 @@ class WorkflowNotFoundError(WorkflowError, LookupError):
 
 class RunNotFoundError(WorkflowError, LookupError):
     """No run of that id is in the run store."""
+
+
+class RunStoreError(WorkflowError):
+    """The run store's file cannot be used: missing (to read), a directory, unreadable, or
+    not a workflow database. The message names the file, the problem and what to check."""
 
 
 class MissingHandlerError(WorkflowError, LookupError):

@@ -32,6 +32,7 @@ def test_list_shows_every_run(db: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["workflows", "list", "--db", str(db)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:3] for line in lines] == [
+        ["RUN", "WORKFLOW", "STATUS"],
         ["ok", "w", "completed"],
         ["bad", "w", "failed"],
     ]
@@ -47,9 +48,9 @@ def test_show_shows_steps_results_and_failure(
     out = capsys.readouterr().out
     assert "run bad: workflow 'w', failed" in out
     assert "failed at 'b': KeyError: 'gone'" in out
-    assert "0. a: compensated" in out
+    assert "0. a: compensated\n     completed at " in out
     assert '{"x": 1}' in out
-    assert "1. b: not run" in out
+    assert "1. b: failed: KeyError: 'gone'" in out
 
 
 def test_show_an_unknown_run(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,8 +71,8 @@ def test_a_missing_database_file_is_reported_not_created(
 ) -> None:
     missing = tmp_path / "typo" / "nope.sqlite3"
     for command in ("list", "resume"):  # resume created it (and its directory), empty
-        assert main(["workflows", command, "--db", str(missing)]) == 2
-        assert f"no workflow database at {missing}" in capsys.readouterr().err
+        assert main(["workflows", command, "--db", str(missing)]) == 1
+        assert f"no workflow database at {missing} (no such file)" in capsys.readouterr().err
         assert not missing.parent.exists()
 
 
@@ -87,7 +88,7 @@ def test_a_file_that_is_no_workflow_database_is_one_line_exit_1(
         assert err.splitlines() == [
             f"llmgine workflows: {path} is not a workflow database ("
             + ("file is not a database" if content else "no such table: runs")
-            + "); check LLMGINE_WORKFLOWS_DB (or --db)"
+            + "); check --db or LLMGINE_WORKFLOWS_DB"
         ]
     assert path.read_bytes() == content  # nothing was written to it
 
