@@ -47,5 +47,6 @@ def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """
     # No installed plugin may leak into these tests, whatever the environment has.
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
+    monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
     with use_plugin_host(PluginHost()):
         yield

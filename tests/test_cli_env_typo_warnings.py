@@ -8,7 +8,6 @@ test environment.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import llmgine
@@ -26,11 +25,8 @@ from llmgine.plugins import (
 
 
 @pytest.fixture(autouse=True)
-def fresh_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
-    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    with use_plugin_host(PluginHost()):
-        yield
+def _fresh_host(no_installed_plugins: None) -> None:
+    """Before any other fixture: a fresh host that loads no installed plugin unless told."""
 
 
 def typo_warnings(call: Any) -> list[warnings.WarningMessage]:

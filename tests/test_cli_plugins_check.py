@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import llmgine
 import pytest
 from llmgine import cli
-from llmgine.plugins import PluginHost, register_plugin, use_plugin_host
+from llmgine.plugins import register_plugin
 
 from .fake_dists import install_fake_plugin
 
@@ -38,11 +37,8 @@ ROW_KEYS = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
-    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    with use_plugin_host(PluginHost()):
-        yield
+def _fresh_host(no_installed_plugins: None) -> None:
+    """Before any other fixture: a fresh host that loads no installed plugin unless told."""
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

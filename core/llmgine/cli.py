@@ -121,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerate_unencodable() -> None:
+    # Python's stdout raises UnicodeEncodeError for, say, a subscriber's name with an
+    # accent on an ASCII terminal (PYTHONIOENCODING=ascii); every subcommand, the
+    # plugins' too, gets escapes instead (stderr already escapes).
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "") == "strict":
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``llmgine`` command line; return its exit status.
 
@@ -130,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     subcommand prints one line, ``llmgine <subcommand>: <message>``, on stderr and
     gives status 1; Ctrl-C gives status 130, and a closed stdout (``| head``) status 1,
     without a traceback either. Other exceptions are bugs, and keep their traceback.
+    Text the terminal's encoding cannot hold is written as backslash escapes.
     """
+    _tolerate_unencodable()
     # This process is not the one LLMGINE_TRACE is meant for: `llmgine trace` passes it
     # to the program it runs, which is where the tracer must be installed.
     disarm()

@@ -88,7 +88,6 @@ def add_worker_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 def worker_command(args: argparse.Namespace) -> int:
     """Run ``llmgine worker``: banner, consume and serve until a signal, stop line; 1 if not."""
-    tolerate_unencodable()
     configure_logging(args.log_level)
     try:
         run = start_worker(args)
@@ -186,19 +185,6 @@ def configure_logging(level: str) -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("llmgine").setLevel(level.upper())
-
-
-def tolerate_unencodable() -> None:
-    """Write text the terminal's encoding cannot hold as backslash escapes, not a traceback.
-
-    Python's stdout raises ``UnicodeEncodeError`` for, say, a subscriber's name with
-    an accent on an ASCII terminal (``PYTHONIOENCODING=ascii``); stderr already escapes.
-    The worker's own words are ASCII.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None and getattr(stream, "errors", "") == "strict":
-            reconfigure(errors="backslashreplace")
 
 
 def _say(line: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from llmgine.plugins.errors import PluginLoadError
 
 from ._engine import DB_ENV
-from ._output import cell, table, tolerate_unencodable
+from ._output import cell, table
 from ._store import RunRecord, RunStore, StepRecord
 from .errors import RunStoreError, WorkflowError
 
@@ -117,7 +117,6 @@ def _command(
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
-        tolerate_unencodable()
         path = args.db or os.environ.get(DB_ENV)
         if not path:
             print(f"llmgine workflows: {_NO_DB}", file=sys.stderr)

@@ -4,7 +4,7 @@ A run id, workflow name or error message may hold anything: a newline (which
 would break a table's row), a character two columns wide, a character the
 terminal's encoding cannot hold. Cells are made one line (control characters
 escaped) and shown as the terminal will write them (unencodable characters as
-backslash escapes, see :func:`tolerate_unencodable`), and widths are counted in
+backslash escapes, as the ``llmgine`` command writes them), and widths are counted in
 terminal columns, so columns line up whatever the names.
 """
 
@@ -14,20 +14,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["cell", "table", "tolerate_unencodable", "width"]
-
-
-def tolerate_unencodable() -> None:
-    """Write text the terminal's encoding cannot hold as backslash escapes, not a traceback.
-
-    Python's stdout raises ``UnicodeEncodeError`` for, say, a workflow name with an
-    accent on an ASCII terminal (``PYTHONIOENCODING=ascii``); stderr already escapes.
-    The command's own words are ASCII.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None and getattr(stream, "errors", "") == "strict":
-            reconfigure(errors="backslashreplace")
+__all__ = ["cell", "table", "width"]
 
 
 def cell(text: str) -> str:
