@@ -30,7 +30,7 @@ def test_names_derive_from_the_plugin_name() -> None:
 
 
 def test_the_core_requirement_is_the_running_minor_series() -> None:
-    assert core_requirement("0.3.0") == "llmgine-messages>=0.3,<0.4"
+    assert core_requirement("0.2.1") == "llmgine-messages>=0.2,<0.3"
     assert core_requirement("1.9.3") == "llmgine-messages>=1.9,<1.10"
 
 

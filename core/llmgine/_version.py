@@ -1,4 +1,4 @@
-__version__ = "0.3.0"
+__version__ = "0.2.1"
 
 #: The distribution this core is installed as (``pip install llmgine-messages``); the import
 #: package stays ``llmgine``. PyPI's ``llmgine`` is upstream LLMgine's unrelated framework.

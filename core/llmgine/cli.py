@@ -105,9 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     new.set_defaults(func=_cmd_new_plugin)
     add_trace_parser(sub)
     host = get_plugin_host()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # Failures are shown by `llmgine plugins` instead; a plugin that requires the core by
+    # its old name loads, and is worth a line whatever the subcommand.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         infos = host.load_plugins(lenient=True)
+    for warning in caught:
+        if issubclass(warning.category, FutureWarning):
+            print(f"llmgine: warning: {warning.message}", file=sys.stderr)
     cli_errors: dict[str, str] = {}  # by plugin name, for `llmgine plugins` to show
     for info in infos:
         if info.error is None and "register_cli" in info.hooks:

@@ -123,10 +123,10 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
     pip_install(python, ROOT, *sources)
     old = write_plugin(base, "llmgine-old", GOOD.replace("Ping", "OldPing"), requires="llmgine<0.1")
     pip_install(python, "--no-deps", old)  # pip itself would refuse the conflict
-    # Written for 0.2 and earlier: requires the core by its old name, which on PyPI is the
-    # unrelated upstream project (so --no-deps, as the docs tell its users).
+    # As `llmgine new-plugin` wrote it in 0.2: requires the core by its old name, which on
+    # PyPI is the unrelated upstream project (so --no-deps, as the docs tell its users).
     legacy = write_plugin(
-        base, "llmgine-legacy", GOOD.replace("Ping", "LegacyPing"), requires="llmgine>=0.1"
+        base, "llmgine-legacy", GOOD.replace("Ping", "LegacyPing"), requires="llmgine>=0.2,<0.3"
     )
     pip_install(python, "--no-deps", legacy)
     # The same distribution a second time, on another sys.path entry.
@@ -233,7 +233,7 @@ def test_incompatible_core_requirement_names_both_versions(plugin_env: PluginEnv
     done = plugin_env.run(LOADED, {"LLMGINE_LOAD_PLUGINS": "old"})
     assert done.returncode == 1
     assert "IncompatiblePluginError: plugin 'old'" in done.stderr
-    assert "requires llmgine<0.1 but the installed core is llmgine-messages 0.3.0" in done.stderr
+    assert "requires llmgine<0.1 but the installed core is llmgine-messages 0.2.1" in done.stderr
     lenient = plugin_env.run(
         LOADED, {"LLMGINE_LOAD_PLUGINS": "old,good", "LLMGINE_PLUGINS_LENIENT": "1"}
     )
@@ -247,8 +247,24 @@ def test_a_requirement_on_the_old_name_loads_with_a_future_warning(plugin_env: P
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["legacy"]
     assert "FutureWarning: plugin 'legacy'" in done.stderr
-    assert "requires llmgine>=0.1, the core's old distribution name" in done.stderr
-    assert "should require llmgine-messages>=0.1 instead" in done.stderr
+    assert "requires llmgine<0.3,>=0.2, the core's old distribution name" in done.stderr
+    assert "should require llmgine-messages<0.3,>=0.2 instead" in done.stderr
+    # The warning points at the application's call of register_handlers(), not at llmgine.
+    [where] = [line for line in done.stderr.splitlines() if "FutureWarning" in line]
+    assert where.startswith("<string>:"), where
+    # `llmgine plugins` lists it as active and says why it warns.
+    listed = plugin_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "legacy"})
+    assert listed.returncode == 0, listed.stderr
+    assert "legacy" in listed.stdout and "[active]" in listed.stdout
+    assert "llmgine: warning: plugin 'legacy'" in listed.stderr
+
+
+def test_a_requirement_on_the_old_name_that_excludes_the_core_is_refused(
+    plugin_env: PluginEnv,
+) -> None:
+    done = plugin_env.run(LOADED, {"LLMGINE_LOAD_PLUGINS": "old"})
+    assert done.returncode == 1
+    assert "FutureWarning" not in done.stderr  # refused, so not "it is loaded"
 
 
 def test_unknown_hook_names_plugin_and_hook(plugin_env: PluginEnv) -> None:
@@ -313,4 +329,4 @@ def test_core_in_the_venv_is_ours_and_typed(plugin_env: PluginEnv) -> None:
         "import json, llmgine, pathlib; print(json.dumps([llmgine.__version__, "
         "(pathlib.Path(llmgine.__file__).parent / 'py.typed').exists()]))"
     )
-    assert out == ["0.3.0", True]
+    assert out == ["0.2.1", True]

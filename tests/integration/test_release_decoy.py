@@ -139,7 +139,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Sources:
     machine_pip("wheel", "--no-deps", "--wheel-dir", wheels, ROOT)
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     machine_pip("download", "--only-binary", ":all:", "--dest", wheels, *core)
-    plugin_wheel(wheels, "llmgine-thirdparty", "llmgine-messages>=0.3")
+    plugin_wheel(wheels, "llmgine-thirdparty", "llmgine-messages>=0.2")
     plugin_wheel(wheels, "llmgine-legacy", "llmgine>=0.1")
     simple = base / "index" / "simple"
     (simple / "llmgine").mkdir(parents=True)

@@ -50,7 +50,7 @@ def plugin_names(name: str) -> dict[str, str]:
 
 def core_requirement(version: str = __version__) -> str:
     """The generated plugin's requirement on the core: this minor version's series
-    (``llmgine-messages>=0.3,<0.4`` for 0.3.x), as the hook compatibility policy promises."""
+    (``llmgine-messages>=0.2,<0.3`` for 0.2.x), as the hook compatibility policy promises."""
     major, minor = (int(part) for part in version.split(".")[:2])
     return f"{DISTRIBUTION}>={major}.{minor},<{major}.{minor + 1}"
 

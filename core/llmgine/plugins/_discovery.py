@@ -278,19 +278,19 @@ def check_compatible(candidate: Candidate, core_version: str = __version__) -> N
             continue
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue
-        if name == LEGACY_DISTRIBUTION:
+        try:
+            ok = req.specifier.contains(Version(core_version), prereleases=True)
+        except InvalidVersion:
+            ok = True
+        if ok and name == LEGACY_DISTRIBUTION:
             warnings.warn(
                 f"{candidate.describe()} requires {req}, the core's old distribution name; "
                 f"it is loaded, but it should require {DISTRIBUTION}{req.specifier} instead "
                 f"(PyPI's {LEGACY_DISTRIBUTION!r} is an unrelated project, which pip would "
                 "install over this core). The old name is honoured until llmgine 1.0.",
                 FutureWarning,
-                stacklevel=2,
+                stacklevel=_caller_level(),
             )
-        try:
-            ok = req.specifier.contains(Version(core_version), prereleases=True)
-        except InvalidVersion:
-            ok = True
         if not ok:
             raise IncompatiblePluginError(
                 f"{candidate.describe()} requires {req} but the installed core is "
