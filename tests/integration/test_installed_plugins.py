@@ -255,7 +255,8 @@ def test_a_requirement_on_the_old_name_loads_with_a_future_warning(plugin_env: P
     # `llmgine plugins` lists it as active and says why it warns.
     listed = plugin_env.cli("plugins", env={"LLMGINE_LOAD_PLUGINS": "legacy"})
     assert listed.returncode == 0, listed.stderr
-    assert "legacy" in listed.stdout and "[active]" in listed.stdout
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("legacy ")]
+    assert "[active]" in row
     assert "llmgine: warning: plugin 'legacy'" in listed.stderr
 
 
