@@ -158,7 +158,11 @@ class DevEnv:
         return done.returncode == 0
 
     def defect(self) -> str | None:
-        """Why the environment must be made (again), or ``None`` when it can be used."""
+        """Why the environment must be made (again), or ``None`` when it can be used.
+
+        One made before dev.py marked complete environments is kept, and marked, when
+        its pip runs (venv installs pip last).
+        """
         if not self.path.exists():
             return "it does not exist"
         current = probe(str(self.python)) if self.python.exists() else None
@@ -172,7 +176,6 @@ class DevEnv:
             return None
         if not self.pip_runs():
             return "its creation did not finish (it has no pip)"
-        # Made before dev.py marked the environments it completed, and sound: keep it.
         self.created_marker.write_text(current.version)
         return None
 
