@@ -17,23 +17,34 @@ uses; every other task installs the whole development environment (editable), on
 top. A task reinstalls only after a ``pyproject.toml`` or the core's version changed.
 
 ``test`` looks for each CPython as ``python3.X`` on PATH, then in ``pyenv root``'s
-versions; ``LLMGINE_PYTHONS=/path/python3.12:/path/python3.13`` names them instead.
+versions. LLMGINE_PYTHONS replaces that search by the interpreters it names (paths or
+commands, ``:``-separated), so it names every one to run on, 3.11 included, e.g.
+``LLMGINE_PYTHONS=python3.11:/opt/py312/bin/python3.12:/opt/py313/bin/python3.13``.
 It fails when one of 3.11, 3.12, 3.13 is missing, unless LLMGINE_ALLOW_MISSING_PYTHONS=1.
+``--python X.Y`` runs on that version only (3.11 or newer), which must be found.
+Ctrl-C stops any task with exit status 130; an environment whose creation or install
+it cut short is made again by the next run.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 import time
 
 if sys.version_info < (3, 11):  # noqa: UP036  (this script may be run by any python3)
     sys.exit(f"llmgine needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
-from tools.devenv import ROOT, DevEnv, SetupError, plugin_dirs, step
-from tools.pythons import ALLOW_MISSING_ENV, SUPPORTED, Interpreter, discover, requested_minor
+from tools.devenv import ROOT, DevEnv, SetupError, call, plugin_dirs, step
+from tools.pythons import (
+    SUPPORTED,
+    Interpreter,
+    allowed_missing,
+    discover,
+    missing_hint,
+    requested_minor,
+)
 
 TASKS = ("example", "test", "check", "docs", "dist", "bench", "faults")
 
@@ -45,7 +56,7 @@ def running() -> DevEnv:
 
 def run(env: DevEnv, *args: str) -> int:
     """Run the environment's Python with ``args`` from the checkout's root."""
-    return subprocess.run([str(env.python), *args], cwd=ROOT, check=False).returncode
+    return call([str(env.python), *args], cwd=ROOT)
 
 
 def split_python(args: list[str]) -> tuple[str | None, list[str]]:
@@ -73,6 +84,19 @@ def one_env(minor: str | None) -> DevEnv:
     return DevEnv(discovery.found[minor])
 
 
+def pytest_outcome(status: int, selection: bool) -> tuple[str, int]:
+    """The summary's word for pytest's exit ``status``, and the status the run gets from it.
+
+    5 is pytest's "no test collected": with a ``selection`` (any pytest argument, such
+    as ``-k`` or a path) it is not a failure, and the summary says so rather than passed.
+    """
+    if status == 0:
+        return "passed", 0
+    if status == 5:
+        return ("no test selected", 0) if selection else ("FAILED (no test collected)", 5)
+    return f"FAILED (pytest exit status {status})", status
+
+
 def task_test(args: list[str]) -> int:
     """The suite on each supported CPython found, then a summary of which ran and passed."""
     chosen, pytest_args = split_python(args)
@@ -81,9 +105,9 @@ def task_test(args: list[str]) -> int:
     missing = discovery.missing(minors)
     for minor in missing:
         step(discovery.explain(minor))
-    allowed = os.environ.get(ALLOW_MISSING_ENV) == "1" and not chosen
+    allowed = allowed_missing(os.environ) and not chosen
     if missing and not allowed:
-        step(f"this run will fail for the missing version (set {ALLOW_MISSING_ENV}=1 to allow)")
+        step(missing_hint(chosen=chosen is not None))
     results: list[tuple[str, str, int]] = []
     for minor in minors:
         if minor not in discovery.found:
@@ -98,9 +122,7 @@ def task_test(args: list[str]) -> int:
             continue
         step(f"pytest on CPython {env.interpreter.version} ({env.name})")
         started = time.monotonic()
-        code = run(env, "-m", "pytest", *pytest_args)
-        code = 0 if code == 5 and pytest_args else code  # 5: a selection matched no test
-        what = "passed" if code == 0 else f"FAILED (pytest exit status {code})"
+        what, code = pytest_outcome(run(env, "-m", "pytest", *pytest_args), bool(pytest_args))
         where = f"CPython {env.interpreter.version} in {env.name}"
         results.append((minor, f"{what}, {where}, {time.monotonic() - started:.0f} s", code))
     step("summary of the test runs:")
@@ -170,6 +192,12 @@ def main(argv: list[str]) -> int:
     except (SetupError, ValueError) as exc:
         print(f"dev.py {task}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # The programs dev.py ran have stopped (tools/devenv.py's call): one line, no traceback,
+        # under the terminal's ^C rather than after it.
+        lead = "\n" if sys.stderr.isatty() else ""
+        print(f"{lead}dev.py {task}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

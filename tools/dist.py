@@ -59,6 +59,11 @@ def build(project: Project) -> tuple[Path, Path]:
     return sdist, wheel
 
 
+def shown(path: Path) -> str:
+    """``path`` as messages show it: relative to the checkout when it is inside."""
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
 def tracked(directory: Path) -> set[str]:
     """The git-tracked files under ``directory``, relative to it."""
     argv = ["git", "ls-files", "-z", "--", "."]
@@ -71,12 +76,25 @@ def tracked(directory: Path) -> set[str]:
 
 
 def package_files(project: Project) -> dict[str, str]:
-    """Where each tracked package file goes in the wheel -> its path in the repository."""
+    """Where each tracked package file goes in the wheel -> its path in the repository.
+
+    A package directory the pyproject names must exist and hold tracked files: a typo
+    there would otherwise build a wheel without the package.
+    """
     files: dict[str, str] = {}
     for package in project.wheel_packages:
         source = project.directory / package
+        named = (
+            f"{shown(project.directory / 'pyproject.toml')} names the package directory "
+            f"{package!r} ([tool.hatch.build.targets.wheel] packages)"
+        )
+        if not source.is_dir():
+            raise DistError(f"{named}, but {shown(source)} does not exist")
+        names = tracked(source)
+        if not names:
+            raise DistError(f"{named}, but git tracks no file in {shown(source)}")
         top = Path(package).name  # hatchling installs a package under its last path component
-        for name in tracked(source):
+        for name in names:
             files[f"{top}/{name}"] = (source / name).relative_to(project.directory).as_posix()
     return files
 
@@ -153,6 +171,8 @@ def main(argv: list[str]) -> int:
     try:
         all_projects = projects()
         check_versions(all_projects, args.release)
+        for project in all_projects:  # before minutes of building: a wrong package path
+            package_files(project)
         clean()
         wheels: list[Path] = []
         artefacts: list[str] = []
@@ -172,6 +192,8 @@ def main(argv: list[str]) -> int:
     except (DistError, SmokeError) as exc:
         print(f"dev.py dist: FAILED: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: dev.py, which runs this, says so in one line
     say(f"all checks passed in {time.monotonic() - started:.0f} s; the artefacts are in {DIST}")
     return 0
 

@@ -18,6 +18,8 @@ from typing import Final
 
 #: The CPython versions CI runs the suite on; the classifiers of every pyproject name them.
 SUPPORTED: Final = ("3.11", "3.12", "3.13")
+#: The oldest CPython the core installs on (``requires-python``); newer ones may be chosen.
+OLDEST: Final = (3, 11)
 #: Interpreters to use instead of searching (``os.pathsep``-separated paths or commands).
 PYTHONS_ENV: Final = "LLMGINE_PYTHONS"
 #: Set to ``1`` to let ``dev.py test`` pass when a supported version is not on the machine.
@@ -27,7 +29,7 @@ _PROBE = (
     "import platform, sys; "
     "print(platform.python_implementation(), platform.python_version(), sys.executable)"
 )
-_MINOR = re.compile(r"3\.\d+")
+_MINOR = re.compile(r"3\.(0|[1-9]\d*)")
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,29 @@ def discover(minors: Sequence[str], env: Mapping[str, str] = os.environ) -> Disc
 
 
 def requested_minor(text: str) -> str:
-    """Check a ``--python`` value: ``"3.12"`` is returned, anything else raises ``ValueError``."""
-    if not _MINOR.fullmatch(text):
+    """Check a ``--python`` value: ``"3.12"`` is returned, anything else raises ``ValueError``.
+
+    Versions older than ``OLDEST`` are refused at once: pip would refuse the core only
+    after the environment was made. Versions newer than ``SUPPORTED`` are fine if found.
+    """
+    match = _MINOR.fullmatch(text)
+    if match is None:
         raise ValueError(f"--python wants a version such as 3.12, not {text!r}")
+    if (3, int(match.group(1))) < OLDEST:
+        oldest = ".".join(map(str, OLDEST))
+        raise ValueError(f"--python {text}: llmgine needs CPython {oldest} or newer")
     return text
+
+
+def allowed_missing(env: Mapping[str, str]) -> bool:
+    """Whether ``LLMGINE_ALLOW_MISSING_PYTHONS=1`` lets a run without all of ``SUPPORTED`` pass."""
+    return env.get(ALLOW_MISSING_ENV) == "1"
+
+
+def missing_hint(*, chosen: bool) -> str:
+    """What to do about a missing version: of the full set, or the one ``--python`` chose."""
+    fixes = f"install it or name it in {PYTHONS_ENV}, which must name every version to run on"
+    if chosen:  # the variable that allows missing versions does not apply to a chosen one
+        return f"this run fails: the version --python chose is missing ({fixes})"
+    allow = f"or set {ALLOW_MISSING_ENV}=1 to allow"
+    return f"this run will fail for the missing version ({fixes}; {allow})"
