@@ -151,11 +151,17 @@ def test_a_missing_python_fails_the_run_and_the_summary_names_it() -> None:
     assert f"set {ALLOW_MISSING_ENV}=1 to allow" in done.stdout
 
 
-def test_allowing_missing_pythons_still_needs_one_to_run() -> None:
-    done = dev_test(**{ALLOW_MISSING_ENV: "1"})
+@pytest.mark.parametrize("value", ["1", "true", "Yes"])
+def test_allowing_missing_pythons_still_needs_one_to_run(value: str) -> None:
+    done = dev_test(**{ALLOW_MISSING_ENV: value})
     assert done.returncode == 1
     assert "  3.12: missing (allowed)" in done.stdout
     assert "dev.py: no supported CPython was found: nothing ran" in done.stdout
+
+
+def test_a_false_value_does_not_allow_missing_pythons() -> None:
+    done = dev_test(**{ALLOW_MISSING_ENV: "0"})
+    assert "  3.12: missing\n" in done.stdout  # not "(allowed)"
 
 
 def test_a_chosen_python_that_is_missing_fails_even_when_missing_ones_are_allowed() -> None:

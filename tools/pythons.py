@@ -171,8 +171,9 @@ def requested_minor(text: str) -> str:
 
 
 def allowed_missing(env: Mapping[str, str]) -> bool:
-    """Whether ``LLMGINE_ALLOW_MISSING_PYTHONS=1`` lets a run without all of ``SUPPORTED`` pass."""
-    return env.get(ALLOW_MISSING_ENV) == "1"
+    """Whether ``LLMGINE_ALLOW_MISSING_PYTHONS`` (``1``, ``true``, ``yes`` or ``on``, as the
+    library's own flags) lets a run without all of ``SUPPORTED`` pass."""
+    return env.get(ALLOW_MISSING_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def missing_hint(*, chosen: bool) -> str:
