@@ -10,6 +10,8 @@
   is how the testing pages' examples are checked.
 * A block after a ``<!-- fragment: why -->`` comment is only compiled, and so are the
   Python blocks of the walk-throughs, which tests/test_guide.py runs as files.
+* Examples run in a temporary working directory, so that what they write (the audit
+  page's ``audit.jsonl``, ...) stays out of the checkout; each test checks it did.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from .docs_blocks import WALKTHROUGHS, Block, blocks, pages
+from .docs_blocks import ROOT, WALKTHROUGHS, Block, blocks, pages
 
 EVERY = [block for page in pages() for block in blocks(page)]
 ALL = [block for block in EVERY if block.is_python]
@@ -68,6 +70,20 @@ def importable(doc_files: Path) -> Iterator[Path]:
                 del sys.modules[name]
 
 
+def _checkout_status() -> str | None:
+    """The checkout's ``git status`` (None where git or the checkout is missing)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def test_the_docs_have_python_to_run() -> None:
     assert len(RUN) >= 30
     assert {"README.md", "docs/plugin-guide/anatomy.md", "docs/guide/commands.md"} <= {
@@ -90,7 +106,11 @@ def test_every_python_block_compiles(block: Block) -> None:
 
 
 @pytest.mark.parametrize("page", RUN_PAGES)
-def test_page_examples_run(page: str, importable: Path) -> None:
+def test_page_examples_run(
+    page: str, importable: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _checkout_status()
+    monkeypatch.chdir(tmp_path)  # what the examples write goes here
     name = "docs_" + page.replace("/", "_").replace(".", "_").replace("-", "_")
     module = types.ModuleType(name)
     sys.modules[name] = module  # so that pickling and dataclasses find its classes
@@ -103,6 +123,7 @@ def test_page_examples_run(page: str, importable: Path) -> None:
                 exec(code, module.__dict__)
     finally:
         del sys.modules[name]
+    assert _checkout_status() == before, f"{page}'s examples wrote into the checkout"
 
 
 @pytest.mark.slow
