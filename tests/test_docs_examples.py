@@ -7,7 +7,10 @@
   titled blocks of all pages are written to one directory put on ``sys.path``, so that
   a page can build a package file by file and import it. A titled ``test_*.py`` file is
   run with pytest there (with the docs' ``pyproject.toml``, if one is titled so), which
-  is how the testing pages' examples are checked.
+  is how the testing pages' examples are checked. For those runs, the distribution that
+  ``pyproject.toml`` describes is installed as pip would leave it (a ``.dist-info`` with
+  its metadata and entry points, next to the files), so that tests of the installed
+  plugin, which find it through its entry point, run too.
 * A block after a ``<!-- fragment: why -->`` comment is only compiled, and so are the
   Python blocks of the walk-throughs, which tests/test_guide.py runs as files.
 * Examples run in a temporary working directory, so that what they write (the audit
@@ -22,6 +25,7 @@ import inspect
 import os
 import subprocess
 import sys
+import tomllib
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +61,32 @@ def doc_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where the docs' ``pyproject.toml`` distribution is "installed".
+
+    Only its metadata: the code is ``doc_files``. It is kept apart from ``doc_files``
+    so that the examples run in this process (``importable``) never discover it.
+    """
+    (pyproject,) = (b for b in FILES if b.title == "pyproject.toml")
+    project = tomllib.loads(pyproject.code)["project"]
+    root = tmp_path_factory.mktemp("installed")
+    info = root / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    info.mkdir()
+    requires = "".join(f"Requires-Dist: {r}\n" for r in project.get("dependencies", []))
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        + requires
+    )
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items())
+            for group, entries in project.get("entry-points", {}).items()
+        )
+    )
+    return root
+
+
 @pytest.fixture
 def importable(doc_files: Path) -> Iterator[Path]:
     """``doc_files`` on ``sys.path`` for one test; what it imported from there is forgotten."""
@@ -89,7 +119,12 @@ def test_the_docs_have_python_to_run() -> None:
     assert {"README.md", "docs/plugin-guide/anatomy.md", "docs/guide/commands.md"} <= {
         b.page for b in RUN
     }
-    assert {"test_greetings.py", "test_greetings_async.py"} <= {b.title for b in TEST_FILES}
+    assert {
+        "test_greetings.py",
+        "test_greetings_async.py",
+        "test_greetings_installed.py",
+        "test_greet.py",
+    } <= {b.title for b in TEST_FILES}
 
 
 def test_titled_blocks_name_each_file_once() -> None:
@@ -128,11 +163,12 @@ def test_page_examples_run(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", TEST_FILES, ids=lambda b: b.title)
-def test_test_files_of_the_docs_pass(block: Block, doc_files: Path) -> None:
+def test_test_files_of_the_docs_pass(block: Block, doc_files: Path, installed: Path) -> None:
     if "pytest.mark.asyncio" in block.code:
         pytest.importorskip("pytest_asyncio", reason="the example needs pytest-asyncio")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGINE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(doc_files), env.get("PYTHONPATH", "")])
+    path = [str(doc_files), str(installed), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(path)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(block.title)],
         cwd=doc_files,
