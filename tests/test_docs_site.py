@@ -7,6 +7,7 @@ MkDocs: they check what the build relies on.)
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from types import ModuleType
 import pytest
 from llmgine.cli import build_parser
 
-from .docs_blocks import ROOT_DOCUMENTS, expanded_lines
+from .docs_blocks import ROOT_DOCUMENTS, blocks, expanded_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -64,6 +65,18 @@ def test_the_front_page_is_short_and_says_what_a_newcomer_needs() -> None:
 def test_the_docs_tests_read_the_root_documents_the_site_shows() -> None:
     assert set(ROOT_DOCUMENTS) == set(pages.ROOT_DOCUMENTS.values())
     assert {"README.md", "CONTRIBUTING.md", "CHANGELOG.md"} <= set(ROOT_DOCUMENTS)
+
+
+def test_the_front_page_example_is_short_and_needs_the_core_alone() -> None:
+    # (tests/test_docs_examples.py runs it)
+    example = next(b for b in blocks(README) if b.is_python)
+    assert len(example.code.splitlines()) <= 18
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) or ""
+        for node in ast.walk(ast.parse(example.code))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    assert {name.split(".")[0] for name in imported} == {"dataclasses", "llmgine"}
 
 
 @pytest.mark.parametrize("document", sorted(pages.ROOT_DOCUMENTS.values()))
