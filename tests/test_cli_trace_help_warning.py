@@ -33,7 +33,16 @@ def test_the_help_says_a_program_importing_llmgine_gets_the_warning() -> None:
 def test_import_llmgine_alone_is_enough_for_the_warning(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGINE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "llmgine.cli", "trace", "--", sys.executable, "-c", "import llmgine"],
+        [
+            sys.executable,
+            "-m",
+            "llmgine.cli",
+            "trace",
+            "--",
+            sys.executable,
+            "-c",
+            "import llmgine",
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -46,5 +46,7 @@ def test_the_sample_is_the_real_output(block: Block, tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (0, "")
     sample = _lines(block.code)[1:]
     real = _lines(done.stdout)
-    diff = "\n".join(difflib.unified_diff(sample, real, block.where, "llmgine plugins", lineterm=""))
+    diff = "\n".join(
+        difflib.unified_diff(sample, real, block.where, "llmgine plugins", lineterm="")
+    )
     assert sample == real, f"update the sample at {block.where}:\n{diff}"

@@ -96,8 +96,7 @@ def render_plugin(name: str, directory: Path | None = None) -> list[Path]:
     try:
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise ScaffoldError(
-                f"{target} already exists and is not an empty directory; choose another "
-                "with --dir"
+                f"{target} already exists and is not an empty directory; choose another with --dir"
             )
         _write(target, names, written)
     except OSError as exc:
