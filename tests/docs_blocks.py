@@ -1,4 +1,4 @@
-"""The code blocks of the documentation: README.md and the pages under docs/.
+"""The code blocks of the documentation: the root documents the site shows and docs/.
 
 A page is read as MkDocs shows it: a line ``--8<-- "path"`` (or ``"path:section"``,
 between ``<!-- --8<-- [start:section] -->`` and ``[end:section]`` markers) is replaced
@@ -17,6 +17,9 @@ import attrs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+#: documents at the repository's root that the site shows as pages (docs/_hooks/pages.py
+#: puts them there at build time; tests/test_docs_site.py checks this list against it)
+ROOT_DOCUMENTS = ("README.md", "CONTRIBUTING.md", "CHANGELOG.md")
 #: pages whose console blocks and files tests/test_guide.py runs as a walk-through
 WALKTHROUGHS = frozenset({"docs/quickstart.md", "docs/plugin-guide/index.md"})
 
@@ -44,8 +47,8 @@ class Block:
 
 
 def pages() -> list[Path]:
-    """README.md and every page of the site, in a stable order."""
-    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    """The root documents and every page under docs/, in a stable order."""
+    return [*(ROOT / name for name in ROOT_DOCUMENTS), *sorted(DOCS.rglob("*.md"))]
 
 
 def _section(text: str, name: str, origin: str) -> str:

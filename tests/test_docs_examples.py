@@ -7,9 +7,14 @@
   titled blocks of all pages are written to one directory put on ``sys.path``, so that
   a page can build a package file by file and import it. A titled ``test_*.py`` file is
   run with pytest there (with the docs' ``pyproject.toml``, if one is titled so), which
-  is how the testing pages' examples are checked.
+  is how the testing pages' examples are checked. For those runs, the distribution that
+  ``pyproject.toml`` describes is installed as pip would leave it (a ``.dist-info`` with
+  its metadata and entry points, next to the files), so that tests of the installed
+  plugin, which find it through its entry point, run too.
 * A block after a ``<!-- fragment: why -->`` comment is only compiled, and so are the
   Python blocks of the walk-throughs, which tests/test_guide.py runs as files.
+* Examples run in a temporary working directory, so that what they write (the audit
+  page's ``audit.jsonl``, ...) stays out of the checkout; each test checks it did.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import inspect
 import os
 import subprocess
 import sys
+import tomllib
 import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .docs_blocks import WALKTHROUGHS, Block, blocks, pages
+from .docs_blocks import ROOT, WALKTHROUGHS, Block, blocks, pages
 
 EVERY = [block for page in pages() for block in blocks(page)]
 ALL = [block for block in EVERY if block.is_python]
@@ -55,6 +61,32 @@ def doc_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where the docs' ``pyproject.toml`` distribution is "installed".
+
+    Only its metadata: the code is ``doc_files``. It is kept apart from ``doc_files``
+    so that the examples run in this process (``importable``) never discover it.
+    """
+    (pyproject,) = (b for b in FILES if b.title == "pyproject.toml")
+    project = tomllib.loads(pyproject.code)["project"]
+    root = tmp_path_factory.mktemp("installed")
+    info = root / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    info.mkdir()
+    requires = "".join(f"Requires-Dist: {r}\n" for r in project.get("dependencies", []))
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        + requires
+    )
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items())
+            for group, entries in project.get("entry-points", {}).items()
+        )
+    )
+    return root
+
+
 @pytest.fixture
 def importable(doc_files: Path) -> Iterator[Path]:
     """``doc_files`` on ``sys.path`` for one test; what it imported from there is forgotten."""
@@ -68,12 +100,31 @@ def importable(doc_files: Path) -> Iterator[Path]:
                 del sys.modules[name]
 
 
+def _checkout_status() -> str | None:
+    """The checkout's ``git status`` (None where git or the checkout is missing)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def test_the_docs_have_python_to_run() -> None:
     assert len(RUN) >= 30
     assert {"README.md", "docs/plugin-guide/anatomy.md", "docs/guide/commands.md"} <= {
         b.page for b in RUN
     }
-    assert {"test_greetings.py", "test_greetings_async.py"} <= {b.title for b in TEST_FILES}
+    assert {
+        "test_greetings.py",
+        "test_greetings_async.py",
+        "test_greetings_installed.py",
+        "test_greet.py",
+    } <= {b.title for b in TEST_FILES}
 
 
 def test_titled_blocks_name_each_file_once() -> None:
@@ -90,7 +141,11 @@ def test_every_python_block_compiles(block: Block) -> None:
 
 
 @pytest.mark.parametrize("page", RUN_PAGES)
-def test_page_examples_run(page: str, importable: Path) -> None:
+def test_page_examples_run(
+    page: str, importable: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _checkout_status()
+    monkeypatch.chdir(tmp_path)  # what the examples write goes here
     name = "docs_" + page.replace("/", "_").replace(".", "_").replace("-", "_")
     module = types.ModuleType(name)
     sys.modules[name] = module  # so that pickling and dataclasses find its classes
@@ -103,15 +158,17 @@ def test_page_examples_run(page: str, importable: Path) -> None:
                 exec(code, module.__dict__)
     finally:
         del sys.modules[name]
+    assert _checkout_status() == before, f"{page}'s examples wrote into the checkout"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", TEST_FILES, ids=lambda b: b.title)
-def test_test_files_of_the_docs_pass(block: Block, doc_files: Path) -> None:
+def test_test_files_of_the_docs_pass(block: Block, doc_files: Path, installed: Path) -> None:
     if "pytest.mark.asyncio" in block.code:
         pytest.importorskip("pytest_asyncio", reason="the example needs pytest-asyncio")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGINE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(doc_files), env.get("PYTHONPATH", "")])
+    path = [str(doc_files), str(installed), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(path)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(block.title)],
         cwd=doc_files,

@@ -17,8 +17,8 @@ DESCRIPTION = f"""\
 Run a program with {TRACE_ENV}=1, so that the tree of commands and events it
 handles is printed on its stderr, each line indented under the message that caused
 it. The tracer is installed by register_handlers() in the program (or by
-llmgine.tracing.install_tracing(bus)); a program that calls neither prints no
-tree (and, if it imports llmgine.plugins, a warning saying so when it exits).
+llmgine.tracing.install_tracing(bus)); a program that imports llmgine but calls
+neither prints no tree, only a warning saying so when it exits.
 
 --only and --depth are passed to the program as {ONLY_ENV} and
 {DEPTH_ENV}; a program may set those variables itself. Everything

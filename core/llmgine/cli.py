@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name",
         help="the plugin's name: lowercase words separated by - or _, e.g. greeter "
         "(distribution llmgine-greeter, package llmgine_greeter); an llmgine- prefix "
-        "is optional",
+        "is optional; not messages (llmgine-messages is the core)",
     )
     new.add_argument(
         "--dir",
