@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,12 @@ from llmgine.messages.bus import MessageBus, message_bus
 from llmgine.plugins import PluginHost, use_plugin_host
 
 pytest_plugins = ["pytester"]
+
+# A run started in the background of a non-interactive shell (`.ci/run &`) inherits SIGINT
+# ignored, and so would every program the tests start; the tests that press Ctrl-C on one
+# need it delivered. A handler, unlike "ignored", is not inherited: children get the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
