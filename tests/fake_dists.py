@@ -4,9 +4,34 @@ them as it finds pip-installed ones)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
+
+
+def write_dist_info(
+    root: Path,
+    dist: str,
+    version: str,
+    entry_points: Mapping[str, Mapping[str, str]],
+    requires: Iterable[str] = (),
+) -> Path:
+    """Write the ``.dist-info`` pip would leave in ``root`` for distribution ``dist``:
+    its metadata (with ``requires`` as ``Requires-Dist``) and ``entry_points``
+    (``{group: {name: target}}``); return its directory."""
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    metadata = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {line}\n" for line in requires)
+    (info / "METADATA").write_text(metadata)
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in names.items())
+            for group, names in entry_points.items()
+        )
+    )
+    return info
 
 
 def install_fake_plugin(
@@ -22,10 +47,7 @@ def install_fake_plugin(
     the module does not exist, so importing the plugin fails)."""
     dist = dist or f"llmgine-{name}"
     module = dist.replace("-", "_")
-    info = root / f"{module}-0.0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text(f"[llmgine.plugins]\n{name} = {module}\n")
+    write_dist_info(root, dist, "0.0.1", {"llmgine.plugins": {name: module}})
     if source is not None:
         (root / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(root))

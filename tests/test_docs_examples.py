@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from .docs_blocks import ROOT, WALKTHROUGHS, Block, blocks, pages
+from .fake_dists import write_dist_info
 
 EVERY = [block for page in pages() for block in blocks(page)]
 ALL = [block for block in EVERY if block.is_python]
@@ -71,18 +72,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (pyproject,) = (b for b in FILES if b.title == "pyproject.toml")
     project = tomllib.loads(pyproject.code)["project"]
     root = tmp_path_factory.mktemp("installed")
-    info = root / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    info.mkdir()
-    requires = "".join(f"Requires-Dist: {r}\n" for r in project.get("dependencies", []))
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
-        + requires
-    )
-    (info / "entry_points.txt").write_text(
-        "".join(
-            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items())
-            for group, entries in project.get("entry-points", {}).items()
-        )
+    write_dist_info(
+        root,
+        project["name"],
+        project["version"],
+        project.get("entry-points", {}),
+        project.get("dependencies", []),
     )
     return root
 
