@@ -47,6 +47,9 @@ async def deliver_async(
 
     Returns the failures (after reporting them as :meth:`Delivery.failed` does).
     """
+    observe = delivery.observe
+    if observe is not None:
+        observe(event)
     plan = delivery.plan(event, only)
     if not plan.subscribers:
         return []
@@ -98,6 +101,7 @@ class _Run:
                 if shared is None:  # (its fields set here, as in Scope.new(), without its call)
                     shared = self.shared = Scope()
                     shared.message_id, shared.correlation_id = event.event_id, event.correlation_id
+                    shared.session_id = event.session_id
                     shared.depth, shared.pending, shared.closed = self.depth, None, False
                     token = set_scope(shared)
                 try:
@@ -119,7 +123,7 @@ class _Run:
         """Start ``coro`` (or, if ``None``, the coroutine ``subscriber`` makes) as a task in
         a scope of its own, which takes the events a plain subscriber queued before."""
         event = self.event
-        own = Scope.new(event.event_id, event.correlation_id, self.depth)
+        own = Scope.new(event.event_id, event.correlation_id, self.depth, event.session_id)
         if coro is not None and self.shared is not None:
             own.pending = self.shared.take()
         token = set_scope(own)

@@ -21,6 +21,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._naming import type_name
+from ._observers import Observers
 from ._reports import refuse_async_subscribers, report_failure
 from ._scope import Scope, get_scope, reset_scope, set_scope
 from ._subscribers import Plan
@@ -36,7 +37,8 @@ from .transport import Outbox
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._subscribers import Subscriber, SubscriberRegistry
+    from ._registry import SubscriberRegistry
+    from ._subscribers import Subscriber
 
 __all__ = [
     "DIRECT",
@@ -101,7 +103,15 @@ class Setting(Generic[T]):
 class Delivery:
     """Runs the subscribers of published events for one bus; holds its delivery settings."""
 
-    __slots__ = ("lock", "max_cascade_depth", "outbox", "registry", "strict")
+    __slots__ = (
+        "lock",
+        "max_cascade_depth",
+        "observe",
+        "observers",
+        "outbox",
+        "registry",
+        "strict",
+    )
 
     def __init__(
         self,
@@ -116,6 +126,14 @@ class Delivery:
         self.max_cascade_depth = max_cascade_depth
         #: the transport's outbox: every generation is handed to it before local delivery
         self.outbox: Outbox | None = None
+        #: who sees every event before its subscribers (``add_event_observer``), and
+        #: the one callable that calls them (``None``: none)
+        self.observe: Callable[[Event], Any] | None = None
+        self.observers = Observers(self.set_observe)
+
+    def set_observe(self, observe: Callable[[Event], Any] | None) -> None:
+        """What to call with every event before its subscribers (see :class:`Observers`)."""
+        self.observe = observe
 
     # Publishing (the loops) ---------------------------------------------------------
 
@@ -229,12 +247,14 @@ class Delivery:
         only: Container[str] | None = None,
     ) -> Sequence[Failure]:
         """Run the plain subscribers of ``event``; queue what they publish; return failures."""
+        observe = self.observe
+        if observe is not None:
+            observe(event)
         try:  # the cache, read inline: this runs for every event
-            plan = (
-                self.registry.cache[event.__class__][event.event_type]
-                if only is None
-                else self.plan(event, only)
-            )
+            if only is None and event.session_id is None:
+                plan = self.registry.cache[event.__class__][event.event_type]
+            else:
+                plan = self.plan(event, only)
         except KeyError:
             plan = self.plan(event, only)
         handlers = plan.handlers
@@ -249,6 +269,7 @@ class Delivery:
         scope = Scope()  # (the fields set here, as in Scope.new(), without its call)
         scope.message_id = event.event_id
         scope.correlation_id = event.correlation_id
+        scope.session_id = event.session_id
         scope.depth = depth
         scope.pending = None
         scope.closed = False
@@ -298,7 +319,7 @@ class Delivery:
 
     def plan(self, event: Event, only: Container[str] | None) -> Plan:
         """The plan of ``event`` from the registry (cached there), limited to ``only``."""
-        plan = self.registry.plan(event.__class__, event.event_type)
+        plan = self.registry.plan(event.__class__, event.event_type, event.session_id)
         return plan if only is None else _only(plan, only)
 
     def cascade(self, event: Event, recursion: RecursionError | None = None) -> NoReturn:

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     import threading
 
     from ._handlers import Handler, HandlerTable
-    from ._subscribers import Subscriber, SubscriberRegistry
+    from ._registry import SubscriberRegistry
+    from ._subscribers import Subscriber
 
 __all__ = [
     "AsyncMiddleware",

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._fields import slot_setter
 from ._naming import type_name
 from ._subscribers import Plan
 from .errors import AsyncHandlerError
+from .events import Event
 
 if TYPE_CHECKING:
     from ._delivery import Failure
     from ._subscribers import Subscriber
-    from .events import Event, SystemEvent
+    from .events import SystemEvent
 
 __all__ = ["refuse_async_subscribers", "report_failure"]
 
@@ -40,7 +42,7 @@ def report_failure(
     )
     if quiet:
         return None
-    return SystemEvent(
+    report = SystemEvent(
         component="bus",
         severity="error",
         message=f"subscriber {subscriber.name} failed on {event.event_type}: {error!r}",
@@ -54,6 +56,9 @@ def report_failure(
         correlation_id=event.correlation_id,
         causation_id=event.event_id,
     )
+    if event.session_id is not None:  # the session's own subscribers see its failures
+        _set_session_id(report, event.session_id)
+    return report
 
 
 def refuse_async_subscribers(
@@ -85,3 +90,6 @@ def refuse_async_subscribers(
         for s in plan.async_subscribers
     ]
     return Plan(tuple(s for s in plan.subscribers if not s.is_async)), failures
+
+
+_set_session_id = slot_setter(Event, "session_id")

@@ -2,7 +2,8 @@
 
 Nothing here runs per message. A :class:`BusSnapshot` is a record that
 :meth:`MessageBus.snapshot` fills and :meth:`MessageBus.restore` reads back: the bus
-does both through the objects that own each part of its state.
+does both through the objects that own each part of its state. :class:`Snapshots`
+gives the bus those methods (and ``reset``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,81 @@ from typing import TYPE_CHECKING, Any
 from ._middleware import MiddlewareStack
 
 if TYPE_CHECKING:
-    from ._handlers import Handler
-    from ._subscribers import Subscription
+    import threading
+
+    from ._closing import CloseCallbacks
+    from ._delivery import Delivery
+    from ._handlers import Handler, HandlerTable
+    from ._middleware import Chains
+    from ._registry import State, SubscriberRegistry
+    from ._sessions import SessionTable, SessionTableState
     from .bus import MessageBus
     from .transport import Outbox
 
-__all__ = ["BusSnapshot"]
+__all__ = ["BusSnapshot", "Snapshots"]
+
+
+class Snapshots:
+    """The bus's ``reset``, ``snapshot`` and ``restore`` (a part of :class:`MessageBus`)."""
+
+    # The bus's parts (see MessageBus._setup), each restored by its owner.
+    _lock: threading.Lock
+    _handlers: HandlerTable
+    _registry: SubscriberRegistry
+    _middleware: Chains
+    _delivery: Delivery
+    _closing: CloseCallbacks
+    _sessions: SessionTable
+    extensions: dict[Any, Any]
+    strict: bool
+    max_cascade_depth: int
+
+    def reset(self) -> None:
+        """Forget every handler, subscription, session, middleware, close callback,
+        extension and the outbox: a hard reset, for tests.
+
+        It runs nothing: close callbacks are dropped unrun, and plugins started on the
+        bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
+        registers and starts them again). Call :meth:`close` first to shut them down.
+        """
+        self.restore(BusSnapshot(self, settings=(self.strict, self.max_cascade_depth)))  # type: ignore[arg-type]
+
+    def snapshot(self) -> BusSnapshot:
+        """Capture handlers, subscriptions, sessions, middleware, close callbacks,
+        extensions, the outbox and settings; ``snapshot.restore()`` (or ``with
+        bus.snapshot(): ...``) puts them back, which is how ``llmgine.testing`` keeps
+        tests from leaking."""
+        return BusSnapshot(
+            self,  # type: ignore[arg-type]
+            handlers=self._handlers.handlers,
+            close_callbacks=self._closing.pending(),
+            subscriptions=self._registry.state(),
+            sessions=self._sessions.state(),
+            middleware=self._middleware.stack,
+            settings=(self.strict, self.max_cascade_depth),
+            outbox=self._delivery.outbox,
+            extensions=self.extensions,
+        )
+
+    def restore(self, snapshot: BusSnapshot) -> None:
+        """Put this bus back as ``snapshot`` (one of its own) recorded it."""
+        if snapshot.bus is not self:
+            raise ValueError(f"restore() needs a snapshot of this bus, not of {snapshot.bus!r}")
+        self._handlers.replace(snapshot.handlers)
+        self._closing.replace(snapshot.close_callbacks)
+        self._registry.replace(snapshot.subscriptions)
+        self._sessions.replace(snapshot.sessions)
+        self._middleware.use(snapshot.middleware)
+        with self._lock:
+            self.strict, self.max_cascade_depth = snapshot.settings
+            self._delivery.outbox = snapshot.outbox
+            self.extensions.clear()
+            self.extensions.update(snapshot.restored_extensions())
 
 
 class BusSnapshot:
-    """The handlers, subscriptions, middleware, close callbacks, extensions, outbox and
-    settings of a bus (by default: none, as after :meth:`MessageBus.reset`).
+    """The handlers, subscriptions, sessions, middleware, close callbacks, extensions,
+    outbox and settings of a bus (by default: none, as after :meth:`MessageBus.reset`).
 
     Returned by :meth:`MessageBus.snapshot`. Call :meth:`restore` (or use the
     snapshot as a context manager) to put the bus back as it was.
@@ -36,6 +101,7 @@ class BusSnapshot:
         "handlers",
         "middleware",
         "outbox",
+        "sessions",
         "settings",
         "subscriptions",
     )
@@ -47,7 +113,8 @@ class BusSnapshot:
         settings: tuple[bool, int],
         handlers: Mapping[type, Handler] | None = None,
         close_callbacks: list[Callable[[], Any]] | None = None,
-        subscriptions: tuple[Subscription, ...] = (),
+        subscriptions: State = ((), {}),
+        sessions: SessionTableState | None = None,
         middleware: MiddlewareStack | None = None,
         outbox: Outbox | None = None,
         extensions: Mapping[Any, Any] | None = None,
@@ -56,6 +123,8 @@ class BusSnapshot:
         self.handlers: dict[type, Handler] = dict(handlers or {})
         self.close_callbacks: list[Callable[[], Any]] = list(close_callbacks or [])
         self.subscriptions = subscriptions
+        #: the open sessions and their own command handlers (``None``: none)
+        self.sessions = sessions
         self.middleware = middleware if middleware is not None else MiddlewareStack()
         #: (strict, max_cascade_depth)
         self.settings = settings
@@ -77,6 +146,7 @@ class BusSnapshot:
             now.handlers != self.handlers
             or now.close_callbacks != self.close_callbacks
             or now.subscriptions != self.subscriptions
+            or now.sessions != self.sessions
             or now.middleware != self.middleware
             or now.settings != self.settings
             or now.outbox is not self.outbox

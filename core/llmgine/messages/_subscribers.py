@@ -1,33 +1,37 @@
-"""Event subscriptions and the per-event-type cache of who receives what.
+"""Event subscriptions, and the plans (who receives an event, in order) built from them.
 
-Subscriptions are kept as an immutable tuple that is replaced (under a lock) on
-every change, together with an empty lookup cache. ``emit`` reads the cache
-first and the tuple second, so a lookup racing with a (un)subscribe in another
-thread at worst fills a cache that was already thrown away; it never sees a
-half-updated list.
+The registry that keeps a bus's subscriptions and caches its plans is in
+:mod:`~llmgine.messages._registry`.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
 from collections.abc import Callable
 from types import MethodType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._naming import callable_name, is_async_callable, type_name
+from ._naming import type_name
 from ._patterns import compile_pattern, is_pattern, validate_type_name
 
-__all__ = ["Plan", "Subscriber", "SubscriberRegistry", "Subscription", "Wrap"]
+if TYPE_CHECKING:
+    from ._registry import SubscriberRegistry
+
+__all__ = [
+    "Background",
+    "MakeBackground",
+    "Plan",
+    "Subscriber",
+    "Subscription",
+    "Wrap",
+    "identity",
+    "matcher",
+]
 
 #: Wraps a plan's subscribers in event middleware: (for emit, for emit_async).
 Wrap = Callable[
     [tuple["Subscriber", ...], type],
     tuple[tuple["Subscriber", ...], tuple["Subscriber", ...]],
 ]
-
-#: Cache entries past this count are dropped (instance-named types can be many).
-_CACHE_LIMIT = 4096
 
 
 class Subscriber:
@@ -36,22 +40,43 @@ class Subscriber:
     ``name`` is unique among a bus's live subscriptions (a transport retries failed
     subscribers by name): a second callable with the same readable name gets ``#2``
     appended, a third ``#3``, and so on; the same callable subscribed again keeps its name.
+    A background subscriber's ``handler`` puts the event on its queue, and
+    ``background`` is that queue (``None`` for every other subscriber).
     """
 
-    __slots__ = ("handler", "is_async", "name")
+    __slots__ = ("background", "handler", "is_async", "name")
 
-    def __init__(self, handler: Callable[[Any], Any], is_async: bool, name: str) -> None:
+    def __init__(
+        self,
+        handler: Callable[[Any], Any],
+        is_async: bool,
+        name: str,
+        background: Background | None = None,
+    ) -> None:
         self.handler = handler
         self.is_async = is_async
         self.name = name
+        self.background = background
 
     def wrapped(self, handler: Callable[[Any], Any]) -> Subscriber:
         """The same subscriber (name, kind), calling ``handler`` (its middleware chain)."""
-        return Subscriber(handler, self.is_async, self.name)
+        return Subscriber(handler, self.is_async, self.name, self.background)
+
+
+class Background(Protocol):
+    """What the registry knows of a background subscriber's queue."""
+
+    #: how many events the queue dropped (overflow ``"drop_oldest"``/``"drop_newest"``)
+    dropped: int
+
+
+#: Makes a background subscriber: given the subscriber of the user's callable, the one
+#: delivery calls instead (which puts the event on a queue: see ``_background``).
+MakeBackground = Callable[[Subscriber], Subscriber]
 
 
 class Plan:
-    """The subscribers of one (event class, event type name), in subscription order."""
+    """The subscribers of one (event class, event type name), in delivery order."""
 
     __slots__ = ("asubscribers", "async_subscribers", "handlers", "starts_tasks", "subscribers")
 
@@ -73,32 +98,58 @@ class Plan:
 class Subscription:
     """Returned by ``subscribe_event``: call :meth:`unsubscribe` (or use ``with``) to stop."""
 
-    __slots__ = ("_matches", "_registry", "_seq", "key", "subscriber")
+    __slots__ = (
+        "_registry",
+        "handler",
+        "key",
+        "matches",
+        "priority",
+        "seq",
+        "session_id",
+        "subscriber",
+    )
 
     def __init__(
         self,
         registry: SubscriberRegistry,
         key: str | type,
+        handler: Callable[[Any], Any],
         subscriber: Subscriber,
         seq: int,
         matches: Callable[[type, str], bool],
+        priority: int,
+        session_id: str | None,
     ) -> None:
         #: what was subscribed to: an event type name, a pattern, or an event class
         self.key = key
+        #: the subscribed callable
+        self.handler = handler
         self.subscriber = subscriber
-        self._seq = seq
-        self._matches = matches
+        #: higher runs first; equal priorities run in subscription order
+        self.priority = priority
+        #: the session whose events alone it receives (``None``: every event)
+        self.session_id = session_id
+        #: its place in subscription order (across the bus and its sessions)
+        self.seq = seq
+        #: ``matches(event class, type name)``: whether an event is one it receives
+        self.matches = matches
         self._registry = registry
 
     @property
-    def handler(self) -> Callable[[Any], Any]:
-        """The subscribed callable."""
-        return self.subscriber.handler
+    def background(self) -> bool:
+        """Whether the subscriber runs in the background, off its own queue."""
+        return self.subscriber.background is not None
+
+    @property
+    def dropped(self) -> int:
+        """How many events a background subscriber's full queue dropped (0 for others)."""
+        queue = self.subscriber.background
+        return 0 if queue is None else queue.dropped
 
     @property
     def active(self) -> bool:
         """Whether the subscription still receives events."""
-        return self in self._registry.subscriptions
+        return self._registry.is_active(self)
 
     def unsubscribe(self) -> None:
         """Stop receiving events. Calling it again does nothing."""
@@ -112,105 +163,15 @@ class Subscription:
 
     def __repr__(self) -> str:
         key = type_name(self.key) if isinstance(self.key, type) else repr(self.key)
-        return f"<Subscription {key} -> {self.subscriber.name}>"
+        extra = f" priority={self.priority}" if self.priority else ""
+        if self.session_id is not None:
+            extra += f" session={self.session_id!r}"
+        if self.background:
+            extra += " background"
+        return f"<Subscription {key} -> {self.subscriber.name}{extra}>"
 
 
-class SubscriberRegistry:
-    """All subscriptions of one bus, and the cached :class:`Plan` per event type."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seq = itertools.count()
-        self.subscriptions: tuple[Subscription, ...] = ()
-        #: event class -> event type name -> Plan; replaced, never mutated in place, on
-        #: change. Two plain lookups (``cache[cls][name]``) cost less than building and
-        #: hashing a (class, name) key for every event.
-        self.cache: dict[type, dict[str, Plan]] = {}
-        #: while the bus has event middleware: wraps the subscribers of a new plan
-        self.wrap: Wrap | None = None
-
-    def invalidate(self) -> None:
-        """Forget every cached plan (after a subscription or the middleware changed)."""
-        self.cache = {}
-
-    def set_wrap(self, wrap: Wrap | None) -> None:
-        """Wrap the subscribers of every plan built from now on with ``wrap`` (or not)."""
-        with self._lock:
-            self.wrap = wrap
-            self.invalidate()
-
-    def replace(self, subscriptions: tuple[Subscription, ...]) -> None:
-        """Put ``subscriptions`` in place of the current ones (a snapshot's restore)."""
-        with self._lock:
-            self.subscriptions = subscriptions
-            self.invalidate()
-
-    def add(self, key: str | type, handler: Callable[[Any], Any]) -> Subscription:
-        """Subscribe ``handler`` to ``key`` and return the handle."""
-        matches = _matcher(key)
-        if not callable(handler):
-            raise TypeError(f"subscriber for {key!r} must be callable, got {handler!r}")
-        is_async = is_async_callable(handler)
-        base = callable_name(handler)
-        with self._lock:
-            subscriber = Subscriber(handler, is_async, self._unique_name(handler, base))
-            sub = Subscription(self, key, subscriber, next(self._seq), matches)
-            self.subscriptions = (*self.subscriptions, sub)
-            self.invalidate()
-        return sub
-
-    def _unique_name(self, handler: Callable[[Any], Any], base: str) -> str:
-        """``base``, or ``base#N`` if another live subscriber has it (call under the lock)."""
-        same = _identity(handler)
-        taken = set()
-        for sub in self.subscriptions:
-            if _identity(sub.subscriber.handler) == same:
-                return sub.subscriber.name
-            taken.add(sub.subscriber.name)
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}#{n}"
-        return name
-
-    def remove(self, sub: Subscription) -> None:
-        """Remove a subscription (no-op if it is already gone)."""
-        with self._lock:
-            if sub in self.subscriptions:
-                self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
-                self.invalidate()
-
-    def plan(self, event_class: type, name: str) -> Plan:
-        """Return (and cache) the subscribers of events of ``event_class`` named ``name``."""
-        cache = self.cache  # read before the subscriptions: see the module docstring
-        by_name = cache.get(event_class)
-        if by_name is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            by_name = cache.setdefault(event_class, {})
-        plan = by_name.get(name)
-        if plan is None:
-            plan = self._build(event_class, name)
-            if len(by_name) >= _CACHE_LIMIT:
-                by_name.clear()
-            by_name[name] = plan
-        return plan
-
-    def _build(self, event_class: type, name: str) -> Plan:
-        chosen: list[Subscriber] = []
-        seen: set[object] = set()
-        for sub in self.subscriptions:  # already in subscription order
-            if sub._matches(event_class, name):
-                identity = _identity(sub.subscriber.handler)
-                if identity not in seen:
-                    seen.add(identity)
-                    chosen.append(sub.subscriber)
-        if self.wrap is not None:
-            return Plan(*self.wrap(tuple(chosen), event_class))
-        return Plan(tuple(chosen))
-
-
-def _identity(handler: Callable[[Any], Any]) -> object:
+def identity(handler: Callable[[Any], Any]) -> object:
     """What makes two subscribed callables the same subscriber.
 
     Identity, not ``==``: distinct callable objects that compare equal (dataclass
@@ -222,7 +183,7 @@ def _identity(handler: Callable[[Any], Any]) -> object:
     return id(handler)
 
 
-def _matcher(key: object) -> Callable[[type, str], bool]:
+def matcher(key: object) -> Callable[[type, str], bool]:
     from .events import Event
 
     if isinstance(key, type):

@@ -11,31 +11,37 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from ._async_delivery import deliver_async
+from ._background import BackgroundQueues, Overflow, check_foreground
 from ._closing import CloseCallbacks
-from ._delivery import DIRECT, QUEUED, Delivery, Entry, Failure, Setting
+from ._delivery import DIRECT, QUEUED, Delivery, Entry, Setting
 from ._handlers import HandlerTable
 from ._middleware import Chains, Middleware, MiddlewareStack
 from ._naming import type_name
+from ._registry import SubscriberRegistry
 from ._scope import get_scope, open_scope, queue_pending, reset_scope, set_scope, stamp
-from ._snapshot import BusSnapshot
-from ._subscribers import Plan, SubscriberRegistry, Subscription
+from ._sessions import Session, SessionTable
+from ._snapshot import Snapshots
+from ._subscribers import Plan, Subscription
 from ._typing import CommandClass, Handler
+from ._waiting import Waiter, Waiting
 from .commands import Command
 from .errors import AsyncHandlerError, CommandHandlerNotFound, MessageBusException
 from .events import Event
-from .transport import Outbox
+from .transport import Transported
 
 __all__ = [
     "CommandHandlerNotFound",
     "DEFAULT_MAX_CASCADE_DEPTH",
     "MessageBus",
     "MessageBusException",
+    "Session",
     "Subscription",
+    "Waiter",
     "message_bus",
 ]
 
@@ -48,7 +54,7 @@ E = TypeVar("E", bound=Event)
 DEFAULT_MAX_CASCADE_DEPTH = 100
 
 
-class MessageBus:
+class MessageBus(Snapshots, Transported, Waiting):
     """Routes commands to their one handler and events to their subscribers.
 
     ``MessageBus()`` returns the process-wide bus; use :meth:`isolated` for a new one.
@@ -94,6 +100,8 @@ class MessageBus:
         self._middleware = Chains(self._lock, self._handlers, self._registry)
         self._delivery = Delivery(self._registry, self._lock, strict, max_cascade_depth)
         self._closing = CloseCallbacks(self._lock)
+        self._background = BackgroundQueues(self._delivery, self._registry)
+        self._sessions = SessionTable(self._lock, self._handlers, self._registry, self._background)
         self.extensions = {}
 
     def __repr__(self) -> str:
@@ -135,26 +143,83 @@ class MessageBus:
         return {t: (h.name, h.source) for t, h in self._handlers.handlers.items()}
 
     def subscribe_event(
-        self, event_type: str | type[E], handler: Callable[[E], Any]
+        self,
+        event_type: str | type[E],
+        handler: Callable[[E], Any],
+        *,
+        priority: int = 0,
+        background: bool = False,
+        max_pending: int = 1000,
+        overflow: Overflow = "wait",
+        at_most_once: bool = False,
     ) -> Subscription:
         """Call ``handler`` for every event that ``event_type`` matches; returns the handle.
 
         ``event_type`` is an exact type name (``"resource.created"``), a pattern over
         dot-separated segments (``"*"`` for all events, ``"resource.*"``, ``"system.**"``),
-        or an event class (matching its subclasses too). Subscribers run in the order
-        they subscribed, and each receives an event once even if several of its
+        or an event class (matching its subclasses too). Subscribers with a higher
+        ``priority`` run first; equal priorities run in the order they subscribed, and
+        each receives an event once (at its highest priority) even if several of its
         subscriptions match.
+
+        ``background=True``: the publisher does not wait for ``handler``, which runs off
+        a queue of its own (at most ``max_pending`` events; ``overflow`` says what a
+        full queue does: ``"wait"``, ``"drop_oldest"`` or ``"drop_newest"``), in a
+        thread for a plain function, in a task for an ``async def`` one. An event from
+        a transport is acknowledged only once it was handled, unless ``at_most_once``.
+        See docs/guide/background.md.
         """
-        return self._registry.add(event_type, handler)
+        if background:
+            make = self._background.make(max_pending, overflow, at_most_once)
+        else:
+            check_foreground(max_pending, overflow, at_most_once)
+            make = None
+        return self._registry.add(event_type, handler, priority=priority, background=make)
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
-        """Every active subscription, in subscription order."""
-        return self._registry.subscriptions
+        """Every active subscription, the open sessions' too, in subscription order."""
+        return tuple(self._registry.all())
 
     def subscribers_for(self, event: Event) -> Plan:
         """Return the subscribers ``event`` would be delivered to, in delivery order."""
-        return self._registry.plan(event.__class__, event.event_type)
+        return self._registry.plan(event.__class__, event.event_type, event.session_id)
+
+    # Sessions and background delivery -------------------------------------------------
+
+    def session(self, session_id: str | None = None) -> Session:
+        """A session (one conversation, say): use it as ``with``/``async with``, or call
+        its ``dispatch``/``emit``; every message published in it carries its id.
+
+        ``session_id`` defaults to a new unique id. See docs/guide/sessions.md.
+        """
+        return self._sessions.open(self, session_id)
+
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        """The open sessions of this bus, by id."""
+        return self._sessions.view()
+
+    def drain(self) -> None:
+        """Wait until every background subscriber has handled every event on its queue.
+
+        Raises :class:`AsyncHandlerError` when called on the event loop that runs an
+        ``async def`` background subscriber: use :meth:`drain_async` there.
+        """
+        self._background.drain()
+
+    async def drain_async(self) -> None:
+        """Like :meth:`drain`, awaiting the background subscribers of the running loop."""
+        await self._background.drain_async()
+
+    def add_event_observer(self, observer: Callable[[Event], Any]) -> Callable[[], None]:
+        """Call ``observer(event)`` for every event published on this bus (by any path,
+        with or without subscribers), before its subscribers run; returns a remover.
+
+        For metrics: an observer must be quick and must not raise (what it raises
+        reaches the publisher). With none, publishing pays one attribute check.
+        """
+        return self._delivery.observers.add(observer)
 
     # Middleware ---------------------------------------------------------------------
 
@@ -298,41 +363,7 @@ class MessageBus:
         if caused:
             await delivery.drain_async(caused)
 
-    # Transport --------------------------------------------------------------------
-
-    def attach_outbox(self, outbox: Outbox) -> None:
-        """Hand every event this bus publishes to ``outbox`` first, as part of the publish.
-
-        Raises ``ValueError`` if another outbox is attached: detach it first.
-        """
-        self._delivery.attach(outbox)
-
-    def detach_outbox(self) -> Outbox | None:
-        """Stop handing events to the attached outbox; return it (``None`` if there was none)."""
-        return self._delivery.detach()
-
-    @property
-    def outbox(self) -> Outbox | None:
-        """The attached outbox, if any."""
-        return self._delivery.outbox
-
-    def deliver(self, event: Event, only: Collection[str] | None = None) -> list[Failure]:
-        """Run the local subscribers of an event that arrived from another process.
-
-        ``event`` itself is not handed to the outbox (no echo); ``only`` limits delivery
-        to the subscribers with these names (a retry of those that failed). Returns the
-        ``(subscriber, exception)`` pairs of those that failed, even on a strict bus:
-        see :mod:`llmgine.messages.transport`.
-        """
-        return self._delivery.receive(event, only)
-
-    async def deliver_async(
-        self, event: Event, only: Collection[str] | None = None
-    ) -> list[Failure]:
-        """Like :meth:`deliver`, awaiting ``async def`` subscribers."""
-        return await self._delivery.receive_async(event, only)
-
-    # Closing, resetting, snapshots ------------------------------------------------
+    # Closing (resetting and snapshots: see Snapshots) --------------------------------
 
     def on_close(self, callback: Callable[[], Any]) -> Callable[[], None]:
         """Run ``callback`` (plain or ``async def``) at close; the last one added runs first.
@@ -347,52 +378,16 @@ class MessageBus:
         Each callback runs once; all run even if some raise, and the errors are then
         raised together as an ``ExceptionGroup``. The bus stays usable afterwards.
         If any callback is ``async def``, nothing runs and :class:`AsyncHandlerError`
-        says to use :meth:`aclose`, which then runs them all.
+        says to use :meth:`aclose`, which then runs them all. First it waits for the
+        background subscribers to empty their queues (:meth:`drain`).
         """
+        self._background.drain()
         self._closing.run()
 
     async def aclose(self) -> None:
-        """Like :meth:`close`, awaiting ``async def`` callbacks."""
+        """Like :meth:`close`, awaiting ``async def`` callbacks (and :meth:`drain_async`)."""
+        await self._background.drain_async()
         await self._closing.arun()
-
-    def reset(self) -> None:
-        """Forget every handler, subscription, middleware, close callback, extension and the
-        outbox: a hard reset, for tests.
-
-        It runs nothing: close callbacks are dropped unrun, and plugins started on the
-        bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
-        registers and starts them again). Call :meth:`close` first to shut them down.
-        """
-        self.restore(BusSnapshot(self, settings=(self.strict, self.max_cascade_depth)))
-
-    def snapshot(self) -> BusSnapshot:
-        """Capture handlers, subscriptions, middleware, close callbacks, extensions, the
-        outbox and settings; ``snapshot.restore()`` (or ``with bus.snapshot(): ...``)
-        puts them back, which is how ``llmgine.testing`` keeps tests from leaking."""
-        return BusSnapshot(
-            self,
-            handlers=self._handlers.handlers,
-            close_callbacks=self._closing.pending(),
-            subscriptions=self._registry.subscriptions,
-            middleware=self._middleware.stack,
-            settings=(self.strict, self.max_cascade_depth),
-            outbox=self._delivery.outbox,
-            extensions=self.extensions,
-        )
-
-    def restore(self, snapshot: BusSnapshot) -> None:
-        """Put this bus back as ``snapshot`` (one of its own) recorded it."""
-        if snapshot.bus is not self:
-            raise ValueError(f"restore() needs a snapshot of this bus, not of {snapshot.bus!r}")
-        self._handlers.replace(snapshot.handlers)
-        self._closing.replace(snapshot.close_callbacks)
-        self._registry.replace(snapshot.subscriptions)
-        self._middleware.use(snapshot.middleware)
-        with self._lock:
-            self.strict, self.max_cascade_depth = snapshot.settings
-            self._delivery.outbox = snapshot.outbox
-            self.extensions.clear()
-            self.extensions.update(snapshot.restored_extensions())
 
 
 #: The process-wide bus; ``MessageBus()`` returns this same object.

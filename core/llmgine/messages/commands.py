@@ -27,19 +27,22 @@ R_co = TypeVar("R_co", covariant=True)
 class Command(Generic[R_co]):
     """Base class of every command; ``R_co`` is the type its handler returns.
 
-    Attributes set on every instance (the bus fills the last two when the command
+    Attributes set on every instance (the bus fills the last three when the command
     is dispatched, unless they were set already):
 
     * ``command_id``: unique string id.
     * ``correlation_id``: id of the first message of the chain this one belongs to.
     * ``causation_id``: id of the message whose handling dispatched this one (``None`` at the top).
+    * ``session_id``: id of the session it was dispatched in (``None`` outside sessions;
+      see :meth:`MessageBus.session <llmgine.messages.bus.MessageBus.session>`).
     """
 
-    __slots__ = ("__weakref__", "causation_id", "command_id", "correlation_id")
+    __slots__ = ("__weakref__", "causation_id", "command_id", "correlation_id", "session_id")
 
     command_id: str
     correlation_id: str | None
     causation_id: str | None
+    session_id: str | None
 
     if TYPE_CHECKING:
         # For type checkers only: lets CommandClass read R_co off a command class, so
@@ -53,10 +56,12 @@ class Command(Generic[R_co]):
             self.command_id = _ids.prefix + str(next(_ids.counter))  # new_id(), inlined
             self.correlation_id = None
             self.causation_id = None
+            self.session_id = None
         else:  # a frozen class (or one with setattr hooks): the slots' own setters
             _set_command_id(self, _ids.new_id())
             _set_correlation_id(self, None)
             _set_causation_id(self, None)
+            _set_session_id(self, None)
         return self
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
@@ -69,7 +74,8 @@ _plain_setattr = object.__setattr__
 _set_command_id = slot_setter(Command, "command_id")
 _set_correlation_id = slot_setter(Command, "correlation_id")
 _set_causation_id = slot_setter(Command, "causation_id")
-_SAVED = ("command_id", "correlation_id", "causation_id")
+_set_session_id = slot_setter(Command, "session_id")
+_SAVED = ("command_id", "correlation_id", "causation_id", "session_id")
 
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)

@@ -37,7 +37,14 @@ class _EventSlots:
     """Where every event keeps its ids and creation time (see :class:`Event`)."""
 
     # ``_llmgine_time`` is what Event's ``timestamp`` property reads (see there).
-    __slots__ = ("__weakref__", "_llmgine_time", "causation_id", "correlation_id", "event_id")
+    __slots__ = (
+        "__weakref__",
+        "_llmgine_time",
+        "causation_id",
+        "correlation_id",
+        "event_id",
+        "session_id",
+    )
 
     # creation time: an int of ns since the epoch until first read, then a datetime
     # (Any: typing.get_type_hints() must resolve it without importing datetime)
@@ -47,7 +54,7 @@ class _EventSlots:
 class Event(_EventSlots):
     """Base class of every event.
 
-    Attributes set on every instance (the bus fills the last two when the event
+    Attributes set on every instance (the bus fills the last three when the event
     is queued or emitted, unless they were set already):
 
     * ``event_id``: unique string id.
@@ -55,6 +62,8 @@ class Event(_EventSlots):
     * ``correlation_id``: id of the first message of the chain this one belongs to
       (its own ``event_id`` for an event emitted on its own).
     * ``causation_id``: id of the command or event whose handling produced it.
+    * ``session_id``: id of the session it was published in (``None`` outside sessions;
+      see :meth:`MessageBus.session <llmgine.messages.bus.MessageBus.session>`).
     """
 
     __slots__ = ()
@@ -63,6 +72,7 @@ class Event(_EventSlots):
     event_id: str
     correlation_id: str | None
     causation_id: str | None
+    session_id: str | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = _new(cls)
@@ -74,11 +84,13 @@ class Event(_EventSlots):
             self._llmgine_time = _time_ns()
             self.correlation_id = None
             self.causation_id = None
+            self.session_id = None
         else:  # a frozen class (or one with setattr hooks): the slots' own setters
             _set_event_id(self, _ids.new_id())
             _set_time(self, _time_ns())
             _set_correlation_id(self, None)
             _set_causation_id(self, None)
+            _set_session_id(self, None)
         return self
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
@@ -116,7 +128,8 @@ _get_time: Callable[[Event], Any] = vars(_EventSlots)["_llmgine_time"].__get__
 _set_time = slot_setter(Event, "_llmgine_time")
 _set_correlation_id = slot_setter(Event, "correlation_id")
 _set_causation_id = slot_setter(Event, "causation_id")
-_SAVED = ("event_id", "_llmgine_time", "correlation_id", "causation_id")
+_set_session_id = slot_setter(Event, "session_id")
+_SAVED = ("event_id", "_llmgine_time", "correlation_id", "causation_id", "session_id")
 
 
 def _creation_time(event: Event) -> datetime:

@@ -24,13 +24,14 @@ reported as usual elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from ._delivery import Delivery, Failure
     from .events import Event
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "Transported"]
 
 
 @runtime_checkable
@@ -42,3 +43,41 @@ class Outbox(Protocol):
 
     async def send_async(self, events: Sequence[Event]) -> None:
         """Hand ``events`` over from ``dispatch_async``/``emit_async``; raise to fail it."""
+
+
+class Transported:
+    """The bus's side of the contract (a part of :class:`~llmgine.messages.bus.MessageBus`)."""
+
+    _delivery: Delivery  # the bus's (see MessageBus._setup)
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Hand every event this bus publishes to ``outbox`` first, as part of the publish.
+
+        Raises ``ValueError`` if another outbox is attached: detach it first.
+        """
+        self._delivery.attach(outbox)
+
+    def detach_outbox(self) -> Outbox | None:
+        """Stop handing events to the attached outbox; return it (``None`` if there was none)."""
+        return self._delivery.detach()
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """The attached outbox, if any."""
+        return self._delivery.outbox
+
+    def deliver(self, event: Event, only: Collection[str] | None = None) -> list[Failure]:
+        """Run the local subscribers of an event that arrived from another process.
+
+        ``event`` itself is not handed to the outbox (no echo); ``only`` limits delivery
+        to the subscribers with these names (a retry of those that failed). Returns the
+        ``(subscriber, exception)`` pairs of those that failed, even on a strict bus:
+        see :mod:`llmgine.messages.transport`.
+        """
+        return self._delivery.receive(event, only)
+
+    async def deliver_async(
+        self, event: Event, only: Collection[str] | None = None
+    ) -> list[Failure]:
+        """Like :meth:`deliver`, awaiting ``async def`` subscribers."""
+        return await self._delivery.receive_async(event, only)

@@ -27,9 +27,10 @@ from .errors import WireError
 
 __all__ = ["Builder", "compile_builder", "compile_document"]
 
-#: (fields, id, timestamp (None for commands), correlation id, causation id) -> message;
-#: raises WireError for a missing or mistyped field, and what the class's validation raises
-Builder = Callable[[dict[str, Any], str, Any, Any, Any], Any]
+#: (fields, id, timestamp (None for commands), correlation id, causation id, session id)
+#: -> message; raises WireError for a missing or mistyped field, and what the class's
+#: validation raises
+Builder = Callable[[dict[str, Any], str, Any, Any, Any, Any], Any]
 #: message -> its wire document, without ``trace`` and ``reply_to``
 Document = Callable[[Any], dict[str, Any]]
 
@@ -64,6 +65,7 @@ def compile_document(cls: type, kind: str, name: str, fields: tuple[Field, ...])
         f"'v': {FORMAT_VERSION}, 'kind': {kind!r}, 'type': type_name",
         *ids,
         "'correlation_id': m.correlation_id, 'causation_id': m.causation_id",
+        "'session_id': m.session_id",
         f"'fields': {{{own}}}",
     ]
     source = "\n".join(["def document(m):", *checks, f"    return {{{', '.join(items)}}}"])
@@ -106,7 +108,7 @@ def compile_builder(cls: type, kind: str, name: str, fields: tuple[Field, ...]) 
         "WireError": WireError,
         "ABSENT": _ABSENT,
     }
-    lines = ["def build(fields, ident, timestamp, correlation, causation):"]
+    lines = ["def build(fields, ident, timestamp, correlation, causation, session):"]
     required: list[str] = []
     optional: list[tuple[str, str]] = []  # (argument, variable)
     for i, (wire, argument, has_default, check) in enumerate(fields):
@@ -154,6 +156,7 @@ def _construct(
     if fast:
         lines.append("    message = new(cls)")
         lines += setting  # before __init__, so that __post_init__ sees them
+        lines.append("    set_(message, 'session_id', session)")
     call = "init(message, {})" if fast else "message = cls({})"
     # Keyword arguments only: a call with **kwargs builds a dict, so it is kept for
     # messages that leave some optional field out.
@@ -168,8 +171,14 @@ def _construct(
         lines.append("        " + call.format(", ".join(every)))
     else:
         lines.append("    " + call.format(", ".join(every)))
-    # Set (again) afterwards too: the sent ids win over any an __init__ chose.
-    return lines + setting
+    # Set (again) afterwards too: the sent ids win over any an __init__ chose. (A
+    # session id is no __init__ argument: only the base's __new__ sets it, to None.)
+    session = (
+        []
+        if fast
+        else ["    if session is not None:", "        set_(message, 'session_id', session)"]
+    )
+    return lines + setting + session
 
 
 def _read(i: int, wire: str, name: str, check: object) -> list[str]:

@@ -33,13 +33,15 @@ ID_FIELDS = {
     "event": ("event_id", "timestamp", "correlation_id", "causation_id"),
     "command": ("command_id", "correlation_id", "causation_id"),
 }
-BASE_FIELDS = frozenset({*ID_FIELDS["event"], *ID_FIELDS["command"], "event_type"})
+BASE_FIELDS = frozenset({*ID_FIELDS["event"], *ID_FIELDS["command"], "event_type", "session_id"})
 _BASES: dict[str, Any] = {"event": Event, "command": Command}
 #: The slots each base's ``__new__`` fills: the ids, and an event's creation time under
 #: the core's raw slot, which is what setting ``timestamp`` on an event writes.
 _NEW_FILLS = {
-    "event": frozenset({"event_id", "_llmgine_time", "correlation_id", "causation_id"}),
-    "command": frozenset(ID_FIELDS["command"]),
+    "event": frozenset(
+        {"event_id", "_llmgine_time", "correlation_id", "causation_id", "session_id"}
+    ),
+    "command": frozenset({*ID_FIELDS["command"], "session_id"}),
 }
 
 Check = Callable[[Any], Any]  # returns the (converted) value or raises TypeError/ValueError

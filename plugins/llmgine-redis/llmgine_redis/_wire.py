@@ -4,12 +4,13 @@ A stream entry has one field, ``m``, holding a UTF-8 JSON object::
 
     {"v": 1, "kind": "event", "type": "llmgine.ResourceCreatedEvent",
      "id": "<event_id>", "ts": "2026-11-24T02:00:00.123456+00:00",
-     "correlation_id": "...", "causation_id": null,
+     "correlation_id": "...", "causation_id": null, "session_id": null,
      "fields": {"resource_id": "r1", "resource_type": "doc", "resource_data": {}},
      "trace": {"traceparent": "00-...-01"},          # only when present
      "reply_to": "llmgine:reply:<command_id>"}        # commands only
 
-Key order carries no meaning. Commands have ``"kind": "command"`` and no
+Key order carries no meaning (``session_id``, added in 0.3, may be missing: ``null``
+then; a reader of 0.2 ignores it). Commands have ``"kind": "command"`` and no
 ``ts``. ``fields`` holds the class's own ``__init__`` fields (attrs or
 dataclass), as JSON values; ``datetime`` fields travel as ISO 8601 strings. A
 reader ignores fields it does not know and fills missing ones that have
@@ -260,13 +261,15 @@ def _build(spec: Spec, doc: dict[str, Any]) -> Any:
     ident = doc.get("id")
     correlation = doc.get("correlation_id")
     causation = doc.get("causation_id")
+    session = doc.get("session_id")
     if not (
         ident.__class__ is str
         and ident
         and (correlation is None or (correlation.__class__ is str and correlation))
         and (causation is None or (causation.__class__ is str and causation))
+        and (session is None or (session.__class__ is str and session))
     ):
-        raise _bad_ids(spec, ident, correlation)
+        raise _bad_ids(spec, ident, correlation, causation)
     timestamp = None
     if spec.kind == "event":
         try:
@@ -276,7 +279,7 @@ def _build(spec: Spec, doc: dict[str, Any]) -> Any:
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
     try:
-        return spec.build(fields, ident, timestamp, correlation, causation)
+        return spec.build(fields, ident, timestamp, correlation, causation, session)
     except WireError:
         raise
     except Exception as exc:  # the class's own validation
@@ -286,10 +289,16 @@ def _build(spec: Spec, doc: dict[str, Any]) -> Any:
 _NO_FIELDS: dict[str, Any] = {}
 
 
-def _bad_ids(spec: Spec, ident: object, correlation: object) -> WireError:
+def _bad_ids(spec: Spec, ident: object, correlation: object, causation: object) -> WireError:
     if not (isinstance(ident, str) and ident):
         return WireError("invalid-fields", f"{spec.name} has no string 'id'")
-    label = "causation_id" if _optional_id(correlation) else "correlation_id"
+    label = (
+        "correlation_id"
+        if not _optional_id(correlation)
+        else "causation_id"
+        if not _optional_id(causation)
+        else "session_id"
+    )
     return WireError("invalid-fields", f"{spec.name}.{label} must be a string or null")
 
 

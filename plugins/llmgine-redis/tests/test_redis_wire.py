@@ -201,3 +201,32 @@ def test_the_plugins_errors_pickle_with_their_attributes(error: Exception) -> No
     assert type(twin) is type(error)
     assert str(twin) == str(error)
     assert vars(twin) == vars(error)
+
+
+@pytest.mark.parametrize("session_id", ["conversation-7", None])
+def test_the_session_id_travels_on_the_wire(session_id: str | None) -> None:
+    plain = Counted("x")  # (the fast path: the base's __new__, then __init__)
+    plain.session_id = session_id
+    frozen = core_events.ResourceCreatedEvent("r1", "doc")  # (called: a frozen attrs class)
+    object.__setattr__(frozen, "session_id", session_id)
+    for event in (plain, frozen):
+        back = round_trip(event)
+        assert back.session_id == session_id
+        assert back.correlation_id == event.correlation_id
+
+
+def test_a_message_from_a_writer_without_session_ids_has_none() -> None:
+    event = Counted("x")
+    spec = Spec(Counted, "test.wire.x", "event", fields_of(Counted))
+    doc = json.loads(encode(event, spec))
+    del doc["session_id"]  # as 0.2 wrote it
+    assert _build(spec, doc).session_id is None
+
+
+@pytest.mark.parametrize("bad", [7, "", ["s"]])
+def test_a_session_id_that_is_not_a_string_is_refused_naming_it(bad: object) -> None:
+    spec = Spec(Counted, "test.wire.x", "event", fields_of(Counted))
+    doc = json.loads(encode(Counted("x"), spec))
+    doc["session_id"] = bad
+    with pytest.raises(WireError, match=r"test\.wire\.x\.session_id must be a string or null"):
+        _build(spec, doc)

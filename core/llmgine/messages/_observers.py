@@ -1,0 +1,57 @@
+"""Event observers: callables that see every event a bus publishes (for metrics).
+
+The delivery reads one attribute of its own per event, ``observe``, which
+:class:`Observers` keeps up to date: ``None`` while there are no observers, else one
+callable that calls them all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = ["Observers"]
+
+
+class Observers:
+    """The event observers of one bus (see ``MessageBus.add_event_observer``)."""
+
+    __slots__ = ("_lock", "_observers", "_publish")
+
+    def __init__(self, publish: Callable[[Callable[[Event], Any] | None], None]) -> None:
+        self._lock = threading.Lock()
+        self._observers: tuple[Callable[[Event], Any], ...] = ()
+        #: hands the delivery what to call with each event (``None``: nobody observes)
+        self._publish = publish
+
+    def add(self, observer: Callable[[Event], Any]) -> Callable[[], None]:
+        """Add ``observer``; return the function that removes it again."""
+        if not callable(observer):
+            raise TypeError(f"add_event_observer() needs a callable, got {observer!r}")
+        with self._lock:
+            self._observers = (*self._observers, observer)
+            self._update()
+
+        def remove() -> None:
+            """Stop calling the observer (no-op once removed)."""
+            with self._lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+                self._update()
+
+        return remove
+
+    def _update(self) -> None:
+        observers = self._observers
+        if len(observers) <= 1:
+            self._publish(observers[0] if observers else None)
+            return
+
+        def observe(event: Event) -> None:
+            for observer in observers:
+                observer(event)
+
+        self._publish(observe)
