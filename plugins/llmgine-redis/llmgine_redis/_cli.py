@@ -93,10 +93,13 @@ def worker_command(args: argparse.Namespace) -> int:
         run = start_worker(args)
     except MessageBusException as exc:
         return _fail(str(exc))
-    _say(run.start_line())
-    print("\n".join(run.banner()), flush=True)
+
+    def started() -> None:  # (once a signal stops it gracefully)
+        _say(run.start_line())
+        print("\n".join(run.banner()), flush=True)
+
     try:
-        asyncio.run(run.run(report=_say))
+        asyncio.run(run.run(report=_say, started=started))
     except MessageBusException as exc:  # Redis gone before the readers first reached it
         return _fail(str(exc))
     except redis.RedisError as exc:  # refused for this user (an ACL): no retry helps

@@ -56,11 +56,17 @@ class WorkerRun:
             reader.stop()
 
     async def run(
-        self, signals: bool = True, report: Callable[[str], object] | None = None
+        self,
+        signals: bool = True,
+        report: Callable[[str], object] | None = None,
+        started: Callable[[], object] | None = None,
     ) -> None:
         """Run until SIGTERM or SIGINT (with ``signals``) or :meth:`stop`.
 
-        ``report`` receives :meth:`stopping_line` when a signal arrives.
+        ``started`` is called once the signal handlers are in place (so a signal sent
+        after it stops the run gracefully); ``report`` receives :meth:`stopping_line`
+        when a signal arrives. If the run itself is cancelled, the readers stop and
+        finish their work in flight before the cancellation propagates.
         """
         loop = asyncio.get_running_loop()
 
@@ -75,11 +81,22 @@ class WorkerRun:
                 loop.add_signal_handler(sig, on_signal, sig)
         self._started = time.monotonic()
         try:
-            await asyncio.gather(*(reader.run(self.start_id) for reader in self.readers))
-        except BaseException:
-            for reader in self.readers:  # one failed: the others stop too
-                reader.stop()
-            raise
+            if started is not None:
+                started()
+            tasks = [asyncio.ensure_future(reader.run(self.start_id)) for reader in self.readers]
+            try:
+                # Not gather(): cancelling a gather waits for its children to end, and a
+                # reader inside redis-py may not end on a cancellation, only on stop().
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            except asyncio.CancelledError:
+                self.stop("cancellation")
+                raise
+            finally:
+                for reader in self.readers:  # one failed or we were cancelled: all stop
+                    reader.stop()
+                await asyncio.wait(tasks)
+            for task in tasks:
+                task.result()  # (the first failure, in reader order)
         finally:
             self._ended = time.monotonic()
             if signals:

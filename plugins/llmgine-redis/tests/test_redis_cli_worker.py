@@ -215,6 +215,24 @@ async def test_the_stop_line_says_what_stopped_it_after_how_long_and_what_it_han
     assert raw.xlen(f"{cfg['prefix']}:events:dead") == 1
 
 
+async def test_a_cancelled_run_stops_its_readers_and_finishes_before_it_ends(config) -> None:
+    # asyncio.run's own Ctrl-C handler cancels the run (a signal before the worker's
+    # handlers were in place): the readers must stop, not be left reading.
+    cfg = attrs.asdict(config(patterns=("resource.*",)))
+    worker_bus = MessageBus.isolated()
+    worker_bus.subscribe_event("resource.created", lambda event: None)
+    run = WorkerRun(llmgine_redis.install(worker_bus, worker=True, **cfg), "svc", "0")
+    began = asyncio.Event()
+    task = asyncio.ensure_future(run.run(signals=False, started=began.set))
+    await asyncio.wait_for(began.wait(), 20)
+    await asyncio.sleep(0.2)  # (the readers are reading)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 20)
+    assert run.stopped_by == "cancellation"
+    assert run.stop_line().startswith("worker svc stopped by cancellation after ")
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(0.04, "0.0 s"), (12.34, "12.3 s"), (245, "4 min 05 s"), (7380, "2 h 03 min")],
