@@ -39,11 +39,7 @@ def register_commands(register: Register, bus: MessageBus) -> None:
 
 @hookspec
 def register_subscribers(subscribe: Subscribe, bus: MessageBus) -> None:
-    """Subscribe to events: ``subscribe(type_name_or_pattern_or_class, handler, **keywords)``.
-
-    The keywords are ``subscribe_event``'s: ``priority=`` (higher runs first),
-    ``background=`` with ``max_pending=``, ``overflow=``, ``at_most_once=``.
-    """
+    """Subscribe to events: ``subscribe(key, handler, priority=0, ...)`` (subscribe_event's)."""
 
 
 @hookspec
