@@ -515,3 +515,40 @@ def test_expect_without_a_running_loop_is_a_clear_error(bus: MessageBus) -> None
         coro = bus.wait_for(Replied)
         with pytest.raises(RuntimeError, match="need a running event loop"):
             coro.send(None)  # stepped by hand, without a loop
+
+
+class PublishesWhileSubscribing(MessageBus):
+    """A bus on which a matching event is published after the waiter's subscription is in
+    place but before ``subscribe_event`` returned it (as a publisher in another thread
+    may): in this thread, or in another one."""
+
+    in_thread = False
+
+    def subscribe_event(self, *args: Any, **kwargs: Any) -> Any:
+        subscription = super().subscribe_event(*args, **kwargs)
+        event = Replied(text="while subscribing")
+        if self.in_thread:
+            publisher = threading.Thread(target=self.emit, args=(event,))
+            publisher.start()
+            publisher.join()
+        else:
+            self.emit(event)
+        return subscription
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["same-thread", "other-thread"])
+def test_an_event_published_while_subscribing_is_caught(
+    in_thread: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = PublishesWhileSubscribing.isolated(strict=True)
+    bus.in_thread = in_thread  # type: ignore[attr-defined]
+    failures: list[BaseException | None] = []  # (strict: a failing waiter raises in emit)
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+
+    async def main() -> Replied:
+        with unchanged(bus):
+            return await bus.wait_for(Replied, timeout=5)
+
+    event = run(main())
+    assert failures == []
+    assert event.text == "while subscribing"

@@ -44,7 +44,16 @@ class Waiter(Generic[E]):
     awaited keeps its subscription until it matches, times out or is cancelled.
     """
 
-    __slots__ = ("_future", "_key", "_lock", "_loop", "_subscription", "_timer", "_where")
+    __slots__ = (
+        "_done",
+        "_future",
+        "_key",
+        "_lock",
+        "_loop",
+        "_subscription",
+        "_timer",
+        "_where",
+    )
 
     def __init__(
         self,
@@ -69,9 +78,20 @@ class Waiter(Generic[E]):
         self._where = where
         self._lock = threading.Lock()  # publishers in other threads may match at once
         self._timer: asyncio.TimerHandle | None = None
-        # Subscribed last but one: a bad key raises here, leaving nothing behind.
-        self._subscription: Subscription | None = subscribe(key, self._on_event)
-        if timeout is not None:
+        #: whether the waiting ended (matched, failed, timed out, cancelled); set once,
+        #: under the lock, by whoever ends it
+        self._done = False
+        self._subscription: Subscription | None = None
+        # A bad key raises here, leaving nothing behind. Once subscribed, an event may
+        # match (in another thread) before subscribe() returns: the subscription is then
+        # removed here rather than by the match.
+        subscription: Subscription | None = subscribe(key, self._on_event)
+        with self._lock:
+            if not self._done:
+                self._subscription, subscription = subscription, None
+        if subscription is not None:
+            subscription.unsubscribe()
+        elif timeout is not None:
             self._timer = loop.call_later(timeout, self._time_out, timeout)
 
     def __repr__(self) -> str:
@@ -88,7 +108,7 @@ class Waiter(Generic[E]):
     # The subscriber side (in the publisher's thread) ----------------------------------
 
     def _on_event(self, event: E) -> None:
-        if self._subscription is None:
+        if self._done:
             return  # (matched, timed out or cancelled: the subscription is on its way out)
         error: Exception | None = None
         where = self._where
@@ -105,16 +125,19 @@ class Waiter(Generic[E]):
                     return
             except Exception as exc:  # the waiter's own bug: raised where it is awaited
                 error = exc
-        if self._take() is not None:  # (None: another publisher's event won)
+        if self._end():  # (False: another publisher's event won)
             self._on_loop(self._complete, event, error)
 
-    def _take(self) -> Subscription | None:
-        """Unsubscribe, if still subscribed; the subscription if this call took it."""
+    def _end(self) -> bool:
+        """End the waiting and unsubscribe, unless it ended already; whether this call did."""
         with self._lock:
+            if self._done:
+                return False
+            self._done = True
             subscription, self._subscription = self._subscription, None
-        if subscription is not None:
+        if subscription is not None:  # (None: still being subscribed, see __init__)
             subscription.unsubscribe()
-        return subscription
+        return True
 
     def _on_loop(self, function: Callable[..., None], *args: Any) -> None:
         """Call ``function(*args)`` on the waiter's loop (now, if this is its thread)."""
@@ -138,7 +161,7 @@ class Waiter(Generic[E]):
             self._future.set_result(event)
 
     def _time_out(self, timeout: float) -> None:
-        if self._take() is not None and not self._future.done():
+        if self._end() and not self._future.done():
             self._future.set_exception(
                 TimeoutError(f"no event matching {self._describe()} within {timeout:g} s")
             )
@@ -154,7 +177,7 @@ class Waiter(Generic[E]):
         """Stop waiting (from any thread): unsubscribe; awaiting the waiter then raises
         ``asyncio.CancelledError``. Does nothing once the waiter matched, failed or
         timed out (awaiting it still gives that outcome)."""
-        if self._take() is not None:
+        if self._end():
             self._on_loop(self._cancelled)
 
     def done(self) -> bool:
