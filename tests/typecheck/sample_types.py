@@ -96,6 +96,11 @@ def register_subscribers(subscribe: Subscribe) -> None:
     subscribe(Greeted, on_greeted)
     subscribe("greeting.*", on_greeted)
     subscribe(Event, on_greeted)  # E: arg-type
+    subscribe(Greeted, on_greeted, priority=5)  # subscribe_event's keywords
+    subscribe("greeting.*", on_greeted, priority=-1, background=True, overflow="drop_oldest")
+    subscribe(Greeted, on_greeted, priority="high")  # E: call-overload
+    subscribe(Greeted, on_greeted, overflow="sometimes")  # E: call-overload
+    subscribe(Greeted, on_greeted, priorty=5)  # E: call-overload
 
 
 def create_returns_int(command: CreateResourceCommand) -> int:
@@ -115,3 +120,13 @@ async def greet_later_returns_int(command: Greet) -> int:
 
 bus.register_command(Greet, greet_later)  # an async def handler fits too
 bus.register_command(Greet, greet_later_returns_int)  # E: arg-type
+
+
+async def use_waiting() -> None:
+    reveal_type(await bus.wait_for(Greeted))  # R: tests.typecheck.sample_types.Greeted
+    reveal_type(await bus.wait_for("greeting.*", timeout=5))  # R: llmgine.messages.events.Event
+    waiter = bus.expect(Greeted, where=lambda event: event.name == "ada")
+    reveal_type(waiter)  # R: llmgine.messages._waiting.Waiter[tests.typecheck.sample_types.Greeted]
+    reveal_type(await waiter)  # R: tests.typecheck.sample_types.Greeted
+    bus.expect(Greeted, where=lambda event: event.nme)  # E: attr-defined
+    bus.expect(Greeted, timeout="5")  # E: call-overload

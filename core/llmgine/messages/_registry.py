@@ -97,8 +97,7 @@ class SubscriberRegistry:
         matches = matcher(key)
         if not callable(handler):
             raise TypeError(f"subscriber for {key!r} must be callable, got {handler!r}")
-        if priority.__class__ is not int:
-            raise TypeError(f"priority must be an int, got {priority!r}")
+        priority = _priority(priority)
         is_async = is_async_callable(handler)
         base = callable_name(handler)
         with self._lock:
@@ -244,6 +243,16 @@ class _Names:
             if entry[1] <= 0:
                 del self.by_identity[key]
                 self.in_use.discard(entry[0])
+
+
+def _priority(priority: object) -> int:
+    """``priority`` as a plain int (an ``IntEnum`` member goes); a clear error otherwise."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(
+            f"priority must be an int (higher runs first, default 0), got {priority!r}"
+            + (" (a bool)" if isinstance(priority, bool) else "")
+        )
+    return int(priority)
 
 
 def _seq(sub: Subscription) -> int:

@@ -13,7 +13,10 @@ beyond the protocol classes themselves.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
+
+if TYPE_CHECKING:
+    from ._background import Overflow
 
 __all__ = ["CommandClass", "Handler", "Register", "Subscribe"]
 
@@ -51,11 +54,35 @@ class Subscribe(Protocol):
     """The ``subscribe`` callback a plugin's ``register_subscribers`` hook receives.
 
     With an event class as key, mypy checks that the subscriber accepts that class;
-    with a type name or pattern it cannot know the class, so any subscriber goes.
+    with a type name or pattern it cannot know the class, so any subscriber goes. The
+    keywords are those of ``MessageBus.subscribe_event`` (``priority``: higher runs
+    first; ``background`` and its ``max_pending``, ``overflow``, ``at_most_once``).
     """
 
     @overload
-    def __call__(self, key: type[E], handler: Callable[[E], Any], /) -> None: ...
+    def __call__(
+        self,
+        key: type[E],
+        handler: Callable[[E], Any],
+        /,
+        *,
+        priority: int = 0,
+        background: bool = False,
+        max_pending: int = 1000,
+        overflow: Overflow = "wait",
+        at_most_once: bool = False,
+    ) -> None: ...
 
     @overload
-    def __call__(self, key: str, handler: Callable[[Any], Any], /) -> None: ...
+    def __call__(
+        self,
+        key: str,
+        handler: Callable[[Any], Any],
+        /,
+        *,
+        priority: int = 0,
+        background: bool = False,
+        max_pending: int = 1000,
+        overflow: Overflow = "wait",
+        at_most_once: bool = False,
+    ) -> None: ...

@@ -4,16 +4,23 @@ A :class:`Waiter` is a plain subscriber while it waits: it sees what every other
 subscriber sees (events published on the bus, and those a transport delivers to this
 process), from the moment it is made, so ``expect()`` before the dispatch that
 causes the event cannot miss it. Whatever the outcome (a match, the timeout, a
-cancellation), its subscription is gone when it is done.
+cancellation, ``where`` raising), its subscription is gone when it is done.
+
+Threads: the event may be published from any thread. ``where`` then runs in the
+publisher's thread (it is part of the delivery), and the waiter's future is completed
+on its own event loop (``call_soon_threadsafe``); the subscription is taken under a
+lock, so of two events matching at once in two threads exactly one wins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Generator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from ._naming import type_name
+from ._naming import callable_name, is_async_callable, type_name
 
 if TYPE_CHECKING:
     import asyncio
@@ -31,11 +38,22 @@ class Waiter(Generic[E]):
 
     Returned by :meth:`MessageBus.expect <llmgine.messages.bus.MessageBus.expect>`.
     Awaiting raises ``TimeoutError`` once ``timeout`` seconds passed without a match,
-    and what ``where`` raised if it raised. :meth:`cancel` (or leaving ``with
-    waiter:``) stops waiting.
+    and what ``where`` raised if it raised (the delivery of that event to the other
+    subscribers is not affected). :meth:`cancel` (or leaving ``with waiter:``) stops
+    waiting; so does cancelling the task that awaits it. A waiter that is never
+    awaited keeps its subscription until it matches, times out or is cancelled.
     """
 
-    __slots__ = ("_future", "_key", "_lock", "_loop", "_subscription", "_timer", "_where")
+    __slots__ = (
+        "_done",
+        "_future",
+        "_key",
+        "_lock",
+        "_loop",
+        "_subscription",
+        "_timer",
+        "_where",
+    )
 
     def __init__(
         self,
@@ -50,18 +68,30 @@ class Waiter(Generic[E]):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise RuntimeError(
-                "expect() and wait_for() need a running event loop: call them from async code"
+                "expect() and wait_for() need a running event loop: call them from async "
+                "code (the event itself may be published from any thread)"
             ) from None
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be None or at least 0, got {timeout!r}")
+        _check(where, timeout)
         self._loop = loop
         self._future: asyncio.Future[E] = loop.create_future()
         self._key = key
         self._where = where
         self._lock = threading.Lock()  # publishers in other threads may match at once
         self._timer: asyncio.TimerHandle | None = None
-        self._subscription: Subscription | None = subscribe(key, self._on_event)
-        if timeout is not None:
+        #: whether the waiting ended (matched, failed, timed out, cancelled); set once,
+        #: under the lock, by whoever ends it
+        self._done = False
+        self._subscription: Subscription | None = None
+        # A bad key raises here, leaving nothing behind. Once subscribed, an event may
+        # match (in another thread) before subscribe() returns: the subscription is then
+        # removed here rather than by the match.
+        subscription: Subscription | None = subscribe(key, self._on_event)
+        with self._lock:
+            if not self._done:
+                self._subscription, subscription = subscription, None
+        if subscription is not None:
+            subscription.unsubscribe()
+        elif timeout is not None:
             self._timer = loop.call_later(timeout, self._time_out, timeout)
 
     def __repr__(self) -> str:
@@ -70,69 +100,88 @@ class Waiter(Generic[E]):
 
     def _describe(self) -> str:
         key = self._key
-        return type_name(key) if isinstance(key, type) else repr(key)
+        what = type_name(key) if isinstance(key, type) else repr(key)
+        if self._where is not None:
+            what += f" accepted by where={callable_name(self._where)}"
+        return what
 
     # The subscriber side (in the publisher's thread) ----------------------------------
 
     def _on_event(self, event: E) -> None:
-        if self._future.done():
-            return  # (matched or cancelled meanwhile; the subscription is on its way out)
-        error: BaseException | None = None
-        try:
-            if self._where is not None and not self._where(event):
-                return
-        except Exception as exc:  # the waiter's own bug: raised where it is awaited
-            error = exc
+        if self._done:
+            return  # (matched, timed out or cancelled: the subscription is on its way out)
+        error: Exception | None = None
+        where = self._where
+        if where is not None:
+            try:
+                accepted = where(event)
+                if isinstance(accepted, CoroutineType):
+                    accepted.close()
+                    raise TypeError(
+                        f"where={callable_name(where)} returned a coroutine: it runs inside "
+                        "the event's delivery, so it must be a plain function"
+                    )
+                if not accepted:
+                    return
+            except Exception as exc:  # the waiter's own bug: raised where it is awaited
+                error = exc
+        if self._end():  # (False: another publisher's event won)
+            self._on_loop(self._complete, event, error)
+
+    def _end(self) -> bool:
+        """End the waiting and unsubscribe, unless it ended already; whether this call did."""
         with self._lock:
-            if self._subscription is None:
-                return  # another publisher's event won
-            self._subscription.unsubscribe()
-            self._subscription = None
-        self._settle(event, error)
+            if self._done:
+                return False
+            self._done = True
+            subscription, self._subscription = self._subscription, None
+        if subscription is not None:  # (None: still being subscribed, see __init__)
+            subscription.unsubscribe()
+        return True
 
-    def _settle(self, event: E | None, error: BaseException | None) -> None:
-        """Complete the future on its loop (from whichever thread the publisher is in)."""
+    def _on_loop(self, function: Callable[..., None], *args: Any) -> None:
+        """Call ``function(*args)`` on the waiter's loop (now, if this is its thread)."""
         if _running_loop() is self._loop:
-            self._complete(event, error)
-        else:
-            self._loop.call_soon_threadsafe(self._complete, event, error)
+            function(*args)
+            return
+        # A closed loop raises RuntimeError: nothing can await the waiter any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(function, *args)
 
-    def _complete(self, event: E | None, error: BaseException | None) -> None:
+    # On the waiter's loop ------------------------------------------------------------
+
+    def _complete(self, event: E, error: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
         if self._future.done():
-            return
+            return  # (its task was cancelled meanwhile)
         if error is not None:
             self._future.set_exception(error)
         else:
-            self._future.set_result(event)  # type: ignore[arg-type]
+            self._future.set_result(event)
 
     def _time_out(self, timeout: float) -> None:
-        if self._stop():
+        if self._end() and not self._future.done():
             self._future.set_exception(
                 TimeoutError(f"no event matching {self._describe()} within {timeout:g} s")
             )
 
-    def _stop(self) -> bool:
-        """Unsubscribe, if not done yet; whether this call stopped it."""
-        with self._lock:
-            subscription, self._subscription = self._subscription, None
-        if subscription is None:
-            return False
-        subscription.unsubscribe()
+    def _cancelled(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        return True
+        self._future.cancel()
 
     # The waiting side ----------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Stop waiting; awaiting the waiter then raises ``asyncio.CancelledError``."""
-        if self._stop():
-            self._future.cancel()
+        """Stop waiting (from any thread): unsubscribe; awaiting the waiter then raises
+        ``asyncio.CancelledError``. Does nothing once the waiter matched, failed or
+        timed out (awaiting it still gives that outcome)."""
+        if self._end():
+            self._on_loop(self._cancelled)
 
     def done(self) -> bool:
-        """Whether the waiter matched, failed, timed out or was cancelled."""
+        """Whether the waiter's outcome is known (matched, failed, timed out, cancelled)."""
         return self._future.done()
 
     def __await__(self) -> Generator[Any, None, E]:
@@ -179,7 +228,9 @@ class Waiting:
         or class) matches and ``where(event)`` (if given) accepts; ``await`` the result.
 
         Call it before the dispatch that causes the event, so it cannot be missed.
-        Needs a running event loop; the event may be published from any thread.
+        Needs a running event loop; the event may be published from any thread (then
+        ``where`` runs in that thread). ``timeout`` is in seconds (``None``: no limit).
+        See docs/guide/waiting.md.
         """
         return Waiter(self.subscribe_event, event_type, where, timeout)
 
@@ -208,6 +259,24 @@ class Waiting:
         """Return the first matching event published after the call began (see
         :meth:`expect`); raises ``TimeoutError`` after ``timeout`` seconds."""
         return await Waiter(self.subscribe_event, event_type, where, timeout)
+
+
+def _check(where: object, timeout: object) -> None:
+    """Refuse a ``where`` or ``timeout`` that cannot work, before anything is subscribed."""
+    if where is not None:
+        if not callable(where):
+            raise TypeError(f"where must be a function of the event (or None), got {where!r}")
+        if is_async_callable(where):
+            raise TypeError(
+                f"where={callable_name(where)} is async: it runs inside the event's delivery, "
+                "so it must be a plain function returning whether the event is the one"
+            )
+    if timeout is None:
+        return
+    if timeout.__class__ is bool or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if not timeout >= 0:  # (NaN too)
+        raise ValueError(f"timeout must be None or at least 0 seconds, got {timeout!r}")
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -43,9 +43,10 @@ class Registrations:
         self._bus.register_command(command_type, handler, source=self.source)
         self._commands.append(command_type)
 
-    def subscribe(self, key: Any, handler: Callable[[Any], Any]) -> None:
-        """The ``subscribe`` argument of ``register_subscribers``."""
-        self._subscriptions.append(self._bus.subscribe_event(key, handler))
+    def subscribe(self, key: Any, handler: Callable[[Any], Any], **keywords: Any) -> None:
+        """The ``subscribe`` argument of ``register_subscribers``; ``keywords`` are those
+        of ``subscribe_event`` (``priority``, ``background``, ...), checked there."""
+        self._subscriptions.append(self._bus.subscribe_event(key, handler, **keywords))
 
     def add_command_middleware(self, middleware: Any) -> None:
         """The ``add_command_middleware`` argument of ``register_middleware``."""

@@ -39,7 +39,7 @@ def register_commands(register: Register, bus: MessageBus) -> None:
 
 @hookspec
 def register_subscribers(subscribe: Subscribe, bus: MessageBus) -> None:
-    """Subscribe to events by calling ``subscribe(type_name_or_pattern_or_class, handler)``."""
+    """Subscribe to events: ``subscribe(key, handler, priority=0, ...)`` (subscribe_event's)."""
 
 
 @hookspec
