@@ -7,8 +7,8 @@ context-copying calls too. What is registered through the session is kept under 
 id: the registry indexes session subscriptions by id, and the handler table routes
 only the command classes some session handles (see :class:`._handlers.SessionRouter`).
 
-A session starts (publishing :class:`SessionStarted`) when it is entered or first used
-to dispatch or emit, and ends (publishing :class:`SessionEnded`) when it is closed or
+A session starts (publishing ``SessionStarted``) when it is entered or first used
+to dispatch or emit, and ends (publishing ``SessionEnded``) when it is closed or
 its block exits: first everything registered through it is removed, so its own
 subscribers never see the end, the bus-wide ones do.
 """
@@ -89,7 +89,7 @@ class Session(Waiting):
 
     @property
     def started(self) -> bool:
-        """Whether its :class:`SessionStarted` was published (it is, on first use)."""
+        """Whether its ``SessionStarted`` was published (it is, on first use)."""
         return self._state is not _NEW
 
     # Publishing in the session ---------------------------------------------------------
@@ -114,7 +114,7 @@ class Session(Waiting):
         """``bus.emit(event)`` with this session current: ``event`` gets its id.
 
         The first of these calls (or entering the session) publishes
-        :class:`SessionStarted`. Raises :class:`SessionError` once the session is closed.
+        ``SessionStarted``. Raises :class:`SessionError` once the session is closed.
         """
         token = self._current(self._use("emit events"))
         try:
@@ -225,7 +225,7 @@ class Session(Waiting):
 
     def close(self) -> None:
         """End the session: remove what was registered through it, then publish
-        :class:`SessionEnded` (with ``emit``). Closing it again does nothing."""
+        ``SessionEnded`` (with ``emit``). Closing it again does nothing."""
         for event in self._finish(None):
             self._publish(event)
 
