@@ -18,6 +18,7 @@ from llmgine.messages.errors import (
     InvalidPatternError,
     MessageBusException,
     NoActiveScopeError,
+    SessionError,
     SubscriberBaseExceptionError,
     SubscriberError,
 )
@@ -47,6 +48,7 @@ ERRORS: list[BaseException] = [
     DuplicateHandlerError("two handlers"),
     InvalidPatternError("bad pattern"),
     NoActiveScopeError("no scope"),
+    SessionError("session 's' is closed"),
     AsyncHandlerError("async"),
     EventCascadeError("too deep"),
     failed_subscribers(),

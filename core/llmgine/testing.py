@@ -14,9 +14,10 @@ environment with llmgine gets these fixtures; none is autouse:
   default host (the one ``register_handlers()`` uses) for the test.
 
 Independently of the fixtures, the process-wide ``message_bus`` (handlers,
-subscriptions, middleware, close callbacks, settings, extensions such as which
-plugins are registered on it) is restored after every test that changed it; the
-plugins the test started on it are shut down first. A plugin's ``shutdown`` hook
+subscriptions, open sessions and their handlers, middleware, close callbacks,
+settings, extensions such as which plugins are registered on it) is restored after
+every test that changed it; the plugins the test started on it are shut down first.
+A session the test entered and never left stops being the current one. A plugin's ``shutdown`` hook
 runs once per ``startup``: if the test closed a bus itself, teardown does not run
 it again. The snapshot is taken just before the test's first function-scoped
 fixture is set up, so what session-, module- and class-scoped fixtures register
@@ -33,6 +34,7 @@ from typing import Any, Protocol, TypeVar, overload
 import pytest
 
 from .messages._patterns import compile_pattern, is_pattern, validate_type_name
+from .messages._scope import get_scope, set_scope
 from .messages.bus import MessageBus, message_bus
 from .messages.events import Event
 from .plugins import PluginHost, get_plugin_host, use_plugin_host
@@ -183,6 +185,9 @@ class _GlobalSnapshot:
 
     def __init__(self) -> None:
         self.bus = message_bus.snapshot()
+        # A session entered and never left (``session.__enter__()`` without its exit)
+        # would stay current in this thread's context, and stamp later tests' messages.
+        self.scope = get_scope()
         self.host = get_plugin_host()
         self.registered = self.host.registered_on(message_bus)
         self.plugins = _plugin_names(self.host)
@@ -190,6 +195,8 @@ class _GlobalSnapshot:
     def restore(self) -> None:
         # Plugins the test started on message_bus are shut down, as closing it would
         # (unless the test closed it: a plugin is shut down once per startup).
+        if get_scope() is not self.scope:
+            set_scope(self.scope)
         host = self.host
         added = [n for n in host.registered_on(message_bus) if n not in self.registered]
         try:

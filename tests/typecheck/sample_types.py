@@ -130,3 +130,17 @@ async def use_waiting() -> None:
     reveal_type(await waiter)  # R: tests.typecheck.sample_types.Greeted
     bus.expect(Greeted, where=lambda event: event.nme)  # E: attr-defined
     bus.expect(Greeted, timeout="5")  # E: call-overload
+# A session's own handlers, subscribers and dispatch are typed as the bus's.
+session = bus.session()
+reveal_type(session.dispatch(Greet(name="ada")))  # R: str
+session.register_command(Greet, handle_greet)
+session.register_command(Greet, greet_later)
+session.register_command(Greet, handle_count)  # E: arg-type
+session.subscribe_event(Greeted, on_greeted)
+session.subscribe_event(Event, on_greeted)  # E: arg-type
+
+
+async def use_session_async() -> None:
+    reveal_type(await session.dispatch_async(Count(n=1)))  # R: int
+    async with bus.session("s") as inner:
+        reveal_type(inner)  # R: llmgine.messages._sessions.Session

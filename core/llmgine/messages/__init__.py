@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ._delivery import Failure
 from ._lazy import lazy_names
 from ._subscribers import Plan, Subscriber, Subscription
-from .bus import MessageBus, message_bus
+from .bus import MessageBus, Session, message_bus
 from .commands import Command
 from .errors import (
     AsyncHandlerError,
@@ -20,6 +20,7 @@ from .errors import (
     InvalidPatternError,
     MessageBusException,
     NoActiveScopeError,
+    SessionError,
     SubscriberBaseExceptionError,
     SubscriberError,
 )
@@ -41,6 +42,8 @@ __all__ = [
     "MessageBusException",
     "NoActiveScopeError",
     "Plan",
+    "Session",
+    "SessionError",
     "Subscriber",
     "SubscriberBaseExceptionError",
     "SubscriberError",

@@ -139,6 +139,35 @@ class WorkflowFailedEvent(WorkflowEvent):
     error_message: str = attrs.field(validator=attrs.validators.instance_of(str))
 
 
+# Sessions ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class SessionStarted(_CoreEvent):
+    """A session (``bus.session()``) started: it was entered or first used.
+
+    Its ``session_id`` is the session's. Published before anything was subscribed
+    through the session in its ``with`` block, so bus-wide subscribers see it.
+    """
+
+    event_type = "session.started"
+
+
+@attrs.frozen
+class SessionEnded(_CoreEvent):
+    """A session closed, after everything registered through it was removed.
+
+    Its ``session_id`` is the session's; bus-wide subscribers see it, the session's own
+    are gone. ``error`` describes the exception that left its ``with`` block
+    (``"ValueError: bad input"``), ``None`` if none did.
+    """
+
+    event_type = "session.ended"
+    error: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+
+
 # System ------------------------------------------------------------------------
 
 Severity = Literal["debug", "info", "warning", "error", "critical"]

@@ -13,6 +13,8 @@ EVENT_CLASSES = (
     "ResourceDeletedEvent",
     "ResourceEvent",
     "ResourceUpdatedEvent",
+    "SessionEnded",
+    "SessionStarted",
     "SystemEvent",
     "WorkflowCompletedEvent",
     "WorkflowEvent",

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidPatternError",
     "MessageBusException",
     "NoActiveScopeError",
+    "SessionError",
     "SubscriberBaseExceptionError",
     "SubscriberError",
 ]
@@ -56,6 +57,11 @@ class InvalidPatternError(MessageBusException, ValueError):
 
 class NoActiveScopeError(MessageBusException, RuntimeError):
     """``add_pending_event`` was called outside a command handler or event subscriber."""
+
+
+class SessionError(MessageBusException, RuntimeError):
+    """A session was opened under an id that is already open on its bus, or used after
+    it closed (see :meth:`MessageBus.session <llmgine.messages.bus.MessageBus.session>`)."""
 
 
 class AsyncHandlerError(MessageBusException, TypeError):

@@ -52,7 +52,15 @@ def core_samples() -> list[Event]:
             workflow_name="wf", run_id="run", step_name="s", error_type="E", error_message="m"
         ),
         ev.SystemEvent(component="db", severity="warning", message="slow", details={"ms": 9}),
+        in_session(ev.SessionStarted(), "conversation-1"),
+        in_session(ev.SessionEnded(error="ValueError: bad input"), "conversation-1"),
     ]
+
+
+def in_session(event: Event, session_id: str) -> Event:
+    """``event`` with the session id a session would give it (a slot, not a field)."""
+    object.__setattr__(event, "session_id", session_id)
+    return event
 
 
 def snapshot(event: Event) -> dict[str, Any]:
@@ -64,6 +72,7 @@ def snapshot(event: Event) -> dict[str, Any]:
         "timestamp": event.timestamp,
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
+        "session_id": event.session_id,
         **fields,
     }
 
