@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from cases import Case, Plain3, Target, async_fns, sync_fns
 
-__all__ = ["LLMGINE"]
+__all__ = ["LLMGINE", "bench_bus", "bench_types"]
 
 Env = dict[str, Any]
 
@@ -23,8 +23,9 @@ PEERS_10 = ("pyee_10", "blinker_10", "pluggy_10")
 
 
 @functools.cache
-def _types() -> Any:
-    """The user-side message classes, made on first use (after llmgine is importable)."""
+def bench_types() -> Any:
+    """The user-side message classes, made on first use (after llmgine is importable):
+    (Ping, TickBase, Tick, TickAttrs, Other, Event)."""
     from llmgine.messages.commands import Command
     from llmgine.messages.events import Event
 
@@ -56,12 +57,12 @@ def _types() -> Any:
     return Ping, TickBase, Tick, TickAttrs, Other, Event
 
 
-def _bus(noise: bool = True) -> Any:
+def bench_bus(noise: bool = True) -> Any:
     from llmgine.messages.bus import MessageBus
 
     bus = MessageBus.isolated()
     if noise:
-        _, _, _, _, other, _ = _types()
+        _, _, _, _, other, _ = bench_types()
         for i, fn in enumerate(sync_fns(12)):
             bus.subscribe_event(("other.thing", other, "other.*", "nothing.**")[i % 4], fn)
     return bus
@@ -69,8 +70,8 @@ def _bus(noise: bool = True) -> Any:
 
 def _dispatch(handler_kind: str) -> Callable[[], Env]:
     def setup() -> Env:
-        ping = _types()[0]
-        bus = _bus()
+        ping = bench_types()[0]
+        bus = bench_bus()
         if handler_kind == "async":
             bus.register_command(ping, async_fns(1)[0])
         else:
@@ -81,8 +82,8 @@ def _dispatch(handler_kind: str) -> Callable[[], Env]:
 
 
 def _dispatch_queue() -> Env:
-    ping, _, tick, _, _, _ = _types()
-    bus = _bus()
+    ping, _, tick, _, _, _ = bench_types()
+    bus = bench_bus()
     add = bus.add_pending_event
 
     def handle(command: Any) -> None:
@@ -95,13 +96,13 @@ def _dispatch_queue() -> Env:
 
 def _emit(how: str, n: int, kind: str = "sync") -> Callable[[], Env]:
     def setup() -> Env:
-        _, tick_base, tick, _, _, event = _types()
+        _, tick_base, tick, _, _, event = bench_types()
         keys: tuple[Any, ...] = {
             "exact": ("bench.tick.fast",),
             "class": (tick, tick_base, event),
             "pattern": ("bench.*.fast", "bench.**", "*", "bench.tick.*"),
         }[how]
-        bus = _bus()
+        bus = bench_bus()
         fns = async_fns(n) if kind == "async" else sync_fns(n)
         for i, fn in enumerate(fns):
             bus.subscribe_event(keys[i % len(keys)], fn)
@@ -114,7 +115,7 @@ def _construct() -> Env:
     from llmgine.messages.commands import CreateResourceCommand
     from llmgine.messages.events import ResourceCreatedEvent
 
-    ping, _, tick, tick_attrs, _, _ = _types()
+    ping, _, tick, tick_attrs, _, _ = bench_types()
     return {
         "Ping": ping,
         "Tick": tick,

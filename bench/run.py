@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cases import FLOORS, PEERS, Case, Target
 from llmgine_cases import LLMGINE
+from session_cases import SESSIONS
 from timing import Timed, Timer
 
 STARTUP_ROWS: dict[str, tuple[str, str | None, tuple[Target, ...]]] = {
@@ -240,12 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 11)
     round_ns = 2_000_000 if args.quick else 40_000_000
     started = time.perf_counter()
-    cases = _wanted([*FLOORS, *PEERS, *LLMGINE], args.only)
+    cases = _wanted([*FLOORS, *PEERS, *LLMGINE, *SESSIONS], args.only)
     startup = not args.no_startup and (
         not args.only or any(text in "startup register" for text in args.only.split(","))
     )
     if not cases and not startup:
-        names = ", ".join(c.name for c in [*FLOORS, *PEERS, *LLMGINE])
+        names = ", ".join(c.name for c in [*FLOORS, *PEERS, *LLMGINE, *SESSIONS])
         parser.error(f"--only {args.only}: no case name contains that (cases: {names})")
     rows, skipped = measure_hot(cases, rounds, round_ns, args.stat)
     if startup:
