@@ -251,8 +251,12 @@ class Delivery:
         if observe is not None:
             observe(event)
         try:  # the cache, read inline: this runs for every event
-            if only is None and event.session_id is None:
+            if only is None:
                 plan = self.registry.cache[event.__class__][event.event_type]
+                if event.session_id is not None:  # (with the session's own subscribers)
+                    plan = self.registry.session_plan(
+                        plan, event.__class__, event.event_type, event.session_id
+                    )
             else:
                 plan = self.plan(event, only)
         except KeyError:

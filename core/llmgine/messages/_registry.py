@@ -163,21 +163,29 @@ class SubscriberRegistry:
             if len(by_name) >= _CACHE_LIMIT:
                 by_name.clear()
             by_name[name] = plan
-        if session_id is not None and session_id in self.sessions:
-            return self._session_plan(event_class, name, session_id, plan)
+        if session_id is not None:
+            return self.session_plan(plan, event_class, name, session_id)
         return plan
 
-    def _session_plan(self, event_class: type, name: str, session_id: str, base: Plan) -> Plan:
-        """The bus-wide plan ``base`` merged with the session's own subscribers (cached)."""
+    def session_plan(self, base: Plan, event_class: type, name: str, session_id: str) -> Plan:
+        """``base``, the bus-wide plan, merged with session ``session_id``'s own subscribers
+        (``base`` itself if it has none); cached until ``base`` or the session's change."""
         by_class = self.session_cache.get(session_id)
-        own = self.sessions.get(session_id, ())  # (after the cache, as in plan())
+        if by_class is not None:
+            try:
+                found = by_class[event_class][name]
+            except KeyError:
+                pass
+            else:
+                if found[0] is base:
+                    return found[1]
+        own = self.sessions.get(session_id)  # (after the cache, as in plan())
+        if own is None:
+            return base
+        plan = self._build(event_class, name, (*self.subscriptions, *own))
         if by_class is None:
             by_class = self.session_cache.setdefault(session_id, {})
         by_name = by_class.setdefault(event_class, {})
-        found = by_name.get(name)
-        if found is not None and found[0] is base:
-            return found[1]
-        plan = self._build(event_class, name, (*self.subscriptions, *own))
         if len(by_name) >= _CACHE_LIMIT:
             by_name.clear()
         by_name[name] = (base, plan)
