@@ -1,10 +1,15 @@
 """The metric instruments: made once per ``MeterProvider``, shared by the buses reporting to it.
 
-An OpenTelemetry meter hands back the instrument it already has when one of the same
-name is created again, and then drops the callbacks of the second observable one. So
-the instruments of one provider are made once, and the callbacks of its observable
-instruments read every bus that reports to it (the :class:`Instruments`' sources) and add
-their values up: two buses' open sessions are the process's open sessions.
+Counting costs the hot path only a dict increment: each bus counts into :class:`Tallies`
+of its own, and the counters are *observable* ones, whose callbacks add the tallies up when
+the metrics are collected (an OpenTelemetry SDK counter's ``add`` costs tens of function
+calls, and a turn of an LLM conversation publishes hundreds of events). Only the command
+duration histogram records each call (OpenTelemetry has no observable histogram).
+
+An OpenTelemetry meter hands back the instrument it already has when one of the same name
+is created again, and then drops the callbacks of the second observable one. So the
+instruments of one provider are made once, and their callbacks read every bus that reports
+to it (its sources) and add the values up: two buses' open sessions are the process's.
 """
 
 from __future__ import annotations
@@ -12,18 +17,21 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from ._spans import ATTRIBUTES
 
-if TYPE_CHECKING:
-    from opentelemetry.util.types import Attributes
+__all__ = ["DURATION_BUCKETS", "METRICS", "Instruments", "Source", "Tallies", "instruments_for"]
 
-__all__ = ["DURATION_BUCKETS", "METRICS", "Instruments", "Source", "instruments_for"]
+_TYPE = ATTRIBUTES["type"]
+_EVENT_TYPE = ATTRIBUTES["event_type"]
+_HANDLER = ATTRIBUTES["handler"]
+#: the OpenTelemetry semantic conventions' attribute for the class of a failure
+ERROR_TYPE = "error.type"
 
 #: Every metric, by name: (instrument kind, unit, what it measures). The attributes are
 #: ``llmgine.message.type`` (a command's class), ``llmgine.event_type`` (an event's type
@@ -48,18 +56,17 @@ METRICS: dict[str, tuple[str, str, str]] = {
         "Subscriber calls (one per subscriber an event reached), failed ones included",
     ),
     "llmgine.events.failed": ("counter", "{delivery}", "Subscriber calls that raised"),
-    "llmgine.event.delivery.duration": ("histogram", "s", "How long a subscriber call took"),
     "llmgine.background.pending": (
-        "observable up-down counter",
+        "up-down counter",
         "{event}",
         "Events waiting on background subscribers' queues",
     ),
     "llmgine.background.dropped": (
-        "observable counter",
+        "counter",
         "{event}",
         "Events background subscribers' full queues dropped",
     ),
-    "llmgine.sessions.open": ("observable up-down counter", "{session}", "Open sessions"),
+    "llmgine.sessions.open": ("up-down counter", "{session}", "Open sessions"),
 }
 
 #: Histogram bucket boundaries in seconds: from a handler of microseconds to a model call
@@ -87,8 +94,57 @@ DURATION_BUCKETS = (
 )
 
 
+class Tallies:
+    """What one bus counted: commands by type, events by type, failures by error type.
+
+    Each count is a read and a write of a dict, under a lock (threads dispatch and publish
+    at once); the counters' callbacks read copies.
+    """
+
+    __slots__ = ("_lock", "counts")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: metric name -> (attribute values) -> count
+        self.counts: dict[str, dict[tuple[str, ...], int]] = {
+            name: {} for name, (kind, _, _) in METRICS.items() if kind == "counter"
+        }
+
+    def add(self, name: str, key: tuple[str, ...]) -> None:
+        """Count one more of metric ``name`` with attribute values ``key``."""
+        counts = self.counts[name]
+        with self._lock:
+            counts[key] = counts.get(key, 0) + 1
+
+    def merge(self, other: Tallies) -> None:
+        """Add ``other``'s counts to these."""
+        for name, mine in self.counts.items():
+            counts = other.read(name)
+            with self._lock:
+                for key, count in counts.items():
+                    mine[key] = mine.get(key, 0) + count
+
+    def read(self, name: str) -> dict[tuple[str, ...], int]:
+        """A copy of the counts of metric ``name``."""
+        counts = self.counts[name]
+        with self._lock:
+            return dict(counts)
+
+
+#: The attribute names of each counted metric's key, in order.
+_KEYS: Mapping[str, tuple[str, ...]] = {
+    "llmgine.commands.dispatched": (_TYPE,),
+    "llmgine.commands.failed": (_TYPE, ERROR_TYPE),
+    "llmgine.events.published": (_EVENT_TYPE,),
+    "llmgine.events.delivered": (_EVENT_TYPE,),
+    "llmgine.events.failed": (_EVENT_TYPE, ERROR_TYPE),
+}
+
+
 class Source(Protocol):
-    """What the observable instruments read of one bus, at collection time."""
+    """What the observable instruments read of one bus."""
+
+    tallies: Tallies
 
     def open_sessions(self) -> int:
         """How many sessions are open."""
@@ -99,63 +155,75 @@ class Source(Protocol):
 
 
 class Instruments:
-    """The instruments of one meter provider, and the buses its observable ones read."""
+    """The instruments of one meter provider, and the buses they read."""
 
     def __init__(self, meter_provider: metrics.MeterProvider) -> None:
         meter = meter_provider.get_meter("llmgine_otel")
-
-        def counter(name: str) -> metrics.Counter:
-            _, unit, description = METRICS[name]
-            return meter.create_counter(name, unit=unit, description=description)
-
-        def histogram(name: str) -> metrics.Histogram:
-            _, unit, description = METRICS[name]
-            return meter.create_histogram(
-                name,
-                unit=unit,
-                description=description,
-                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-            )
-
-        self.dispatched = counter("llmgine.commands.dispatched")
-        self.commands_failed = counter("llmgine.commands.failed")
-        self.command_duration = histogram("llmgine.command.duration")
-        self.published = counter("llmgine.events.published")
-        self.delivered = counter("llmgine.events.delivered")
-        self.deliveries_failed = counter("llmgine.events.failed")
-        self.delivery_duration = histogram("llmgine.event.delivery.duration")
-        self._lock = threading.Lock()
-        self._sources: weakref.WeakSet[Source] = weakref.WeakSet()
-        for name, callback in (
-            ("llmgine.background.pending", self._pending),
-            ("llmgine.sessions.open", self._sessions),
-        ):
-            _, unit, description = METRICS[name]
-            meter.create_observable_up_down_counter(
-                name, callbacks=[callback], unit=unit, description=description
-            )
-        _, unit, description = METRICS["llmgine.background.dropped"]
-        meter.create_observable_counter(
-            "llmgine.background.dropped",
-            callbacks=[self._dropped],
+        _, unit, description = METRICS["llmgine.command.duration"]
+        #: the one instrument recorded per call
+        self.command_duration = meter.create_histogram(
+            "llmgine.command.duration",
             unit=unit,
             description=description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
+        self._lock = threading.Lock()
+        self._sources: weakref.WeakSet[Source] = weakref.WeakSet()
+        # The counts are kept apart from the buses, so that a counter never goes back:
+        # those of each started bus (kept even if the bus is dropped without closing),
+        # and those of the buses that stopped, added up.
+        self._tallies: list[Tallies] = []
+        self._retired = Tallies()
+        callbacks: dict[str, Callable[[CallbackOptions], Iterable[Observation]]] = {
+            name: self._counted(name) for name in _KEYS
+        }
+        callbacks["llmgine.background.pending"] = self._pending
+        callbacks["llmgine.background.dropped"] = self._dropped
+        callbacks["llmgine.sessions.open"] = self._sessions
+        for name, callback in callbacks.items():
+            kind, unit, description = METRICS[name]
+            create = (
+                meter.create_observable_counter
+                if kind == "counter"
+                else meter.create_observable_up_down_counter
+            )
+            create(name, callbacks=[callback], unit=unit, description=description)
 
     def add_source(self, source: Source) -> None:
         """Read ``source`` (one bus) at each collection from now on."""
         with self._lock:
-            self._sources.add(source)
+            if source not in self._sources:
+                self._sources.add(source)
+                self._tallies.append(source.tallies)
 
-    def discard_source(self, source: Source) -> None:
-        """Stop reading ``source`` (a no-op if it is not read)."""
+    def retire(self, source: Source) -> None:
+        """Stop reading ``source``, keeping what it counted (a no-op if it is not read)."""
         with self._lock:
+            if source not in self._sources:
+                return
             self._sources.discard(source)
+            self._tallies = [t for t in self._tallies if t is not source.tallies]
+            self._retired.merge(source.tallies)
 
     def sources(self) -> list[Source]:
         """The buses read now (a copy: a bus may start or stop during a collection)."""
         with self._lock:
             return list(self._sources)
+
+    def _counted(self, name: str) -> Callable[[CallbackOptions], Iterator[Observation]]:
+        attribute_names = _KEYS[name]
+
+        def observe(options: CallbackOptions) -> Iterator[Observation]:
+            # Read under the lock, so a bus retiring meanwhile is counted once.
+            with self._lock:
+                counts = [one.read(name) for one in (self._retired, *self._tallies)]
+            totals: Counter[tuple[str, ...]] = Counter()
+            for one in counts:
+                totals.update(one)
+            for key, total in totals.items():
+                yield Observation(total, dict(zip(attribute_names, key, strict=True)))
+
+        return observe
 
     def _sessions(self, options: CallbackOptions) -> Iterator[Observation]:
         yield Observation(sum(source.open_sessions() for source in self.sources()))
@@ -181,8 +249,7 @@ def _by_subscriber(values: Iterable[tuple[str, int]]) -> Iterator[Observation]:
     for name, value in values:
         totals[name] += value
     for name, total in totals.items():
-        attributes: Attributes = {ATTRIBUTES["handler"]: name}
-        yield Observation(total, attributes)
+        yield Observation(total, {_HANDLER: name})
 
 
 #: The instruments made so far, by provider. It belongs to the providers, not to any

@@ -1,11 +1,12 @@
 """What the metrics add to one bus while the plugin runs there, and what they read of it.
 
-:class:`BusMetrics` adds a command middleware (commands dispatched, failed, and their
-duration per command type), an event middleware (subscriber calls and failures and their
-duration per event type) and an event observer (events published per type) to its bus when
-started, and takes all three off again when stopped (the plugin's ``shutdown``). The
-observable instruments read its bus's open sessions and background queues at collection
-time, so those cost nothing per message.
+:class:`BusMetrics` adds a command middleware (commands dispatched and failed, and their
+duration, per command type), an event middleware (subscriber calls and failures per event
+type) and an event observer (events published per type) to its bus when started, and takes
+all three off again when stopped (the plugin's ``shutdown``). They count into the bus's
+:class:`~llmgine_otel._instruments.Tallies`, which the counters read at collection time, as
+they read the bus's open sessions and background queues: per message, the metrics cost a
+dict increment or two (and a histogram record per dispatch).
 """
 
 from __future__ import annotations
@@ -13,35 +14,43 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from llmgine.messages import Event
 from llmgine.messages.bus import MessageBus
-from llmgine.middleware import Around, Next
+from llmgine.middleware import Next
 
-from ._instruments import Instruments
+from ._instruments import ERROR_TYPE, Instruments, Tallies
 from ._spans import ATTRIBUTES, type_name
 
 __all__ = ["BusMetrics", "base_name", "pending_of"]
 
 _TYPE = ATTRIBUTES["type"]
-_EVENT_TYPE = ATTRIBUTES["event_type"]
-#: the OpenTelemetry semantic conventions' attribute for the class of a failure
-_ERROR_TYPE = "error.type"
 
 
 class BusMetrics:
     """The metrics of one bus: see the module docstring."""
 
-    __slots__ = ("__weakref__", "_lock", "_removers", "bus", "commands", "events", "instruments")
+    __slots__ = (
+        "__weakref__",
+        "_lock",
+        "_removers",
+        "bus",
+        "commands",
+        "events",
+        "instruments",
+        "tallies",
+    )
 
     def __init__(self, bus: MessageBus, instruments: Instruments) -> None:
         self.bus = bus
         self.instruments = instruments
+        #: what this bus counted
+        self.tallies = Tallies()
         #: the command middleware
-        self.commands = _CommandMetrics(instruments)
+        self.commands = _CommandMetrics(instruments, self.tallies)
         #: the event middleware
-        self.events = _DeliveryMetrics(instruments)
+        self.events = _DeliveryMetrics(self.tallies)
         self._lock = threading.Lock()
         self._removers: list[Callable[[], None]] = []
 
@@ -68,16 +77,17 @@ class BusMetrics:
             self.instruments.add_source(self)
 
     def stop(self) -> None:
-        """Take the middleware and the observer off the bus; a no-op if stopped."""
+        """Take the middleware and the observer off the bus; a no-op if stopped. What
+        was counted stays counted."""
         with self._lock:
             removers, self._removers = self._removers, []
-            self.instruments.discard_source(self)
+            self.instruments.retire(self)
         for remove in reversed(removers):
             remove()
 
     def published(self, event: Event) -> None:
         """The event observer: count ``event`` as published."""
-        self.instruments.published.add(1, {_EVENT_TYPE: event.event_type})
+        self.tallies.add("llmgine.events.published", (event.event_type,))
 
     def open_sessions(self) -> int:
         """How many sessions are open on the bus (read at collection)."""
@@ -117,51 +127,85 @@ def pending_of(queue: object) -> int | None:
         return None
 
 
-class _CommandMetrics(Around):
-    """Counts each command handler call and records its duration, per command type."""
+class _CommandMetrics:
+    """Counts each command handler call and records its duration, per command type.
 
-    def __init__(self, instruments: Instruments) -> None:
-        self.instruments = instruments
-        self._types: dict[type, dict[str, str]] = {}
+    Wraps both paths (``plain_on_async``: a plain handler on the async path needs no
+    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer.
+    """
 
-    def before(self, message: Any, call_next: Next[Any]) -> tuple[dict[str, str], float]:
-        """Start the clock."""
-        cls = message.__class__
-        attributes = self._types.get(cls)
-        if attributes is None:
-            attributes = self._types[cls] = {_TYPE: type_name(cls)}
-        return attributes, time.perf_counter()
+    plain_on_async: ClassVar[bool] = True
 
-    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
-        """Count the call and record how long it took."""
-        attributes, start = state
+    def __init__(self, instruments: Instruments, tallies: Tallies) -> None:
+        self.duration = instruments.command_duration
+        self.tallies = tallies
+        self._names: dict[type, str] = {}
+
+    def _name(self, cls: type) -> str:
+        name = self._names.get(cls)
+        if name is None:
+            name = self._names[cls] = type_name(cls)
+        return name
+
+    def _done(self, message: Any, start: float, error: BaseException | None) -> None:
         seconds = time.perf_counter() - start
-        instruments = self.instruments
-        instruments.dispatched.add(1, attributes)
-        if error is not None:
-            attributes = {**attributes, _ERROR_TYPE: type_name(error.__class__)}
-            instruments.commands_failed.add(1, attributes)
-        instruments.command_duration.record(seconds, attributes)
+        name = self._name(message.__class__)
+        self.tallies.add("llmgine.commands.dispatched", (name,))
+        if error is None:
+            self.duration.record(seconds, {_TYPE: name})
+            return
+        error_type = type_name(error.__class__)
+        self.tallies.add("llmgine.commands.failed", (name, error_type))
+        # A failed call's duration carries its error, as the semantic conventions do.
+        self.duration.record(seconds, {_TYPE: name, ERROR_TYPE: error_type})
+
+    def __call__(self, message: Any, call_next: Next[Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            result = call_next(message)
+        except BaseException as exc:
+            self._done(message, start, exc)
+            raise
+        self._done(message, start, None)
+        return result
+
+    async def acall(self, message: Any, call_next: Next[Any]) -> Any:
+        """The async-path version of ``__call__``."""
+        start = time.perf_counter()
+        try:
+            result = await call_next(message)
+        except BaseException as exc:
+            self._done(message, start, exc)
+            raise
+        self._done(message, start, None)
+        return result
 
 
-class _DeliveryMetrics(Around):
-    """Counts each subscriber call and records its duration, per event type."""
+class _DeliveryMetrics:
+    """Counts each subscriber call, and each that raised, per event type (both paths)."""
 
-    def __init__(self, instruments: Instruments) -> None:
-        self.instruments = instruments
+    plain_on_async: ClassVar[bool] = True
 
-    def before(self, message: Any, call_next: Next[Any]) -> tuple[str, float]:
-        """Start the clock."""
-        return message.event_type, time.perf_counter()
+    def __init__(self, tallies: Tallies) -> None:
+        self.tallies = tallies
 
-    def after(self, state: Any, error: BaseException | None, result: Any) -> None:
-        """Count the call and record how long it took."""
-        event_type, start = state
-        seconds = time.perf_counter() - start
-        instruments = self.instruments
-        attributes = {_EVENT_TYPE: event_type}
-        instruments.delivered.add(1, attributes)
-        if error is not None:
-            attributes[_ERROR_TYPE] = type_name(error.__class__)
-            instruments.deliveries_failed.add(1, attributes)
-        instruments.delivery_duration.record(seconds, attributes)
+    def _failed(self, event: Any, error: BaseException) -> None:
+        key = (event.event_type, type_name(error.__class__))
+        self.tallies.add("llmgine.events.failed", key)
+
+    def __call__(self, event: Any, call_next: Next[Any]) -> Any:
+        self.tallies.add("llmgine.events.delivered", (event.event_type,))
+        try:
+            return call_next(event)
+        except BaseException as exc:
+            self._failed(event, exc)
+            raise
+
+    async def acall(self, event: Any, call_next: Next[Any]) -> Any:
+        """The async-path version of ``__call__``."""
+        self.tallies.add("llmgine.events.delivered", (event.event_type,))
+        try:
+            return await call_next(event)
+        except BaseException as exc:
+            self._failed(event, exc)
+            raise
