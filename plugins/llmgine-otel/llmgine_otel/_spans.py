@@ -24,7 +24,7 @@ from llmgine.middleware import Around, Next
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-__all__ = ["ATTRIBUTES", "Spans"]
+__all__ = ["ATTRIBUTES", "Spans", "type_name"]
 
 #: The span attributes set, by meaning.
 ATTRIBUTES = {
@@ -41,7 +41,8 @@ ATTRIBUTES = {
 _MEMORY = 10_000
 
 
-def _type_name(cls: type) -> str:
+def type_name(cls: type) -> str:
+    """``module.QualName`` of ``cls``: how spans and metrics name a message or error type."""
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
@@ -84,7 +85,7 @@ class Spans:
         is_event = isinstance(message, Event)
         message_id = message.event_id if is_event else message.command_id  # type: ignore[union-attr]
         attributes = {
-            ATTRIBUTES["type"]: _type_name(message.__class__),
+            ATTRIBUTES["type"]: type_name(message.__class__),
             ATTRIBUTES["kind"]: "event" if is_event else "command",
             ATTRIBUTES["id"]: message_id,
             ATTRIBUTES["correlation"]: message.correlation_id or "",

@@ -1,4 +1,5 @@
-"""The plugin's errors (public). It defines none of its own: spans never fail a dispatch.
+"""The plugin's errors (public). It defines none of its own: spans and metrics never
+fail a dispatch.
 
 A bad setting given to ``install`` is a ``TypeError`` naming it.
 """

@@ -189,7 +189,8 @@ def test_an_event_emitted_alone_inside_a_local_span_still_starts_its_own_trace(
 
 @pytest.fixture
 def otel_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.delenv("LLMGINE_OTEL", raising=False)
+    for name in ("LLMGINE_OTEL", "LLMGINE_OTEL_TRACES", "LLMGINE_OTEL_METRICS"):
+        monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
@@ -201,15 +202,16 @@ def test_plugin_is_idle_until_enabled(
     assert status.activate is not None
     assert "LLMGINE_OTEL=1" in status.activate
     llmgine_load_plugin(llmgine_otel.plugin)
-    assert llmgine_bus._middleware.command == ()
-    assert llmgine_bus._middleware.event == ()
+    assert llmgine_bus.middleware.command == ()
+    assert llmgine_bus.middleware.event == ()
 
     otel_env.setenv("LLMGINE_OTEL", "1")
+    otel_env.setenv("LLMGINE_OTEL_METRICS", "0")  # spans only (metrics: test_otel_metrics.py)
     assert llmgine_otel.plugin.plugin_status().active
     other = MessageBus.isolated()
     llmgine_load_plugin(llmgine_otel.plugin, bus=other)
-    assert len(other._middleware.command) == 1
-    assert len(other._middleware.event) == 1
+    assert [type(m) for m in other.middleware.command] == [type(llmgine_otel.Spans().commands)]
+    assert [type(m) for m in other.middleware.event] == [type(llmgine_otel.Spans().events)]
 
 
 def test_installed_distribution_is_listed_idle_then_active() -> None:

@@ -1,0 +1,211 @@
+"""What the metrics add to one bus while the plugin runs there, and what they read of it.
+
+:class:`BusMetrics` adds a command middleware (commands dispatched and failed, and their
+duration, per command type), an event middleware (subscriber calls and failures per event
+type) and an event observer (events published per type) to its bus when started, and takes
+all three off again when stopped (the plugin's ``shutdown``). They count into the bus's
+:class:`~llmgine_otel._instruments.Tallies`, which the counters read at collection time, as
+they read the bus's open sessions and background queues: per message, the metrics cost a
+dict increment or two (and a histogram record per dispatch).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from llmgine.messages import Event
+from llmgine.messages.bus import MessageBus
+from llmgine.middleware import Next
+
+from ._instruments import ERROR_TYPE, Instruments, Tallies
+from ._spans import ATTRIBUTES, type_name
+
+__all__ = ["BusMetrics", "base_name", "pending_of"]
+
+_TYPE = ATTRIBUTES["type"]
+
+
+class BusMetrics:
+    """The metrics of one bus: see the module docstring."""
+
+    __slots__ = (
+        "__weakref__",
+        "_lock",
+        "_removers",
+        "bus",
+        "commands",
+        "events",
+        "instruments",
+        "tallies",
+    )
+
+    def __init__(self, bus: MessageBus, instruments: Instruments) -> None:
+        self.bus = bus
+        self.instruments = instruments
+        #: what this bus counted
+        self.tallies = Tallies()
+        #: the command middleware
+        self.commands = _CommandMetrics(instruments, self.tallies)
+        #: the event middleware
+        self.events = _DeliveryMetrics(self.tallies)
+        self._lock = threading.Lock()
+        self._removers: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"<BusMetrics {'started' if self.started else 'stopped'} on {self.bus!r}>"
+
+    @property
+    def started(self) -> bool:
+        """Whether its middleware and observer are on the bus."""
+        return bool(self._removers)
+
+    def start(self, slot: int | None) -> None:
+        """Add the middleware (into middleware slot ``slot``, if given) and the observer;
+        a no-op if started."""
+        with self._lock:
+            if self._removers:
+                return
+            bus = self.bus
+            self._removers = [
+                bus.add_command_middleware(self.commands, slot=slot),
+                bus.add_event_middleware(self.events, slot=slot),
+                bus.add_event_observer(self.published),
+            ]
+            self.instruments.add_source(self)
+
+    def stop(self) -> None:
+        """Take the middleware and the observer off the bus; a no-op if stopped. What
+        was counted stays counted."""
+        with self._lock:
+            removers, self._removers = self._removers, []
+            self.instruments.retire(self)
+        for remove in reversed(removers):
+            remove()
+
+    def published(self, event: Event) -> None:
+        """The event observer: count ``event`` as published."""
+        self.tallies.add("llmgine.events.published", (event.event_type,))
+
+    def open_sessions(self) -> int:
+        """How many sessions are open on the bus (read at collection)."""
+        return len(self.bus.sessions)
+
+    def background(self) -> Iterator[tuple[str, int | None, int]]:
+        """Each background subscription's subscriber name, pending and dropped events."""
+        for subscription in self.bus.subscriptions:
+            if subscription.background:
+                yield (
+                    base_name(subscription.subscriber.name),
+                    pending_of(subscription.subscriber.background),
+                    subscription.dropped,
+                )
+
+
+def base_name(name: str) -> str:
+    """A subscriber's name without the ``#2``, ``#3``... that tells apart subscriptions of
+    callables with the same name (each session's subscriber of one function, say), so that
+    they are counted as one subscriber and the number of series stays that of the code's
+    subscribers."""
+    base, sep, number = name.rpartition("#")
+    return base if sep and number.isdigit() else name
+
+
+def pending_of(queue: object) -> int | None:
+    """How many events wait on a background subscriber's queue, ``None`` if it does not say.
+
+    Read as the queue's ``pending`` count, or else its ``len()``.
+    """
+    pending = getattr(queue, "pending", None)
+    if isinstance(pending, int):
+        return pending
+    try:
+        return len(queue)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+class _CommandMetrics:
+    """Counts each command handler call and records its duration, per command type.
+
+    Wraps both paths (``plain_on_async``: a plain handler on the async path needs no
+    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer.
+    """
+
+    plain_on_async: ClassVar[bool] = True
+
+    def __init__(self, instruments: Instruments, tallies: Tallies) -> None:
+        self.duration = instruments.command_duration
+        self.tallies = tallies
+        self._names: dict[type, str] = {}
+
+    def _name(self, cls: type) -> str:
+        name = self._names.get(cls)
+        if name is None:
+            name = self._names[cls] = type_name(cls)
+        return name
+
+    def _done(self, message: Any, start: float, error: BaseException | None) -> None:
+        seconds = time.perf_counter() - start
+        name = self._name(message.__class__)
+        self.tallies.add("llmgine.commands.dispatched", (name,))
+        if error is None:
+            self.duration.record(seconds, {_TYPE: name})
+            return
+        error_type = type_name(error.__class__)
+        self.tallies.add("llmgine.commands.failed", (name, error_type))
+        # A failed call's duration carries its error, as the semantic conventions do.
+        self.duration.record(seconds, {_TYPE: name, ERROR_TYPE: error_type})
+
+    def __call__(self, message: Any, call_next: Next[Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            result = call_next(message)
+        except BaseException as exc:
+            self._done(message, start, exc)
+            raise
+        self._done(message, start, None)
+        return result
+
+    async def acall(self, message: Any, call_next: Next[Any]) -> Any:
+        """The async-path version of ``__call__``."""
+        start = time.perf_counter()
+        try:
+            result = await call_next(message)
+        except BaseException as exc:
+            self._done(message, start, exc)
+            raise
+        self._done(message, start, None)
+        return result
+
+
+class _DeliveryMetrics:
+    """Counts each subscriber call, and each that raised, per event type (both paths)."""
+
+    plain_on_async: ClassVar[bool] = True
+
+    def __init__(self, tallies: Tallies) -> None:
+        self.tallies = tallies
+
+    def _failed(self, event: Any, error: BaseException) -> None:
+        key = (event.event_type, type_name(error.__class__))
+        self.tallies.add("llmgine.events.failed", key)
+
+    def __call__(self, event: Any, call_next: Next[Any]) -> Any:
+        self.tallies.add("llmgine.events.delivered", (event.event_type,))
+        try:
+            return call_next(event)
+        except BaseException as exc:
+            self._failed(event, exc)
+            raise
+
+    async def acall(self, event: Any, call_next: Next[Any]) -> Any:
+        """The async-path version of ``__call__``."""
+        self.tallies.add("llmgine.events.delivered", (event.event_type,))
+        try:
+            return await call_next(event)
+        except BaseException as exc:
+            self._failed(event, exc)
+            raise
