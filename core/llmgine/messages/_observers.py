@@ -44,6 +44,16 @@ class Observers:
 
         return remove
 
+    def state(self) -> tuple[Callable[[Event], Any], ...]:
+        """The observers, for a snapshot."""
+        return self._observers
+
+    def replace(self, observers: tuple[Callable[[Event], Any], ...]) -> None:
+        """Put a snapshot's observers in place of the current ones."""
+        with self._lock:
+            self._observers = observers
+            self._update()
+
     def _update(self) -> None:
         observers = self._observers
         if len(observers) <= 1:

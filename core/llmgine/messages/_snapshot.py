@@ -44,8 +44,8 @@ class Snapshots:
     max_cascade_depth: int
 
     def reset(self) -> None:
-        """Forget every handler, subscription, session, middleware, close callback,
-        extension and the outbox: a hard reset, for tests.
+        """Forget every handler, subscription, session, middleware, event observer, close
+        callback, extension and the outbox: a hard reset, for tests.
 
         It runs nothing: close callbacks are dropped unrun, and plugins started on the
         bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
@@ -55,8 +55,8 @@ class Snapshots:
         self.restore(BusSnapshot(self, settings=(self.strict, self.max_cascade_depth)))  # type: ignore[arg-type]
 
     def snapshot(self) -> BusSnapshot:
-        """Capture handlers, subscriptions, sessions, middleware, close callbacks,
-        extensions, the outbox and settings; ``snapshot.restore()`` (or ``with
+        """Capture handlers, subscriptions, sessions, middleware, event observers, close
+        callbacks, extensions, the outbox and settings; ``snapshot.restore()`` (or ``with
         bus.snapshot(): ...``) puts them back, which is how ``llmgine.testing`` keeps
         tests from leaking."""
         return BusSnapshot(
@@ -68,6 +68,7 @@ class Snapshots:
             middleware=self._middleware.stack,
             settings=(self.strict, self.max_cascade_depth),
             outbox=self._delivery.outbox,
+            observers=self._delivery.observers.state(),
             extensions=self.extensions,
         )
 
@@ -80,6 +81,7 @@ class Snapshots:
         self._registry.replace(snapshot.subscriptions)
         self._sessions.replace(snapshot.sessions)
         self._middleware.use(snapshot.middleware)
+        self._delivery.observers.replace(snapshot.observers)
         with self._lock:
             self.strict, self.max_cascade_depth = snapshot.settings
             self._delivery.outbox = snapshot.outbox
@@ -88,8 +90,8 @@ class Snapshots:
 
 
 class BusSnapshot:
-    """The handlers, subscriptions, sessions, middleware, close callbacks, extensions,
-    outbox and settings of a bus (by default: none, as after :meth:`MessageBus.reset`).
+    """The handlers, subscriptions, sessions, middleware, event observers, close callbacks,
+    extensions, outbox and settings of a bus (by default: none, as after :meth:`MessageBus.reset`).
 
     Returned by :meth:`MessageBus.snapshot`. Call :meth:`restore` (or use the
     snapshot as a context manager) to put the bus back as it was.
@@ -101,6 +103,7 @@ class BusSnapshot:
         "extensions",
         "handlers",
         "middleware",
+        "observers",
         "outbox",
         "sessions",
         "settings",
@@ -118,6 +121,7 @@ class BusSnapshot:
         sessions: SessionTableState | None = None,
         middleware: MiddlewareStack | None = None,
         outbox: Outbox | None = None,
+        observers: tuple[Callable[[Any], Any], ...] = (),
         extensions: Mapping[Any, Any] | None = None,
     ) -> None:
         self.bus = bus
@@ -130,6 +134,8 @@ class BusSnapshot:
         #: (strict, max_cascade_depth)
         self.settings = settings
         self.outbox = outbox
+        #: the event observers (``add_event_observer``)
+        self.observers = observers
         # Values are often containers mutated in place (and referenced by close
         # callbacks), so their contents are saved and put back into the same objects.
         self.extensions = {k: (v, _contents(v)) for k, v in (extensions or {}).items()}
@@ -151,6 +157,7 @@ class BusSnapshot:
             or now.middleware != self.middleware
             or now.settings != self.settings
             or now.outbox is not self.outbox
+            or now.observers != self.observers
             or now.extensions.keys() != self.extensions.keys()
             or any(
                 now.extensions[k][0] is not v or now.extensions[k][1] != saved

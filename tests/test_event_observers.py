@@ -1,0 +1,112 @@
+"""bus.add_event_observer: a callable that sees every event the bus publishes (for metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from llmgine.messages import Command, Event, MessageBus, SubscriberError
+
+
+class Seen(Event):
+    event_type = "obs.seen"
+
+
+class Queued(Event):
+    event_type = "obs.queued"
+
+
+class Go(Command[None]):
+    pass
+
+
+def test_an_observer_sees_every_event_by_every_path_before_its_subscribers() -> None:
+    bus = MessageBus.isolated()
+    order: list[str] = []
+    bus.add_event_observer(lambda event: order.append(f"observed {event.event_type}"))
+    bus.subscribe_event("obs.seen", lambda event: order.append("subscriber"))
+    bus.register_command(Go, lambda command: bus.add_pending_event(Queued()))
+
+    bus.emit(Seen())  # with a subscriber
+    bus.dispatch(Go())  # queued by a handler, no subscriber
+    asyncio.run(bus.emit_async(Seen()))
+    bus.deliver(Seen())  # from a transport
+    assert order == [
+        "observed obs.seen",
+        "subscriber",
+        "observed obs.queued",
+        "observed obs.seen",
+        "subscriber",
+        "observed obs.seen",
+        "subscriber",
+    ]
+
+
+def test_failure_reports_are_observed_too() -> None:
+    bus = MessageBus.isolated()
+    seen: list[str] = []
+    bus.add_event_observer(lambda event: seen.append(event.event_type))
+
+    def broken(event: Event) -> None:
+        raise ValueError("no")
+
+    bus.subscribe_event("obs.seen", broken)
+    bus.emit(Seen())
+    assert seen == ["obs.seen", "system.bus.error"]
+
+
+def test_observers_run_in_the_order_added_and_each_remover_takes_only_its_own() -> None:
+    bus = MessageBus.isolated()
+    seen: list[str] = []
+    remove_a = bus.add_event_observer(lambda event: seen.append("a"))
+    bus.add_event_observer(lambda event: seen.append("b"))
+    bus.emit(Seen())
+    remove_a()
+    remove_a()  # (again: nothing)
+    bus.emit(Seen())
+    assert seen == ["a", "b", "b"]
+
+
+def test_what_an_observer_raises_reaches_the_publisher() -> None:
+    # Documented: an observer must not raise (it is no subscriber, so nothing isolates it).
+    bus = MessageBus.isolated()
+
+    def bad(event: Event) -> None:
+        raise RuntimeError("observer bug")
+
+    bus.add_event_observer(bad)
+    with pytest.raises(RuntimeError, match="observer bug"):
+        bus.emit(Seen())
+
+
+def test_an_observer_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="add_event_observer\\(\\) needs a callable, got 3"):
+        MessageBus.isolated().add_event_observer(3)  # type: ignore[arg-type]
+
+
+def test_reset_and_snapshots_cover_observers() -> None:
+    bus = MessageBus.isolated(strict=True)
+    seen: list[str] = []
+    bus.add_event_observer(lambda event: seen.append("kept"))
+    snapshot = bus.snapshot()
+    bus.add_event_observer(lambda event: seen.append("added later"))
+    assert snapshot.changed()
+    snapshot.restore()
+    assert not snapshot.changed()
+    bus.emit(Seen())
+    assert seen == ["kept"]
+    bus.reset()
+    bus.emit(Seen())
+    assert seen == ["kept"]
+
+
+def test_a_strict_bus_still_raises_for_subscribers_with_an_observer() -> None:
+    bus = MessageBus.isolated(strict=True)
+    bus.add_event_observer(lambda event: None)
+
+    def broken(event: Event) -> None:
+        raise ValueError("no")
+
+    bus.subscribe_event("obs.seen", broken)
+    with pytest.raises(SubscriberError):
+        bus.emit(Seen())
