@@ -12,6 +12,8 @@ import pytest
 from llmgine._scaffold import ScaffoldError
 from llmgine.messages.errors import (
     AsyncHandlerError,
+    BackgroundError,
+    BackgroundOverflowError,
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
@@ -48,6 +50,8 @@ ERRORS: list[BaseException] = [
     InvalidPatternError("bad pattern"),
     NoActiveScopeError("no scope"),
     AsyncHandlerError("async"),
+    BackgroundError("would wait for itself"),
+    BackgroundOverflowError("dropped"),
     EventCascadeError("too deep"),
     failed_subscribers(),
     SubscriberBaseExceptionError("app.on_deleted", GeneratorExit()),
