@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._background_queue import BackgroundQueue, Item, current_background, running_loop
 from ._delivery import DIRECT, QUEUED, REPORT, Entry, as_failure, propagates
+from ._receipts import receiving
 from ._scope import Scope, set_scope
 from .errors import AsyncHandlerError, SubscriberError
 
@@ -98,6 +99,7 @@ class ThreadQueue(BackgroundQueue):
         """Handle one event (in its context: see the module docstring)."""
         event, depth, receipt, _ = item
         current_background.set(self)
+        receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
         scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
         set_scope(scope)
         error = None
@@ -302,6 +304,7 @@ class TaskQueue(BackgroundQueue):
 
         event, depth, _, _ = item
         current_background.set(self)
+        receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
         scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
         set_scope(scope)
         error = None
