@@ -49,7 +49,8 @@ class Snapshots:
 
         It runs nothing: close callbacks are dropped unrun, and plugins started on the
         bus are forgotten without their ``shutdown`` hooks (``register_handlers()``
-        registers and starts them again). Call :meth:`close` first to shut them down.
+        registers and starts them again). Call
+        :meth:`~llmgine.messages.bus.MessageBus.close` first to shut them down.
         """
         self.restore(BusSnapshot(self, settings=(self.strict, self.max_cascade_depth)))  # type: ignore[arg-type]
 
