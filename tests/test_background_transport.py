@@ -146,3 +146,14 @@ def test_events_queued_later_with_the_same_object_take_no_receipt(bus: MessageBu
     assert bus.deliver(event) == []
     bus.drain()
     assert got == [5, 5]
+
+
+def test_a_put_that_fails_is_listed_once_and_nothing_waits_for_it(bus: MessageBus) -> None:
+    async def log(event: Event) -> None:
+        pass
+
+    sub = bus.subscribe_event(Tick, log, background=True)  # no loop anywhere
+    ((subscriber, error),) = bus.deliver(Tick(1))  # returns: no receipt was left waiting
+    assert subscriber.name == sub.subscriber.name
+    assert isinstance(error, AsyncHandlerError)
+    assert "has no event loop" in str(error)

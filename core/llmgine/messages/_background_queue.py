@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from ._receipts import Receipt, receiving, wakes
 from ._scope import get_scope, queue_pending
@@ -78,6 +78,8 @@ class BackgroundQueue:
     #: how often a ``drain()`` waiting for this queue looks again whether it can still
     #: settle (``None``: never needed; a queue drained on an event loop sets it)
     recheck: float | None = None
+    #: whether every put calls :meth:`prepare` first
+    needs_loop = False
 
     def __init__(
         self,
@@ -150,38 +152,28 @@ class BackgroundQueue:
     # Putting ----------------------------------------------------------------------------
 
     def put(self, event: Event) -> Any:
-        """Put ``event`` on the queue (the handler of :attr:`outer`); ``None``, or a
-        coroutine to await when the queue is full and the publisher must not block."""
+        """Put ``event`` on the queue (the handler of :attr:`outer`), as the overflow policy
+        says; ``None``, or a coroutine to await when the queue is full and the publisher
+        must not block (see :meth:`full_here`)."""
         scope = get_scope()
-        depth = 1 if scope is None else scope.depth
-        receipt = None
         found = receiving.get()
+        receipt = None
         if found is not None and not self.at_most_once and found.expects(event):
-            if found.sync:
+            if found.sync:  # a transport's delivery that blocks until we handled the event
                 self.refuse_blocking_wait()
             receipt = Receipt(self.outer)
-        later = self.add((event, depth, receipt, contextvars.copy_context()))
-        if receipt is not None:
-            found.receipts.append(receipt)  # type: ignore[union-attr]
-        if self.unreported:
-            self.report_drops(event)
-        return later
-
-    def add(self, item: Item) -> Any:
-        """Put ``item`` on the queue as the overflow policy says."""
-        self.prepare()
+        item = (event, 1 if scope is None else scope.depth, receipt, contextvars.copy_context())
+        if self.needs_loop:
+            self.prepare()
         evicted = None
         with self.lock:
             if len(self.items) >= self.max_pending:
                 if self.overflow == "wait":
                     if current_background.get() is self:
-                        raise BackgroundError(
-                            f"background subscriber {self.name} published an event it receives "
-                            f"while its queue is full ({self.max_pending} pending, "
-                            "overflow='wait'): it would wait for itself. Raise max_pending or "
-                            "use a drop overflow"
-                        )
+                        self.refuse_own()
                     if self.full_here():
+                        if receipt is not None:
+                            found.receipts.append(receipt)  # type: ignore[union-attr]
                         return self.put_later(item)
                     self.wait_for_room()
                 else:
@@ -197,9 +189,21 @@ class BackgroundQueue:
                 start = False
         if start:
             self.start()
+        if receipt is not None:  # (only now: a failure raised above is the put's own)
+            found.receipts.append(receipt)  # type: ignore[union-attr]
         if evicted is not None and evicted[2] is not None:
             evicted[2].finish(self.overflow_error(evicted[0]))
+        if self.unreported:
+            self.report_drops(event)
         return None
+
+    def refuse_own(self) -> NoReturn:
+        """The subscriber publishes to its own full queue: waiting would wait for itself."""
+        raise BackgroundError(
+            f"background subscriber {self.name} published an event it receives while its "
+            f"queue is full ({self.max_pending} pending, overflow='wait'): it would wait for "
+            "itself. Raise max_pending or use a drop overflow"
+        )
 
     def wait_for_room(self) -> None:
         """Block until the queue has room (lock held)."""

@@ -144,6 +144,7 @@ class TaskQueue(BackgroundQueue):
     """
 
     recheck = 0.5  # (a loop can close before it runs the callback that starts a drainer)
+    needs_loop = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
