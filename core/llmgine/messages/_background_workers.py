@@ -285,9 +285,9 @@ class TaskQueue(BackgroundQueue):
                     await asyncio.shield(task)
                 except asyncio.CancelledError:
                     if current.cancelling():  # ours (the loop is ending): keep the event
-                        task.cancel()
-                        with lock:
-                            self.items.appendleft(item)
+                        if task.cancel() or task.cancelled():  # (not if it had finished)
+                            with lock:
+                                self.items.appendleft(item)
                         raise
                     cancelled = RuntimeError(
                         f"background subscriber {self.name} was cancelled before it finished"
