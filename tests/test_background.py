@@ -4,6 +4,7 @@ policies with exact drop counts, failures, scopes, middleware, drain/close, life
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from llmgine.messages._scope import reset_scope, session_scope, set_scope
 from llmgine.messages.bus import MessageBus
 
 from .background_helpers import Gate, Tick, until, worker_thread
+from .threads import race
 
 
 @dataclass
@@ -76,6 +78,29 @@ def test_drop_policies_drop_exactly_what_does_not_fit(
     bus.drain()
     assert gate.got == expected
     assert sub.dropped == 7
+
+
+@pytest.mark.parametrize("overflow", ["drop_newest", "drop_oldest", "wait"])
+def test_handled_and_dropped_add_up_under_racing_publishers(bus: MessageBus, overflow: Any) -> None:
+    gate = Gate()
+    if overflow == "wait":
+        gate.open.set()  # (else the publishers would wait for ever)
+    sub = bus.subscribe_event(Tick, gate, background=True, max_pending=3, overflow=overflow)
+
+    def publisher(base: int) -> Callable[[], None]:
+        return lambda: [bus.emit(Tick(base * 1000 + i)) for i in range(150)]  # type: ignore[func-returns-value]
+
+    race(*(publisher(base) for base in range(4)))
+    gate.open.set()
+    bus.drain()
+    assert len(gate.got) + sub.dropped == 600
+    if overflow == "wait":
+        assert sub.dropped == 0
+    else:
+        assert len(gate.got) <= 4  # the one being handled when it filled, and 3 queued
+    for base in range(4):  # what each publisher got through, in its order
+        mine = [n for n in gate.got if n // 1000 == base]
+        assert mine == sorted(mine)
 
 
 def test_wait_blocks_the_publisher_until_there_is_room_and_drops_nothing(bus: MessageBus) -> None:
