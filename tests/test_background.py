@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from llmgine.messages import Event, SubscriberError
-from llmgine.messages import _background_queue as queue_module
+from llmgine.messages import _background_reports as reports_module
 from llmgine.messages import _background_workers as workers_module
 from llmgine.messages._scope import reset_scope, session_scope, set_scope
 from llmgine.messages.bus import MessageBus
@@ -241,7 +241,7 @@ def test_drop_reports_are_rate_limited_per_subscriber(
     bus: MessageBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(queue_module, "monotonic", lambda: now[0])
+    monkeypatch.setattr(reports_module, "monotonic", lambda: now[0])
     warnings: list[Event] = []
     bus.subscribe_event("system.bus.warning", warnings.append)
     gate = Gate()

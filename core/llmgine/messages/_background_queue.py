@@ -15,16 +15,16 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
+from ._background_reports import drop_report, overflow_error
 from ._receipts import Receipt, receiving, wakes
 from ._scope import get_scope, queue_pending
 from ._subscribers import Subscriber
-from .errors import BackgroundError, BackgroundOverflowError, SubscriberError
+from .errors import BackgroundError
 
 if TYPE_CHECKING:
     import asyncio
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OVERFLOWS",
-    "REPORT_INTERVAL",
     "BackgroundQueue",
     "Item",
     "Overflow",
@@ -46,11 +45,6 @@ __all__ = [
 #: (backpressure), the oldest queued event is dropped, or the new one is.
 Overflow = Literal["wait", "drop_oldest", "drop_newest"]
 OVERFLOWS: tuple[Overflow, ...] = ("wait", "drop_oldest", "drop_newest")
-
-#: A queue reports its drops as a ``system.bus.warning`` event at most this often (seconds).
-REPORT_INTERVAL = 1.0
-#: The clock of the drop reports (read through the module: tests put a fake one here).
-monotonic = time.monotonic
 
 #: (event, its depth, the receipt a transport's delivery waits for, the publisher's context)
 Item = tuple["Event", int, Receipt | None, contextvars.Context]
@@ -108,7 +102,7 @@ class BackgroundQueue:
         #: how many events the queue dropped, and how many of them are not reported yet
         self.dropped = 0
         self.unreported = 0
-        self.reported_at = -REPORT_INTERVAL
+        self.reported_at = -float("inf")
         self.busy = False  # an event is being handled
         self.waiting = 0  # publishers waiting for room
         self.active = True  # its subscription is current (see set_active)
@@ -192,9 +186,11 @@ class BackgroundQueue:
         if receipt is not None:  # (only now: a failure raised above is the put's own)
             found.receipts.append(receipt)  # type: ignore[union-attr]
         if evicted is not None and evicted[2] is not None:
-            evicted[2].finish(self.overflow_error(evicted[0]))
+            evicted[2].finish(overflow_error(self, evicted[0]))
         if self.unreported:
-            self.report_drops(event)
+            report = drop_report(self, event)
+            if report is not None:  # published after the event, in the publisher's scope
+                queue_pending(report)
         return None
 
     def refuse_own(self) -> NoReturn:
@@ -222,48 +218,14 @@ class BackgroundQueue:
             self.owner.busy.add(self)
         self.listed = True
 
-    def overflow_error(self, event: Event) -> BackgroundOverflowError:
-        """The failure a transport's delivery lists for ``event``, dropped from this queue."""
-        return BackgroundOverflowError(
-            f"background subscriber {self.name} dropped event {event.event_type!r} "
-            f"({event.event_id}): its queue was full ({self.max_pending} pending, "
-            f"overflow={self.overflow!r}). Raise max_pending, use overflow='wait', or subscribe "
-            "with at_most_once=True if losing events is acceptable"
-        )
-
-    def report_drops(self, event: Event) -> None:
-        """Queue a ``system.bus.warning`` about the drops not reported yet (at most one per
-        :data:`REPORT_INTERVAL`): published after ``event``, in the publisher's scope."""
-        now = monotonic()
+    def take_unreported(self, now: float, interval: float) -> tuple[int, int] | None:
+        """(drops not reported yet, all drops) if a report is due at ``now``, at most one
+        per ``interval`` seconds (and the drops count as reported from then on)."""
         with self.lock:
-            if not self.unreported or now - self.reported_at < REPORT_INTERVAL:
-                return
+            if not self.unreported or now - self.reported_at < interval:
+                return None
             count, self.unreported, self.reported_at = self.unreported, 0, now
-            total = self.dropped
-        import logging  # (only when something was dropped)
-
-        from .events import SystemEvent
-
-        message = (
-            f"background subscriber {self.name} dropped {count} event(s): its queue was full "
-            f"({self.max_pending} pending, overflow={self.overflow!r}); {total} dropped in all"
-        )
-        logging.getLogger("llmgine.bus").warning("%s", message)
-        queue_pending(
-            SystemEvent(
-                component="bus",
-                severity="warning",
-                message=message,
-                details={
-                    "subscriber": self.name,
-                    "dropped": count,
-                    "total_dropped": total,
-                    "max_pending": self.max_pending,
-                    "overflow": self.overflow,
-                    "event_type": event.event_type,
-                },
-            )
-        )
+            return count, self.dropped
 
     # Draining ---------------------------------------------------------------------------
 
@@ -328,22 +290,6 @@ class BackgroundQueue:
                 f"background subscriber {self.name} has {len(self.items)} event(s) queued that "
                 f"cannot be handled: {why}"
             )
-
-    def reporting_failed(self, event: Event, receipt: Receipt | None, exc: BaseException) -> None:
-        """Reporting a failure on ``event`` raised ``exc``: keep it for ``drain()`` (strict),
-        unless it is the failure a transport's delivery returns anyway; else log it."""
-        if isinstance(exc, SubscriberError):
-            if receipt is None or exc.event is not event:
-                self.owner.stash(exc)
-            return
-        import logging
-
-        logging.getLogger("llmgine.bus").error(
-            "could not report the failure of background subscriber %s on %s",
-            self.name,
-            event.event_type,
-            exc_info=exc,
-        )
 
     def set_active(self, active: bool) -> None:
         """Whether its subscription is current (the registry says so as it changes): a

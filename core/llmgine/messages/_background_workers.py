@@ -18,7 +18,8 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._background_queue import BackgroundQueue, Item, current_background, running_loop
-from ._delivery import DIRECT, QUEUED, REPORT, Entry, as_failure, propagates
+from ._background_reports import failure_kind, reporting_failed
+from ._delivery import QUEUED, Entry, as_failure, propagates
 from ._receipts import receiving
 from ._scope import Scope, set_scope
 from .errors import AsyncHandlerError, SubscriberError
@@ -26,7 +27,6 @@ from .errors import AsyncHandlerError, SubscriberError
 if TYPE_CHECKING:
     import asyncio
 
-    from .events import Event
 
 __all__ = ["IDLE_SECONDS", "TaskQueue", "ThreadQueue"]
 
@@ -126,10 +126,10 @@ class ThreadQueue(BackgroundQueue):
         if error is not None:
             caused: deque[Entry] = deque()
             try:
-                delivery.failed(event, depth, _kind(event), [(self.outer, error)], caused)
+                delivery.failed(event, depth, failure_kind(event), [(self.outer, error)], caused)
                 delivery.drain_out(caused)
             except BaseException as exc:
-                self.reporting_failed(event, receipt, exc)
+                reporting_failed(self, event, receipt is not None, exc)
         if receipt is not None:
             receipt.finish(error)
 
@@ -338,18 +338,11 @@ class TaskQueue(BackgroundQueue):
             delivery = self.owner.delivery
             caused: deque[Entry] = deque()
             try:
-                delivery.failed(event, depth, _kind(event), [(self.outer, error)], caused)
+                delivery.failed(event, depth, failure_kind(event), [(self.outer, error)], caused)
                 await delivery.drain_out_async(caused)
             except BaseException as exc:
                 if propagates(exc):
                     raise
-                self.reporting_failed(event, receipt, exc)
+                reporting_failed(self, event, receipt is not None, exc)
         if receipt is not None:
             receipt.finish(error)
-
-
-def _kind(event: Event) -> int:
-    """How to report a failure on ``event``: quietly (logged only) on the bus's own reports."""
-    from .events import SystemEvent
-
-    return REPORT if isinstance(event, SystemEvent) and event.component == "bus" else DIRECT
