@@ -12,6 +12,8 @@ import pytest
 from llmgine._scaffold import ScaffoldError
 from llmgine.messages.errors import (
     AsyncHandlerError,
+    BackgroundError,
+    BackgroundOverflowError,
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
@@ -50,6 +52,8 @@ ERRORS: list[BaseException] = [
     NoActiveScopeError("no scope"),
     SessionError("session 's' is closed"),
     AsyncHandlerError("async"),
+    BackgroundError("would wait for itself"),
+    BackgroundOverflowError("dropped"),
     EventCascadeError("too deep"),
     failed_subscribers(),
     SubscriberBaseExceptionError("app.on_deleted", GeneratorExit()),

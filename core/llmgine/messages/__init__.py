@@ -14,6 +14,8 @@ from .bus import MessageBus, Session, message_bus
 from .commands import Command
 from .errors import (
     AsyncHandlerError,
+    BackgroundError,
+    BackgroundOverflowError,
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncHandlerError",
+    "BackgroundError",
+    "BackgroundOverflowError",
     "Command",
     "CommandHandlerNotFound",
     "DuplicateHandlerError",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 from ._naming import type_name
 from ._observers import Observers
 from ._reports import refuse_async_subscribers, report_failure
-from ._scope import Scope, get_scope, reset_scope, set_scope
+from ._scope import Scope, reset_scope, set_scope
 from ._subscribers import Plan
 from .errors import (
     AsyncHandlerError,
@@ -213,28 +213,13 @@ class Delivery:
         return outbox
 
     def receive(self, event: Event, only: Container[str] | None) -> list[Failure]:
-        """Deliver an event that came from another process (see ``MessageBus.deliver``)."""
-        if not isinstance(event, Event):
-            raise TypeError(f"deliver() needs an Event instance, got {event!r}")
-        queue: deque[Entry] = deque()
-        try:
-            failures = list(self.deliver(event, _depth_here(), DIRECT, queue, only))
-        except SubscriberError as error:
-            failures = _failures_of(event, error)
-        self.drain_out(queue)
-        return failures
+        """Deliver an event that came from another process (see ``MessageBus.deliver``);
+        return once its background subscribers handled it too (see :mod:`._receipts`)."""
+        return _receive(self, event, only)
 
     async def receive_async(self, event: Event, only: Container[str] | None) -> list[Failure]:
-        """Like :meth:`receive`, awaiting ``async def`` subscribers."""
-        if not isinstance(event, Event):
-            raise TypeError(f"deliver_async() needs an Event instance, got {event!r}")
-        queue: deque[Entry] = deque()
-        try:
-            failures = await _deliver_async(self, event, _depth_here(), DIRECT, queue, only)
-        except SubscriberError as error:
-            failures = _failures_of(event, error)
-        await self.drain_out_async(queue)
-        return failures
+        """Like :meth:`receive`, awaiting ``async def`` subscribers (and the background ones)."""
+        return await _receive_async(self, event, only)
 
     # One event ------------------------------------------------------------------------
 
@@ -286,10 +271,7 @@ class Delivery:
                     result = handler(event)
                     if result is not None and result.__class__ is CoroutineType:
                         result.close()
-                        raise AsyncHandlerError(
-                            f"subscriber {_subscriber(plan, handler).name} returned a "
-                            "coroutine; publish with 'await message_bus.emit_async(event)'"
-                        )
+                        raise AsyncHandlerError(_returned_coroutine(_subscriber(plan, handler)))
                 except EventCascadeError:
                     raise  # from an emit/dispatch inside the subscriber: the loop must stop
                 except RecursionError as exc:  # the same runaway, caught by Python first
@@ -356,19 +338,6 @@ class Delivery:
                 queue.append((report, depth, REPORT))
 
 
-def _depth_here() -> int:
-    """The depth of an event handed over in the current scope (1 outside any)."""
-    scope = get_scope()
-    return scope.depth + 1 if scope is not None else 1
-
-
-def _failures_of(event: Event, error: SubscriberError) -> list[Failure]:
-    """Strict mode raised after running every subscriber of ``event``: its failures again."""
-    if error.event is not event or not error.failed:
-        raise error
-    return list(error.failed)
-
-
 def entries(events: Iterable[Event], depth: int, kind: int) -> list[Entry]:
     """Queue entries for ``events``.
 
@@ -388,6 +357,21 @@ def _subscriber(plan: Plan, handler: Callable[[Any], Any]) -> Subscriber:
     return next(s for s in plan.subscribers if s.handler is handler)
 
 
+def _returned_coroutine(subscriber: Subscriber) -> str:
+    """Why a plain subscriber that returned a coroutine fails under ``emit``."""
+    if subscriber.background is not None:  # its queue's put: full, on the loop draining it
+        return (
+            f"background subscriber {subscriber.name}'s queue is full (overflow='wait') and it "
+            "runs on this event loop, so emit() cannot wait for room here without blocking the "
+            "loop; publish with 'await message_bus.emit_async(event)' (or dispatch_async), or "
+            "choose overflow='drop_oldest'/'drop_newest'"
+        )
+    return (
+        f"subscriber {subscriber.name} returned a coroutine; publish with "
+        "'await message_bus.emit_async(event)'"
+    )
+
+
 def _only(plan: Plan, names: Container[str]) -> Plan:
     """The part of ``plan`` whose subscribers are named in ``names`` (a transport's retry)."""
     return Plan(
@@ -396,5 +380,7 @@ def _only(plan: Plan, names: Container[str]) -> Plan:
     )
 
 
-# Last: the async half imports this module's names (the cycle is resolved by then).
+# Last: these import this module's names (the cycle is resolved by then).
 from ._async_delivery import deliver_async as _deliver_async  # noqa: E402
+from ._receipts import receive as _receive  # noqa: E402
+from ._receipts import receive_async as _receive_async  # noqa: E402

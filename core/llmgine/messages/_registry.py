@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._naming import callable_name, is_async_callable
@@ -70,11 +70,15 @@ class SubscriberRegistry:
     def replace(self, state: State) -> None:
         """Put the subscriptions of ``state`` in place of the current ones (a restore)."""
         with self._lock:
+            before = self.all()
             self.subscriptions, sessions = state
             self.sessions = dict(sessions)
             self.session_cache = {}
-            self._names = _Names(self.all())
+            now = self.all()
+            self._names = _Names(now)
             self.invalidate()
+            _tell_background(set(before).difference(now), active=False)
+            _tell_background(now, active=True)
 
     def all(self) -> list[Subscription]:
         """Every subscription, the sessions' too, in subscription order."""
@@ -122,6 +126,7 @@ class SubscriberRegistry:
                     self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
                     self._names.release(sub.handler)
                     self.invalidate()
+                    _tell_background((sub,), active=False)
                 return
             own = self.sessions.get(sub.session_id, ())
             if sub in own:
@@ -132,6 +137,7 @@ class SubscriberRegistry:
                     del self.sessions[sub.session_id]
                 self._names.release(sub.handler)
                 self.session_cache.pop(sub.session_id, None)
+                _tell_background((sub,), active=False)
 
     def remove_session(self, session_id: str) -> list[Subscription]:
         """Remove every subscription of session ``session_id``; return them."""
@@ -140,6 +146,7 @@ class SubscriberRegistry:
             for sub in own:
                 self._names.release(sub.handler)
             self.session_cache.pop(session_id, None)
+            _tell_background(own, active=False)
         return list(own)
 
     def is_active(self, sub: Subscription) -> bool:
@@ -261,6 +268,14 @@ def _priority(priority: object) -> int:
             + (" (a bool)" if isinstance(priority, bool) else "")
         )
     return int(priority)
+
+
+def _tell_background(subscriptions: Iterable[Subscription], *, active: bool) -> None:
+    """Tell the background queues of ``subscriptions`` whether they are subscribed."""
+    for sub in subscriptions:
+        queue = sub.subscriber.background
+        if queue is not None:
+            queue.set_active(active)
 
 
 def _seq(sub: Subscription) -> int:

@@ -64,10 +64,20 @@ class Subscriber:
 
 
 class Background(Protocol):
-    """What the registry knows of a background subscriber's queue."""
+    """What the registry knows of a background subscriber's queue (see ``_background``)."""
 
     #: how many events the queue dropped (overflow ``"drop_oldest"``/``"drop_newest"``)
     dropped: int
+    #: whether a transport acknowledges an event without waiting for this subscriber
+    at_most_once: bool
+
+    @property
+    def pending(self) -> int:
+        """How many events wait on the queue."""
+
+    def set_active(self, active: bool) -> None:
+        """Told by the registry when its subscription is removed (``False``: the worker
+        handles what is queued, then stops) or put back by a restore (``True``)."""
 
 
 #: Makes a background subscriber: given the subscriber of the user's callable, the one
@@ -78,7 +88,14 @@ MakeBackground = Callable[[Subscriber], Subscriber]
 class Plan:
     """The subscribers of one (event class, event type name), in delivery order."""
 
-    __slots__ = ("asubscribers", "async_subscribers", "handlers", "starts_tasks", "subscribers")
+    __slots__ = (
+        "asubscribers",
+        "async_subscribers",
+        "handlers",
+        "starts_tasks",
+        "subscribers",
+        "waits_for",
+    )
 
     def __init__(
         self,
@@ -93,6 +110,11 @@ class Plan:
         #: whether ``emit_async`` starts a task for some of them (async middleware can
         #: make a plain subscriber's chain a coroutine)
         self.starts_tasks = any(s.is_async for s in self.asubscribers)
+        #: the background subscribers that a transport's ``deliver`` waits for (all but
+        #: ``at_most_once`` ones): a consumer on an event loop should use ``deliver_async``
+        self.waits_for = tuple(
+            s for s in subscribers if s.background is not None and not s.background.at_most_once
+        )
 
 
 class Subscription:
@@ -145,6 +167,12 @@ class Subscription:
         """How many events a background subscriber's full queue dropped (0 for others)."""
         queue = self.subscriber.background
         return 0 if queue is None else queue.dropped
+
+    @property
+    def pending(self) -> int:
+        """How many events wait on a background subscriber's queue (0 for others)."""
+        queue = self.subscriber.background
+        return 0 if queue is None else queue.pending
 
     @property
     def active(self) -> bool:

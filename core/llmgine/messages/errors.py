@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncHandlerError",
+    "BackgroundError",
+    "BackgroundOverflowError",
     "CommandHandlerNotFound",
     "DuplicateHandlerError",
     "EventCascadeError",
@@ -70,6 +72,18 @@ class AsyncHandlerError(MessageBusException, TypeError):
 
 class EventCascadeError(MessageBusException, RecursionError):
     """Events causing events went deeper than the bus's ``max_cascade_depth``."""
+
+
+class BackgroundError(MessageBusException, RuntimeError):
+    """Background delivery cannot go on as asked: a background subscriber would wait for
+    itself (``drain()`` inside one, or publishing to its own full queue), or its events
+    wait for an event loop that is no longer running."""
+
+
+class BackgroundOverflowError(BackgroundError):
+    """A background subscriber's full queue dropped an event (``overflow="drop_oldest"`` or
+    ``"drop_newest"``). A transport's ``deliver`` lists it as that subscriber's failure, so
+    the event is not acknowledged (unless the subscription said ``at_most_once=True``)."""
 
 
 class SubscriberError(MessageBusException, ExceptionGroup):

@@ -72,7 +72,9 @@ class Transported:
         ``event`` itself is not handed to the outbox (no echo); ``only`` limits delivery
         to the subscribers with these names (a retry of those that failed). Returns the
         ``(subscriber, exception)`` pairs of those that failed, even on a strict bus:
-        see :mod:`llmgine.messages.transport`.
+        see :mod:`llmgine.messages.transport`. Returns only once the event's background
+        subscribers handled it, listing their failures and drops too, except for those
+        subscribed ``at_most_once`` (docs/guide/background.md).
         """
         return self._delivery.receive(event, only)
 

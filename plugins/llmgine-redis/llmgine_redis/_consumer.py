@@ -16,6 +16,8 @@ deliveries with exponential backoff, while the consumer goes on with other
 entries; then the event is dead-lettered with the errors. Which subscribers
 failed is kept in memory: if the consumer dies meanwhile, the entry is reclaimed
 by another consumer and delivered to every subscriber again (at least once).
+Background subscribers count too: ``deliver`` returns once they handled the event
+(a drop from a full queue is a failure), unless they subscribed ``at_most_once``.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ class EventConsumer(GroupReader):
                     continue
                 if monotonic() >= held.due:  # a slow batch: keep peers off the rest of it
                     await self.keep_held()
-                if trace is None and not subscribers_for(event).async_subscribers:
+                plan = subscribers_for(event)
+                if trace is None and not (plan.async_subscribers or plan.waits_for):
                     failures = self._deliver_now(event, None)  # no coroutine: the common case
                 else:
                     failures = await self._deliver(event, None, trace)
@@ -140,7 +143,10 @@ class EventConsumer(GroupReader):
         # Subscribers run in the trace context the event was published in (OpenTelemetry).
         undo = attach_trace(trace) if trace is not None else None
         try:
-            if not self.bus.subscribers_for(event).async_subscribers:
+            plan = self.bus.subscribers_for(event)
+            # Awaited also for background subscribers, which deliver waits for: blocking
+            # would stop this loop (and the tasks of async ones run on it).
+            if not (plan.async_subscribers or plan.waits_for):
                 return self._deliver_now(event, only)
             try:
                 failures = await self.bus.deliver_async(event, only)

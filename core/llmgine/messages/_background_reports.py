@@ -1,0 +1,101 @@
+"""What background queues report: their drops (rate-limited), and failures they hit.
+
+A background subscriber's own failure is reported by :meth:`Delivery.failed
+<llmgine.messages._delivery.Delivery.failed>` like any subscriber's; this module says
+how the drops of a full queue are reported, which failures are reported quietly, and
+what happens when reporting itself fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ._delivery import DIRECT, REPORT
+from .errors import BackgroundOverflowError, SubscriberError
+
+if TYPE_CHECKING:
+    from ._background_queue import BackgroundQueue
+    from .events import Event, SystemEvent
+
+__all__ = [
+    "REPORT_INTERVAL",
+    "drop_report",
+    "failure_kind",
+    "monotonic",
+    "overflow_error",
+    "reporting_failed",
+]
+
+#: A queue reports its drops as a ``system.bus.warning`` event at most this often (seconds).
+REPORT_INTERVAL = 1.0
+#: The clock of the drop reports (read through the module: tests put a fake one here).
+monotonic = time.monotonic
+
+_log = logging.getLogger("llmgine.bus")
+
+
+def overflow_error(queue: BackgroundQueue, event: Event) -> BackgroundOverflowError:
+    """The failure a transport's delivery lists for ``event``, dropped from ``queue``."""
+    return BackgroundOverflowError(
+        f"background subscriber {queue.name} dropped event {event.event_type!r} "
+        f"({event.event_id}): its queue was full ({queue.max_pending} pending, "
+        f"overflow={queue.overflow!r}). Raise max_pending, use overflow='wait', or subscribe "
+        "with at_most_once=True if losing events is acceptable"
+    )
+
+
+def drop_report(queue: BackgroundQueue, event: Event) -> SystemEvent | None:
+    """The ``system.bus.warning`` about the drops of ``queue`` not reported yet, if one is
+    due (at most one per :data:`REPORT_INTERVAL`); logged too. ``event``: the latest one."""
+    counts = queue.take_unreported(monotonic(), REPORT_INTERVAL)
+    if counts is None:
+        return None
+    count, total = counts
+    from .events import SystemEvent
+
+    message = (
+        f"background subscriber {queue.name} dropped {count} event(s): its queue was full "
+        f"({queue.max_pending} pending, overflow={queue.overflow!r}); {total} dropped in all"
+    )
+    _log.warning("%s", message)
+    return SystemEvent(
+        component="bus",
+        severity="warning",
+        message=message,
+        details={
+            "subscriber": queue.name,
+            "dropped": count,
+            "total_dropped": total,
+            "max_pending": queue.max_pending,
+            "overflow": queue.overflow,
+            "event_type": event.event_type,
+        },
+    )
+
+
+def failure_kind(event: Event) -> int:
+    """How to report a failure on ``event``: quietly (logged only) on the bus's own reports,
+    lest a background subscriber of reports report on its reports for ever."""
+    from .events import SystemEvent
+
+    return REPORT if isinstance(event, SystemEvent) and event.component == "bus" else DIRECT
+
+
+def reporting_failed(
+    queue: BackgroundQueue, event: Event, waited: bool, exc: BaseException
+) -> None:
+    """Reporting the failure of ``queue``'s subscriber on ``event`` raised ``exc``. A strict
+    bus's error is kept for the next ``drain()``, unless a transport's delivery returns that
+    failure anyway (``waited``: it waits for this event); anything else is logged."""
+    if isinstance(exc, SubscriberError):
+        if not waited or exc.event is not event:
+            queue.owner.stash(exc)
+        return
+    _log.error(
+        "could not report the failure of background subscriber %s on %s",
+        queue.name,
+        event.event_type,
+        exc_info=exc,
+    )
