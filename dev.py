@@ -2,6 +2,7 @@
 """Set up development environments and run the project's tasks, with only Python 3.11+.
 
     python3 dev.py example              # run examples/example.py (installs only what it needs)
+    python3 dev.py example chat         # run examples/chat_server.py, an LLM chat server
     python3 dev.py test [--python X.Y]  # the whole suite on CPython 3.11, 3.12 and 3.13
                                         # (other arguments go to pytest)
     python3 dev.py check                # ruff check, ruff format --check, mypy --strict
@@ -13,8 +14,9 @@
 
 Environments: ``.venv`` for the Python running this script, ``.venv-3.X`` for the
 others ``test`` runs on. ``example`` installs the core and the plugin the example
-uses; every other task installs the whole development environment (editable), on
-top. A task reinstalls only after a ``pyproject.toml`` or the core's version changed.
+uses (``example chat`` adds llmgine-otel and an OpenTelemetry SDK); every other task
+installs the whole development environment (editable), on top. A task reinstalls
+only after a ``pyproject.toml`` or the core's version changed.
 
 ``test`` looks for each CPython as ``python3.X`` on PATH, then in ``pyenv root``'s
 versions. LLMGINE_PYTHONS replaces that search by the interpreters it names (paths or
@@ -174,6 +176,10 @@ def main(argv: list[str]) -> int:
         if task == "test":
             return task_test(rest)
         if task == "example":
+            if rest[:1] == ["chat"]:
+                env = running().ensure("chat")
+                step("running examples/chat_server.py")
+                return run(env, str(ROOT / "examples" / "chat_server.py"), *rest[1:])
             env = running().ensure("example")
             step("running examples/example.py")
             return run(env, str(ROOT / "examples" / "example.py"), *rest)

@@ -34,11 +34,18 @@ from typing import Final
 from .pythons import Interpreter, probe
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-LEVELS: Final = ("example", "full", "bench")
+LEVELS: Final = ("example", "chat", "full", "bench")
 #: The plugins examples/example.py exercises (the resource commands): no heavy dependencies.
 EXAMPLE_PLUGINS: Final = ("llmgine-resources",)
+#: What examples/chat_server.py adds to them: the metrics, and an OpenTelemetry SDK to read them.
+CHAT_PLUGINS: Final = {"llmgine-otel": "[sdk]"}
 #: The core's extras each level installs.
-CORE_EXTRAS: Final = {"example": "", "full": "[test,dev,docs]", "bench": "[test,dev,docs,bench]"}
+CORE_EXTRAS: Final = {
+    "example": "",
+    "chat": "",
+    "full": "[test,dev,docs]",
+    "bench": "[test,dev,docs,bench]",
+}
 #: How long a task's program (pytest, mkdocs, ...) interrupted by Ctrl-C gets to finish its
 #: own report and clean-up before it is killed.
 GRACE_SECONDS: Final = 10.0
@@ -211,6 +218,7 @@ class DevEnv:
     def _install(self, level: str) -> None:
         what = {
             "example": "what examples/example.py needs",
+            "chat": "what examples/chat_server.py needs",
             "full": "the development environment",
             "bench": "the benchmarks' peer libraries",
         }[level]
@@ -231,7 +239,11 @@ def install_args(level: str, root: Path = ROOT) -> list[str]:
     if level == "bench":
         return args  # the plugins came with "full"; the peers are the core's extra
     for plugin in plugin_dirs(root):
-        if level == "example" and plugin.name not in EXAMPLE_PLUGINS:
+        if level in ("example", "chat"):
+            if plugin.name in EXAMPLE_PLUGINS:
+                args += ["-e", str(plugin)]
+            elif level == "chat" and plugin.name in CHAT_PLUGINS:
+                args += ["-e", f"{plugin}{CHAT_PLUGINS[plugin.name]}"]
             continue
         metadata = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
         has_test = "test" in metadata.get("optional-dependencies", {})

@@ -130,6 +130,8 @@ async def use_waiting() -> None:
     reveal_type(await waiter)  # R: tests.typecheck.sample_types.Greeted
     bus.expect(Greeted, where=lambda event: event.nme)  # E: attr-defined
     bus.expect(Greeted, timeout="5")  # E: call-overload
+
+
 # A session's own handlers, subscribers and dispatch are typed as the bus's.
 session = bus.session()
 reveal_type(session.dispatch(Greet(name="ada")))  # R: str
