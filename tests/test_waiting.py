@@ -552,3 +552,29 @@ def test_an_event_published_while_subscribing_is_caught(
     event = run(main())
     assert failures == []
     assert event.text == "while subscribing"
+
+
+@pytest.mark.asyncio
+async def test_a_session_waiter_fails_at_once_when_its_session_ends() -> None:
+    from llmgine.messages.errors import SessionError
+
+    bus = MessageBus.isolated()
+    session = bus.session("conv-1")
+    waiter = session.expect("reply.given")
+    before = bus.subscriptions
+    assert len(before) == 1
+    session.close()
+    with pytest.raises(
+        SessionError, match="session 'conv-1' ended while waiting for 'reply.given'"
+    ):
+        await waiter
+    assert bus.subscriptions == ()
+
+
+@pytest.mark.asyncio
+async def test_a_waiter_fails_at_once_when_the_bus_is_reset() -> None:
+    bus = MessageBus.isolated()
+    waiter = bus.expect("reply.given", timeout=60)
+    bus.reset()
+    with pytest.raises(RuntimeError, match="reset or restored while waiting for 'reply.given'"):
+        await waiter

@@ -77,8 +77,10 @@ class SubscriberRegistry:
             now = self.all()
             self._names = _Names(now)
             self.invalidate()
-            _tell_background(set(before).difference(now), active=False)
+            gone = set(before).difference(now)
+            _tell_background(gone, active=False)
             _tell_background(now, active=True)
+        _removed(sorted(gone, key=_seq))
 
     def all(self) -> list[Subscription]:
         """Every subscription, the sessions' too, in subscription order."""
@@ -122,22 +124,23 @@ class SubscriberRegistry:
         """Remove a subscription (no-op if it is already gone)."""
         with self._lock:
             if sub.session_id is None:
-                if sub in self.subscriptions:
-                    self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
-                    self._names.release(sub.handler)
-                    self.invalidate()
-                    _tell_background((sub,), active=False)
-                return
-            own = self.sessions.get(sub.session_id, ())
-            if sub in own:
+                if sub not in self.subscriptions:
+                    return
+                self.subscriptions = tuple(s for s in self.subscriptions if s is not sub)
+                self.invalidate()
+            else:
+                own = self.sessions.get(sub.session_id, ())
+                if sub not in own:
+                    return
                 rest = tuple(s for s in own if s is not sub)
                 if rest:
                     self.sessions[sub.session_id] = rest
                 else:
                     del self.sessions[sub.session_id]
-                self._names.release(sub.handler)
                 self.session_cache.pop(sub.session_id, None)
-                _tell_background((sub,), active=False)
+            self._names.release(sub.handler)
+            _tell_background((sub,), active=False)
+        _removed((sub,))
 
     def remove_session(self, session_id: str) -> list[Subscription]:
         """Remove every subscription of session ``session_id``; return them."""
@@ -147,6 +150,7 @@ class SubscriberRegistry:
                 self._names.release(sub.handler)
             self.session_cache.pop(session_id, None)
             _tell_background(own, active=False)
+        _removed(own)
         return list(own)
 
     def is_active(self, sub: Subscription) -> bool:
@@ -276,6 +280,14 @@ def _tell_background(subscriptions: Iterable[Subscription], *, active: bool) -> 
         queue = sub.subscriber.background
         if queue is not None:
             queue.set_active(active)
+
+
+def _removed(subscriptions: Iterable[Subscription]) -> None:
+    """Tell those who asked (``on_removed``) that ``subscriptions`` are gone (called
+    outside the lock: a callback may unsubscribe or subscribe again)."""
+    for sub in subscriptions:
+        if sub.on_removed is not None:
+            sub.on_removed(sub)
 
 
 def _seq(sub: Subscription) -> int:

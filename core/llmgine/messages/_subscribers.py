@@ -125,6 +125,7 @@ class Subscription:
         "handler",
         "key",
         "matches",
+        "on_removed",
         "priority",
         "seq",
         "session_id",
@@ -155,6 +156,9 @@ class Subscription:
         self.seq = seq
         #: ``matches(event class, type name)``: whether an event is one it receives
         self.matches = matches
+        #: called with the subscription once it is removed, whoever removed it (its
+        #: ``unsubscribe()``, its session's end, ``reset()``, a restored snapshot)
+        self.on_removed: Callable[[Subscription], object] | None = None
         self._registry = registry
 
     @property

@@ -21,6 +21,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._naming import callable_name, is_async_callable, type_name
+from .errors import SessionError
 
 if TYPE_CHECKING:
     import asyncio
@@ -91,8 +92,14 @@ class Waiter(Generic[E]):
                 self._subscription, subscription = subscription, None
         if subscription is not None:
             subscription.unsubscribe()
-        elif timeout is not None:
+            return
+        if timeout is not None:
             self._timer = loop.call_later(timeout, self._time_out, timeout)
+        mine = self._subscription
+        if mine is not None:
+            # Removed by someone else (its session ended, the bus was reset): fail at once
+            # rather than wait for a match that can no longer come.
+            mine.on_removed = self._removed
 
     def __repr__(self) -> str:
         state = "waiting" if not self._future.done() else "done"
@@ -138,6 +145,20 @@ class Waiter(Generic[E]):
         if subscription is not None:  # (None: still being subscribed, see __init__)
             subscription.unsubscribe()
         return True
+
+    def _removed(self, subscription: Subscription) -> None:
+        if not self._end():
+            return  # (it ended first: it unsubscribed itself)
+        what = f"waiting for {self._describe()}"
+        error: Exception = (
+            SessionError(f"session {subscription.session_id!r} ended while {what}")
+            if subscription.session_id is not None
+            else RuntimeError(
+                f"the bus's subscriptions were reset or restored while {what}, which "
+                "removed the waiter's"
+            )
+        )
+        self._on_loop(self._complete, None, error)
 
     def _on_loop(self, function: Callable[..., None], *args: Any) -> None:
         """Call ``function(*args)`` on the waiter's loop (now, if this is its thread)."""
