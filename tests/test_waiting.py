@@ -565,7 +565,7 @@ async def test_a_session_waiter_fails_at_once_when_its_session_ends() -> None:
     assert len(before) == 1
     session.close()
     with pytest.raises(
-        SessionError, match="session 'conv-1' ended while waiting for 'reply.given'"
+        SessionError, match=r"session 'conv-1' ended while waiting for 'reply\.given'"
     ):
         await waiter
     assert bus.subscriptions == ()
@@ -576,5 +576,5 @@ async def test_a_waiter_fails_at_once_when_the_bus_is_reset() -> None:
     bus = MessageBus.isolated()
     waiter = bus.expect("reply.given", timeout=60)
     bus.reset()
-    with pytest.raises(RuntimeError, match="reset or restored while waiting for 'reply.given'"):
+    with pytest.raises(RuntimeError, match=r"reset or restored while waiting for 'reply\.given'"):
         await waiter
