@@ -110,3 +110,17 @@ def test_a_strict_bus_still_raises_for_subscribers_with_an_observer() -> None:
     bus.subscribe_event("obs.seen", broken)
     with pytest.raises(SubscriberError):
         bus.emit(Seen())
+
+
+def test_a_remover_takes_one_registration_of_a_callable_added_twice() -> None:
+    bus = MessageBus.isolated()
+    seen: list[str] = []
+
+    def count(event: Event) -> None:
+        seen.append(event.event_type)
+
+    remove = bus.add_event_observer(count)
+    bus.add_event_observer(count)
+    remove()
+    bus.emit(Seen())
+    assert seen == ["obs.seen"]  # one registration left

@@ -37,10 +37,16 @@ class Observers:
             self._update()
 
         def remove() -> None:
-            """Stop calling the observer (no-op once removed)."""
+            """Stop calling the observer (no-op once removed); one registration only, the
+            last, if the same callable was added more than once."""
             with self._lock:
-                self._observers = tuple(o for o in self._observers if o is not observer)
-                self._update()
+                observers = list(self._observers)
+                for i in range(len(observers) - 1, -1, -1):
+                    if observers[i] is observer:
+                        del observers[i]
+                        self._observers = tuple(observers)
+                        self._update()
+                        return
 
         return remove
 

@@ -98,8 +98,14 @@ def worker_command(args: argparse.Namespace) -> int:
         _say(run.start_line())
         print("\n".join(run.banner()), flush=True)
 
+    async def serve() -> None:
+        try:
+            await run.run(report=_say, started=started)
+        finally:  # the process ends: the plugins flush and release what they hold
+            await run.transport.bus.aclose()
+
     try:
-        asyncio.run(run.run(report=_say, started=started))
+        asyncio.run(serve())
     except MessageBusException as exc:  # Redis gone before the readers first reached it
         return _fail(str(exc))
     except redis.RedisError as exc:  # refused for this user (an ACL): no retry helps

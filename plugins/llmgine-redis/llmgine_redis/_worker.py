@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["WorkerRun", "duration"]
 
 #: what a stop does, said when it starts (draining may take a while)
-STOPPING = "stops reading, finishes and acknowledges the work in flight"
+STOPPING = (
+    "stops reading, finishes and acknowledges the work in flight (a second signal exits at once)"
+)
+#: what a second signal does
+ABANDONING = "exiting now; the work in flight that was not acknowledged is delivered again"
 
 
 class WorkerRun:
@@ -65,12 +70,20 @@ class WorkerRun:
 
         ``started`` is called once the signal handlers are in place (so a signal sent
         after it stops the run gracefully); ``report`` receives :meth:`stopping_line`
-        when a signal arrives. If the run itself is cancelled, the readers stop and
-        finish their work in flight before the cancellation propagates.
+        when a signal arrives. Once the readers stopped, the run waits for the bus's
+        background subscribers to empty their queues (``drain_async``). A second signal
+        ends the process at once (exit status 128 + the signal's number), without the
+        work in flight: what was not acknowledged is delivered again later. If the run
+        itself is cancelled, the readers stop and finish their work in flight before the
+        cancellation propagates.
         """
         loop = asyncio.get_running_loop()
 
         def on_signal(sig: signal.Signals) -> None:
+            if self.stopped_by is not None and self.stopped_by.startswith("SIG"):
+                if report is not None:
+                    report(f"worker {self.group}: second {sig.name}: {ABANDONING}")
+                os._exit(128 + sig.value)  # (what the user asked for: no clean-up)
             first = self.stopped_by is None
             self.stop(sig.name)
             if first and report is not None:
@@ -97,6 +110,8 @@ class WorkerRun:
                 await asyncio.wait(tasks)
             for task in tasks:
                 task.result()  # (the first failure, in reader order)
+            # At-most-once background subscribers' events were acknowledged when queued.
+            await self.transport.bus.drain_async()
         finally:
             self._ended = time.monotonic()
             if signals:

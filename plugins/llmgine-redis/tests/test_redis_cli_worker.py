@@ -168,7 +168,7 @@ def test_the_banner_lists_redis_stream_group_consumer_subscriptions_commands_and
         "  remote commands  as group llmgine-workers:",
         f"                   llmgine.CreateResourceCommand on stream {stream}",
         "  stop             SIGTERM or Ctrl-C stops reading, finishes and acknowledges the "
-        "work in flight",
+        "work in flight (a second signal exits at once)",
     ]
     assert run.server is not None
     assert run.server.consumer == run.consumer.consumer

@@ -119,9 +119,8 @@ def test_the_banner_says_what_the_worker_serves_and_a_signal_prints_a_stop_line(
         f"""
   remote commands  as group llmgine-workers:
                    {command} on stream {prefix}:commands:{command}
-  stop             SIGTERM or Ctrl-C stops reading, finishes and acknowledges the work in flight
-"""
-        in text
+  stop             SIGTERM or Ctrl-C stops reading, finishes and acknowledges the work in flight"""
+        " (a second signal exits at once)\n" in text
     )
     assert "<EventConsumer" not in text  # what it serves, not a repr
     assert "llmgine worker svc: SIGINT: stops reading, finishes and acknowledges" in text
