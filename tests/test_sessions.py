@@ -544,3 +544,27 @@ def test_bad_subscriptions_through_a_session_are_refused(bus: MessageBus) -> Non
         session.register_command(Said, print)  # type: ignore[arg-type]
     assert bus.subscriptions == ()
     session.close()
+
+
+def test_a_message_class_of_its_own_with_a_session_id_field_is_refused() -> None:
+    import dataclasses
+
+    import attrs
+    from llmgine.messages import Command, Event
+
+    with pytest.raises(TypeError, match="Upstream declares 'session_id', which the bus fills"):
+
+        @dataclasses.dataclass
+        class Upstream(Event):
+            session_id: str | None = None
+
+    with pytest.raises(TypeError, match=r"name your field differently, e\.g\. 'conversation_id'"):
+
+        @attrs.define
+        class Ask(Command[str]):
+            session_id: str
+
+    class Fine(Event):  # reading the bus's attribute is what everyone does
+        conversation_id = "c1"
+
+    assert Fine().session_id is None

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["kept", "mapping", "non_empty_str", "optional_id", "slot_setter"]
+__all__ = ["kept", "mapping", "non_empty_str", "optional_id", "refuse_bus_fields", "slot_setter"]
 
 
 def non_empty_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -57,3 +57,17 @@ def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
             setter: Callable[[object, object], None] = found.__set__
             return setter
     raise TypeError(f"{cls.__qualname__} has no slot {name!r}")
+
+
+def refuse_bus_fields(cls: type) -> None:
+    """Refuse a message class that declares ``session_id``, which the bus fills: a field of
+    that name would hide the bus's slot, and its messages would silently leave sessions."""
+    own = vars(cls)
+    if "session_id" in own.get("__annotations__", {}) or (
+        "session_id" in own and not isinstance(own["session_id"], MemberDescriptorType)
+    ):
+        raise TypeError(
+            f"{cls.__qualname__} declares 'session_id', which the bus fills on every message "
+            "(the session it was published in: see docs/guide/sessions.md); name your field "
+            "differently, e.g. 'conversation_id'"
+        )

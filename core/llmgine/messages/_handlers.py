@@ -77,10 +77,11 @@ class HandlerTable:
     def forget(self, command_types: list[type]) -> None:
         """Forget the resolved handlers of ``command_types`` and their subclasses only
         (after a session handler changed): other types keep theirs."""
+        # A copy first (made in one step): dispatches in other threads add to the cache
+        # meanwhile, and iterating it as it grows would raise.
+        kept = self.resolved.copy()
         self.resolved = {
-            cls: entry
-            for cls, entry in self.resolved.items()
-            if not issubclass(cls, tuple(command_types))
+            cls: entry for cls, entry in kept.items() if not issubclass(cls, tuple(command_types))
         }
 
     def add(self, command_type: object, handler: Callable[[Any], Any], source: str | None) -> None:

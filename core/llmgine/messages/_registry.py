@@ -85,7 +85,7 @@ class SubscriberRegistry:
     def all(self) -> list[Subscription]:
         """Every subscription, the sessions' too, in subscription order."""
         found = list(self.subscriptions)
-        for own in self.sessions.values():
+        for own in list(self.sessions.values()):  # (a copy: sessions come and go meanwhile)
             found.extend(own)
         found.sort(key=_seq)
         return found
@@ -195,7 +195,13 @@ class SubscriberRegistry:
             return base
         plan = self._build(event_class, name, (*self.subscriptions, *own))
         if by_class is None:
-            by_class = self.session_cache.setdefault(session_id, {})
+            # A session's cache is dropped (under the lock) whenever its subscriptions
+            # change: install a new one only if they are still those the plan was built
+            # from, or a stale plan would outlive the change (or the session).
+            with self._lock:
+                if self.sessions.get(session_id) is not own:
+                    return plan
+                by_class = self.session_cache.setdefault(session_id, {})
         by_name = by_class.setdefault(event_class, {})
         if len(by_name) >= _CACHE_LIMIT:
             by_name.clear()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, SupportsIndex, TypeVar
 
 from . import _ids
 from ._core_names import COMMAND_NAMES
-from ._fields import slot_setter
+from ._fields import refuse_bus_fields, slot_setter
 from ._lazy import lazy_names
 from ._reduce import keep_slots
 
@@ -63,6 +63,10 @@ class Command(Generic[R_co]):
             _set_causation_id(self, None)
             _set_session_id(self, None)
         return self
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        refuse_bus_fields(cls)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
         # pickles and copies keep the ids and links (see _reduce.py)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self, SupportsIndex
 
 from . import _ids
 from ._core_names import EVENT_NAMES
-from ._fields import slot_setter
+from ._fields import refuse_bus_fields, slot_setter
 from ._lazy import lazy_names
 from ._patterns import validate_type_name
 from ._reduce import keep_slots
@@ -108,6 +108,7 @@ class Event(_EventSlots):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        refuse_bus_fields(cls)
         for klass in cls.__mro__:
             if klass is Event:
                 cls.event_type = cls.__name__
