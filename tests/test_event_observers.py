@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
-from llmgine.messages import Command, Event, MessageBus, SubscriberError
+from llmgine.messages import (
+    AsyncHandlerError,
+    Command,
+    Event,
+    EventCascadeError,
+    MessageBus,
+    SubscriberError,
+)
 
 
 class Seen(Event):
@@ -110,3 +118,44 @@ def test_a_strict_bus_still_raises_for_subscribers_with_an_observer() -> None:
     bus.subscribe_event("obs.seen", broken)
     with pytest.raises(SubscriberError):
         bus.emit(Seen())
+
+
+def test_an_event_the_bus_refuses_is_not_observed() -> None:
+    # An EventCascadeError refuses the event that is one generation too deep (it reaches
+    # no subscriber), and emit() refuses one with async subscribers: neither was published.
+    bus = MessageBus.isolated(max_cascade_depth=2)
+    seen: list[int] = []
+
+    @dataclass
+    class Deeper(Event):
+        event_type = "obs.deeper"
+        n: int
+
+    reached: list[int] = []
+
+    def deeper(event: Deeper) -> None:
+        reached.append(event.n)
+        bus.emit(Deeper(event.n + 1))
+
+    bus.add_event_observer(lambda event: seen.append(event.n))
+    bus.subscribe_event(Deeper, deeper)
+    with pytest.raises(EventCascadeError, match="more than 2 generations"):
+        bus.emit(Deeper(0))
+    assert seen == reached == [0, 1]  # Deeper(2) was refused
+    seen.clear()
+    reached.clear()
+    with pytest.raises(EventCascadeError, match="more than 2 generations"):
+        asyncio.run(bus.emit_async(Deeper(0)))
+    assert seen == reached == [0, 1]
+
+    async def handles(event: Seen) -> None:
+        pass
+
+    refused = MessageBus.isolated()
+    observed: list[Event] = []
+    refused.add_event_observer(observed.append)
+    refused.subscribe_event(Seen, handles)
+    with pytest.raises(AsyncHandlerError):
+        refused.emit(Seen())
+    assert observed == []
+
