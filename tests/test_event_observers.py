@@ -13,6 +13,7 @@ from llmgine.messages import (
     EventCascadeError,
     MessageBus,
     SubscriberError,
+    Subscription,
 )
 
 
@@ -159,3 +160,50 @@ def test_an_event_the_bus_refuses_is_not_observed() -> None:
         refused.emit(Seen())
     assert observed == []
 
+
+class Removals:
+    """An observer that also wants to know of the subscriptions removed."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.removed: list[Subscription] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event.event_type)
+
+    def subscription_removed(self, subscription: Subscription) -> None:
+        self.removed.append(subscription)
+
+
+def test_an_observer_with_subscription_removed_is_told_of_every_subscription_removed() -> None:
+    bus = MessageBus.isolated()
+    observer = Removals()
+    bus.add_event_observer(observer)
+    bus.add_event_observer(lambda event: None)  # (a plain observer: told nothing)
+
+    one = bus.subscribe_event(Seen, lambda event: None)
+    one.unsubscribe()
+    one.unsubscribe()  # (gone already: not told again)
+    assert observer.removed == [one]
+    with bus.session() as session:
+        own = session.subscribe_event(Seen, lambda event: None)
+        session.emit(Seen())
+    assert observer.removed == [one, own]  # its session's end removed it
+    assert observer.events[0] == "session.started"
+    assert "obs.seen" in observer.events
+
+    snapshot = bus.snapshot()
+    kept = bus.subscribe_event(Queued, lambda event: None)
+    snapshot.restore()
+    assert observer.removed == [one, own, kept]
+    later = bus.subscribe_event(Queued, lambda event: None)
+    bus.reset()  # (told, then forgotten with the other observers)
+    assert observer.removed == [one, own, kept, later]
+    bus.subscribe_event(Queued, lambda event: None).unsubscribe()
+    assert observer.removed == [one, own, kept, later]
+
+    other = Removals()
+    remove = bus.add_event_observer(other)
+    remove()  # (removed: told nothing more)
+    bus.subscribe_event(Seen, lambda event: None).unsubscribe()
+    assert other.removed == []

@@ -129,7 +129,7 @@ class Delivery:
         #: who sees every event before its subscribers (``add_event_observer``), and
         #: the one callable that calls them (``None``: none)
         self.observe: Callable[[Event], Any] | None = None
-        self.observers = Observers(self.set_observe)
+        self.observers = Observers(self.set_observe, registry.observe_removals)
 
     def set_observe(self, observe: Callable[[Event], Any] | None) -> None:
         """What to call with every event before its subscribers (see :class:`Observers`)."""
