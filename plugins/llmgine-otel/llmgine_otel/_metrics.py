@@ -7,6 +7,12 @@ all three off again when stopped (the plugin's ``shutdown``). They count into th
 :class:`~llmgine_otel._instruments.Tallies`, which the counters read at collection time, as
 they read the bus's open sessions and background queues: per message, the metrics cost a
 dict increment or two (and a histogram record per dispatch).
+
+A background queue's drops are read off the queue while its subscription is live; the
+observer, told of every subscription removed (an unsubscribe, a session's end, a reset),
+counts them into the tallies then, and so does :meth:`BusMetrics.stop` for the queues
+still subscribed: the counter never goes back, and the drops of a session that came and
+went between two collections are counted.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from llmgine.messages import Event
-from llmgine.messages.bus import MessageBus
+from llmgine.messages.bus import MessageBus, Subscription
 from llmgine.middleware import Next
 
 from ._instruments import ERROR_TYPE, Instruments, Tallies
@@ -39,6 +45,7 @@ class BusMetrics:
         "commands",
         "events",
         "instruments",
+        "observer",
         "tallies",
     )
 
@@ -51,6 +58,8 @@ class BusMetrics:
         self.commands = _CommandMetrics(instruments, self.tallies)
         #: the event middleware
         self.events = _DeliveryMetrics(self.tallies)
+        #: the event observer
+        self.observer = _Observer(instruments, self.tallies)
         self._lock = threading.Lock()
         self._removers: list[Callable[[], None]] = []
 
@@ -72,7 +81,7 @@ class BusMetrics:
             self._removers = [
                 bus.add_command_middleware(self.commands, slot=slot),
                 bus.add_event_middleware(self.events, slot=slot),
-                bus.add_event_observer(self.published),
+                bus.add_event_observer(self.observer),
             ]
             self.instruments.add_source(self)
 
@@ -81,27 +90,47 @@ class BusMetrics:
         was counted stays counted."""
         with self._lock:
             removers, self._removers = self._removers, []
+            if removers:  # what the queues still subscribed dropped, counted before it goes
+                for subscription in self.bus.subscriptions:
+                    self.observer.subscription_removed(subscription)
             self.instruments.retire(self)
         for remove in reversed(removers):
             remove()
-
-    def published(self, event: Event) -> None:
-        """The event observer: count ``event`` as published."""
-        self.tallies.add("llmgine.events.published", (event.event_type,))
 
     def open_sessions(self) -> int:
         """How many sessions are open on the bus (read at collection)."""
         return len(self.bus.sessions)
 
     def background(self) -> Iterator[tuple[str, int | None, int]]:
-        """Each background subscription's subscriber name, pending and dropped events."""
+        """Each background subscription's subscriber name, pending events, and dropped
+        events not counted in the tallies yet."""
+        folded = self.instruments.folded
         for subscription in self.bus.subscriptions:
-            if subscription.background:
-                yield (
-                    base_name(subscription.subscriber.name),
-                    pending_of(subscription.subscriber.background),
-                    subscription.dropped,
-                )
+            queue = subscription.subscriber.background
+            if queue is not None:
+                name = base_name(subscription.subscriber.name)
+                yield name, pending_of(queue), queue.dropped - folded(queue)
+
+
+class _Observer:
+    """The event observer: counts each event published, and the drops of each background
+    queue whose subscription is removed (see the module docstring)."""
+
+    __slots__ = ("instruments", "tallies")
+
+    def __init__(self, instruments: Instruments, tallies: Tallies) -> None:
+        self.instruments = instruments
+        self.tallies = tallies
+
+    def __call__(self, event: Event) -> None:
+        self.tallies.add("llmgine.events.published", (event.event_type,))
+
+    def subscription_removed(self, subscription: Subscription) -> None:
+        """Count what the subscription's background queue dropped, if it has one."""
+        queue = subscription.subscriber.background
+        if queue is not None:
+            name = base_name(subscription.subscriber.name)
+            self.instruments.fold(self.tallies, name, queue)
 
 
 def base_name(name: str) -> str:

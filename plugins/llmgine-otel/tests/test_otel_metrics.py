@@ -355,6 +355,70 @@ def test_background_queues_of_a_bus(metered: MessageBus, reader: InMemoryMetricR
     assert Readings(reader)["llmgine.background.pending"] == {name: 0}
 
 
+class Stuck:
+    """A background subscriber that holds the first event it takes until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, event: Typing) -> None:
+        self.running.set()
+        self.gate.wait(10)
+
+
+def drop(bus: MessageBus, publisher: Any, stuck: Stuck, count: int) -> None:
+    """Make ``stuck``'s queue (``max_pending=1``, ``"drop_newest"``) drop ``count`` events
+    published with ``publisher``, then let it handle the rest."""
+    stuck.running.clear()
+    stuck.gate.clear()
+    publisher.emit(Typing())  # taken off the queue, held
+    assert stuck.running.wait(10)
+    for _ in range(count + 1):  # one fits on the queue
+        publisher.emit(Typing())
+    stuck.gate.set()
+    bus.drain()
+
+
+def test_dropped_events_stay_counted_once_their_subscription_is_gone(
+    metered: MessageBus, reader: InMemoryMetricReader
+) -> None:
+    stuck = Stuck()
+    options: dict[str, Any] = {"background": True, "max_pending": 1, "overflow": "drop_newest"}
+    subscriber = f"{__name__}.Stuck instance"  # (every subscription of it: one series)
+    name = frozenset({("llmgine.handler", subscriber)})
+
+    def dropped() -> dict[Key, Any]:
+        return Readings(reader)["llmgine.background.dropped"]
+
+    subscription = metered.subscribe_event(Typing, stuck, **options)
+    assert subscription.subscriber.name == subscriber
+    drop(metered, metered, stuck, 3)
+    assert dropped() == {name: 3} == {name: subscription.dropped}
+    subscription.unsubscribe()
+    assert dropped() == {name: 3}
+
+    with metered.session() as session:  # opened and closed between two collections
+        session.subscribe_event(Typing, stuck, **options)
+        drop(metered, session, stuck, 2)
+    assert dropped() == {name: 5}
+
+    again = metered.subscribe_event(Typing, stuck, **options)
+    drop(metered, metered, stuck, 1)
+    snapshot = metered.snapshot()
+    again.unsubscribe()
+    assert dropped() == {name: 6}
+    snapshot.restore()  # brings it back: its drops so far are counted once
+    assert again.active
+    assert dropped() == {name: 6}
+    drop(metered, metered, stuck, 1)
+    assert dropped() == {name: 7}
+    assert again.dropped == 2
+
+    metered.close()  # the plugin's shutdown: the bus is no longer read, its drops stay
+    assert dropped() == {name: 7}
+
+
 def test_subscriber_names_and_queue_lengths_are_read_as_documented() -> None:
     assert base_name("app.ws_send") == "app.ws_send"
     assert base_name("app.ws_send#2") == "app.ws_send"
