@@ -17,9 +17,12 @@ went between two collections are counted.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
+from types import CoroutineType
 from typing import Any, ClassVar
 
 from llmgine.messages import Event
@@ -160,7 +163,9 @@ class _CommandMetrics:
     """Counts each command handler call and records its duration, per command type.
 
     Wraps both paths (``plain_on_async``: a plain handler on the async path needs no
-    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer.
+    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer. A plain
+    handler that returns a coroutine (``lambda c: agent.answer(c)``), which
+    ``dispatch_async`` awaits, is measured when that coroutine ends: see :func:`_finished`.
     """
 
     plain_on_async: ClassVar[bool] = True
@@ -195,6 +200,8 @@ class _CommandMetrics:
         except BaseException as exc:
             self._done(message, start, exc)
             raise
+        if result.__class__ is CoroutineType:
+            return _finished(result, functools.partial(self._done, message, start))
         self._done(message, start, None)
         return result
 
@@ -211,7 +218,11 @@ class _CommandMetrics:
 
 
 class _DeliveryMetrics:
-    """Counts each subscriber call, and each that raised, per event type (both paths)."""
+    """Counts each subscriber call, and each that raised, per event type (both paths).
+
+    A plain subscriber's coroutine (which ``emit_async`` awaits) failing is its call
+    failing: see :func:`_finished`.
+    """
 
     plain_on_async: ClassVar[bool] = True
 
@@ -222,13 +233,20 @@ class _DeliveryMetrics:
         key = (event.event_type, type_name(error.__class__))
         self.tallies.add("llmgine.events.failed", key)
 
+    def _ended(self, event: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._failed(event, error)
+
     def __call__(self, event: Any, call_next: Next[Any]) -> Any:
         self.tallies.add("llmgine.events.delivered", (event.event_type,))
         try:
-            return call_next(event)
+            result = call_next(event)
         except BaseException as exc:
             self._failed(event, exc)
             raise
+        if result.__class__ is CoroutineType:
+            return _finished(result, functools.partial(self._ended, event))
+        return result
 
     async def acall(self, event: Any, call_next: Next[Any]) -> Any:
         """The async-path version of ``__call__``."""
@@ -238,3 +256,32 @@ class _DeliveryMetrics:
         except BaseException as exc:
             self._failed(event, exc)
             raise
+
+
+def _finished(
+    coro: Coroutine[Any, Any, Any], done: Callable[[BaseException | None], object]
+) -> Coroutine[Any, Any, Any]:
+    """``coro``, a plain handler's or subscriber's coroutine, calling ``done`` with what it
+    raised (``None``: nothing) once it ends.
+
+    A plain callable that returns a coroutine gets the plain chain on the async paths (all
+    the metrics' middleware say ``plain_on_async``), so the call itself only makes the
+    coroutine: ``dispatch_async`` or ``emit_async`` runs it after the middleware returned.
+    The bus recognises a coroutine by its class, so this is one too. If the bus closes it
+    unstarted (``dispatch()`` and ``emit()`` refuse a coroutine), ``coro`` is closed with
+    it, as the bus would have closed it, and nothing more is counted (as for an ``async def``
+    handler that ``dispatch()`` refuses).
+    """
+
+    async def awaited() -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            done(exc)
+            raise
+        done(None)
+        return result
+
+    wrapper = awaited()
+    weakref.finalize(wrapper, coro.close)  # (a no-op once it ran: a finished coroutine)
+    return wrapper

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +14,7 @@ from typing import Any
 import llmgine_otel
 import llmgine_otel.plugin
 import pytest
-from llmgine.messages import Command, Event, MessageBus
+from llmgine.messages import AsyncHandlerError, Command, Event, MessageBus
 from llmgine.middleware import Retry
 from llmgine.plugins import get_plugin_host, register_handlers
 from llmgine_otel._instruments import Tallies, instruments_for
@@ -245,6 +248,83 @@ def test_async_subscribers_are_measured_in_their_tasks(
     readings = Readings(reader)
     assert readings["llmgine.events.delivered"] == {event("chat.answered"): 6}
     assert readings["llmgine.events.failed"] == {event("chat.answered", "builtins.KeyError"): 2}
+
+
+class Agent:
+    """Coroutines that plain callables return (``lambda command: agent.answer(command)``)."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+
+    async def answer(self, command: Ask) -> str:
+        self.clock[0] += 5.0  # a model call of five seconds, on the clock the metrics read
+        await asyncio.sleep(0)
+        if not command.question:
+            raise RuntimeError("model down")
+        return "ok"
+
+    async def on_typing(self, event: Typing) -> None:
+        await asyncio.sleep(0)
+        raise ValueError("ui gone")
+
+
+def test_a_plain_callable_returning_a_coroutine_is_measured_when_the_coroutine_ends(
+    metered: MessageBus, reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(llmgine_otel._metrics.time, "perf_counter", lambda: clock[0])
+    agent = Agent(clock)
+    metered.unregister_command(Ask)
+    metered.register_command(Ask, lambda command: agent.answer(command))
+    metered.subscribe_event(Typing, lambda event: agent.on_typing(event))
+
+    async def main() -> None:
+        assert await metered.dispatch_async(Ask("hi")) == "ok"
+        with pytest.raises(RuntimeError, match="model down"):
+            await metered.dispatch_async(Ask(""))
+        await metered.emit_async(Typing())
+
+    asyncio.run(main())
+    readings = Readings(reader)
+    assert readings["llmgine.commands.dispatched"] == {command(): 2}
+    assert readings["llmgine.commands.failed"] == {command("builtins.RuntimeError"): 1}
+    assert readings.sums["llmgine.command.duration"] == {
+        command(): 5.0,
+        command("builtins.RuntimeError"): 5.0,
+    }
+    assert readings["llmgine.events.delivered"] == {event("chat.typing"): 1}
+    assert readings["llmgine.events.failed"] == {event("chat.typing", "builtins.ValueError"): 1}
+
+
+def test_a_coroutine_the_sync_paths_refuse_is_closed_unawaited_without_a_warning(
+    metered: MessageBus, reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a coroutine never awaited warns when it is collected, where nothing can raise)
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    agent = Agent([0.0])
+    metered.unregister_command(Ask)
+    metered.register_command(Ask, lambda command: agent.answer(command))
+    failed: list[Event] = []
+    metered.subscribe_event("system.bus.error", failed.append)
+    metered.subscribe_event(Typing, lambda event: agent.on_typing(event))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" included
+        with pytest.raises(AsyncHandlerError, match="returned a coroutine"):
+            metered.dispatch(Ask("hi"))
+        metered.emit(Typing())  # the subscriber's failure, reported
+        gc.collect()
+    never_awaited = [u for u in unraisable if "never awaited" in str(u.exc_value)]
+    assert never_awaited == []
+    assert len(failed) == 1
+    # The dispatch refused is no handler call, as for an async def handler; the delivery
+    # was one (the bus's refusal is no failure of the subscriber's own).
+    readings = Readings(reader)
+    assert readings["llmgine.commands.dispatched"] == {}
+    assert readings["llmgine.events.delivered"] == {
+        event("chat.typing"): 1,
+        event("system.bus.error"): 1,
+    }
 
 
 def test_events_published_from_many_threads_are_all_counted(
