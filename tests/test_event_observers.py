@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
-from llmgine.messages import Command, Event, MessageBus, SubscriberError
+from llmgine.messages import (
+    AsyncHandlerError,
+    Command,
+    Event,
+    EventCascadeError,
+    MessageBus,
+    SubscriberError,
+    Subscription,
+)
 
 
 class Seen(Event):
@@ -124,3 +133,91 @@ def test_a_remover_takes_one_registration_of_a_callable_added_twice() -> None:
     remove()
     bus.emit(Seen())
     assert seen == ["obs.seen"]  # one registration left
+
+
+def test_an_event_the_bus_refuses_is_not_observed() -> None:
+    # An EventCascadeError refuses the event that is one generation too deep (it reaches
+    # no subscriber), and emit() refuses one with async subscribers: neither was published.
+    bus = MessageBus.isolated(max_cascade_depth=2)
+    seen: list[int] = []
+
+    @dataclass
+    class Deeper(Event):
+        event_type = "obs.deeper"
+        n: int
+
+    reached: list[int] = []
+
+    def deeper(event: Deeper) -> None:
+        reached.append(event.n)
+        bus.emit(Deeper(event.n + 1))
+
+    bus.add_event_observer(lambda event: seen.append(event.n))
+    bus.subscribe_event(Deeper, deeper)
+    with pytest.raises(EventCascadeError, match="more than 2 generations"):
+        bus.emit(Deeper(0))
+    assert seen == reached == [0, 1]  # Deeper(2) was refused
+    seen.clear()
+    reached.clear()
+    with pytest.raises(EventCascadeError, match="more than 2 generations"):
+        asyncio.run(bus.emit_async(Deeper(0)))
+    assert seen == reached == [0, 1]
+
+    async def handles(event: Seen) -> None:
+        pass
+
+    refused = MessageBus.isolated()
+    observed: list[Event] = []
+    refused.add_event_observer(observed.append)
+    refused.subscribe_event(Seen, handles)
+    with pytest.raises(AsyncHandlerError):
+        refused.emit(Seen())
+    assert observed == []
+
+
+class Removals:
+    """An observer that also wants to know of the subscriptions removed."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.removed: list[Subscription] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event.event_type)
+
+    def subscription_removed(self, subscription: Subscription) -> None:
+        self.removed.append(subscription)
+
+
+def test_an_observer_with_subscription_removed_is_told_of_every_subscription_removed() -> None:
+    bus = MessageBus.isolated()
+    observer = Removals()
+    bus.add_event_observer(observer)
+    bus.add_event_observer(lambda event: None)  # (a plain observer: told nothing)
+
+    one = bus.subscribe_event(Seen, lambda event: None)
+    one.unsubscribe()
+    one.unsubscribe()  # (gone already: not told again)
+    assert observer.removed == [one]
+    with bus.session() as session:
+        own = session.subscribe_event(Seen, lambda event: None)
+        session.emit(Seen())
+    assert observer.removed == [one, own]  # its session's end removed it
+    assert observer.events[0] == "session.started"
+    assert "obs.seen" in observer.events
+
+    snapshot = bus.snapshot()
+    kept = bus.subscribe_event(Queued, lambda event: None)
+    snapshot.restore()
+    assert observer.removed == [one, own, kept]
+    later = bus.subscribe_event(Queued, lambda event: None)
+    bus.reset()  # (told, then forgotten with the other observers)
+    assert observer.removed == [one, own, kept, later]
+    bus.subscribe_event(Queued, lambda event: None).unsubscribe()
+    assert observer.removed == [one, own, kept, later]
+
+    other = Removals()
+    remove = bus.add_event_observer(other)
+    remove()  # (removed: told nothing more)
+    bus.subscribe_event(Seen, lambda event: None).unsubscribe()
+    assert other.removed == []

@@ -47,14 +47,14 @@ async def deliver_async(
 
     Returns the failures (after reporting them as :meth:`Delivery.failed` does).
     """
-    observe = delivery.observe
-    if observe is not None:
-        observe(event)
     plan = delivery.plan(event, only)
+    if plan.subscribers and depth > delivery.max_cascade_depth:
+        delivery.cascade(event)
+    observe = delivery.observe
+    if observe is not None:  # (not before: an event refused above was not published)
+        observe(event)
     if not plan.subscribers:
         return []
-    if depth > delivery.max_cascade_depth:
-        delivery.cascade(event)
     run = _Run()  # (the fields set here: a Python __init__ costs ~70 ns per event)
     run.delivery, run.event, run.depth = delivery, event, depth
     run.shared, run.failures, run.started = None, [], []

@@ -129,7 +129,7 @@ class Delivery:
         #: who sees every event before its subscribers (``add_event_observer``), and
         #: the one callable that calls them (``None``: none)
         self.observe: Callable[[Event], Any] | None = None
-        self.observers = Observers(self.set_observe)
+        self.observers = Observers(self.set_observe, registry.observe_removals)
 
     def set_observe(self, observe: Callable[[Event], Any] | None) -> None:
         """What to call with every event before its subscribers (see :class:`Observers`)."""
@@ -232,9 +232,6 @@ class Delivery:
         only: Container[str] | None = None,
     ) -> Sequence[Failure]:
         """Run the plain subscribers of ``event``; queue what they publish; return failures."""
-        observe = self.observe
-        if observe is not None:
-            observe(event)
         try:  # the cache, read inline: this runs for every event
             if only is None:
                 plan = self.registry.cache[event.__class__][event.event_type]
@@ -247,7 +244,10 @@ class Delivery:
         except KeyError:
             plan = self.plan(event, only)
         handlers = plan.handlers
+        observe = self.observe
         if not handlers:
+            if observe is not None:
+                observe(event)
             return NO_FAILURES
         failures: list[Failure] | None = None
         if plan.async_subscribers:
@@ -255,6 +255,8 @@ class Delivery:
             handlers = plan.handlers
         if depth > self.max_cascade_depth:
             self.cascade(event)
+        if observe is not None:  # (not before: an event refused above was not published)
+            observe(event)
         scope = Scope()  # (the fields set here, as in Scope.new(), without its call)
         scope.message_id = event.event_id
         scope.correlation_id = event.correlation_id

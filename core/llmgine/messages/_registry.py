@@ -13,10 +13,13 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._naming import callable_name, is_async_callable
 from ._subscribers import MakeBackground, Plan, Subscriber, Subscription, Wrap, identity, matcher
+
+if TYPE_CHECKING:
+    from ._observers import Removals
 
 __all__ = ["State", "SubscriberRegistry"]
 
@@ -51,6 +54,8 @@ class SubscriberRegistry:
         self.session_cache: dict[str, dict[type, dict[str, tuple[Plan, Plan]]]] = {}
         #: while the bus has event middleware: wraps the subscribers of a new plan
         self.wrap: Wrap | None = None
+        #: told of every subscription removed: the event observers' ``subscription_removed``
+        self.removal_observers: Removals = ()
         self._names = _Names()
 
     def invalidate(self) -> None:
@@ -62,6 +67,10 @@ class SubscriberRegistry:
         with self._lock:
             self.wrap = wrap
             self.invalidate()
+
+    def observe_removals(self, observers: Removals) -> None:
+        """Call each of ``observers`` with every subscription removed from now on."""
+        self.removal_observers = observers
 
     def state(self) -> State:
         """Every subscription, for a snapshot (see :meth:`replace`)."""
@@ -80,7 +89,7 @@ class SubscriberRegistry:
             gone = set(before).difference(now)
             _tell_background(gone, active=False)
             _tell_background(now, active=True)
-        _removed(sorted(gone, key=_seq))
+        self._removed(sorted(gone, key=_seq))
 
     def all(self) -> list[Subscription]:
         """Every subscription, the sessions' too, in subscription order."""
@@ -140,7 +149,7 @@ class SubscriberRegistry:
                 self.session_cache.pop(sub.session_id, None)
             self._names.release(sub.handler)
             _tell_background((sub,), active=False)
-        _removed((sub,))
+        self._removed((sub,))
 
     def remove_session(self, session_id: str) -> list[Subscription]:
         """Remove every subscription of session ``session_id``; return them."""
@@ -150,8 +159,19 @@ class SubscriberRegistry:
                 self._names.release(sub.handler)
             self.session_cache.pop(session_id, None)
             _tell_background(own, active=False)
-        _removed(own)
+        self._removed(own)
         return list(own)
+
+    def _removed(self, subscriptions: Iterable[Subscription]) -> None:
+        """Tell those who asked (``on_removed``, the removal observers) that
+        ``subscriptions`` are gone (called outside the lock: a callback may unsubscribe
+        or subscribe again)."""
+        observers = self.removal_observers
+        for sub in subscriptions:
+            if sub.on_removed is not None:
+                sub.on_removed(sub)
+            for observer in observers:
+                observer(sub)
 
     def is_active(self, sub: Subscription) -> bool:
         """Whether ``sub`` is one of the current subscriptions."""
@@ -286,14 +306,6 @@ def _tell_background(subscriptions: Iterable[Subscription], *, active: bool) -> 
         queue = sub.subscriber.background
         if queue is not None:
             queue.set_active(active)
-
-
-def _removed(subscriptions: Iterable[Subscription]) -> None:
-    """Tell those who asked (``on_removed``) that ``subscriptions`` are gone (called
-    outside the lock: a callback may unsubscribe or subscribe again)."""
-    for sub in subscriptions:
-        if sub.on_removed is not None:
-            sub.on_removed(sub)
 
 
 def _seq(sub: Subscription) -> int:

@@ -214,11 +214,11 @@ class MessageBus(Snapshots, Transported, Waiting):
 
     def add_event_observer(self, observer: Callable[[Event], Any]) -> Callable[[], None]:
         """Call ``observer(event)`` for every event published on this bus (by any path,
-        with or without subscribers), before its subscribers run; returns a remover.
-
-        For metrics: an observer must be quick and must not raise (what it raises
-        reaches the publisher). With none, publishing pays one attribute check.
-        """
+        with or without subscribers; not one it refuses), before its subscribers run;
+        returns a remover. For metrics: it must be quick and must not raise (that reaches
+        the publisher); with none, publishing pays one attribute check. An observer with a
+        ``subscription_removed(subscription)`` method is also told of every subscription
+        removed, whoever removes it (``unsubscribe()``, a session's end, ``reset()``)."""
         return self._delivery.observers.add(observer)
 
     # Middleware ---------------------------------------------------------------------

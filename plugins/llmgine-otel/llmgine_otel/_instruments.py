@@ -14,11 +14,13 @@ to it (its sources) and add the values up: two buses' open sessions are the proc
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -30,6 +32,7 @@ __all__ = ["DURATION_BUCKETS", "METRICS", "Instruments", "Source", "Tallies", "i
 _TYPE = ATTRIBUTES["type"]
 _EVENT_TYPE = ATTRIBUTES["event_type"]
 _HANDLER = ATTRIBUTES["handler"]
+_DROPPED = "llmgine.background.dropped"
 #: the OpenTelemetry semantic conventions' attribute for the class of a failure
 ERROR_TYPE = "error.type"
 
@@ -110,11 +113,11 @@ class Tallies:
             name: {} for name, (kind, _, _) in METRICS.items() if kind == "counter"
         }
 
-    def add(self, name: str, key: tuple[str, ...]) -> None:
-        """Count one more of metric ``name`` with attribute values ``key``."""
+    def add(self, name: str, key: tuple[str, ...], count: int = 1) -> None:
+        """Count ``count`` more of metric ``name`` with attribute values ``key``."""
         counts = self.counts[name]
         with self._lock:
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + count
 
     def merge(self, other: Tallies) -> None:
         """Add ``other``'s counts to these."""
@@ -151,7 +154,7 @@ class Source(Protocol):
 
     def background(self) -> Iterable[tuple[str, int | None, int]]:
         """Each background subscription: (subscriber name, pending events or ``None`` if
-        its queue does not say, dropped events)."""
+        its queue does not say, dropped events not counted in its tallies yet)."""
 
 
 class Instruments:
@@ -174,6 +177,11 @@ class Instruments:
         # and those of the buses that stopped, added up.
         self._tallies: list[Tallies] = []
         self._retired = Tallies()
+        # A background queue's drops are read off the queue while its subscription is
+        # live, and counted into its bus's tallies (folded) once it is gone; this says how
+        # many of each queue's drops were folded, in case a restored snapshot brings its
+        # subscription back (only those drops after are read off the queue then).
+        self._folded: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
         callbacks: dict[str, Callable[[CallbackOptions], Iterable[Observation]]] = {
             name: self._counted(name) for name in _KEYS
         }
@@ -204,6 +212,24 @@ class Instruments:
             self._sources.discard(source)
             self._tallies = [t for t in self._tallies if t is not source.tallies]
             self._retired.merge(source.tallies)
+
+    def fold(self, tallies: Tallies, name: str, queue: Any) -> None:
+        """Count the drops of ``queue`` (background subscriber ``name``'s) not counted yet
+        into ``tallies``: its subscription is gone, or its bus is no longer read."""
+        with self._lock:  # (a collection reads the queues and the tallies at once)
+            dropped = queue.dropped
+            done = self.folded(queue)
+            if dropped > done:
+                tallies.add(_DROPPED, (name,), dropped - done)
+                with contextlib.suppress(TypeError):  # (one taking no weak reference: forgotten)
+                    self._folded[queue] = dropped
+
+    def folded(self, queue: object) -> int:
+        """How many of ``queue``'s drops are counted in tallies already."""
+        try:
+            return self._folded.get(queue, 0)
+        except TypeError:
+            return 0
 
     def sources(self) -> list[Source]:
         """The buses read now (a copy: a bus may start or stop during a collection)."""
@@ -237,9 +263,17 @@ class Instruments:
         )
 
     def _dropped(self, options: CallbackOptions) -> Iterator[Observation]:
-        yield from _by_subscriber(
-            (name, dropped) for source in self.sources() for name, _, dropped in source.background()
-        )
+        # The queues of live subscriptions and the tallies, read at once: a queue folded
+        # into its tallies meanwhile (unsubscribed) would be counted twice or not at all.
+        with self._lock:
+            counted = [one.read(_DROPPED) for one in (self._retired, *self._tallies)]
+            live = [
+                (name, dropped)
+                for source in list(self._sources)
+                for name, _, dropped in source.background()
+            ]
+        folded = ((name, count) for one in counted for (name,), count in one.items())
+        yield from _by_subscriber(itertools.chain(folded, live))
 
 
 def _by_subscriber(values: Iterable[tuple[str, int]]) -> Iterator[Observation]:

@@ -7,17 +7,26 @@ all three off again when stopped (the plugin's ``shutdown``). They count into th
 :class:`~llmgine_otel._instruments.Tallies`, which the counters read at collection time, as
 they read the bus's open sessions and background queues: per message, the metrics cost a
 dict increment or two (and a histogram record per dispatch).
+
+A background queue's drops are read off the queue while its subscription is live; the
+observer, told of every subscription removed (an unsubscribe, a session's end, a reset),
+counts them into the tallies then, and so does :meth:`BusMetrics.stop` for the queues
+still subscribed: the counter never goes back, and the drops of a session that came and
+went between two collections are counted.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
+from types import CoroutineType
 from typing import Any, ClassVar
 
 from llmgine.messages import Event
-from llmgine.messages.bus import MessageBus
+from llmgine.messages.bus import MessageBus, Subscription
 from llmgine.middleware import Next
 
 from ._instruments import ERROR_TYPE, Instruments, Tallies
@@ -39,6 +48,7 @@ class BusMetrics:
         "commands",
         "events",
         "instruments",
+        "observer",
         "tallies",
     )
 
@@ -51,6 +61,8 @@ class BusMetrics:
         self.commands = _CommandMetrics(instruments, self.tallies)
         #: the event middleware
         self.events = _DeliveryMetrics(self.tallies)
+        #: the event observer
+        self.observer = _Observer(instruments, self.tallies)
         self._lock = threading.Lock()
         self._removers: list[Callable[[], None]] = []
 
@@ -72,7 +84,7 @@ class BusMetrics:
             self._removers = [
                 bus.add_command_middleware(self.commands, slot=slot),
                 bus.add_event_middleware(self.events, slot=slot),
-                bus.add_event_observer(self.published),
+                bus.add_event_observer(self.observer),
             ]
             self.instruments.add_source(self)
 
@@ -81,27 +93,47 @@ class BusMetrics:
         was counted stays counted."""
         with self._lock:
             removers, self._removers = self._removers, []
+            if removers:  # what the queues still subscribed dropped, counted before it goes
+                for subscription in self.bus.subscriptions:
+                    self.observer.subscription_removed(subscription)
             self.instruments.retire(self)
         for remove in reversed(removers):
             remove()
-
-    def published(self, event: Event) -> None:
-        """The event observer: count ``event`` as published."""
-        self.tallies.add("llmgine.events.published", (event.event_type,))
 
     def open_sessions(self) -> int:
         """How many sessions are open on the bus (read at collection)."""
         return len(self.bus.sessions)
 
     def background(self) -> Iterator[tuple[str, int | None, int]]:
-        """Each background subscription's subscriber name, pending and dropped events."""
+        """Each background subscription's subscriber name, pending events, and dropped
+        events not counted in the tallies yet."""
+        folded = self.instruments.folded
         for subscription in self.bus.subscriptions:
-            if subscription.background:
-                yield (
-                    base_name(subscription.subscriber.name),
-                    pending_of(subscription.subscriber.background),
-                    subscription.dropped,
-                )
+            queue = subscription.subscriber.background
+            if queue is not None:
+                name = base_name(subscription.subscriber.name)
+                yield name, pending_of(queue), queue.dropped - folded(queue)
+
+
+class _Observer:
+    """The event observer: counts each event published, and the drops of each background
+    queue whose subscription is removed (see the module docstring)."""
+
+    __slots__ = ("instruments", "tallies")
+
+    def __init__(self, instruments: Instruments, tallies: Tallies) -> None:
+        self.instruments = instruments
+        self.tallies = tallies
+
+    def __call__(self, event: Event) -> None:
+        self.tallies.add("llmgine.events.published", (event.event_type,))
+
+    def subscription_removed(self, subscription: Subscription) -> None:
+        """Count what the subscription's background queue dropped, if it has one."""
+        queue = subscription.subscriber.background
+        if queue is not None:
+            name = base_name(subscription.subscriber.name)
+            self.instruments.fold(self.tallies, name, queue)
 
 
 def base_name(name: str) -> str:
@@ -131,7 +163,9 @@ class _CommandMetrics:
     """Counts each command handler call and records its duration, per command type.
 
     Wraps both paths (``plain_on_async``: a plain handler on the async path needs no
-    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer.
+    coroutine), like an :class:`~llmgine.middleware.Around`, with one call fewer. A plain
+    handler that returns a coroutine (``lambda c: agent.answer(c)``), which
+    ``dispatch_async`` awaits, is measured when that coroutine ends: see :func:`_finished`.
     """
 
     plain_on_async: ClassVar[bool] = True
@@ -166,6 +200,8 @@ class _CommandMetrics:
         except BaseException as exc:
             self._done(message, start, exc)
             raise
+        if result.__class__ is CoroutineType:
+            return _finished(result, functools.partial(self._done, message, start))
         self._done(message, start, None)
         return result
 
@@ -182,7 +218,11 @@ class _CommandMetrics:
 
 
 class _DeliveryMetrics:
-    """Counts each subscriber call, and each that raised, per event type (both paths)."""
+    """Counts each subscriber call, and each that raised, per event type (both paths).
+
+    A plain subscriber's coroutine (which ``emit_async`` awaits) failing is its call
+    failing: see :func:`_finished`.
+    """
 
     plain_on_async: ClassVar[bool] = True
 
@@ -193,13 +233,20 @@ class _DeliveryMetrics:
         key = (event.event_type, type_name(error.__class__))
         self.tallies.add("llmgine.events.failed", key)
 
+    def _ended(self, event: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._failed(event, error)
+
     def __call__(self, event: Any, call_next: Next[Any]) -> Any:
         self.tallies.add("llmgine.events.delivered", (event.event_type,))
         try:
-            return call_next(event)
+            result = call_next(event)
         except BaseException as exc:
             self._failed(event, exc)
             raise
+        if result.__class__ is CoroutineType:
+            return _finished(result, functools.partial(self._ended, event))
+        return result
 
     async def acall(self, event: Any, call_next: Next[Any]) -> Any:
         """The async-path version of ``__call__``."""
@@ -209,3 +256,32 @@ class _DeliveryMetrics:
         except BaseException as exc:
             self._failed(event, exc)
             raise
+
+
+def _finished(
+    coro: Coroutine[Any, Any, Any], done: Callable[[BaseException | None], object]
+) -> Coroutine[Any, Any, Any]:
+    """``coro``, a plain handler's or subscriber's coroutine, calling ``done`` with what it
+    raised (``None``: nothing) once it ends.
+
+    A plain callable that returns a coroutine gets the plain chain on the async paths (all
+    the metrics' middleware say ``plain_on_async``), so the call itself only makes the
+    coroutine: ``dispatch_async`` or ``emit_async`` runs it after the middleware returned.
+    The bus recognises a coroutine by its class, so this is one too. If the bus closes it
+    unstarted (``dispatch()`` and ``emit()`` refuse a coroutine), ``coro`` is closed with
+    it, as the bus would have closed it, and nothing more is counted (as for an ``async def``
+    handler that ``dispatch()`` refuses).
+    """
+
+    async def awaited() -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            done(exc)
+            raise
+        done(None)
+        return result
+
+    wrapper = awaited()
+    weakref.finalize(wrapper, coro.close)  # (a no-op once it ran: a finished coroutine)
+    return wrapper

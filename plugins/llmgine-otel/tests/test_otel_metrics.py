@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +14,7 @@ from typing import Any
 import llmgine_otel
 import llmgine_otel.plugin
 import pytest
-from llmgine.messages import Command, Event, MessageBus
+from llmgine.messages import AsyncHandlerError, Command, Event, MessageBus
 from llmgine.middleware import Retry
 from llmgine.plugins import get_plugin_host, register_handlers
 from llmgine_otel._instruments import Tallies, instruments_for
@@ -247,6 +250,83 @@ def test_async_subscribers_are_measured_in_their_tasks(
     assert readings["llmgine.events.failed"] == {event("chat.answered", "builtins.KeyError"): 2}
 
 
+class Agent:
+    """Coroutines that plain callables return (``lambda command: agent.answer(command)``)."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+
+    async def answer(self, command: Ask) -> str:
+        self.clock[0] += 5.0  # a model call of five seconds, on the clock the metrics read
+        await asyncio.sleep(0)
+        if not command.question:
+            raise RuntimeError("model down")
+        return "ok"
+
+    async def on_typing(self, event: Typing) -> None:
+        await asyncio.sleep(0)
+        raise ValueError("ui gone")
+
+
+def test_a_plain_callable_returning_a_coroutine_is_measured_when_the_coroutine_ends(
+    metered: MessageBus, reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(llmgine_otel._metrics.time, "perf_counter", lambda: clock[0])
+    agent = Agent(clock)
+    metered.unregister_command(Ask)
+    metered.register_command(Ask, lambda command: agent.answer(command))
+    metered.subscribe_event(Typing, lambda event: agent.on_typing(event))
+
+    async def main() -> None:
+        assert await metered.dispatch_async(Ask("hi")) == "ok"
+        with pytest.raises(RuntimeError, match="model down"):
+            await metered.dispatch_async(Ask(""))
+        await metered.emit_async(Typing())
+
+    asyncio.run(main())
+    readings = Readings(reader)
+    assert readings["llmgine.commands.dispatched"] == {command(): 2}
+    assert readings["llmgine.commands.failed"] == {command("builtins.RuntimeError"): 1}
+    assert readings.sums["llmgine.command.duration"] == {
+        command(): 5.0,
+        command("builtins.RuntimeError"): 5.0,
+    }
+    assert readings["llmgine.events.delivered"] == {event("chat.typing"): 1}
+    assert readings["llmgine.events.failed"] == {event("chat.typing", "builtins.ValueError"): 1}
+
+
+def test_a_coroutine_the_sync_paths_refuse_is_closed_unawaited_without_a_warning(
+    metered: MessageBus, reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a coroutine never awaited warns when it is collected, where nothing can raise)
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    agent = Agent([0.0])
+    metered.unregister_command(Ask)
+    metered.register_command(Ask, lambda command: agent.answer(command))
+    failed: list[Event] = []
+    metered.subscribe_event("system.bus.error", failed.append)
+    metered.subscribe_event(Typing, lambda event: agent.on_typing(event))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" included
+        with pytest.raises(AsyncHandlerError, match="returned a coroutine"):
+            metered.dispatch(Ask("hi"))
+        metered.emit(Typing())  # the subscriber's failure, reported
+        gc.collect()
+    never_awaited = [u for u in unraisable if "never awaited" in str(u.exc_value)]
+    assert never_awaited == []
+    assert len(failed) == 1
+    # The dispatch refused is no handler call, as for an async def handler; the delivery
+    # was one (the bus's refusal is no failure of the subscriber's own).
+    readings = Readings(reader)
+    assert readings["llmgine.commands.dispatched"] == {}
+    assert readings["llmgine.events.delivered"] == {
+        event("chat.typing"): 1,
+        event("system.bus.error"): 1,
+    }
+
+
 def test_events_published_from_many_threads_are_all_counted(
     metered: MessageBus, reader: InMemoryMetricReader
 ) -> None:
@@ -353,6 +433,70 @@ def test_background_queues_of_a_bus(metered: MessageBus, reader: InMemoryMetricR
         release.set()
         metered.drain()
     assert Readings(reader)["llmgine.background.pending"] == {name: 0}
+
+
+class Stuck:
+    """A background subscriber that holds the first event it takes until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, event: Typing) -> None:
+        self.running.set()
+        self.gate.wait(10)
+
+
+def drop(bus: MessageBus, publisher: Any, stuck: Stuck, count: int) -> None:
+    """Make ``stuck``'s queue (``max_pending=1``, ``"drop_newest"``) drop ``count`` events
+    published with ``publisher``, then let it handle the rest."""
+    stuck.running.clear()
+    stuck.gate.clear()
+    publisher.emit(Typing())  # taken off the queue, held
+    assert stuck.running.wait(10)
+    for _ in range(count + 1):  # one fits on the queue
+        publisher.emit(Typing())
+    stuck.gate.set()
+    bus.drain()
+
+
+def test_dropped_events_stay_counted_once_their_subscription_is_gone(
+    metered: MessageBus, reader: InMemoryMetricReader
+) -> None:
+    stuck = Stuck()
+    options: dict[str, Any] = {"background": True, "max_pending": 1, "overflow": "drop_newest"}
+    subscriber = f"{__name__}.Stuck instance"  # (every subscription of it: one series)
+    name = frozenset({("llmgine.handler", subscriber)})
+
+    def dropped() -> dict[Key, Any]:
+        return Readings(reader)["llmgine.background.dropped"]
+
+    subscription = metered.subscribe_event(Typing, stuck, **options)
+    assert subscription.subscriber.name == subscriber
+    drop(metered, metered, stuck, 3)
+    assert dropped() == {name: 3} == {name: subscription.dropped}
+    subscription.unsubscribe()
+    assert dropped() == {name: 3}
+
+    with metered.session() as session:  # opened and closed between two collections
+        session.subscribe_event(Typing, stuck, **options)
+        drop(metered, session, stuck, 2)
+    assert dropped() == {name: 5}
+
+    again = metered.subscribe_event(Typing, stuck, **options)
+    drop(metered, metered, stuck, 1)
+    snapshot = metered.snapshot()
+    again.unsubscribe()
+    assert dropped() == {name: 6}
+    snapshot.restore()  # brings it back: its drops so far are counted once
+    assert again.active
+    assert dropped() == {name: 6}
+    drop(metered, metered, stuck, 1)
+    assert dropped() == {name: 7}
+    assert again.dropped == 2
+
+    metered.close()  # the plugin's shutdown: the bus is no longer read, its drops stay
+    assert dropped() == {name: 7}
 
 
 def test_subscriber_names_and_queue_lengths_are_read_as_documented() -> None:
