@@ -153,13 +153,11 @@ def root_scope(session_id: str) -> Scope:
     return root
 
 
-def session_scope(session_id: str, root: Scope | None = None) -> Scope:
-    """The scope to set while session ``session_id`` is the current one (see the module):
-    ``root`` (else a new :func:`root_scope`) outside handlers, a :class:`SessionView`
-    of the handler's scope inside one."""
+def session_scope(session_id: str) -> Scope:
+    """The scope to set while session ``session_id`` is the current one (see the module)."""
     parent = current_scope.get()
     if parent is None or parent.message_id is None:  # outside handlers (maybe in a session)
-        return root_scope(session_id) if root is None else root
+        return root_scope(session_id)
     return SessionView(parent, session_id)
 
 

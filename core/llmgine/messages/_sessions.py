@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._background import Overflow, check_foreground
 from ._fields import slot_setter
-from ._scope import Scope, reset_scope, retire, root_scope, session_scope, set_scope
+from ._scope import Scope, SessionView, get_scope, reset_scope, retire, root_scope, set_scope
 from ._session_events import end_events, keep_body_error, refuse_async
 from ._waiting import Waiting
 from .errors import AsyncHandlerError, SessionError
@@ -99,7 +99,9 @@ class Session(Waiting):
 
     def dispatch(self, command: Command[R]) -> R:
         """``bus.dispatch(command)`` with this session current (see :meth:`emit`)."""
-        token = self._current(self._use("dispatch commands", "dispatch"))
+        if self._state is not _STARTED:
+            self._first_use("dispatch commands", "dispatch")
+        token = set_scope(self._scope(self._root))
         try:
             return self.bus.dispatch(command)
         finally:
@@ -107,7 +109,9 @@ class Session(Waiting):
 
     async def dispatch_async(self, command: Command[R]) -> R:
         """``await bus.dispatch_async(command)`` with this session current."""
-        token = await self._acurrent(self._use("dispatch commands"))
+        if self._state is not _STARTED:
+            await self._afirst_use("dispatch commands")
+        token = set_scope(self._scope(self._root))
         try:
             return await self.bus.dispatch_async(command)
         finally:
@@ -121,7 +125,9 @@ class Session(Waiting):
         The first of these calls (or entering the session) publishes
         ``SessionStarted``. Raises :class:`SessionError` once the session is closed.
         """
-        token = self._current(self._use("emit events", "emit"))
+        if self._state is not _STARTED:
+            self._first_use("emit events", "emit")
+        token = set_scope(self._scope(self._root))
         try:
             self.bus.emit(event)
         finally:
@@ -129,30 +135,39 @@ class Session(Waiting):
 
     async def emit_async(self, event: Event) -> None:
         """``await bus.emit_async(event)`` with this session current."""
-        token = await self._acurrent(self._use("emit events"))
+        if self._state is not _STARTED:
+            await self._afirst_use("emit events")
+        token = set_scope(self._scope(self._root))
         try:
             await self.bus.emit_async(event)
         finally:
             reset_scope(token)
 
-    def _current(self, started: Event | None, block: bool = False) -> Token[Scope | None]:
-        """Publish ``started`` (if the session just started), then make it current."""
+    def _first_use(self, what: str, sync: str) -> None:
+        """Refuse a closed session; start a new one (``sync``: see :meth:`_start`)."""
+        with self._lock:
+            started = self._start(what, sync)
         if started is not None:
             self._publish(started)
-        if block:
-            return self._set_block()
-        return set_scope(session_scope(self.id, self._root))
 
-    async def _acurrent(self, started: Event | None, block: bool = False) -> Token[Scope | None]:
+    async def _afirst_use(self, what: str) -> None:
+        with self._lock:
+            started = self._start(what, None)
         if started is not None:
             await self._publish_async(started)
-        if block:
-            return self._set_block()
-        return set_scope(session_scope(self.id, self._root))
+
+    def _scope(self, root: Scope) -> Scope:
+        """The scope making it current: ``root`` outside handlers (its own calls share
+        one, as it never changes; a ``with`` block has its own), else a view of the
+        handler's scope."""
+        parent = get_scope()
+        if parent is None or parent.message_id is None:
+            return root
+        return SessionView(parent, self.id)
 
     def _set_block(self) -> Token[Scope | None]:
         # A scope of its own (not the shared root): it may have to be retired (see _leave)
-        self._block = scope = session_scope(self.id)
+        self._block = scope = self._scope(root_scope(self.id))
         return set_scope(scope)
 
     # Registering for the session -------------------------------------------------------
@@ -207,7 +222,9 @@ class Session(Waiting):
     def __enter__(self) -> Session:
         started = self._enter("with")
         try:
-            self._token = self._current(started, block=True)
+            if started is not None:
+                self._publish(started)
+            self._token = self._set_block()
         except BaseException as exc:
             # (no __exit__ follows a failed __enter__)
             self._publish_all(self._finish(exc), exc, "exit")
@@ -223,8 +240,10 @@ class Session(Waiting):
     async def __aenter__(self) -> Session:
         started = self._enter(None)
         try:
+            if started is not None:
+                await self._publish_async(started)
             # (a coroutine runs in its caller's context: the block sees the scope it sets)
-            self._token = await self._acurrent(started, block=True)
+            self._token = self._set_block()
         except BaseException as exc:
             await self._apublish_all(self._finish(exc), exc)
             raise
@@ -303,16 +322,10 @@ class Session(Waiting):
             raise failure
         keep_body_error(body, failure, self.id)  # (the block's own error propagates)
 
-    def _use(self, what: str, sync: str | None = None) -> Event | None:
-        """Refuse a closed session; start a new one: its SessionStarted, to publish
-        (``sync``: a sync call, which first refuses async subscribers of it)."""
-        if self._state is _STARTED:  # (the common case, without the lock)
-            return None
-        with self._lock:
-            return self._start(what, sync)
-
     def _start(self, what: str, sync: str | None) -> Event | None:
-        """(Under the lock.) Refuse, before any change, what cannot start the session."""
+        """(Under the lock.) Refuse a closed session; start a new one: return its
+        SessionStarted, to publish. A sync call (``sync``: a key of ``SYNC_CALLS``) first
+        refuses async subscribers of it, before any change."""
         self._refuse_if_closed(what)
         if self._state is not _NEW:
             return None
