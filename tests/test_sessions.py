@@ -298,6 +298,34 @@ def test_session_subscriptions_are_listed_and_removed_on_close(bus: MessageBus) 
     sub.unsubscribe()  # still a no-op
 
 
+def test_subscribers_for_an_unstamped_event_counts_the_current_session(bus: MessageBus) -> None:
+    """An event without a session_id yet, asked about inside a session: the plan is the
+    one publishing it there gives (the session's subscribers too), as it says."""
+    bus.subscribe_event(Said, repr)
+    with bus.session("s") as session:
+        session.subscribe_event(Said, print, priority=5)
+        event = Said("x")
+        assert bus.subscribers_for(event).handlers == (print, repr)
+        assert event.session_id is None  # (asking stamps nothing)
+        assert bus.subscribers_for(_in(bus.session("t"), Said())).handlers == (repr,)
+    assert bus.subscribers_for(Said("x")).handlers == (repr,)
+
+
+def test_a_session_reuses_one_scope_for_its_own_calls(bus: MessageBus) -> None:
+    """session.emit/dispatch set the session's one root scope (no new one per call)."""
+    from llmgine.messages._scope import get_scope
+
+    scopes: list[object] = []
+    bus.add_event_observer(lambda event: scopes.append(get_scope()))  # (the caller's scope)
+    session = bus.session("s")
+    session.emit(Said("a"))
+    session.emit(Said("b"))
+    asyncio.run(session.emit_async(Said("c")))
+    session.close()
+    said = scopes[1:4]  # (after its SessionStarted's)
+    assert said[0] is said[1] is said[2] is not None
+
+
 def test_priorities_merge_bus_and_session_subscribers(bus: MessageBus) -> None:
     order: list[str] = []
     bus.subscribe_event(Said, lambda e: order.append("bus 0"))
@@ -397,7 +425,8 @@ def test_a_session_used_without_with_starts_on_first_use(bus: MessageBus) -> Non
 
 def test_async_with_publishes_with_emit_async(bus: MessageBus) -> None:
     """Async subscribers of the session events: ``async with`` and ``aclose`` work, the
-    sync forms raise AsyncHandlerError (and leave nothing behind)."""
+    sync forms raise AsyncHandlerError before changing anything (the async forms then
+    still publish the start and the end)."""
     seen: list[str] = []
 
     async def on_session(event: Event) -> None:
@@ -415,21 +444,32 @@ def test_async_with_publishes_with_emit_async(bus: MessageBus) -> None:
     asyncio.run(main())
     assert seen == ["session.started", "session.ended"] * 2
     session = bus.session("sync")
-    with pytest.raises(AsyncHandlerError), session:
+    with pytest.raises(AsyncHandlerError, match=r"'session\.started'.*use 'async with'"), session:
         pass  # pragma: no cover (entering fails)
-    assert "sync" not in bus.sessions
-    assert session.closed
-    with pytest.raises(SessionError, match="SessionStarted failed"):
+    assert bus.sessions["sync"] is session
+    assert not session.started
+    with pytest.raises(AsyncHandlerError, match=r"session.emit\(\).*emit_async"):
         session.emit(Said())
+
+    async def use_it() -> None:
+        async with session:
+            pass
+
+    asyncio.run(use_it())
+    assert session.closed
+    assert "sync" not in bus.sessions
     used = bus.session("used")
     used.subscribe_event(Said, print)
     asyncio.run(used.emit_async(Said()))
-    with pytest.raises(AsyncHandlerError):
-        used.close()  # what it registered is gone all the same
+    with pytest.raises(AsyncHandlerError, match=r"close\(\).*still open.*aclose"):
+        used.close()
+    assert not used.closed
+    assert len(bus.subscriptions) == 2
+    asyncio.run(used.aclose())
     assert used.closed
     assert bus.sessions == {}
     assert len(bus.subscriptions) == 1
-    assert seen == ["session.started", "session.ended"] * 2 + ["session.started"]
+    assert seen == ["session.started", "session.ended"] * 4
 
 
 def _noop_command(bus: MessageBus) -> Command[None]:

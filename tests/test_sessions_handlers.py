@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -223,3 +224,34 @@ def test_session_handlers_are_not_bus_handlers(bus: MessageBus) -> None:
         assert bus.dispatch(Ask()) == "session"
     with pytest.raises(CommandHandlerNotFound):
         bus.dispatch(Ask())
+
+
+def test_not_found_says_why_when_only_sessions_handle_the_type(bus: MessageBus) -> None:
+    """Dispatched outside any session (a plain thread, run_in_executor) or in a session
+    without a handler: the error says so, rather than only to register a handler."""
+    errors: list[BaseException] = []
+
+    def in_a_plain_thread() -> None:
+        try:
+            bus.dispatch(Ask("q"))
+        except CommandHandlerNotFound as exc:
+            errors.append(exc)
+
+    with bus.session("conv") as conv:
+        conv.register_command(Ask, lambda command: "session tool")
+        thread = threading.Thread(target=in_a_plain_thread)
+        thread.start()
+        thread.join()
+        other = bus.session("other")
+        with pytest.raises(CommandHandlerNotFound, match="only sessions handle it") as caught:
+            other.dispatch(Ask("q"))
+        other.close()
+    assert "('conv'), and the bus has no handler" in str(caught.value)
+    assert "session 'other' has none: register one with its session.register_command()" in str(
+        caught.value
+    )
+    (error,) = errors
+    assert isinstance(error, CommandHandlerNotFound)
+    assert error.command_type is Ask
+    assert "has no session_id: it was dispatched outside any session" in str(error)
+    assert "run_in_executor" in str(error)

@@ -505,6 +505,22 @@ def test_the_publisher_after_the_loop_closed_is_not_troubled(bus: MessageBus) ->
     assert not waiter.done()
 
 
+def test_a_waiter_whose_loop_ended_goes_with_the_next_event_of_its_key(bus: MessageBus) -> None:
+    """Its timeout can no longer fire, and ``where`` would reject the event: the first
+    event of its key removes it all the same (nothing can await it any more)."""
+
+    async def main() -> Waiter[Replied]:
+        return bus.expect(Replied, where=lambda e: e.text == "never", timeout=60)
+
+    with unchanged(bus):
+        waiter = run(main())
+        assert len(bus.subscriptions) == 2
+        bus.emit(Other())  # (another key: nothing to do with it)
+        assert len(bus.subscriptions) == 2
+        bus.emit(Replied(text="rejected"))
+    assert not waiter.done()
+
+
 # No running loop -------------------------------------------------------------------------
 
 

@@ -243,8 +243,28 @@ class SessionRouter:
                         )
                     return chain
         if self.fallback is None:
-            raise CommandHandlerNotFound(self.command_class)
+            raise CommandHandlerNotFound(self.command_class, self.missing(session_id))
         return self.fallback
+
+    def missing(self, session_id: str | None) -> str:
+        """Why a command of session ``session_id`` found no handler (only sessions have
+        some), and what to do: the hint of its :class:`CommandHandlerNotFound`."""
+        # (copies: other threads may change them; this is the error path only)
+        ids = sorted({sid for own in self.bases for sid in tuple(own)})
+        some = ", ".join(repr(sid) for sid in ids[:3]) + (", ..." if len(ids) > 3 else "")
+        handled = f"only sessions handle it ({some}), and the bus has no handler of it"
+        if session_id is None:
+            return (
+                f"{handled}; this command has no session_id: it was dispatched outside any "
+                "session, e.g. in a plain thread or a thread pool's worker "
+                "(loop.run_in_executor), which start with an empty context. Dispatch it with "
+                "session.dispatch(), run the call in a copy of the context "
+                "(contextvars.copy_context().run), or register a handler on the bus"
+            )
+        return (
+            f"{handled}; session {session_id!r} has none: register one with its "
+            "session.register_command(), or one on the bus with message_bus.register_command()"
+        )
 
     def call(self, command: Command[Any]) -> Any:
         """Run the handler (``dispatch``)."""

@@ -34,6 +34,9 @@ __all__ = [
     "open_scope",
     "queue_pending",
     "reset_scope",
+    "retire",
+    "root_scope",
+    "session_of",
     "session_scope",
     "set_scope",
     "stamp",
@@ -139,14 +142,44 @@ class SessionView(Scope):
         self.parent.discard_since(mark)
 
 
+def root_scope(session_id: str) -> Scope:
+    """A session's root scope: the scope it sets outside handlers (see the module).
+
+    It never changes while it is current, so a session makes one for its own
+    ``dispatch``/``emit`` calls and reuses it (no allocation per call).
+    """
+    root = Scope.new(None, None, 0, session_id)
+    root.closed = True  # nothing to publish queued events after
+    return root
+
+
 def session_scope(session_id: str) -> Scope:
     """The scope to set while session ``session_id`` is the current one (see the module)."""
     parent = current_scope.get()
     if parent is None or parent.message_id is None:  # outside handlers (maybe in a session)
-        root = Scope.new(None, None, 0, session_id)
-        root.closed = True  # nothing to publish queued events after
-        return root
+        return root_scope(session_id)
     return SessionView(parent, session_id)
+
+
+def session_of(event: Event) -> str | None:
+    """The session ``event`` is in: its ``session_id``, else (not stamped yet) the one it
+    would be stamped with if published here, in the current scope."""
+    if event.session_id is not None:
+        return event.session_id
+    scope = current_scope.get()
+    return None if scope is None else scope.session_id
+
+
+def retire(scope: Scope, previous: Scope | None) -> None:
+    """Make a session's ``scope``, left set in a context its exit cannot reach, stamp
+    as ``previous`` (the scope it replaced) does: what that context publishes later
+    is no longer in the ended session.
+
+    A ``with`` block's scope is reset by the context that entered it; a block that
+    ends in another context (an async generator closed by another task) cannot reset
+    the variable there, so it changes the scope itself instead.
+    """
+    scope.session_id = None if previous is None else previous.session_id
 
 
 current_scope: ContextVar[Scope | None] = ContextVar("llmgine_scope", default=None)

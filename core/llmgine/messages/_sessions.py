@@ -10,44 +10,43 @@ only the command classes some session handles (see :class:`._handlers.SessionRou
 A session starts (publishing ``SessionStarted``) when it is entered or first used
 to dispatch or emit, and ends (publishing ``SessionEnded``) when it is closed or
 its block exits: first everything registered through it is removed, so its own
-subscribers never see the end, the bus-wide ones do.
+subscribers never see the end, the bus-wide ones do. How the start and end are
+published is in :mod:`._session_events`; the table of a bus's open sessions in
+:mod:`._session_table`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _ids
 from ._background import Overflow, check_foreground
 from ._fields import slot_setter
-from ._naming import type_name
-from ._scope import Scope, reset_scope, session_scope, set_scope
+from ._scope import Scope, SessionView, get_scope, reset_scope, retire, root_scope, set_scope
+from ._session_events import end_events, keep_body_error, refuse_async
 from ._waiting import Waiting
-from .errors import SessionError
+from .errors import AsyncHandlerError, SessionError
 from .events import Event
 
 if TYPE_CHECKING:
     from contextvars import Token
 
-    from ._background import BackgroundQueues
-    from ._handlers import HandlerTable, SessionHandlers
-    from ._registry import SubscriberRegistry
+    from ._session_table import SessionTable
     from ._subscribers import Subscription
     from ._typing import CommandClass, Handler
     from .bus import MessageBus
     from .commands import Command
 
-__all__ = ["Session", "SessionTable", "SessionTableState"]
+__all__ = ["Session"]
 
 R = TypeVar("R")
 C = TypeVar("C", bound="Command[Any]")
 E = TypeVar("E", bound=Event)
 
 # A session's life: NEW (opened, nothing published), STARTED (SessionStarted went out),
-# CLOSED (its registrations removed; SessionEnded went out unless the bus forgot it).
+# CLOSED (its registrations removed; SessionEnded went out, or waits in ``_ending`` for
+# aclose(), unless the bus forgot it).
 _NEW, _STARTED, _CLOSED = "new", "started", "closed"
 
 
@@ -77,7 +76,11 @@ class Session(Waiting):
         self._state = _NEW
         self._closed_by = ""  # how it was closed, for the error a later use gets
         self._token: Token[Scope | None] | None = None  # while its ``with`` block runs
+        self._block: Scope | None = None  # the scope its ``with`` block set
         self._entered = False
+        self._root = root_scope(session_id)  # what its own dispatch/emit set (immutable)
+        #: its end's events not published yet: a sync exit refused them (async subscribers)
+        self._ending: list[Event] = []
 
     def __repr__(self) -> str:
         return f"<Session {self.id!r} ({self._state}) of {self.bus!r}>"
@@ -96,7 +99,9 @@ class Session(Waiting):
 
     def dispatch(self, command: Command[R]) -> R:
         """``bus.dispatch(command)`` with this session current (see :meth:`emit`)."""
-        token = self._current(self._use("dispatch commands"))
+        if self._state is not _STARTED:
+            self._first_use("dispatch commands", "dispatch")
+        token = set_scope(self._scope(self._root))
         try:
             return self.bus.dispatch(command)
         finally:
@@ -104,19 +109,25 @@ class Session(Waiting):
 
     async def dispatch_async(self, command: Command[R]) -> R:
         """``await bus.dispatch_async(command)`` with this session current."""
-        token = await self._acurrent(self._use("dispatch commands"))
+        if self._state is not _STARTED:
+            await self._afirst_use("dispatch commands")
+        token = set_scope(self._scope(self._root))
         try:
             return await self.bus.dispatch_async(command)
         finally:
             reset_scope(token)
 
     def emit(self, event: Event) -> None:
-        """``bus.emit(event)`` with this session current: ``event`` gets its id.
+        """``bus.emit(event)`` with this session current: ``event`` gets its id, unless
+        it has a ``session_id`` already (an event forwarded from another session keeps
+        its own, as it keeps a ``correlation_id`` it has).
 
         The first of these calls (or entering the session) publishes
         ``SessionStarted``. Raises :class:`SessionError` once the session is closed.
         """
-        token = self._current(self._use("emit events"))
+        if self._state is not _STARTED:
+            self._first_use("emit events", "emit")
+        token = set_scope(self._scope(self._root))
         try:
             self.bus.emit(event)
         finally:
@@ -124,22 +135,40 @@ class Session(Waiting):
 
     async def emit_async(self, event: Event) -> None:
         """``await bus.emit_async(event)`` with this session current."""
-        token = await self._acurrent(self._use("emit events"))
+        if self._state is not _STARTED:
+            await self._afirst_use("emit events")
+        token = set_scope(self._scope(self._root))
         try:
             await self.bus.emit_async(event)
         finally:
             reset_scope(token)
 
-    def _current(self, started: Event | None) -> Token[Scope | None]:
-        """Publish ``started`` (if the session just started), then make it current."""
+    def _first_use(self, what: str, sync: str) -> None:
+        """Refuse a closed session; start a new one (``sync``: see :meth:`_start`)."""
+        with self._lock:
+            started = self._start(what, sync)
         if started is not None:
             self._publish(started)
-        return set_scope(session_scope(self.id))
 
-    async def _acurrent(self, started: Event | None) -> Token[Scope | None]:
+    async def _afirst_use(self, what: str) -> None:
+        with self._lock:
+            started = self._start(what, None)
         if started is not None:
             await self._publish_async(started)
-        return set_scope(session_scope(self.id))
+
+    def _scope(self, root: Scope) -> Scope:
+        """The scope making it current: ``root`` outside handlers (its own calls share
+        one, as it never changes; a ``with`` block has its own), else a view of the
+        handler's scope."""
+        parent = get_scope()
+        if parent is None or parent.message_id is None:
+            return root
+        return SessionView(parent, self.id)
+
+    def _set_block(self) -> Token[Scope | None]:
+        # A scope of its own (not the shared root): it may have to be retired (see _leave)
+        self._block = scope = self._scope(root_scope(self.id))
+        return set_scope(scope)
 
     # Registering for the session -------------------------------------------------------
 
@@ -191,11 +220,14 @@ class Session(Waiting):
     # Entering and closing ------------------------------------------------------------------
 
     def __enter__(self) -> Session:
-        started = self._enter()
+        started = self._enter("with")
         try:
-            self._token = self._current(started)
-        except BaseException:
-            self._abandon()  # (no __exit__ follows a failed __enter__)
+            if started is not None:
+                self._publish(started)
+            self._token = self._set_block()
+        except BaseException as exc:
+            # (no __exit__ follows a failed __enter__)
+            self._publish_all(self._finish(exc), exc, "exit")
             raise
         return self
 
@@ -203,16 +235,17 @@ class Session(Waiting):
         try:
             self._leave()
         finally:
-            for event in self._finish(exc):
-                self._publish(event)
+            self._publish_all(self._finish(exc), exc, "exit")
 
     async def __aenter__(self) -> Session:
-        started = self._enter()
+        started = self._enter(None)
         try:
+            if started is not None:
+                await self._publish_async(started)
             # (a coroutine runs in its caller's context: the block sees the scope it sets)
-            self._token = await self._acurrent(started)
-        except BaseException:
-            self._abandon()
+            self._token = self._set_block()
+        except BaseException as exc:
+            await self._apublish_all(self._finish(exc), exc)
             raise
         return self
 
@@ -220,19 +253,25 @@ class Session(Waiting):
         try:
             self._leave()
         finally:
-            for event in self._finish(exc):
-                await self._publish_async(event)
+            await self._apublish_all(self._finish(exc), exc)
 
     def close(self) -> None:
         """End the session: remove what was registered through it, then publish
-        ``SessionEnded`` (with ``emit``). Closing it again does nothing."""
-        for event in self._finish(None):
-            self._publish(event)
+        ``SessionEnded`` (with ``emit``). Closing it again does nothing.
+
+        With ``async def`` subscribers of its end, raises :class:`AsyncHandlerError`
+        before changing anything: use :meth:`aclose`."""
+        with self._lock:
+            ending = self._ending if self._state is _CLOSED else None
+            events = self._end_classes() if ending is None else [e.__class__ for e in ending]
+        sync = "close" if ending is None else "ended"  # (closed: its end kept by a block)
+        refuse_async(self._table.registry, events, self.id, own=False, sync=sync)
+        self._publish_all(self._finish(None), None, "ended")
 
     async def aclose(self) -> None:
-        """Like :meth:`close`, publishing with ``emit_async``."""
-        for event in self._finish(None):
-            await self._publish_async(event)
+        """Like :meth:`close`, publishing with ``emit_async`` (also the end that a sync
+        ``with`` block could not publish)."""
+        await self._apublish_all(self._finish(None), None)
 
     # Its life -------------------------------------------------------------------------------
 
@@ -244,20 +283,60 @@ class Session(Waiting):
         _set_session_id(event, self.id)
         await self.bus.emit_async(event)
 
-    def _use(self, what: str) -> Event | None:
-        """Refuse a closed session; start a new one: its SessionStarted, to publish."""
-        if self._state is _STARTED:  # (the common case, without the lock)
+    def _publish_all(self, events: list[Event], body: BaseException | None, sync: str) -> None:
+        """Publish its end's ``events`` with ``emit``: all of them, whatever one raises.
+
+        Refused for async subscribers (before any ran), they wait for :meth:`aclose`.
+        A failure is raised, or noted on ``body`` (what left the block), which propagates.
+        """
+        failure: Exception | None = None
+        try:
+            classes = [event.__class__ for event in events]
+            refuse_async(self._table.registry, classes, self.id, own=False, sync=sync)
+        except AsyncHandlerError as refused:
+            with self._lock:
+                self._ending[:0] = events
+            events, failure = [], refused
+        for event in events:
+            try:
+                self._publish(event)
+            except Exception as exc:  # (its end is published all the same)
+                if failure is None:
+                    failure = exc
+        self._raise(failure, body)
+
+    async def _apublish_all(self, events: list[Event], body: BaseException | None) -> None:
+        failure: Exception | None = None
+        for event in events:
+            try:
+                await self._publish_async(event)
+            except Exception as exc:
+                if failure is None:
+                    failure = exc
+        self._raise(failure, body)
+
+    def _raise(self, failure: Exception | None, body: BaseException | None) -> None:
+        if failure is None:
+            return
+        if body is None:
+            raise failure
+        keep_body_error(body, failure, self.id)  # (the block's own error propagates)
+
+    def _start(self, what: str, sync: str | None) -> Event | None:
+        """(Under the lock.) Refuse a closed session; start a new one: return its
+        SessionStarted, to publish. A sync call (``sync``: a key of ``SYNC_CALLS``) first
+        refuses async subscribers of it, before any change."""
+        self._refuse_if_closed(what)
+        if self._state is not _NEW:
             return None
-        with self._lock:
-            self._refuse_if_closed(what)
-            if self._state is not _NEW:
-                return None
-            self._state = _STARTED
         from .events import SessionStarted
 
+        if sync is not None:
+            refuse_async(self._table.registry, [SessionStarted], self.id, own=True, sync=sync)
+        self._state = _STARTED
         return SessionStarted()
 
-    def _enter(self) -> Event | None:
+    def _enter(self, sync: str | None) -> Event | None:
         with self._lock:
             self._refuse_if_closed("be entered")
             if self._entered:
@@ -265,34 +344,39 @@ class Session(Waiting):
                     f"session {self.id!r} is already entered: a session's with block closes "
                     "it, so it is entered once; inside it, call the session's own dispatch/emit"
                 )
+            started = self._start("be entered", sync)
             self._entered = True
-        return self._use("be entered")
+        return started
 
     def _leave(self) -> None:
         token, self._token = self._token, None
-        if token is not None:
+        if token is None:
+            return
+        try:
             reset_scope(token)
+        except ValueError:
+            # The block ends in another context than it began (an async generator closed
+            # by another task): that context cannot be reached, so its scope is retired.
+            if self._block is not None:
+                previous = token.old_value
+                retire(self._block, None if previous is token.MISSING else previous)
 
-    def _abandon(self) -> None:
-        """Close without publishing: its SessionStarted could not be published."""
-        with self._lock:
-            self._state, self._closed_by = _CLOSED, "its SessionStarted failed to publish"
-        self._table.close(self)
-
-    def _finish(self, exc: BaseException | None) -> list[Event]:
-        """Close the session: remove its registrations; return the events to publish."""
-        with self._lock:
-            if self._state is _CLOSED:
-                return []
-            state, self._state, self._closed_by = self._state, _CLOSED, "closed"
-        self._table.close(self)
+    def _end_classes(self) -> list[type[Event]]:
+        """(Under the lock, while open.) The classes of the events closing publishes."""
         from .events import SessionEnded, SessionStarted
 
-        events: list[Event] = [] if state is _STARTED else [SessionStarted()]
-        # ``SessionEnded.error``: the exception's type and message ("ValueError: bad")
-        error = None if exc is None else type_name(exc.__class__) + (f": {exc}" if str(exc) else "")
-        events.append(SessionEnded(error=error))
-        return events
+        return [SessionEnded] if self._state is _STARTED else [SessionStarted, SessionEnded]
+
+    def _finish(self, exc: BaseException | None) -> list[Event]:
+        """Close the session: remove its registrations; return the events to publish
+        (with those of its end that a sync exit could not publish)."""
+        with self._lock:
+            kept, self._ending = self._ending, []
+            if self._state is _CLOSED:
+                return kept
+            state, self._state, self._closed_by = self._state, _CLOSED, "closed"
+        self._table.close(self)
+        return end_events(state is _STARTED, exc)
 
     def _refuse_if_closed(self, what: str) -> None:
         if self._state is _CLOSED:
@@ -301,99 +385,12 @@ class Session(Waiting):
                 "open a new one with bus.session()"
             )
 
-    def _restored(self, started: bool | None) -> None:
+    def restored(self, started: bool | None) -> None:
         """Put the session's life as a snapshot saw it (``None``: not in the snapshot)."""
         with self._lock:
             self._state = _CLOSED if started is None else _STARTED if started else _NEW
             self._closed_by = "forgotten by bus.reset() or a restore"
+            self._ending = []
 
 
 _set_session_id = slot_setter(Event, "session_id")
-
-
-class SessionTableState(NamedTuple):
-    """What a snapshot keeps of a bus's sessions (compared with ``!=``)."""
-
-    #: session id -> (the open session, whether it has started)
-    sessions: dict[str, tuple[Session, bool]]
-    #: the sessions' own command handlers
-    handlers: SessionHandlers
-
-
-class SessionTable:
-    """The open sessions of one bus: opens them, and removes what a closing one registered."""
-
-    def __init__(
-        self,
-        lock: threading.Lock,
-        handlers: HandlerTable,
-        registry: SubscriberRegistry,
-        background: BackgroundQueues,
-    ) -> None:
-        self.lock = lock
-        self.handlers = handlers
-        self.registry = registry
-        self.background = background
-        #: session id -> the open session (changed in place: :meth:`view` shows it live)
-        self.open_sessions: dict[str, Session] = {}
-
-    def open(self, bus: MessageBus, session_id: str | None) -> Session:
-        """A new session of ``bus``, open from now on; raises :class:`SessionError` if
-        ``session_id`` is the id of an open one."""
-        if session_id is None:
-            session_id = _ids.new_id()
-        elif not isinstance(session_id, str):
-            raise TypeError(f"session_id must be a str or None, got {session_id!r}")
-        elif not session_id:
-            raise ValueError("session_id must not be empty (pass None for a generated one)")
-        session = Session(self, bus, session_id)
-        with self.lock:
-            if session_id in self.open_sessions:
-                raise SessionError(
-                    f"session {session_id!r} is already open on this bus; use it "
-                    f"(bus.sessions[{session_id!r}]), close it first, or open another id "
-                    "(bus.session() without an id generates a unique one)"
-                )
-            self.open_sessions[session_id] = session
-        return session
-
-    def close(self, session: Session) -> None:
-        """Remove what ``session`` registered, then the session (unless the bus forgot it)."""
-        with self.lock:
-            if self.open_sessions.get(session.id) is not session:
-                return  # forgotten by a reset: its registrations went with it
-        # Removed while the id is still taken, so that no new session of the same id
-        # can register something in between, which this would remove.
-        self.registry.remove_session(session.id)
-        self.handlers.remove_session(session.id)
-        with self.lock:
-            if self.open_sessions.get(session.id) is session:  # (unless a reset came first)
-                del self.open_sessions[session.id]
-
-    def view(self) -> Mapping[str, Session]:
-        """The open sessions by id (read-only, live)."""
-        return MappingProxyType(self.open_sessions)
-
-    def state(self) -> SessionTableState | None:
-        """What a snapshot keeps: ``None`` when no session is open and none has a handler."""
-        handlers = self.handlers.session_state()
-        with self.lock:
-            sessions = {sid: (s, s.started) for sid, s in self.open_sessions.items()}
-        if not sessions and not handlers:
-            return None
-        return SessionTableState(sessions, handlers)
-
-    def replace(self, state: SessionTableState | None) -> None:
-        """Put a snapshot's sessions back: those opened since are forgotten (closed
-        without publishing anything), those closed since are open again."""
-        sessions = {} if state is None else state.sessions
-        with self.lock:
-            kept = {id(session) for session, _ in sessions.values()}
-            forgotten = [s for s in self.open_sessions.values() if id(s) not in kept]
-            self.open_sessions.clear()
-            self.open_sessions.update({sid: session for sid, (session, _) in sessions.items()})
-        self.handlers.replace_sessions({} if state is None else state.handlers)
-        for session in forgotten:
-            session._restored(None)
-        for session, started in sessions.values():
-            session._restored(started)

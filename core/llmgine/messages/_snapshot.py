@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._handlers import Handler, HandlerTable
     from ._middleware import Chains
     from ._registry import State, SubscriberRegistry
-    from ._sessions import SessionTable, SessionTableState
+    from ._session_table import SessionTable, SessionTableState
     from .bus import MessageBus
     from .transport import Outbox
 

@@ -42,7 +42,9 @@ class Waiter(Generic[E]):
     and what ``where`` raised if it raised (the delivery of that event to the other
     subscribers is not affected). :meth:`cancel` (or leaving ``with waiter:``) stops
     waiting; so does cancelling the task that awaits it. A waiter that is never
-    awaited keeps its subscription until it matches, times out or is cancelled.
+    awaited keeps its subscription until it matches, times out or is cancelled; if
+    its event loop ends first (its timeout can no longer fire), until the first event
+    of ``key`` is published.
     """
 
     __slots__ = (
@@ -117,6 +119,11 @@ class Waiter(Generic[E]):
     def _on_event(self, event: E) -> None:
         if self._done:
             return  # (matched, timed out or cancelled: the subscription is on its way out)
+        if self._loop.is_closed():
+            # Its loop ended (asyncio.run returned) before it was awaited, cancelled or
+            # timed out: nothing can await it any more, so its first event removes it.
+            self._end()
+            return
         error: Exception | None = None
         where = self._where
         if where is not None:

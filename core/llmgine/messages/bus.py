@@ -23,8 +23,9 @@ from ._handlers import HandlerTable
 from ._middleware import Chains, Middleware, MiddlewareStack
 from ._naming import type_name
 from ._registry import SubscriberRegistry
-from ._scope import get_scope, open_scope, queue_pending, reset_scope, set_scope, stamp
-from ._sessions import Session, SessionTable
+from ._scope import get_scope, open_scope, queue_pending, reset_scope, session_of, set_scope, stamp
+from ._session_table import SessionTable
+from ._sessions import Session
 from ._snapshot import Snapshots
 from ._subscribers import Plan, Subscription
 from ._typing import CommandClass, Handler
@@ -182,8 +183,9 @@ class MessageBus(Snapshots, Transported, Waiting):
         return tuple(self._registry.all())
 
     def subscribers_for(self, event: Event) -> Plan:
-        """Return the subscribers ``event`` would be delivered to, in delivery order."""
-        return self._registry.plan(event.__class__, event.event_type, event.session_id)
+        """The :class:`Plan` of ``event`` published here: ``.subscribers`` in delivery order (its
+        session's own too: ``event.session_id``, else the current session's, stamped on it)."""
+        return self._registry.plan(event.__class__, event.event_type, session_of(event))
 
     # Sessions and background delivery -------------------------------------------------
 

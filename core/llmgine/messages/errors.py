@@ -38,14 +38,17 @@ class MessageBusException(Exception):
 class CommandHandlerNotFound(MessageBusException, LookupError):
     """No handler is registered for the dispatched command's type or any of its bases."""
 
-    def __init__(self, command_type: type) -> None:
+    def __init__(self, command_type: type, hint: str | None = None) -> None:
         from ._naming import type_name
 
         self.command_type = command_type
         super().__init__(
-            f"no handler registered for command {type_name(command_type)}; register one with "
-            "message_bus.register_command(), or install the plugin that handles it and call "
-            "register_handlers()"
+            f"no handler registered for command {type_name(command_type)}; "
+            + (
+                hint
+                or "register one with message_bus.register_command(), or install the plugin "
+                "that handles it and call register_handlers()"
+            )
         )
 
 
