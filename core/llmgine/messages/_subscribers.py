@@ -91,6 +91,7 @@ class Plan:
     __slots__ = (
         "asubscribers",
         "async_subscribers",
+        "background",
         "handlers",
         "starts_tasks",
         "subscribers",
@@ -115,6 +116,10 @@ class Plan:
         self.waits_for = tuple(
             s for s in subscribers if s.background is not None and not s.background.at_most_once
         )
+        #: every background subscriber (``at_most_once`` ones too): a consumer on an event
+        #: loop delivers with ``deliver_async`` if there is any, whose put onto a full
+        #: ``"wait"`` queue of an ``async def`` one awaits room instead of failing
+        self.background = tuple(s for s in subscribers if s.background is not None)
 
 
 class Subscription:
