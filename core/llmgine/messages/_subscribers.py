@@ -75,9 +75,10 @@ class Background(Protocol):
     def pending(self) -> int:
         """How many events wait on the queue."""
 
-    def set_active(self, active: bool) -> None:
+    def set_active(self, active: bool, *, forget: bool = False) -> None:
         """Told by the registry when its subscription is removed (``False``: the worker
-        handles what is queued, then stops) or put back by a restore (``True``)."""
+        handles what is queued, then stops) or put back by a restore (``True``).
+        ``forget``: removed by ``reset()``/``restore()``, which discard what is queued."""
 
 
 #: Makes a background subscriber: given the subscriber of the user's callable, the one
