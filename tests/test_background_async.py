@@ -125,6 +125,8 @@ def test_a_sync_emit_on_that_loop_with_a_full_queue_fails_pointing_to_emit_async
         assert isinstance(error, AsyncHandlerError)
         assert "emit_async" in str(error)
         assert "queue is full" in str(error)
+        assert "dispatch()" in str(error)
+        assert "deliver()" in str(error)
         gate.open.set()
         await bus.drain_async()
         assert gate.got == [0, 1]

@@ -10,6 +10,7 @@ docs/guide/background.md says what users see.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 from weakref import WeakSet
@@ -21,15 +22,22 @@ from ._background_queue import (
     current_background,
     running_loop,
 )
+from ._background_reports import drop_report
+from ._background_settle import wait_settled, wait_settled_async
 from ._background_workers import TaskQueue, ThreadQueue
-from .errors import AsyncHandlerError, BackgroundError
+from ._delivery import REPORT
+from .errors import AsyncHandlerError, BackgroundError, SubscriberError
 
 if TYPE_CHECKING:
     from ._delivery import Delivery
     from ._registry import SubscriberRegistry
     from ._subscribers import MakeBackground, Subscriber
+    from .events import SystemEvent
 
 __all__ = ["OVERFLOWS", "BackgroundQueues", "Overflow", "check_foreground"]
+
+_log = logging.getLogger("llmgine.bus")
+_DROPPED = "a background failure not raised by drain(): reset() or restore() came first"
 
 
 def check_foreground(max_pending: int, overflow: str, at_most_once: bool) -> None:
@@ -70,8 +78,11 @@ class BackgroundQueues:
         self.busy: set[BackgroundQueue] = set()
         #: every queue drained on an event loop (for drain()'s check of the current loop)
         self.on_loops: WeakSet[TaskQueue] = WeakSet()
-        #: what a strict bus raises from the next drain(): failures in the background
-        self.errors: list[Exception] = []
+        #: what a strict bus raises from the next drain(): failures in the background,
+        #: each with the queue whose subscriber failed (``None``: not one queue's)
+        self.errors: list[tuple[BackgroundQueue | None, Exception]] = []
+        #: the queues with drops not reported yet (``drain()`` reports them)
+        self.unreported: set[BackgroundQueue] = set()
 
     def make(self, max_pending: int, overflow: Overflow, at_most_once: bool) -> MakeBackground:
         """What turns a subscriber into a background one with these settings."""
@@ -87,10 +98,61 @@ class BackgroundQueues:
 
         return make
 
-    def stash(self, error: Exception) -> None:
-        """Keep a strict bus's background failure for the next ``drain()`` to raise."""
+    def stash(self, error: Exception, queue: BackgroundQueue | None) -> None:
+        """Keep a strict bus's background failure (of ``queue``'s subscriber) for the next
+        ``drain()`` to raise; only logged if ``reset()``/``restore()`` removed ``queue``'s
+        subscription while it handled the event (see :meth:`forget`)."""
         with self.lock:
-            self.errors.append(error)
+            if queue is None or queue.taken_in == queue.generation:
+                self.errors.append((queue, error))
+                return
+        _log.error(_DROPPED, exc_info=error)
+
+    def forget(self) -> None:
+        """After ``reset()``/``restore()``: drop (and log) the failures kept for subscribers
+        whose subscriptions they removed, which must not fail the next ``drain()``."""
+        with self.lock:
+            errors = self.errors
+            self.errors = [(q, e) for q, e in errors if q is not None and q.active]
+            gone = [e for q, e in errors if q is None or not q.active]
+        for error in gone:
+            _log.error(_DROPPED, exc_info=error)
+
+    def has_unreported(self, queue: BackgroundQueue) -> None:
+        """``queue`` dropped an event (its lock held): ``drain()`` reports what is left."""
+        with self.lock:
+            self.unreported.add(queue)
+
+    def wait_on(self, queue: BackgroundQueue) -> BackgroundQueue | None:
+        """The code here is about to wait for room on ``queue`` (its lock held). If it is a
+        background worker, record that (and return its queue, for :meth:`done_waiting`);
+        raise :class:`BackgroundError` if ``queue``'s worker waits, directly or through
+        others, for room on the worker's own queue: they would wait for each other."""
+        worker = current_background.get()
+        if worker is None or not worker.worker_here():
+            return None
+        with self.lock:
+            chain: list[str] = [worker.name]
+            seen: BackgroundQueue | None = queue
+            while seen is not None:
+                chain.append(seen.name)
+                if seen is worker:
+                    raise BackgroundError(
+                        f"background subscriber {worker.name} published an event to "
+                        f"{queue.name}, whose queue is full ({queue.max_pending} pending, "
+                        "overflow='wait'), while they wait for room in each other's queues ("
+                        + " -> ".join(chain)
+                        + "): they would wait for ever. Raise max_pending or use a drop "
+                        "overflow for one of them"
+                    )
+                seen = seen.waiting_on
+            worker.waiting_on = queue
+        return worker
+
+    def done_waiting(self, worker: BackgroundQueue) -> None:
+        """``worker``'s worker no longer waits for room (see :meth:`wait_on`)."""
+        with self.lock:
+            worker.waiting_on = None
 
     def drain(self) -> None:
         """Wait until every queue is empty and its subscriber idle; then raise what a
@@ -108,10 +170,17 @@ class BackgroundQueues:
         while True:
             with self.lock:
                 busy = list(self.busy)
-            if not busy:
-                break
             for queue in busy:
-                queue.wait_settled()
+                wait_settled(queue)
+            if busy:
+                continue
+            reports = self._due_reports()
+            if not reports:
+                break
+            try:  # (their background subscribers may make queues busy again: look again)
+                self.delivery.publish(reports, 1, REPORT)
+            except SubscriberError as exc:
+                self.stash(exc, None)
         self._raise_kept()
 
     async def drain_async(self) -> None:
@@ -124,11 +193,25 @@ class BackgroundQueues:
         while True:
             with self.lock:
                 busy = list(self.busy)
-            if not busy:
-                break
             for queue in busy:
-                await queue.wait_settled_async(loop)
+                await wait_settled_async(queue, loop)
+            if busy:
+                continue
+            reports = self._due_reports()
+            if not reports:
+                break
+            try:
+                await self.delivery.publish_async(reports, 1, REPORT)
+            except SubscriberError as exc:
+                self.stash(exc, None)
         self._raise_kept()
+
+    def _due_reports(self) -> list[SystemEvent]:
+        """The reports of drops not reported yet (rate limit or not: they are the last)."""
+        with self.lock:
+            queues, self.unreported = self.unreported, set()
+        found = (drop_report(q, q.dropped_type, interval=0.0) for q in queues)
+        return [report for report in found if report is not None]
 
     def _refuse_inside(self, what: str) -> None:
         current = current_background.get()
@@ -140,7 +223,7 @@ class BackgroundQueues:
 
     def _raise_kept(self) -> None:
         with self.lock:
-            errors, self.errors = self.errors, []
+            errors, self.errors = [e for _, e in self.errors], []
         if len(errors) == 1:
             raise errors[0]
         if errors:

@@ -7,7 +7,7 @@ queue (a thread, or a task on an event loop) is in :mod:`._background_workers`.
 
 Every field of a queue is guarded by its ``lock``: publishers may put from any thread.
 A queue is *settled* when it holds no event, none is being handled and no publisher
-waits for room; :meth:`BackgroundQueue.wait_settled` is what ``drain()`` waits for.
+waits for room; :mod:`._background_settle` says how ``drain()`` waits for that.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from ._background_reports import drop_report, overflow_error
-from ._receipts import Receipt, receiving, wakes
+from ._background_reports import discarded, drop_report, overflow_error
+from ._receipts import Receipt, receiving
 from ._scope import get_scope, queue_pending
 from ._subscribers import Subscriber
 from .errors import BackgroundError
@@ -48,6 +48,13 @@ OVERFLOWS: tuple[Overflow, ...] = ("wait", "drop_oldest", "drop_newest")
 
 #: (event, its depth, the receipt a transport's delivery waits for, the publisher's context)
 Item = tuple["Event", int, Receipt | None, contextvars.Context]
+
+#: Why queued events are discarded (see :func:`._background_reports.discarded`).
+FORGOTTEN = "reset() or restore() removed its subscription"
+LOOP_CLOSED = (
+    "its subscription was removed and its event loop has closed, so nothing can run them; "
+    "'await bus.drain_async()' before a loop ends"
+)
 
 #: The queue whose subscriber is handling an event in this context (``None`` elsewhere):
 #: what it must not wait for (its own room, ``drain()``), as it would wait for itself.
@@ -107,6 +114,16 @@ class BackgroundQueue:
         self.waiting = 0  # publishers waiting for room
         self.active = True  # its subscription is current (see set_active)
         self.listed = False  # in the owner's set of queues with work
+        #: bumped when reset()/restore() removes its subscription: what its worker is
+        #: still doing for an event taken before publishes nothing (see ``forsaken``)
+        self.generation = 0
+        #: the generation in which the event being handled was taken off the queue
+        self.taken_in = 0
+        #: the queue whose room its worker waits for (guarded by the owner's lock): how
+        #: a cycle of queues waiting for each other is found (see ``wait_on``)
+        self.waiting_on: BackgroundQueue | None = None
+        #: the type of the last event dropped (for the report of drops not reported yet)
+        self.dropped_type = ""
         self.chains: dict[type, Callable[[Any], Any]] = {}
         self.chained_by: object = None
 
@@ -143,6 +160,15 @@ class BackgroundQueue:
         """Why the queued events cannot be handled now (lock held); ``None``: they can."""
         return None
 
+    def dead(self) -> bool:
+        """Whether nothing can ever handle the queued events again unless it is published
+        to again (lock held): an async subscriber's event loop has closed."""
+        return False
+
+    def worker_here(self) -> bool:
+        """Whether the code running here is this queue's worker (handling its event)."""
+        return current_background.get() is self
+
     # Putting ----------------------------------------------------------------------------
 
     def put(self, event: Event) -> Any:
@@ -173,6 +199,8 @@ class BackgroundQueue:
                 else:
                     self.dropped += 1
                     self.unreported += 1
+                    self.dropped_type = event.event_type
+                    self.owner.has_unreported(self)
                     evicted = item if self.overflow == "drop_newest" else self.items.popleft()
             if evicted is not item:
                 self.items.append(item)
@@ -182,13 +210,17 @@ class BackgroundQueue:
             else:
                 start = False
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:  # no worker: the event is the put's failure, not queued
+                self.take_back(item)
+                raise
         if receipt is not None:  # (only now: a failure raised above is the put's own)
             found.receipts.append(receipt)  # type: ignore[union-attr]
         if evicted is not None and evicted[2] is not None:
             evicted[2].finish(overflow_error(self, evicted[0]))
         if self.unreported:
-            report = drop_report(self, event)
+            report = drop_report(self, event.event_type)
             if report is not None:  # published after the event, in the publisher's scope
                 queue_pending(report)
         return None
@@ -203,6 +235,7 @@ class BackgroundQueue:
 
     def wait_for_room(self) -> None:
         """Block until the queue has room (lock held)."""
+        worker = self.owner.wait_on(self)  # (raises if it would close a cycle)
         self.waiting += 1
         if not self.listed:
             self.list_locked()
@@ -211,6 +244,33 @@ class BackgroundQueue:
                 self.room.wait()
         finally:
             self.waiting -= 1
+            if worker is not None:
+                self.owner.done_waiting(worker)
+
+    def take_back(self, item: Item) -> None:
+        """Take ``item`` off the queue again (its worker could not be started)."""
+        with self.lock:
+            for i, queued in enumerate(self.items):
+                if queued is item:
+                    del self.items[i]
+                    break
+            self.settle_locked()
+            self.notify_locked()  # (drain() looks again: see stalled())
+
+    def release_receipts(self) -> None:
+        """Its worker is ending (an event loop closes): the events a transport's delivery
+        waits for leave the queue and fail, so that it returns (and retries them) instead
+        of waiting for a worker that may never come."""
+        with self.lock:
+            waited = [item for item in self.items if item[2] is not None]
+            if not waited:
+                return
+            kept = [item for item in self.items if item[2] is None]
+            self.items.clear()
+            self.items.extend(kept)
+            if self.waiting:
+                self.room.notify_all()
+        discarded(self, waited, "its event loop ended before it handled them")
 
     def list_locked(self) -> None:
         """The queue has work: ``drain()`` must wait for it (lock held)."""
@@ -236,6 +296,7 @@ class BackgroundQueue:
             self.settle_locked()
             return None
         self.busy = True
+        self.taken_in = self.generation
         item = self.items.popleft()
         if self.waiting:
             self.room.notify()
@@ -262,40 +323,34 @@ class BackgroundQueue:
         """Whether the queue is empty, idle, and no publisher waits for room (lock held)."""
         return not (self.items or self.busy or self.waiting)
 
-    def wait_settled(self) -> None:
-        """Block until the queue is settled; raise if it cannot settle (see :meth:`stalled`)."""
-        with self.lock:
-            while not self.is_settled():
-                self.check_stalled()
-                self.settled.wait(self.recheck)
+    def discard_locked(self) -> list[Item]:
+        """Empty the queue (lock held); return what it held. With a dead event loop, no
+        event is being handled either (see :meth:`dead`)."""
+        items = list(self.items)
+        self.items.clear()
+        if self.dead():
+            self.busy = False
+        if self.waiting:
+            self.room.notify_all()
+        self.settle_locked()
+        return items
 
-    async def wait_settled_async(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Like :meth:`wait_settled`, awaiting on ``loop``."""
-        import asyncio
-
-        while True:
-            with self.lock:
-                if self.is_settled():
-                    return
-                self.check_stalled()
-                waiter: asyncio.Future[None] = loop.create_future()
-                self.watchers.append(wakes(loop, waiter))
-            await asyncio.wait((waiter,), timeout=self.recheck)
-
-    def check_stalled(self) -> None:
-        """Raise :class:`BackgroundError` if the queued events cannot be handled (lock held)."""
-        why = self.stalled()
-        if why is not None:
-            raise BackgroundError(
-                f"background subscriber {self.name} has {len(self.items)} event(s) queued that "
-                f"cannot be handled: {why}"
-            )
-
-    def set_active(self, active: bool) -> None:
+    def set_active(self, active: bool, *, forget: bool = False) -> None:
         """Whether its subscription is current (the registry says so as it changes): a
-        removed one's worker handles what is queued, then stops."""
+        removed one's worker handles what is queued, then stops. ``forget``: removed by
+        ``reset()``/``restore()``, which isolate what comes after from it: the queued
+        events are discarded (logged) and what the event being handled queues is not
+        published. Events nothing can handle any more (its loop has closed) are
+        discarded on removal too."""
+        stuck: list[Item] = []
         with self.lock:
             self.active = active
+            if not active and (forget or self.dead()):
+                if forget:
+                    self.generation += 1
+                stuck = self.discard_locked()
+        if stuck:
+            discarded(self, stuck, FORGOTTEN if forget else LOOP_CLOSED)
 
     def in_use(self) -> bool:
         """Whether its subscription is current or it still has work."""

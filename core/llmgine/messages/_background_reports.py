@@ -13,16 +13,18 @@ import time
 from typing import TYPE_CHECKING
 
 from ._delivery import DIRECT, REPORT
-from .errors import BackgroundOverflowError, SubscriberError
+from .errors import BackgroundError, BackgroundOverflowError, SubscriberError
 
 if TYPE_CHECKING:
-    from ._background_queue import BackgroundQueue
+    from ._background_queue import BackgroundQueue, Item
     from .events import Event, SystemEvent
 
 __all__ = [
     "REPORT_INTERVAL",
+    "discarded",
     "drop_report",
     "failure_kind",
+    "forsaken",
     "monotonic",
     "overflow_error",
     "reporting_failed",
@@ -46,10 +48,13 @@ def overflow_error(queue: BackgroundQueue, event: Event) -> BackgroundOverflowEr
     )
 
 
-def drop_report(queue: BackgroundQueue, event: Event) -> SystemEvent | None:
+def drop_report(
+    queue: BackgroundQueue, event_type: str, interval: float = REPORT_INTERVAL
+) -> SystemEvent | None:
     """The ``system.bus.warning`` about the drops of ``queue`` not reported yet, if one is
-    due (at most one per :data:`REPORT_INTERVAL`); logged too. ``event``: the latest one."""
-    counts = queue.take_unreported(monotonic(), REPORT_INTERVAL)
+    due (at most one per ``interval`` seconds); logged too. ``event_type``: the type of
+    the latest event that reached the queue."""
+    counts = queue.take_unreported(monotonic(), interval)
     if counts is None:
         return None
     count, total = counts
@@ -70,7 +75,7 @@ def drop_report(queue: BackgroundQueue, event: Event) -> SystemEvent | None:
             "total_dropped": total,
             "max_pending": queue.max_pending,
             "overflow": queue.overflow,
-            "event_type": event.event_type,
+            "event_type": event_type,
         },
     )
 
@@ -91,11 +96,39 @@ def reporting_failed(
     failure anyway (``waited``: it waits for this event); anything else is logged."""
     if isinstance(exc, SubscriberError):
         if not waited or exc.event is not event:
-            queue.owner.stash(exc)
+            queue.owner.stash(exc, queue)
         return
     _log.error(
         "could not report the failure of background subscriber %s on %s",
         queue.name,
         event.event_type,
         exc_info=exc,
+    )
+
+
+def discarded(queue: BackgroundQueue, items: list[Item], why: str) -> None:
+    """``queue`` gave up the events ``items`` unhandled because ``why``: log it, and
+    fail the receipts a transport's delivery waits for (so it retries them)."""
+    if not items:
+        return
+    message = (
+        f"background subscriber {queue.name} discarded {len(items)} queued event(s) "
+        f"unhandled: {why}"
+    )
+    _log.warning("%s", message)
+    for event, _, receipt, _ in items:
+        if receipt is not None:
+            receipt.finish(BackgroundError(f"{message} (event {event.event_id})"))
+
+
+def forsaken(queue: BackgroundQueue, event: Event, error: Exception | None) -> None:
+    """``reset()``/``restore()`` removed ``queue``'s subscription while its subscriber
+    handled ``event``: what it queued is not published; its failure is only logged."""
+    _log.warning(
+        "background subscriber %s finished %s after reset() or restore() removed its "
+        "subscription: the events it queued are not published%s",
+        queue.name,
+        event.event_type,
+        "" if error is None else ", and its failure is only logged",
+        exc_info=error,
     )

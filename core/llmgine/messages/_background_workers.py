@@ -18,7 +18,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._background_queue import BackgroundQueue, Item, current_background, running_loop
-from ._background_reports import failure_kind, reporting_failed
+from ._background_reports import failure_kind, forsaken, reporting_failed
 from ._delivery import QUEUED, Entry, as_failure, propagates
 from ._receipts import receiving
 from ._scope import Scope, set_scope
@@ -66,11 +66,22 @@ class ThreadQueue(BackgroundQueue):
                 self.running = False
             raise
 
-    def set_active(self, active: bool) -> None:
+    def set_active(self, active: bool, *, forget: bool = False) -> None:
+        super().set_active(active, forget=forget)
         with self.lock:
-            self.active = active
             if self.sleeping:
                 self.work.notify()
+
+    def worker_here(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def stalled(self) -> str | None:
+        if self.items and not self.running:  # (its worker could not start, or broke)
+            return (
+                "no worker thread is running for them (one could not be started); the next "
+                "event published to it tries again"
+            )
+        return None
 
     def run(self) -> None:
         """The worker: handle queued events in order; end when idle or unsubscribed."""
@@ -102,6 +113,7 @@ class ThreadQueue(BackgroundQueue):
         receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
         scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
         set_scope(scope)
+        generation = self.taken_in  # (see forsaken)
         error = None
         try:
             result = self.chain(event.__class__)(event)
@@ -115,12 +127,17 @@ class ThreadQueue(BackgroundQueue):
             error = as_failure(self.outer, exc)
         finally:
             scope.closed = True
+        if self.generation != generation:  # reset()/restore() removed it meanwhile
+            forsaken(self, event, error)
+            if receipt is not None:
+                receipt.finish(error)
+            return
         delivery = self.owner.delivery
         if error is None and scope.pending is not None:
             try:
                 delivery.publish(scope.pending, depth + 1, QUEUED)
             except SubscriberError as exc:  # strict: a subscriber of its events failed
-                self.owner.stash(exc)
+                self.owner.stash(exc, self)
             except BaseException as exc:  # they could not be published: its failure
                 error = as_failure(self.outer, exc)
         if error is not None:
@@ -188,6 +205,10 @@ class TaskQueue(BackgroundQueue):
                 f"{self.name}, which runs on it; use 'await bus.deliver_async(event)'"
             )
 
+    def dead(self) -> bool:
+        loop = self.loop
+        return loop is None or loop.is_closed()
+
     def stalled(self) -> str | None:
         loop = self.loop
         if loop is None or loop.is_closed():
@@ -209,7 +230,12 @@ class TaskQueue(BackgroundQueue):
         loop = self.loop
         assert loop is not None  # (prepare() bound one)
         if running_loop() is loop:
-            self.start_drainer()
+            try:
+                self.start_drainer()
+            except BaseException:  # (a task factory refused): no drainer, see put()
+                with self.lock:
+                    self.draining = False
+                raise
             return
         try:
             loop.call_soon_threadsafe(self.start_drainer)
@@ -217,6 +243,7 @@ class TaskQueue(BackgroundQueue):
             with self.lock:
                 self.draining = False
                 self.notify_locked()
+            self.release_receipts()  # (but a transport's delivery does not wait for it)
 
     def start_drainer(self) -> None:
         """Start the drainer task (on the loop), in a context of its own."""
@@ -238,6 +265,7 @@ class TaskQueue(BackgroundQueue):
         """Wait for room without blocking the loop, then put ``item`` (emit_async's path)."""
         loop = self.loop
         assert loop is not None
+        worker = None
         try:
             while True:
                 with self.lock:
@@ -248,6 +276,8 @@ class TaskQueue(BackgroundQueue):
                             self.list_locked()
                         start = self.wake()
                         break
+                    if worker is None:  # (raises if it would close a cycle)
+                        worker = self.owner.wait_on(self)
                     waiter: asyncio.Future[None] = loop.create_future()
                     self.room_waiters.append(waiter)
                     self.waiting += 1
@@ -262,6 +292,8 @@ class TaskQueue(BackgroundQueue):
             if start:
                 self.start()
         finally:
+            if worker is not None:
+                self.owner.done_waiting(worker)
             if item is not None and item[2] is not None:  # cancelled before it got in
                 item[2].finish(RuntimeError(f"publishing to {self.name} was cancelled"))
 
@@ -288,6 +320,7 @@ class TaskQueue(BackgroundQueue):
                         if task.cancel() or task.cancelled():  # (not if it had finished)
                             with lock:
                                 self.items.appendleft(item)
+                        self.release_receipts()
                         raise
                     cancelled = RuntimeError(
                         f"background subscriber {self.name} was cancelled before it finished"
@@ -297,17 +330,19 @@ class TaskQueue(BackgroundQueue):
             with lock:
                 if self.busy or self.draining:  # (ended by an error: let drain() look again)
                     self.busy = self.draining = False
+                    self.settle_locked()
                     self.notify_locked()
 
     async def handle_async(self, item: Item) -> None:
         """Handle one event (in its own task, in its context)."""
         import asyncio
 
-        event, depth, _, _ = item
+        event, depth, receipt, _ = item
         current_background.set(self)
         receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
         scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
         set_scope(scope)
+        generation = self.taken_in  # (see forsaken)
         error = None
         try:
             result = self.chain(event.__class__)(event)
@@ -320,11 +355,16 @@ class TaskQueue(BackgroundQueue):
             error = as_failure(self.outer, exc)
         finally:
             scope.closed = True
+        if self.generation != generation:  # reset()/restore() removed it meanwhile
+            forsaken(self, event, error)
+            if receipt is not None:
+                receipt.finish(error)
+            return
         if error is None and scope.pending is not None:
             try:
                 await self.owner.delivery.publish_async(scope.pending, depth + 1, QUEUED)
             except SubscriberError as exc:
-                self.owner.stash(exc)
+                self.owner.stash(exc, self)
             except BaseException as exc:
                 if propagates(exc):
                     raise

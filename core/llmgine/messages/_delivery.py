@@ -364,8 +364,9 @@ def _returned_coroutine(subscriber: Subscriber) -> str:
     if subscriber.background is not None:  # its queue's put: full, on the loop draining it
         return (
             f"background subscriber {subscriber.name}'s queue is full (overflow='wait') and it "
-            "runs on this event loop, so emit() cannot wait for room here without blocking the "
-            "loop; publish with 'await message_bus.emit_async(event)' (or dispatch_async), or "
+            "runs on this event loop, so a plain publish (emit(), dispatch() or a transport's "
+            "deliver()) cannot wait for room here without blocking the loop; use the async "
+            "form ('await message_bus.emit_async(event)', dispatch_async, deliver_async), or "
             "choose overflow='drop_oldest'/'drop_newest'"
         )
     return (

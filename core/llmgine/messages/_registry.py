@@ -87,7 +87,7 @@ class SubscriberRegistry:
             self._names = _Names(now)
             self.invalidate()
             gone = set(before).difference(now)
-            _tell_background(gone, active=False)
+            _tell_background(gone, active=False, forget=True)
             _tell_background(now, active=True)
         self._removed(sorted(gone, key=_seq))
 
@@ -300,12 +300,15 @@ def _priority(priority: object) -> int:
     return int(priority)
 
 
-def _tell_background(subscriptions: Iterable[Subscription], *, active: bool) -> None:
-    """Tell the background queues of ``subscriptions`` whether they are subscribed."""
+def _tell_background(
+    subscriptions: Iterable[Subscription], *, active: bool, forget: bool = False
+) -> None:
+    """Tell the background queues of ``subscriptions`` whether they are subscribed
+    (``forget``: removed by a reset or restore, which isolates what comes after)."""
     for sub in subscriptions:
         queue = sub.subscriber.background
         if queue is not None:
-            queue.set_active(active)
+            queue.set_active(active, forget=forget)
 
 
 def _seq(sub: Subscription) -> int:

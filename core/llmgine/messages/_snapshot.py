@@ -16,6 +16,7 @@ from ._middleware import MiddlewareStack
 if TYPE_CHECKING:
     import threading
 
+    from ._background import BackgroundQueues
     from ._closing import CloseCallbacks
     from ._delivery import Delivery
     from ._handlers import Handler, HandlerTable
@@ -37,6 +38,7 @@ class Snapshots:
     _registry: SubscriberRegistry
     _middleware: Chains
     _delivery: Delivery
+    _background: BackgroundQueues
     _closing: CloseCallbacks
     _sessions: SessionTable
     extensions: dict[Any, Any]
@@ -79,6 +81,7 @@ class Snapshots:
         self._handlers.replace(snapshot.handlers)
         self._closing.replace(snapshot.close_callbacks)
         self._registry.replace(snapshot.subscriptions)
+        self._background.forget()  # (failures kept for the subscribers it removed)
         self._sessions.replace(snapshot.sessions)
         self._middleware.use(snapshot.middleware)
         self._delivery.observers.replace(snapshot.observers)

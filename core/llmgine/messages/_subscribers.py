@@ -75,9 +75,10 @@ class Background(Protocol):
     def pending(self) -> int:
         """How many events wait on the queue."""
 
-    def set_active(self, active: bool) -> None:
+    def set_active(self, active: bool, *, forget: bool = False) -> None:
         """Told by the registry when its subscription is removed (``False``: the worker
-        handles what is queued, then stops) or put back by a restore (``True``)."""
+        handles what is queued, then stops) or put back by a restore (``True``).
+        ``forget``: removed by ``reset()``/``restore()``, which discard what is queued."""
 
 
 #: Makes a background subscriber: given the subscriber of the user's callable, the one
@@ -91,6 +92,7 @@ class Plan:
     __slots__ = (
         "asubscribers",
         "async_subscribers",
+        "background",
         "handlers",
         "starts_tasks",
         "subscribers",
@@ -115,6 +117,10 @@ class Plan:
         self.waits_for = tuple(
             s for s in subscribers if s.background is not None and not s.background.at_most_once
         )
+        #: every background subscriber (``at_most_once`` ones too): a consumer on an event
+        #: loop delivers with ``deliver_async`` if there is any, whose put onto a full
+        #: ``"wait"`` queue of an ``async def`` one awaits room instead of failing
+        self.background = tuple(s for s in subscribers if s.background is not None)
 
 
 class Subscription:

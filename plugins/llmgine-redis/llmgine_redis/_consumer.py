@@ -119,7 +119,7 @@ class EventConsumer(GroupReader):
                 if monotonic() >= held.due:  # a slow batch: keep peers off the rest of it
                     await self.keep_held()
                 plan = subscribers_for(event)
-                if trace is None and not (plan.async_subscribers or plan.waits_for):
+                if trace is None and not (plan.async_subscribers or plan.background):
                     failures = self._deliver_now(event, None)  # no coroutine: the common case
                 else:
                     failures = await self._deliver(event, None, trace)
@@ -144,9 +144,10 @@ class EventConsumer(GroupReader):
         undo = attach_trace(trace) if trace is not None else None
         try:
             plan = self.bus.subscribers_for(event)
-            # Awaited also for background subscribers, which deliver waits for: blocking
-            # would stop this loop (and the tasks of async ones run on it).
-            if not (plan.async_subscribers or plan.waits_for):
+            # Awaited also for background subscribers (at-most-once ones too): deliver
+            # waits for them, and a put onto a full "wait" queue of an async one awaits
+            # room; blocking would stop this loop (and the tasks of async ones run on it).
+            if not (plan.async_subscribers or plan.background):
                 return self._deliver_now(event, only)
             try:
                 failures = await self.bus.deliver_async(event, only)

@@ -113,3 +113,35 @@ async def test_at_most_once_is_acknowledged_at_once(config, pump, raw):
     await receiver.drain_async()
     assert got == ["c.txt"]
     llmgine_redis.disable(sender)
+
+
+async def test_a_full_queue_of_an_at_most_once_async_subscriber_is_awaited_not_dead_lettered(
+    config, pump, raw
+):
+    cfg = config(max_attempts=1)  # (a failed delivery is dead-lettered at once)
+    sender = MessageBus.isolated()
+    llmgine_redis.install(sender, **attrs.asdict(cfg))
+    receiver = MessageBus.isolated()
+    release = asyncio.Event()
+    got: list[str] = []
+
+    async def ui(event: Uploaded) -> None:  # a UI socket: losing an event at a crash is fine
+        await release.wait()
+        got.append(event.name)
+
+    sub = receiver.subscribe_event(Uploaded, ui, background=True, max_pending=2, at_most_once=True)
+    reader = EventConsumer(receiver, cfg, "svc", consumer="c1")
+    await reader.ensure_groups()
+    names = [f"{n}.txt" for n in range(6)]
+    for name in names:
+        sender.emit(Uploaded(name))
+    pumping = asyncio.create_task(pump([reader], lambda: reader.processed == len(names)))
+    dead = f"{cfg.event_stream}:dead"
+    while sub.pending < 2 and not raw.xlen(dead):  # full (one more being handled)...
+        await asyncio.sleep(0.001)
+    release.set()  # ...while the consumer awaits room: none failed
+    assert raw.xlen(dead) == 0
+    await pumping
+    await receiver.drain_async()
+    assert got == names
+    llmgine_redis.disable(sender)
