@@ -184,7 +184,8 @@ class MessageBus(Snapshots, Transported, Waiting):
 
     def subscribers_for(self, event: Event) -> Plan:
         """The :class:`Plan` of ``event`` published here: ``.subscribers`` in delivery order (its
-        session's own too: ``event.session_id``, else the current session's, stamped on it)."""
+        session's own too: ``event.session_id``, else the current session, which publishing
+        would stamp on it)."""
         return self._registry.plan(event.__class__, event.event_type, session_of(event))
 
     # Sessions and background delivery -------------------------------------------------
