@@ -27,6 +27,9 @@ from .errors import AsyncHandlerError, SubscriberError
 if TYPE_CHECKING:
     import asyncio
 
+    from ._receipts import Receipt
+    from .events import Event
+
 
 __all__ = ["IDLE_SECONDS", "TaskQueue", "ThreadQueue"]
 
@@ -108,11 +111,7 @@ class ThreadQueue(BackgroundQueue):
 
     def handle(self, item: Item) -> None:
         """Handle one event (in its context: see the module docstring)."""
-        event, depth, receipt, _ = item
-        current_background.set(self)
-        receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
-        scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
-        set_scope(scope)
+        event, receipt, scope = begin(self, item)
         generation = self.taken_in  # (see forsaken)
         error = None
         try:
@@ -135,7 +134,7 @@ class ThreadQueue(BackgroundQueue):
         delivery = self.owner.delivery
         if error is None and scope.pending is not None:
             try:
-                delivery.publish(scope.pending, depth + 1, QUEUED)
+                delivery.publish(scope.pending, scope.depth + 1, QUEUED)
             except SubscriberError as exc:  # strict: a subscriber of its events failed
                 self.owner.stash(exc, self)
             except BaseException as exc:  # they could not be published: its failure
@@ -143,7 +142,9 @@ class ThreadQueue(BackgroundQueue):
         if error is not None:
             caused: deque[Entry] = deque()
             try:
-                delivery.failed(event, depth, failure_kind(event), [(self.outer, error)], caused)
+                delivery.failed(
+                    event, scope.depth, failure_kind(event), [(self.outer, error)], caused
+                )
                 delivery.drain_out(caused)
             except BaseException as exc:
                 reporting_failed(self, event, receipt is not None, exc)
@@ -337,11 +338,7 @@ class TaskQueue(BackgroundQueue):
         """Handle one event (in its own task, in its context)."""
         import asyncio
 
-        event, depth, receipt, _ = item
-        current_background.set(self)
-        receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
-        scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
-        set_scope(scope)
+        event, receipt, scope = begin(self, item)
         generation = self.taken_in  # (see forsaken)
         error = None
         try:
@@ -362,7 +359,7 @@ class TaskQueue(BackgroundQueue):
             return
         if error is None and scope.pending is not None:
             try:
-                await self.owner.delivery.publish_async(scope.pending, depth + 1, QUEUED)
+                await self.owner.delivery.publish_async(scope.pending, scope.depth + 1, QUEUED)
             except SubscriberError as exc:
                 self.owner.stash(exc, self)
             except BaseException as exc:
@@ -386,3 +383,14 @@ class TaskQueue(BackgroundQueue):
                 reporting_failed(self, event, receipt is not None, exc)
         if receipt is not None:
             receipt.finish(error)
+
+
+def begin(queue: BackgroundQueue, item: Item) -> tuple[Event, Receipt | None, Scope]:
+    """Make the current context (the one ``item`` carries) the one of ``queue``'s
+    subscriber handling ``item``'s event; return the event, its receipt and its scope."""
+    event, depth, receipt, _ = item
+    current_background.set(queue)
+    receiving.set(None)  # (copied from a transport's delivery: it is not this one's)
+    scope = Scope.new(event.event_id, event.correlation_id, depth, event.session_id)
+    set_scope(scope)
+    return event, receipt, scope
