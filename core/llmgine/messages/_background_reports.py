@@ -17,9 +17,11 @@ from .errors import BackgroundError, BackgroundOverflowError, SubscriberError
 
 if TYPE_CHECKING:
     from ._background_queue import BackgroundQueue, Item
+    from ._receipts import Receipt
     from .events import Event, SystemEvent
 
 __all__ = [
+    "removed_meanwhile",
     "REPORT_INTERVAL",
     "discarded",
     "drop_report",
@@ -132,3 +134,21 @@ def forsaken(queue: BackgroundQueue, event: Event, error: Exception | None) -> N
         "" if error is None else ", and its failure is only logged",
         exc_info=error,
     )
+
+
+def removed_meanwhile(
+    queue: BackgroundQueue,
+    generation: int,
+    event: Event,
+    error: Exception | None,
+    receipt: Receipt | None,
+) -> bool:
+    """Whether ``reset()``/``restore()`` removed ``queue``'s subscription while it handled
+    ``event`` (its ``generation`` changed): then nothing it queued is published (logged)
+    and its receipt is finished."""
+    if queue.generation == generation:
+        return False
+    forsaken(queue, event, error)
+    if receipt is not None:
+        receipt.finish(error)
+    return True

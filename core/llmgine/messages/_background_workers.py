@@ -18,7 +18,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._background_queue import BackgroundQueue, Item, current_background, running_loop
-from ._background_reports import failure_kind, forsaken, reporting_failed
+from ._background_reports import failure_kind, removed_meanwhile, reporting_failed
 from ._delivery import QUEUED, Entry, as_failure, propagates
 from ._receipts import receiving
 from ._scope import Scope, set_scope
@@ -126,10 +126,7 @@ class ThreadQueue(BackgroundQueue):
             error = as_failure(self.outer, exc)
         finally:
             scope.closed = True
-        if self.generation != generation:  # reset()/restore() removed it meanwhile
-            forsaken(self, event, error)
-            if receipt is not None:
-                receipt.finish(error)
+        if removed_meanwhile(self, generation, event, error, receipt):
             return
         delivery = self.owner.delivery
         if error is None and scope.pending is not None:
@@ -352,10 +349,7 @@ class TaskQueue(BackgroundQueue):
             error = as_failure(self.outer, exc)
         finally:
             scope.closed = True
-        if self.generation != generation:  # reset()/restore() removed it meanwhile
-            forsaken(self, event, error)
-            if receipt is not None:
-                receipt.finish(error)
+        if removed_meanwhile(self, generation, event, error, receipt):
             return
         if error is None and scope.pending is not None:
             try:
