@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import typing
 from collections.abc import Callable, Mapping
@@ -97,7 +98,9 @@ def _is_meta(cls: type, name: str) -> bool:
 
 
 def _scalar(name: str, accepts: tuple[type, ...]) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, _: Any) -> Any:
+    def structure(value: Any, tp: Any) -> Any:
+        if tp not in accepts and _is_enum(tp):  # cattrs sends an IntEnum here, by its base
+            return _enum_hook(tp)(value, tp)
         if isinstance(value, accepts) and not (bool not in accepts and isinstance(value, bool)):
             return value
         raise TypeError(f"expected {name}, got {describe(value)}")
@@ -149,6 +152,7 @@ def _is_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, enum.Enum)
 
 
+@functools.cache
 def _enum_hook(tp: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     members = {(type(m.value), m.value): m for m in tp}
     shown = ", ".join(describe(m.value) for m in tp)
@@ -271,7 +275,8 @@ def _make(forbid: bool) -> cattrs.Converter:
     )
     converter.register_structure_hook_factory(is_mapping, _mapping_factory(converter))
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
-    converter.register_structure_hook_factory(_is_enum, _enum_hook)
+    # (by class: cattrs before 26 tries its own enum hook before any predicate)
+    converter.register_structure_hook(enum.Enum, lambda value, tp: _enum_hook(tp)(value, tp))
     converter.register_structure_hook(str, _scalar("string", (str,)))
     converter.register_structure_hook(int, _scalar("integer", (int,)))
     converter.register_structure_hook(bool, _scalar("boolean", (bool,)))
