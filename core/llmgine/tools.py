@@ -83,6 +83,11 @@ class Toolbox:
         bus: MessageBus = message_bus,
     ) -> None:
         self._bus = bus
+        if isinstance(commands, type):
+            raise ToolboxError(
+                f"a Toolbox takes a list of command classes (or a mapping of tool names to "
+                f"them), got the class {type_name(commands)} itself: Toolbox([{commands.__name__}])"
+            )
         pairs = (
             list(commands.items())
             if isinstance(commands, Mapping)
@@ -115,7 +120,7 @@ class Toolbox:
         return tuple(self._commands)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._commands
+        return isinstance(name, str) and name in self._commands
 
     def __len__(self) -> int:
         return len(self._commands)
