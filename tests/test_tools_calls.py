@@ -17,18 +17,7 @@ import pytest
 from llmgine.messages import AsyncHandlerError, Command, Event, MessageBus
 from llmgine.tools import Toolbox
 
-
-@attrs.define
-class Line:
-    sku: str
-    qty: int = attrs.field(validator=attrs.validators.gt(0))
-
-
-@attrs.define
-class PlaceOrder(Command[str]):
-    """Place an order."""
-
-    lines: list[Line]
+from .test_tools import Line, PlaceOrder
 
 
 @attrs.frozen
@@ -201,7 +190,7 @@ def test_a_handler_error_is_answered_and_logged_and_its_events_dropped(
     }
     assert published == []
     (record,) = caplog.records
-    assert "the handler of tests.test_tools_calls.PlaceOrder failed" in record.getMessage()
+    assert "the handler of tests.test_tools.PlaceOrder failed" in record.getMessage()
     assert record.exc_info is not None
 
 
