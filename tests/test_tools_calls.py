@@ -268,6 +268,21 @@ def test_sync_call_of_an_async_handler_raises_for_the_host_and_runs_nothing(
     error(toolbox.call("get_time", {"x": 1}), "invalid_arguments")
 
 
+def test_a_sync_handler_dispatching_to_an_async_one_raises_too(
+    bus: MessageBus, toolbox: Toolbox
+) -> None:
+    async def checkout(command: Checkout) -> Receipt:
+        return Receipt(uuid.UUID(int=1), datetime.now(UTC), command.total)
+
+    bus.register_command(Checkout, checkout)
+    bus.register_command(GetTime, lambda command: bus.dispatch(Checkout(total=1.0)))
+    with pytest.raises(AsyncHandlerError, match=r"Checkout is async"):
+        toolbox.call("get_time", None)
+    # under call_async the same mistake is the outer handler's error
+    reply = asyncio.run(toolbox.call_async("get_time", None))
+    assert "AsyncHandlerError" in error(reply, "handler_error")["message"]
+
+
 class Stop(BaseException):
     pass
 

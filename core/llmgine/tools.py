@@ -169,9 +169,10 @@ class Toolbox:
         JSON; logged too).
 
         A tool whose handler is ``async def`` raises
-        :class:`~llmgine.messages.AsyncHandlerError` (the host's mistake, not the
-        model's: use :meth:`call_async`). ``KeyboardInterrupt``, ``SystemExit`` and
-        other ``BaseException`` s propagate.
+        :class:`~llmgine.messages.AsyncHandlerError` before it runs, and so does a sync
+        handler that dispatches to an async one: the host's mistake, not the model's
+        (use :meth:`call_async`). ``KeyboardInterrupt``, ``SystemExit`` and other
+        ``BaseException`` s propagate.
         """
         command = self._command(name, arguments)
         if isinstance(command, dict):
