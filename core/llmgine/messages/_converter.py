@@ -12,9 +12,12 @@ the class itself, so attrs validators and ``__post_init__`` run. What is ours:
 * **Finite floats.** JSON has no NaN or infinity (Python's encoders would write
   ``NaN`` or, orjson, ``null``), so unstructuring refuses them.
 
-Two converters share these rules: ``STRICT`` refuses unknown keys (tool arguments
-from a model) and ``LENIENT`` ignores them (a transport's reader, so that services
-can be deployed one at a time).
+Converters share these rules in pairs: ``STRICT`` refuses unknown keys (tool
+arguments from a model) and ``LENIENT`` ignores them (a transport's reader, so that
+services can be deployed one at a time). Each has a fast twin without cattrs'
+detailed validation (about 40% less per message), whose error only says that the
+input is bad: :func:`~llmgine.messages.conversion.from_json` then converts again
+with the detailed one, to name every bad field.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from .commands import Command
 from .events import Event
 
-__all__ = ["LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of"]
+__all__ = ["FAST", "LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of"]
 
 #: What the bus sets on every message, never taken from input nor written as data.
 META_FIELDS = frozenset(
@@ -234,7 +237,7 @@ def _class_structure(converter: cattrs.Converter, forbid: bool) -> Callable[[Any
             cls,
             converter,
             _cattrs_forbid_extra_keys=forbid,
-            _cattrs_detailed_validation=True,
+            _cattrs_detailed_validation=converter.detailed_validation,
             **_omitted(cls),
         )
 
@@ -264,8 +267,8 @@ def _class_unstructure(converter: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
-def _make(forbid: bool) -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=True)
+def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=detailed)
     # The catch-alls first: cattrs tries the hooks registered last first.
     converter.register_structure_hook_factory(
         _is_message_class, _class_structure(converter, forbid)
@@ -303,3 +306,5 @@ def _make(forbid: bool) -> cattrs.Converter:
 
 STRICT = _make(forbid=True)
 LENIENT = _make(forbid=False)
+#: the fast twin of each, by detailed converter
+FAST = {STRICT: _make(forbid=True, detailed=False), LENIENT: _make(forbid=False, detailed=False)}
