@@ -396,3 +396,24 @@ def test_importing_the_core_does_not_import_cattrs() -> None:
         "assert 'cattrs' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_class_whose_annotations_cannot_be_read_is_a_type_error() -> None:
+    @dataclass
+    class LocalItem:
+        x: int
+
+    @dataclass
+    class Holds(Command[None]):
+        items: list[LocalItem]  # a string under `from __future__ import annotations`
+
+    with pytest.raises(TypeError, match="cannot read the annotations of .*Holds.*LocalItem"):
+        from_json(Holds, {"items": [{"x": 1}]})
+    with pytest.raises(TypeError, match="cannot read the annotations of .*Holds.*LocalItem"):
+        json_schema(Holds)
+
+
+def test_any_mapping_is_accepted_as_parsed_values() -> None:
+    from types import MappingProxyType
+
+    assert from_json(Order, MappingProxyType({"items": []})).items == []

@@ -37,6 +37,7 @@ from uuid import UUID
 import attrs
 import cattrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
+from cattrs.errors import StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .commands import Command
@@ -233,13 +234,20 @@ def _omitted(cls: type) -> dict[str, Any]:
 
 def _class_structure(converter: cattrs.Converter, forbid: bool) -> Callable[[Any], Any]:
     def factory(cls: type) -> Callable[[Any, Any], Any]:
-        build: Callable[[Any, Any], Any] = make_dict_structure_fn(
-            cls,
-            converter,
-            _cattrs_forbid_extra_keys=forbid,
-            _cattrs_detailed_validation=converter.detailed_validation,
-            **_omitted(cls),
-        )
+        try:
+            build: Callable[[Any, Any], Any] = make_dict_structure_fn(
+                cls,
+                converter,
+                _cattrs_forbid_extra_keys=forbid,
+                _cattrs_detailed_validation=converter.detailed_validation,
+                **_omitted(cls),
+            )
+        except NameError as exc:  # the class's fault, not the input's: say so
+            raise StructureHandlerNotFoundError(
+                f"cannot read the annotations of {cls.__qualname__}: {exc} (an annotation "
+                "may name only what its module defines at the top level)",
+                cls,
+            ) from None
 
         def structure(value: Any, tp: Any) -> Any:
             if value.__class__ is not dict and not isinstance(value, Mapping):

@@ -23,6 +23,7 @@ The conversion is cattrs' (attrs' companion library), configured as
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from cattrs.errors import BaseValidationError, StructureHandlerNotFoundError
@@ -67,9 +68,9 @@ def from_json(
         return fast.structure(data, cls)
     except StructureHandlerNotFoundError as exc:
         raise TypeError(
-            f"cannot convert JSON to {cls.__qualname__}: {exc} (supported: JSON scalars, "
+            f"cannot convert JSON to {cls.__qualname__}: {exc}; supported: JSON scalars, "
             "attrs and dataclass classes, list/tuple/set, dict[str, X], Literal, enums, "
-            "X | None, datetime, date, UUID)"
+            "X | None, datetime, date, UUID"
         ) from None
     except Exception as exc:  # bad input: convert again, to find every bad field
         first = exc
@@ -89,8 +90,8 @@ def _parsed(cls: type, data: Any) -> Any:
             return json.loads(data, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise MessageValidationError(cls, [FieldError("", f"not valid JSON: {exc}")]) from None
-    if isinstance(data, dict):
-        return data
+    if isinstance(data, Mapping):
+        return dict(data)
     raise MessageValidationError(cls, [FieldError("", f"expected object, got {describe(data)}")])
 
 
