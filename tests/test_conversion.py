@@ -407,9 +407,9 @@ def test_a_class_whose_annotations_cannot_be_read_is_a_type_error() -> None:
     class Holds(Command[None]):
         items: list[LocalItem]  # a string under `from __future__ import annotations`
 
-    with pytest.raises(TypeError, match="cannot read the annotations of .*Holds.*LocalItem"):
+    with pytest.raises(TypeError, match=r"cannot read the annotations of .*Holds.*LocalItem"):
         from_json(Holds, {"items": [{"x": 1}]})
-    with pytest.raises(TypeError, match="cannot read the annotations of .*Holds.*LocalItem"):
+    with pytest.raises(TypeError, match=r"cannot read the annotations of .*Holds.*LocalItem"):
         json_schema(Holds)
 
 
