@@ -81,7 +81,9 @@ def _attribute_path(exc: BaseException, path: str) -> str:
 
 def _text(exc: BaseException) -> str:
     text = str(exc.args[0]) if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
-    return text or type(exc).__name__
+    text = text or type(exc).__name__
+    # (a message may repeat the whole input: cattrs' "Too many values in [...]")
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _join(path: str, name: object) -> str:
