@@ -519,3 +519,7 @@ def test_a_key_error_of_the_class_is_not_a_missing_field() -> None:
     with pytest.raises(MessageValidationError) as caught:
         from_json(Lookup, {"name": "x"})
     assert caught.value.errors[0].message != "required field missing"
+
+
+def test_to_jsonable_gives_json_values_for_fixed_tuples() -> None:
+    assert to_jsonable(Odd(Ratio.ONE, Kind.A, 1, pair=(2, "b")))["pair"] == [2, "b"]

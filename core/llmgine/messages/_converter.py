@@ -37,7 +37,12 @@ import attrs
 import cattrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
 from cattrs.errors import StructureHandlerNotFoundError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import (
+    make_dict_structure_fn,
+    make_dict_unstructure_fn,
+    make_hetero_tuple_unstructure_fn,
+    override,
+)
 
 from ._json_scalars import describe, register_scalars
 from ._json_types import is_class, problem
@@ -193,6 +198,11 @@ def _class_unstructure(converter: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
+def _is_fixed_tuple(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return origin is tuple and not is_sequence(tp)
+
+
 def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=detailed)
     # The catch-alls first: cattrs tries the hooks registered last first. The very
@@ -211,6 +221,10 @@ def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
     converter.register_unstructure_hook_factory(
         lambda tp: is_sequence(tp) or is_any_set(tp),
         lambda tp: converter.gen_unstructure_iterable(tp, unstructure_to=list),
+    )
+    converter.register_unstructure_hook_factory(
+        _is_fixed_tuple,  # tuple[int, str]: an array too
+        lambda tp: make_hetero_tuple_unstructure_fn(tp, converter, unstructure_to=list),
     )
     converter.register_unstructure_hook(float, _unstructure_float)
     converter.register_unstructure_hook(datetime, datetime.isoformat)
