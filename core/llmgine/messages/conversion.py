@@ -96,7 +96,7 @@ def from_json(
 def _parsed(cls: type, data: Any) -> Any:
     if isinstance(data, str | bytes | bytearray):
         try:
-            return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite)
+            return _decode(data.decode() if not isinstance(data, str) else data)
         except ValueError as exc:
             raise MessageValidationError(cls, [FieldError("", f"not valid JSON: {exc}")]) from None
         except RecursionError:
@@ -116,6 +116,9 @@ def _finite(text: str) -> float:
         raise ValueError(f"{text[:40]} is out of range for a float")
     return value
 
+
+# one decoder: json.loads() with options would build a new one per call
+_decode = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite).decode
 
 #: the errors a MessageValidationError keeps: a flood of bad items says no more than this
 _MAX_ERRORS = 100
@@ -137,7 +140,8 @@ def to_jsonable(value: Any) -> Any:
         if where is None:
             raise
         raise ValueError(
-            f"{type(value).__qualname__}.{where}: {exc} (JSON has no NaN or infinity); "
+            f"{type(value).__qualname__}{'.' * bool(where)}{where}: {exc} (JSON has no NaN or "
+            "infinity); "
             "use a finite number, None or a string"
         ) from None
 
