@@ -17,8 +17,10 @@ from llmgine.messages.errors import (
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
+    FieldError,
     InvalidPatternError,
     MessageBusException,
+    MessageValidationError,
     NoActiveScopeError,
     SessionError,
     SubscriberBaseExceptionError,
@@ -55,6 +57,9 @@ ERRORS: list[BaseException] = [
     BackgroundError("would wait for itself"),
     BackgroundOverflowError("dropped"),
     EventCascadeError("too deep"),
+    MessageValidationError(
+        ResourceDeletedEvent, [FieldError("resource_id", "expected string, got 3")]
+    ),
     failed_subscribers(),
     SubscriberBaseExceptionError("app.on_deleted", GeneratorExit()),
     PluginLoadError("plugin 'p' failed", plugin="p", distribution="llmgine-p"),
