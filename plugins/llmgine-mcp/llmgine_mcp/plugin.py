@@ -18,8 +18,8 @@ __all__ = ["ACTIVATE", "plugin_status", "register_cli"]
 
 #: How to use the plugin, as ``llmgine plugins`` shows it.
 ACTIVATE = (
-    "run `llmgine mcp serve MODULE:ATTRIBUTE` (a llmgine.tools.Toolbox) as an MCP client's "
-    "stdio server command"
+    "run `llmgine mcp serve MODULE:ATTRIBUTE` (naming an llmgine.tools.Toolbox) as an MCP "
+    "client's server command"
 )
 
 

@@ -34,8 +34,8 @@ def test_its_status_is_idle_and_says_how_to_use_it() -> None:
     assert mcp_plugin.plugin_status() == PluginStatus(
         active=False,
         detail="adds nothing to the bus; serves a Toolbox over stdio only when asked",
-        activate="run `llmgine mcp serve MODULE:ATTRIBUTE` (a llmgine.tools.Toolbox) as an "
-        "MCP client's stdio server command",
+        activate="run `llmgine mcp serve MODULE:ATTRIBUTE` (naming an llmgine.tools.Toolbox) "
+        "as an MCP client's server command",
     )
 
 
