@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -14,13 +13,8 @@ import llmgine_mcp
 import pytest
 from llmgine.cli import main
 from llmgine.messages.bus import MessageBus
-from llmgine.plugins import (
-    PluginHost,
-    PluginStatus,
-    register_handlers,
-    register_plugin,
-    use_plugin_host,
-)
+from llmgine.plugins import PluginHost, PluginStatus, get_plugin_host, use_plugin_host
+from llmgine.testing import LoadPlugin
 from llmgine_mcp import plugin as mcp_plugin
 
 
@@ -39,28 +33,22 @@ def test_its_status_is_idle_and_says_how_to_use_it() -> None:
     )
 
 
-@pytest.fixture
-def loaded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Only the plugin under test loads (under its own name); forgotten afterwards."""
-    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
-    with use_plugin_host(PluginHost()):
-        register_plugin(mcp_plugin, "mcp")
-        yield
+def test_loaded_as_register_handlers_loads_it_it_adds_nothing_to_the_bus(
+    llmgine_bus: MessageBus, llmgine_load_plugin: LoadPlugin
+) -> None:
+    llmgine_load_plugin(mcp_plugin)
+    nothing_on(llmgine_bus)
 
 
-@pytest.mark.usefixtures("loaded")
-def test_register_handlers_and_install_add_nothing_to_the_bus() -> None:
+def test_install_registers_it_on_the_bus_and_adds_nothing_there() -> None:
     bus = MessageBus.isolated(strict=True)
-    [info] = register_handlers(bus)
-    assert (info.name, info.error) == ("mcp", None)
+    with use_plugin_host(PluginHost()):  # (a host of its own: the test's plugins stay apart)
+        info = llmgine_mcp.install(bus)
+        assert (info.name, info.error) == ("mcp", None)
+        assert llmgine_mcp.install(bus) == info  # idempotent
+        assert get_plugin_host().registered_on(bus) == ["mcp"]
     nothing_on(bus)
-    other = MessageBus.isolated(strict=True)
-    installed = llmgine_mcp.install(other)
-    assert installed.name == "mcp"
-    assert llmgine_mcp.install(other).name == "mcp"  # idempotent
-    nothing_on(other)
     bus.close()
-    other.close()
 
 
 def test_the_installed_entry_point_is_discoverable() -> None:
