@@ -55,6 +55,12 @@ def register_commands(register: Register, bus: MessageBus) -> None:
     register(Divide, divide)
 
 
+@llmgine.hookimpl
+def shutdown(bus: MessageBus) -> None:
+    """Say so when the bus closes (as ``llmgine mcp serve`` does once the client is gone)."""
+    print("mcp_demo_app: shut down", file=sys.stderr)
+
+
 register_plugin(sys.modules[__name__], "mcp-demo")
 
 toolbox = Toolbox([AddNumbers, Divide], bus=bus)

@@ -110,17 +110,27 @@ async def test_without_register_handlers_a_plugins_command_is_unavailable(
             assert answer["error"]["type"] == "unavailable"
 
 
-def test_a_bad_spec_stops_the_command_with_one_line_naming_it() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGINE_")}
-    done = subprocess.run(
-        [LLMGINE, "mcp", "serve", "mcp_demo_app:nothing"],
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``llmgine ARGV`` from this directory, its stdin closed at once."""
+    return subprocess.run(
+        [LLMGINE, *argv],
         cwd=HERE,
-        env=env,
+        env=server().env,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=120,
     )
+
+
+def test_when_stdin_closes_it_closes_the_bus_and_exits_0() -> None:
+    done = run("mcp", "serve", "mcp_demo_app:toolbox")
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr.splitlines()[-1] == "mcp_demo_app: shut down"  # the plugins' shutdown
+
+
+def test_a_bad_spec_stops_the_command_with_one_line_naming_it() -> None:
+    done = run("mcp", "serve", "mcp_demo_app:nothing")
     assert done.returncode == 1
     assert done.stdout == ""  # stdout is the protocol's: nothing but messages goes there
     assert done.stderr.splitlines()[-1] == (
