@@ -12,7 +12,7 @@ import json
 from importlib.metadata import version
 from typing import Any
 
-import mcp_types as types
+import mcp.types as types
 from llmgine.tools import Toolbox
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
