@@ -262,6 +262,7 @@ def test_a_mapping_gives_the_names(bus: MessageBus) -> None:
     assert "order" in box
     assert "place_order" not in box
     assert 3 not in box
+    assert ["order"] not in box
     assert box.command("weather-now") is LookUpWeather
     assert list(box) == ["order", "weather-now"]
     assert len(box) == 2
@@ -309,6 +310,13 @@ def test_anything_but_a_command_class_is_refused(thing: Any) -> None:
         Toolbox([thing])
     with pytest.raises(ToolboxError, match=r"is not a command class"):
         Toolbox({"tool": thing})
+
+
+def test_one_class_alone_is_refused_showing_the_list_to_pass() -> None:
+    with pytest.raises(
+        ToolboxError, match=r"got the class .*GetTime itself: Toolbox\(\[GetTime\]\)"
+    ):
+        Toolbox(GetTime)  # type: ignore[arg-type]
 
 
 def test_a_command_whose_schema_cannot_be_derived_is_refused_naming_it() -> None:

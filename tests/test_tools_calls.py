@@ -17,18 +17,7 @@ import pytest
 from llmgine.messages import AsyncHandlerError, Command, Event, MessageBus
 from llmgine.tools import Toolbox
 
-
-@attrs.define
-class Line:
-    sku: str
-    qty: int = attrs.field(validator=attrs.validators.gt(0))
-
-
-@attrs.define
-class PlaceOrder(Command[str]):
-    """Place an order."""
-
-    lines: list[Line]
+from .test_tools import Line, PlaceOrder
 
 
 @attrs.frozen
@@ -201,7 +190,7 @@ def test_a_handler_error_is_answered_and_logged_and_its_events_dropped(
     }
     assert published == []
     (record,) = caplog.records
-    assert "the handler of tests.test_tools_calls.PlaceOrder failed" in record.getMessage()
+    assert "the handler of tests.test_tools.PlaceOrder failed" in record.getMessage()
     assert record.exc_info is not None
 
 
@@ -277,6 +266,21 @@ def test_sync_call_of_an_async_handler_raises_for_the_host_and_runs_nothing(
     assert ran == []
     # its arguments are still checked first: a model's mistake is answered
     error(toolbox.call("get_time", {"x": 1}), "invalid_arguments")
+
+
+def test_a_sync_handler_dispatching_to_an_async_one_raises_too(
+    bus: MessageBus, toolbox: Toolbox
+) -> None:
+    async def checkout(command: Checkout) -> Receipt:
+        return Receipt(uuid.UUID(int=1), datetime.now(UTC), command.total)
+
+    bus.register_command(Checkout, checkout)
+    bus.register_command(GetTime, lambda command: bus.dispatch(Checkout(total=1.0)))
+    with pytest.raises(AsyncHandlerError, match=r"Checkout is async"):
+        toolbox.call("get_time", None)
+    # under call_async the same mistake is the outer handler's error
+    reply = asyncio.run(toolbox.call_async("get_time", None))
+    assert "AsyncHandlerError" in error(reply, "handler_error")["message"]
 
 
 class Stop(BaseException):

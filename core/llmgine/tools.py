@@ -83,6 +83,11 @@ class Toolbox:
         bus: MessageBus = message_bus,
     ) -> None:
         self._bus = bus
+        if isinstance(commands, type):
+            raise ToolboxError(
+                f"a Toolbox takes a list of command classes (or a mapping of tool names to "
+                f"them), got the class {type_name(commands)} itself: Toolbox([{commands.__name__}])"
+            )
         pairs = (
             list(commands.items())
             if isinstance(commands, Mapping)
@@ -115,7 +120,7 @@ class Toolbox:
         return tuple(self._commands)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._commands
+        return isinstance(name, str) and name in self._commands
 
     def __len__(self) -> int:
         return len(self._commands)
@@ -164,9 +169,10 @@ class Toolbox:
         JSON; logged too).
 
         A tool whose handler is ``async def`` raises
-        :class:`~llmgine.messages.AsyncHandlerError` (the host's mistake, not the
-        model's: use :meth:`call_async`). ``KeyboardInterrupt``, ``SystemExit`` and
-        other ``BaseException`` s propagate.
+        :class:`~llmgine.messages.AsyncHandlerError` before it runs, and so does a sync
+        handler that dispatches to an async one: the host's mistake, not the model's
+        (use :meth:`call_async`). ``KeyboardInterrupt``, ``SystemExit`` and other
+        ``BaseException`` s propagate.
         """
         command = self._command(name, arguments)
         if isinstance(command, dict):
