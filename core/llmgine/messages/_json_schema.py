@@ -121,7 +121,7 @@ class _Walker:
         if origin is tuple and args and args[-1] is not Ellipsis:
             items = [self.schema(a) for a in args]
             size = len(items)
-            return {"type": "array", "prefixItems": items, "minItems": size, "maxItems": size}
+            return {"type": "array", "prefixItems": items, "items": False, "minItems": size}
         if is_sequence(tp) or is_any_set(tp):
             # (sets too: duplicates are accepted, and dropped)
             schema: dict[str, Any] = {"type": "array"}
