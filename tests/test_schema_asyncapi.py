@@ -21,7 +21,7 @@ from llmgine.plugins.schema import collect
 
 from .asyncapi_spec import problems
 
-SHIPPED = {"audit", "otel", "redis", "resources", "workflows"}
+SHIPPED = {"audit", "mcp", "otel", "redis", "resources", "workflows"}
 
 
 @pytest.fixture
