@@ -12,15 +12,19 @@ the class itself, so attrs validators and ``__post_init__`` run. What is ours:
 * **Finite floats.** JSON has no NaN or infinity (Python's encoders would write
   ``NaN`` or, orjson, ``null``), so unstructuring refuses them.
 
-Two converters share these rules: ``STRICT`` refuses unknown keys (tool arguments
-from a model) and ``LENIENT`` ignores them (a transport's reader, so that services
-can be deployed one at a time).
+Converters share these rules in pairs: ``STRICT`` refuses unknown keys (tool
+arguments from a model) and ``LENIENT`` ignores them (a transport's reader, so that
+services can be deployed one at a time). Each has a fast twin without cattrs'
+detailed validation (about 40% less per message), whose error only says that the
+input is bad: :func:`~llmgine.messages.conversion.from_json` then converts again
+with the detailed one, to name every bad field.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import typing
 from collections.abc import Callable, Mapping
@@ -33,12 +37,13 @@ from uuid import UUID
 import attrs
 import cattrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
+from cattrs.errors import StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .commands import Command
 from .events import Event
 
-__all__ = ["LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of"]
+__all__ = ["FAST", "LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of"]
 
 #: What the bus sets on every message, never taken from input nor written as data.
 META_FIELDS = frozenset(
@@ -97,7 +102,9 @@ def _is_meta(cls: type, name: str) -> bool:
 
 
 def _scalar(name: str, accepts: tuple[type, ...]) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, _: Any) -> Any:
+    def structure(value: Any, tp: Any) -> Any:
+        if tp not in accepts and _is_enum(tp):  # cattrs sends an IntEnum here, by its base
+            return _enum_hook(tp)(value, tp)
         if isinstance(value, accepts) and not (bool not in accepts and isinstance(value, bool)):
             return value
         raise TypeError(f"expected {name}, got {describe(value)}")
@@ -149,6 +156,7 @@ def _is_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, enum.Enum)
 
 
+@functools.cache
 def _enum_hook(tp: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     members = {(type(m.value), m.value): m for m in tp}
     shown = ", ".join(describe(m.value) for m in tp)
@@ -226,13 +234,20 @@ def _omitted(cls: type) -> dict[str, Any]:
 
 def _class_structure(converter: cattrs.Converter, forbid: bool) -> Callable[[Any], Any]:
     def factory(cls: type) -> Callable[[Any, Any], Any]:
-        build: Callable[[Any, Any], Any] = make_dict_structure_fn(
-            cls,
-            converter,
-            _cattrs_forbid_extra_keys=forbid,
-            _cattrs_detailed_validation=True,
-            **_omitted(cls),
-        )
+        try:
+            build: Callable[[Any, Any], Any] = make_dict_structure_fn(
+                cls,
+                converter,
+                _cattrs_forbid_extra_keys=forbid,
+                _cattrs_detailed_validation=converter.detailed_validation,
+                **_omitted(cls),
+            )
+        except NameError as exc:  # the class's fault, not the input's: say so
+            raise StructureHandlerNotFoundError(
+                f"cannot read the annotations of {cls.__qualname__}: {exc} (an annotation "
+                "may name only what its module defines at the top level)",
+                cls,
+            ) from None
 
         def structure(value: Any, tp: Any) -> Any:
             if value.__class__ is not dict and not isinstance(value, Mapping):
@@ -260,8 +275,8 @@ def _class_unstructure(converter: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
-def _make(forbid: bool) -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=True)
+def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=detailed)
     # The catch-alls first: cattrs tries the hooks registered last first.
     converter.register_structure_hook_factory(
         _is_message_class, _class_structure(converter, forbid)
@@ -271,7 +286,8 @@ def _make(forbid: bool) -> cattrs.Converter:
     )
     converter.register_structure_hook_factory(is_mapping, _mapping_factory(converter))
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
-    converter.register_structure_hook_factory(_is_enum, _enum_hook)
+    # (by class: cattrs before 26 tries its own enum hook before any predicate)
+    converter.register_structure_hook(enum.Enum, lambda value, tp: _enum_hook(tp)(value, tp))
     converter.register_structure_hook(str, _scalar("string", (str,)))
     converter.register_structure_hook(int, _scalar("integer", (int,)))
     converter.register_structure_hook(bool, _scalar("boolean", (bool,)))
@@ -298,3 +314,5 @@ def _make(forbid: bool) -> cattrs.Converter:
 
 STRICT = _make(forbid=True)
 LENIENT = _make(forbid=False)
+#: the fast twin of each, by detailed converter
+FAST = {STRICT: _make(forbid=True, detailed=False), LENIENT: _make(forbid=False, detailed=False)}

@@ -102,6 +102,8 @@ class _Walker:
         args = typing.get_args(tp)
         if origin is typing.Annotated:
             return self.schema(args[0])
+        if isinstance(tp, typing.NewType):
+            return self.schema(tp.__supertype__)
         if origin is Literal:
             values = list(args)
             return {"const": values[0]} if len(values) == 1 else {"enum": values}

@@ -23,12 +23,13 @@ The conversion is cattrs' (attrs' companion library), configured as
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from cattrs.errors import BaseValidationError, StructureHandlerNotFoundError
 
 from ._conversion_errors import field_errors, nonfinite_path
-from ._converter import LENIENT, META_FIELDS, STRICT, describe
+from ._converter import FAST, LENIENT, META_FIELDS, STRICT, describe
 from ._json_schema import json_schema
 from .errors import FieldError, MessageValidationError
 
@@ -36,7 +37,8 @@ __all__ = ["META_FIELDS", "from_json", "json_schema", "to_json", "to_jsonable"]
 
 T = TypeVar("T")
 
-_CONVERTERS = {"forbid": STRICT, "ignore": LENIENT}
+#: extra -> (fast converter, detailed converter)
+_CONVERTERS = {"forbid": (FAST[STRICT], STRICT), "ignore": (FAST[LENIENT], LENIENT)}
 
 
 def from_json(
@@ -56,23 +58,30 @@ def from_json(
     bad field, including what the class's own validators raise, and ``TypeError``
     if ``cls`` holds an annotation that cannot be converted (naming it).
     """
-    converter = _CONVERTERS.get(extra)
-    if converter is None:
+    converters = _CONVERTERS.get(extra)
+    if converters is None:
         raise ValueError(f"extra must be 'forbid' or 'ignore', got {extra!r}")
     if data.__class__ is not dict:
         data = _parsed(cls, data)
+    fast, detailed = converters
     try:
-        return converter.structure(data, cls)
+        return fast.structure(data, cls)
     except StructureHandlerNotFoundError as exc:
         raise TypeError(
-            f"cannot convert JSON to {cls.__qualname__}: {exc} (supported: JSON scalars, "
+            f"cannot convert JSON to {cls.__qualname__}: {exc}; supported: JSON scalars, "
             "attrs and dataclass classes, list/tuple/set, dict[str, X], Literal, enums, "
-            "X | None, datetime, date, UUID)"
+            "X | None, datetime, date, UUID"
         ) from None
+    except Exception as exc:  # bad input: convert again, to find every bad field
+        first = exc
+    try:
+        return detailed.structure(data, cls)  # (a validator that fails only once)
     except BaseValidationError as exc:
         raise MessageValidationError(cls, field_errors(exc)) from None
     except (TypeError, ValueError) as exc:  # the class's own validation of the whole
         raise MessageValidationError(cls, field_errors(exc)) from exc
+    except Exception:
+        raise first from None
 
 
 def _parsed(cls: type, data: Any) -> Any:
@@ -81,8 +90,8 @@ def _parsed(cls: type, data: Any) -> Any:
             return json.loads(data, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise MessageValidationError(cls, [FieldError("", f"not valid JSON: {exc}")]) from None
-    if isinstance(data, dict):
-        return data
+    if isinstance(data, Mapping):
+        return dict(data)
     raise MessageValidationError(cls, [FieldError("", f"expected object, got {describe(data)}")])
 
 
