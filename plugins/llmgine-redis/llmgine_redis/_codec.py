@@ -86,16 +86,17 @@ def _nonfinite(value: Any) -> tuple[str, float] | None:
     if isinstance(value, float):
         return None if isfinite(value) else ("", value)
     if isinstance(value, dict):
-        items: Any = ((f".{key}", item) for key, item in value.items())
+        for key, item in value.items():
+            if item.__class__ not in _ATOMS:
+                found = _nonfinite(item)
+                if found is not None:
+                    return f".{key}{found[0]}", found[1]
     elif isinstance(value, list | tuple):
-        items = ((f"[{index}]", item) for index, item in enumerate(value))
-    else:
-        return None
-    for step, item in items:
-        if item.__class__ not in _ATOMS:
-            found = _nonfinite(item)
-            if found is not None:
-                return step + found[0], found[1]
+        for index, item in enumerate(value):
+            if item.__class__ not in _ATOMS:
+                found = _nonfinite(item)
+                if found is not None:
+                    return f"[{index}]{found[0]}", found[1]
     return None
 
 
