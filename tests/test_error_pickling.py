@@ -30,6 +30,7 @@ from llmgine.messages.events import ResourceDeletedEvent
 from llmgine.middleware import HandlerTimeoutError
 from llmgine.plugins import UnknownPluginNameWarning
 from llmgine.plugins.errors import IncompatiblePluginError, PluginLoadError, WireNameClash
+from llmgine.tools import ToolboxError
 
 
 class Unhandled:
@@ -67,6 +68,7 @@ ERRORS: list[BaseException] = [
     HandlerTimeoutError("slow"),
     WireNameClash("wire name 'a' is claimed twice"),
     ScaffoldError("bad name"),
+    ToolboxError("tool name 'a b' of app.AB must be 1 to 64 letters, ..."),
     UnknownPluginNameWarning("LLMGINE_LOAD_PLUGINS names 'resourcs', which is not ..."),
 ]
 

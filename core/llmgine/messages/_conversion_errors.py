@@ -8,6 +8,7 @@ validator, ``__post_init__``) come out as they are, at the path of that object.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -34,7 +35,7 @@ def field_errors(exc: BaseException, path: str = "") -> list[FieldError]:
 
 def _walk(exc: BaseException, path: str) -> Iterator[FieldError]:
     if isinstance(exc, ForbiddenExtraKeysError):
-        for name in sorted(exc.extra_fields):
+        for name in sorted(exc.extra_fields, key=str):
             why = (
                 "set by the bus, never taken from input"
                 if name in META_FIELDS
@@ -44,13 +45,21 @@ def _walk(exc: BaseException, path: str) -> Iterator[FieldError]:
     elif isinstance(exc, BaseValidationError):
         for sub in exc.exceptions:
             yield from _walk(sub, _located(sub, path))
-    elif isinstance(exc, KeyError) and exc.args and path:
+    elif isinstance(exc, KeyError) and _names_its_field(exc):
         # cattrs' generated code reads a missing required field as a KeyError
         yield FieldError(path, "required field missing")
+    elif isinstance(exc, RecursionError):
+        yield FieldError("" if len(path) > 80 else path, "nested too deeply")
     elif isinstance(exc, StructureHandlerNotFoundError):
         yield FieldError(path, f"cannot convert to {exc.type_!r}: no conversion for this type")
     else:
         yield FieldError(_attribute_path(exc, path), _text(exc))
+
+
+def _names_its_field(exc: KeyError) -> bool:
+    """Whether ``exc`` is cattrs' missing key, not a KeyError that a class raised."""
+    notes = [n for n in getattr(exc, "__notes__", ()) if isinstance(n, AttributeValidationNote)]
+    return bool(notes) and bool(exc.args) and exc.args[0] == notes[-1].name
 
 
 def _located(exc: BaseException, path: str) -> str:
@@ -58,11 +67,8 @@ def _located(exc: BaseException, path: str) -> str:
         if isinstance(note, AttributeValidationNote):
             return _join(path, note.name)
         if isinstance(note, IterableValidationNote):
-            return (
-                f"{path}[{note.index!r}]"
-                if not isinstance(note.index, int)
-                else (f"{path}[{note.index}]")
-            )
+            index = note.index
+            return f"{path}[{index if isinstance(index, int) else _key(index)}]"
     return path
 
 
@@ -75,11 +81,19 @@ def _attribute_path(exc: BaseException, path: str) -> str:
 
 def _text(exc: BaseException) -> str:
     text = str(exc.args[0]) if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
-    return text or type(exc).__name__
+    text = text or type(exc).__name__
+    # (a message may repeat the whole input: cattrs' "Too many values in [...]")
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _join(path: str, name: object) -> str:
+    if isinstance(name, str) and name.isidentifier():
+        return f"{path}.{name}" if path else name
+    return f"{path}[{_key(name)}]"  # quoted: input must not add lines to the message
+
+
+def _key(key: object) -> str:
+    return json.dumps(key, ensure_ascii=False) if isinstance(key, str) else repr(key)
 
 
 # Non-finite floats, found again for the error message ----------------------------------
@@ -91,7 +105,7 @@ def nonfinite_path(value: Any, path: str = "") -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else path
     if isinstance(value, dict):
-        items: Any = ((_join(path, str(k)), v) for k, v in value.items())
+        items: Any = ((_join(path, k), v) for k, v in value.items())
     elif isinstance(value, list | tuple | set | frozenset):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
     elif attrs.has(type(value)):

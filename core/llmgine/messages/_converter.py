@@ -23,23 +23,29 @@ with the detailed one, to name every bad field.
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
 import math
 import typing
 from collections.abc import Callable, Mapping
 from collections.abc import MutableSet as AbstractMutableSet
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
-from typing import Any, Literal
+from pathlib import Path, PurePath
+from typing import Any
 from uuid import UUID
 
 import attrs
 import cattrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
 from cattrs.errors import StructureHandlerNotFoundError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import (
+    make_dict_structure_fn,
+    make_dict_unstructure_fn,
+    make_hetero_tuple_unstructure_fn,
+    override,
+)
 
+from ._json_scalars import describe, register_scalars
+from ._json_types import is_class, problem
 from .commands import Command
 from .events import Event
 
@@ -57,23 +63,6 @@ META_FIELDS = frozenset(
         "event_type",
     }
 )
-
-
-def describe(value: object) -> str:
-    """``value`` as it reads in JSON (``"ten"``, ``3``, ``null``), cut to 80 characters."""
-    if value is None or isinstance(value, bool):
-        text = {None: "null", True: "true", False: "false"}[value]
-    elif isinstance(value, str):
-        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    elif isinstance(value, int | float):
-        text = repr(value)
-    elif isinstance(value, list):
-        text = "an array"
-    elif isinstance(value, dict):
-        text = "an object"
-    else:
-        text = f"{type(value).__name__} {value!r}"
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def fields_of(cls: type) -> list[tuple[str, bool]]:
@@ -98,80 +87,6 @@ def _is_meta(cls: type, name: str) -> bool:
     return name in META_FIELDS and issubclass(cls, Event | Command)
 
 
-# Structuring: strict scalars ----------------------------------------------------------
-
-
-def _scalar(name: str, accepts: tuple[type, ...]) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, tp: Any) -> Any:
-        if tp not in accepts and _is_enum(tp):  # cattrs sends an IntEnum here, by its base
-            return _enum_hook(tp)(value, tp)
-        if isinstance(value, accepts) and not (bool not in accepts and isinstance(value, bool)):
-            return value
-        raise TypeError(f"expected {name}, got {describe(value)}")
-
-    return structure
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value):
-            return float(value)
-        raise ValueError(f"expected a finite number, got {value!r} (JSON has no NaN or infinity)")
-    raise TypeError(f"expected number, got {describe(value)}")
-
-
-def _from_string(kind: type, parse: Callable[[str], Any], what: str) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, _: Any) -> Any:
-        if isinstance(value, kind):
-            return value
-        if not isinstance(value, str):
-            raise TypeError(f"expected {what}, got {describe(value)}")
-        try:
-            return parse(value)
-        except ValueError:
-            raise ValueError(f"expected {what}, got {describe(value)}") from None
-
-    return structure
-
-
-def _is_literal(tp: Any) -> bool:
-    return typing.get_origin(tp) is Literal
-
-
-def _literal_hook(tp: Any) -> Callable[[Any, Any], Any]:
-    allowed = typing.get_args(tp)
-    shown = ", ".join(describe(v) for v in allowed)
-
-    def structure(value: Any, _: Any) -> Any:
-        # (type too: 1 == True, and a model's "1" is not the literal 1)
-        for choice in allowed:
-            if value == choice and type(value) is type(choice):
-                return choice
-        raise ValueError(f"expected one of {shown}, got {describe(value)}")
-
-    return structure
-
-
-def _is_enum(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, enum.Enum)
-
-
-@functools.cache
-def _enum_hook(tp: type[enum.Enum]) -> Callable[[Any, Any], Any]:
-    members = {(type(m.value), m.value): m for m in tp}
-    shown = ", ".join(describe(m.value) for m in tp)
-
-    def structure(value: Any, _: Any) -> Any:
-        if isinstance(value, tp):
-            return value
-        try:
-            return members[type(value), value]
-        except (KeyError, TypeError):  # (TypeError: an unhashable list or dict)
-            raise ValueError(f"expected one of {shown}, got {describe(value)}") from None
-
-    return structure
-
-
 # Structuring: containers, classes ------------------------------------------------------
 
 
@@ -179,6 +94,8 @@ def _sequence_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
     """Lists, sequences, homogeneous tuples and sets: a JSON array, then cattrs' list hook."""
 
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        if problem(tp) is not None:  # (a deque, say: cattrs would give a list)
+            return _refuse(tp)
         origin = typing.get_origin(tp) or tp
         args = typing.get_args(tp)
         element = args[0] if args else Any
@@ -207,6 +124,8 @@ def _mapping_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
     """Dicts and mappings: a JSON object, then cattrs' mapping hook."""
 
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        if problem(tp) is not None:  # (keys that are not strings, a Counter, ...)
+            return _refuse(tp)
         inner = cattrs.cols.mapping_structure_factory(tp, converter)
 
         def structure(value: Any, tp_: Any) -> Any:
@@ -219,8 +138,12 @@ def _mapping_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
-def _is_message_class(tp: Any) -> bool:
-    return isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp))
+def _refuse(tp: Any) -> Callable[[Any, Any], Any]:
+    raise StructureHandlerNotFoundError(f"{problem(tp)} (see llmgine.messages.conversion)", tp)
+
+
+def _refusal(value: Any, tp: Any) -> Any:
+    _refuse(tp)
 
 
 def _omitted(cls: type) -> dict[str, Any]:
@@ -275,35 +198,33 @@ def _class_unstructure(converter: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
+def _is_fixed_tuple(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return origin is tuple and not is_sequence(tp)
+
+
 def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=forbid, detailed_validation=detailed)
-    # The catch-alls first: cattrs tries the hooks registered last first.
-    converter.register_structure_hook_factory(
-        _is_message_class, _class_structure(converter, forbid)
-    )
+    # The catch-alls first: cattrs tries the hooks registered last first. The very
+    # first refuses what has no JSON form, before cattrs' own hooks would cast it.
+    converter.register_structure_hook_factory(lambda tp: problem(tp) is not None, _refuse)
+    for cls in (bytes, PurePath, Path):  # (which cattrs dispatches by class, before predicates)
+        converter.register_structure_hook(cls, _refusal)
+    converter.register_structure_hook_factory(is_class, _class_structure(converter, forbid))
     converter.register_structure_hook_factory(
         lambda tp: is_sequence(tp) or is_any_set(tp), _sequence_factory(converter)
     )
     converter.register_structure_hook_factory(is_mapping, _mapping_factory(converter))
-    converter.register_structure_hook_factory(_is_literal, _literal_hook)
-    # (by class: cattrs before 26 tries its own enum hook before any predicate)
-    converter.register_structure_hook(enum.Enum, lambda value, tp: _enum_hook(tp)(value, tp))
-    converter.register_structure_hook(str, _scalar("string", (str,)))
-    converter.register_structure_hook(int, _scalar("integer", (int,)))
-    converter.register_structure_hook(bool, _scalar("boolean", (bool,)))
-    converter.register_structure_hook(float, _structure_float)
-    converter.register_structure_hook(
-        datetime, _from_string(datetime, datetime.fromisoformat, "an ISO 8601 date-time string")
-    )
-    converter.register_structure_hook(
-        date, _from_string(date, date.fromisoformat, "an ISO 8601 date string")
-    )
-    converter.register_structure_hook(UUID, _from_string(UUID, UUID, "a UUID string"))
+    register_scalars(converter)
 
-    converter.register_unstructure_hook_factory(_is_message_class, _class_unstructure(converter))
+    converter.register_unstructure_hook_factory(is_class, _class_unstructure(converter))
     converter.register_unstructure_hook_factory(
         lambda tp: is_sequence(tp) or is_any_set(tp),
         lambda tp: converter.gen_unstructure_iterable(tp, unstructure_to=list),
+    )
+    converter.register_unstructure_hook_factory(
+        _is_fixed_tuple,  # tuple[int, str]: an array too
+        lambda tp: make_hetero_tuple_unstructure_fn(tp, converter, unstructure_to=list),
     )
     converter.register_unstructure_hook(float, _unstructure_float)
     converter.register_unstructure_hook(datetime, datetime.isoformat)

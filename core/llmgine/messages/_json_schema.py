@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ import attrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
 
 from ._converter import fields_of
+from ._json_types import is_class, problem, unwrap
 
 __all__ = ["json_schema"]
 
@@ -96,37 +98,37 @@ class _Walker:
         return schema
 
     def schema(self, tp: Any) -> dict[str, Any]:
+        tp = unwrap(tp)
+        why = problem(tp)
+        if why is not None:
+            raise TypeError(why)
         if tp in _SCALARS:
             return dict(_SCALARS[tp])
         origin = typing.get_origin(tp)
         args = typing.get_args(tp)
-        if origin is typing.Annotated:
-            return self.schema(args[0])
-        if isinstance(tp, typing.NewType):
-            return self.schema(tp.__supertype__)
         if origin is Literal:
-            values = list(args)
+            values = [a.value if isinstance(a, enum.Enum) else a for a in args]
             return {"const": values[0]} if len(values) == 1 else {"enum": values}
         if origin in (typing.Union, UnionType):
             return self._union(args)
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             return {"title": tp.__name__, "enum": [member.value for member in tp]}
-        if isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp)):
+        if is_class(tp):
             return {"$ref": f"#/$defs/{self._define(tp)}"}
         if is_mapping(tp):
             value = args[1] if len(args) == 2 else Any
             return {"type": "object", "additionalProperties": self.schema(value)}
         if origin is tuple and args and args[-1] is not Ellipsis:
             items = [self.schema(a) for a in args]
-            return {"type": "array", "prefixItems": items, "items": False}
+            size = len(items)
+            return {"type": "array", "prefixItems": items, "items": False, "minItems": size}
         if is_sequence(tp) or is_any_set(tp):
+            # (sets too: duplicates are accepted, and dropped)
             schema: dict[str, Any] = {"type": "array"}
             if args and args[0] is not Any:
                 schema["items"] = self.schema(args[0])
-            if is_any_set(tp):
-                schema["uniqueItems"] = True
             return schema
-        raise TypeError(f"{tp!r} has no JSON form (use JSON types, attrs/dataclass classes, ...)")
+        raise TypeError(f"{tp!r} has no JSON Schema here (a generic class, say)")
 
     def _union(self, args: tuple[Any, ...]) -> dict[str, Any]:
         options = [self.schema(a) for a in args]
@@ -169,6 +171,8 @@ def _default(cls: type, name: str) -> Any:
         value = _NO_DEFAULT if field.default is dataclasses.MISSING else field.default
     if isinstance(value, enum.Enum):
         value = value.value
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NO_DEFAULT  # (JSON has no NaN or infinity)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return _NO_DEFAULT

@@ -23,13 +23,15 @@ The conversion is cattrs' (attrs' companion library), configured as
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from cattrs.errors import BaseValidationError, StructureHandlerNotFoundError
 
 from ._conversion_errors import field_errors, nonfinite_path
-from ._converter import FAST, LENIENT, META_FIELDS, STRICT, describe
+from ._converter import FAST, LENIENT, META_FIELDS, STRICT
+from ._json_scalars import describe
 from ._json_schema import json_schema
 from .errors import FieldError, MessageValidationError
 
@@ -68,7 +70,8 @@ def from_json(
         return fast.structure(data, cls)
     except StructureHandlerNotFoundError as exc:
         raise TypeError(
-            f"cannot convert JSON to {cls.__qualname__}: {exc}; supported: JSON scalars, "
+            f"cannot convert JSON to {getattr(cls, '__qualname__', cls)}: {exc}; supported: "
+            "JSON scalars, "
             "attrs and dataclass classes, list/tuple/set, dict[str, X], Literal, enums, "
             "X | None, datetime, date, UUID"
         ) from None
@@ -77,7 +80,13 @@ def from_json(
     try:
         return detailed.structure(data, cls)  # (a validator that fails only once)
     except BaseValidationError as exc:
-        raise MessageValidationError(cls, field_errors(exc)) from None
+        try:
+            errors = field_errors(exc)[:_MAX_ERRORS]
+        except RecursionError:  # (the exceptions nest as deep as the input)
+            errors = [FieldError("", "nested too deeply")]
+        raise MessageValidationError(cls, errors) from None
+    except RecursionError:
+        raise MessageValidationError(cls, [FieldError("", "nested too deeply")]) from None
     except (TypeError, ValueError) as exc:  # the class's own validation of the whole
         raise MessageValidationError(cls, field_errors(exc)) from exc
     except Exception:
@@ -87,9 +96,11 @@ def from_json(
 def _parsed(cls: type, data: Any) -> Any:
     if isinstance(data, str | bytes | bytearray):
         try:
-            return json.loads(data, parse_constant=_refuse_constant)
+            return _decode(data.decode() if not isinstance(data, str) else data)
         except ValueError as exc:
             raise MessageValidationError(cls, [FieldError("", f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise MessageValidationError(cls, [FieldError("", "nested too deeply")]) from None
     if isinstance(data, Mapping):
         return dict(data)
     raise MessageValidationError(cls, [FieldError("", f"expected object, got {describe(data)}")])
@@ -97,6 +108,20 @@ def _parsed(cls: type, data: Any) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: JSON allows it, but no float holds it
+        raise ValueError(f"{text[:40]} is out of range for a float")
+    return value
+
+
+# one decoder: json.loads() with options would build a new one per call
+_decode = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite).decode
+
+#: the errors a MessageValidationError keeps: a flood of bad items says no more than this
+_MAX_ERRORS = 100
 
 
 def to_jsonable(value: Any) -> Any:
@@ -115,7 +140,8 @@ def to_jsonable(value: Any) -> Any:
         if where is None:
             raise
         raise ValueError(
-            f"{type(value).__qualname__}.{where}: {exc} (JSON has no NaN or infinity); "
+            f"{type(value).__qualname__}{'.' * bool(where)}{where}: {exc} (JSON has no NaN or "
+            "infinity); "
             "use a finite number, None or a string"
         ) from None
 

@@ -114,9 +114,17 @@ class MessageValidationError(MessageBusException, ValueError):
         self.message_class = message_class
         self.errors = tuple(errors)
         count = len(self.errors)
-        lines = [f"invalid {message_class.__qualname__}: {count} error{'s' * (count != 1)}"]
-        lines += [f"  {path or '(the object)'}: {message}" for path, message in self.errors]
+        name = getattr(message_class, "__qualname__", None) or repr(message_class)
+        lines = [f"invalid {name}: {count} error{'s' * (count != 1)}"]
+        shown = self.errors[:_SHOWN]
+        lines += [f"  {path or '(the object)'}: {message}" for path, message in shown]
+        if count > _SHOWN:
+            lines.append(f"  ... and {count - _SHOWN} more (see .errors)")
         super().__init__("\n".join(lines))
+
+
+#: how many of a MessageValidationError's errors its message lists
+_SHOWN = 20
 
 
 class SubscriberError(MessageBusException, ExceptionGroup):
