@@ -2,7 +2,7 @@
 """Decode speed (messages/s) of the Redis wire codec before and after issue 17, of the core's
 ``from_json`` and of pydantic v2's ``TypeAdapter``, on the same classes, in one run.
 
-    python bench/codec_bench.py [--baseline REV_OR_PATH] [--python PY ...] [--rounds 7]
+    python bench/codec_bench.py [--baseline REV_OR_PATH] [--python PY ...] [--rounds 200]
                                 [--repeat 2] [--quick] [--json PATH]
 
 For each interpreter (``--python``, repeatable; default: the one running this script) it
@@ -25,9 +25,10 @@ JSON parsing included) or its ``fields`` object, for three classes:
   its columns there are those of ``medium`` (the equivalent dataclasses) again.
 
 pydantic runs in its default (lax) mode: its strict mode refuses an ISO string for a
-``datetime`` in ``validate_python``. A figure is the best round's calls per second (the
-steadiest figure on a shared machine), of ``--rounds`` rounds of ~0.1 s each in each of
-``--repeat`` pairs of workers, run alternately (``--quick``: 3 rounds of ~0.02 s, 1 pair).
+``datetime`` in ``validate_python``. A figure is the best round's calls per second, of
+``--rounds`` rounds of ~5 ms (``--seconds``) in each of ``--repeat`` pairs of workers run
+alternately: short rounds, so that on a busy machine some run undisturbed (``--quick``:
+10 rounds, 1 pair).
 """
 
 from __future__ import annotations
@@ -284,15 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=BASELINE, help="git revision or checkout path")
     parser.add_argument("--python", action="append", help="interpreter to run (repeatable)")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2, help="pairs of workers per python")
-    parser.add_argument("--seconds", type=float, default=0.1, help="length of a round")
-    parser.add_argument("--quick", action="store_true", help="3 rounds of ~0.02 s")
+    parser.add_argument("--seconds", type=float, default=0.005, help="length of a round")
+    parser.add_argument("--quick", action="store_true", help="10 rounds, 1 pair of workers")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--worker", choices=("before", "after"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.seconds, args.repeat = 3, 0.02, 1
+        args.rounds, args.repeat = 10, 1
     if args.worker:
         print(json.dumps(worker(args.worker, args.seconds, args.rounds)))
         return 0

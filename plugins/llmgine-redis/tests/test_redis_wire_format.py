@@ -216,7 +216,7 @@ def test_nested_classes_and_enums_travel_and_are_checked_at_every_depth() -> Non
     for part in (
         'test.wire.Restocked.parts[1].qty: expected integer, got "two"',
         'test.wire.Restocked.colour: expected one of "red", got "blue"',
-        "test.wire.Restocked.bins['x'][0]: expected integer, got 1.5",
+        'test.wire.Restocked.bins["x"][0]: expected integer, got 1.5',
     ):
         assert part in text
 
