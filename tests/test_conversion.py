@@ -294,7 +294,7 @@ def test_to_json_refuses_nan_naming_the_field() -> None:
     event = ResourceCreatedEvent(
         resource_id="r", resource_type="doc", resource_data={"x": [math.inf]}
     )
-    with pytest.raises(ValueError, match=r"resource_data\.x\[0\]"):
+    with pytest.raises(ValueError, match=r'resource_data\["x"\]\[0\]'):
         to_jsonable(event)
 
 

@@ -105,7 +105,7 @@ def nonfinite_path(value: Any, path: str = "") -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else path
     if isinstance(value, dict):
-        items: Any = ((_join(path, k), v) for k, v in value.items())
+        items: Any = ((f"{path}[{_key(k)}]", v) for k, v in value.items())
     elif isinstance(value, list | tuple | set | frozenset):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
     elif attrs.has(type(value)):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from collections.abc import MutableSet as AbstractMutableSet
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path, PurePath
 from typing import Any
 from uuid import UUID
@@ -191,6 +192,20 @@ def _unstructure_float(value: float) -> float:
     raise ValueError(f"{value!r} is not a JSON number")
 
 
+def _checked_scalar(converter: cattrs.Converter, kind: type) -> Callable[[Any], Any]:
+    """What a field annotated ``kind`` (str, int, bool) writes: its value, but as its own
+    class says if it is another's (a NaN in an ``int`` field must still be refused)."""
+
+    def unstructure(value: Any) -> Any:
+        if value.__class__ is kind or (isinstance(value, kind) and not isinstance(value, Enum)):
+            return value
+        if isinstance(value, Enum):
+            return converter.unstructure(value.value)  # an IntEnum or StrEnum member
+        return converter.unstructure(value)  # (not a ``kind``: dispatched elsewhere)
+
+    return unstructure
+
+
 def _class_unstructure(converter: cattrs.Converter) -> Callable[[Any], Any]:
     def factory(cls: type) -> Callable[[Any], Any]:
         return make_dict_unstructure_fn(cls, converter, **_omitted(cls))
@@ -227,6 +242,8 @@ def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
         lambda tp: make_hetero_tuple_unstructure_fn(tp, converter, unstructure_to=list),
     )
     converter.register_unstructure_hook(float, _unstructure_float)
+    for kind in (str, int, bool):
+        converter.register_unstructure_hook(kind, _checked_scalar(converter, kind))
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_unstructure_hook(UUID, str)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from math import isfinite
-from types import NoneType
 from typing import Any
 
 import attrs
@@ -50,19 +48,6 @@ def fields_of_message(message: Any, kind: str, name: str) -> dict[str, Any]:
         fields: dict[str, Any] = to_jsonable(message)
     except ValueError as exc:
         raise _refused(message, kind, name, str(exc)) from None
-    # to_jsonable checks floats where the annotation says float (or Any); a float in
-    # a field annotated otherwise (an int field, a list[int]) passes it as it is.
-    for key, value in fields.items():
-        if value.__class__ not in _ATOMS:
-            found = _nonfinite(value)
-            if found is not None:
-                where, number = found
-                # (worded as to_jsonable's own refusal)
-                problem = (
-                    f"{type(message).__qualname__}.{key}{where}: {number!r} is not a JSON "
-                    "number (JSON has no NaN or infinity); use a finite number, None or a string"
-                )
-                raise _refused(message, kind, name, problem)
     return fields
 
 
@@ -74,30 +59,6 @@ def _refused(message: Any, kind: str, name: str, problem: str) -> WireError:
         "(orjson would write null: consumers would refuse it, or read None in an optional "
         "field)",
     )
-
-
-#: JSON values that hold no float (exact classes: the common case in one set lookup)
-_ATOMS = frozenset({str, int, bool, NoneType})
-
-
-def _nonfinite(value: Any) -> tuple[str, float] | None:
-    """Where in the JSON value ``value`` the first NaN or infinite float is (``".a[2]"``,
-    ``""`` for ``value`` itself), and that float; ``None`` if it holds none."""
-    if isinstance(value, float):
-        return None if isfinite(value) else ("", value)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if item.__class__ not in _ATOMS:
-                found = _nonfinite(item)
-                if found is not None:
-                    return f".{key}{found[0]}", found[1]
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            if item.__class__ not in _ATOMS:
-                found = _nonfinite(item)
-                if found is not None:
-                    return f"[{index}]{found[0]}", found[1]
-    return None
 
 
 def build(

@@ -420,13 +420,13 @@ async def test_nan_and_infinity_are_refused_naming_the_field(config, raw):
         (Reading("s", 1.0, previous=float("inf")), r"Reading\.previous: inf"),
         (
             Reading("s", 1.0, extra={"a": [1, {"b": -float("inf")}]}),
-            r"Reading\.extra\.a\[1\]\.b: -inf",
+            r'Reading\.extra\["a"\]\[1\]\["b"\]: -inf',
         ),
         (
             ResourceCreatedEvent(
                 resource_id="r", resource_type="t", resource_data={"n": float("nan")}
             ),
-            r"ResourceCreatedEvent\.resource_data\.n: nan",
+            r'ResourceCreatedEvent\.resource_data\["n"\]: nan',
         ),
     ]
     for event, where in cases:
