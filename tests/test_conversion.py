@@ -5,11 +5,15 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 import attrs
@@ -25,7 +29,7 @@ from llmgine.messages import (
     to_json,
     to_jsonable,
 )
-from llmgine.messages.conversion import META_FIELDS
+from llmgine.messages.conversion import META_FIELDS, check_convertible
 from llmgine.messages.events import ResourceCreatedEvent, SystemEvent
 
 
@@ -414,8 +418,6 @@ def test_a_class_whose_annotations_cannot_be_read_is_a_type_error() -> None:
 
 
 def test_any_mapping_is_accepted_as_parsed_values() -> None:
-    from types import MappingProxyType
-
     assert from_json(Order, MappingProxyType({"items": []})).items == []
 
 
@@ -523,3 +525,51 @@ def test_a_key_error_of_the_class_is_not_a_missing_field() -> None:
 
 def test_to_jsonable_gives_json_values_for_fixed_tuples() -> None:
     assert to_jsonable(Odd(Ratio.ONE, Kind.A, 1, pair=(2, "b")))["pair"] == [2, "b"]
+
+
+@dataclass
+class Anything:
+    value: object = None
+    values: dict[str, object] = field(default_factory=dict)
+    lines: Iterable[str] = ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"value": math.nan}, "Anything.value"),
+        ({"values": {"k": [math.inf]}}, 'Anything.values["k"][0]'),
+        ({"value": MappingProxyType({"a": math.nan})}, 'Anything.value["a"]'),
+        ({"value": deque([1.0, math.nan])}, "Anything.value[1]"),
+    ],
+)
+def test_a_nan_in_a_field_that_holds_anything_is_refused_naming_it(
+    kwargs: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{path}: ")):
+        to_jsonable(Anything(**kwargs))
+
+
+def test_iterables_are_read_as_lists() -> None:
+    assert from_json(Anything, {"lines": ["a", "b"]}).lines == ["a", "b"]
+    assert json_schema(Anything)["properties"]["lines"] == {
+        "type": "array",
+        "items": {"type": "string"},
+    }
+
+
+class Point(TypedDict):
+    x: int
+
+
+@dataclass
+class Plot(Event):
+    points: list[Point]
+
+
+def test_check_convertible_names_the_field_that_cannot_be_converted() -> None:
+    check_convertible(Order)
+    with pytest.raises(
+        TypeError, match=r"Plot cannot be converted from JSON: Plot\.points: .*TypedDict"
+    ):
+        check_convertible(Plot)

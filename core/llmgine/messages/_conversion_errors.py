@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -104,9 +104,9 @@ def nonfinite_path(value: Any, path: str = "") -> str | None:
     dataclass instance, or JSON-like container), or ``None``."""
     if isinstance(value, float):
         return None if math.isfinite(value) else path
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         items: Any = ((f"{path}[{_key(k)}]", v) for k, v in value.items())
-    elif isinstance(value, list | tuple | set | frozenset):
+    elif isinstance(value, Collection) and not isinstance(value, str | bytes | bytearray):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
     elif attrs.has(type(value)):
         items = ((_join(path, f.name), getattr(value, f.name)) for f in attrs.fields(type(value)))

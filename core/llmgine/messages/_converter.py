@@ -46,7 +46,7 @@ from cattrs.gen import (
 )
 
 from ._json_scalars import describe, register_scalars
-from ._json_types import is_class, problem
+from ._json_types import is_class, is_list_like, problem
 from .commands import Command
 from .events import Event
 
@@ -227,10 +227,14 @@ def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
         converter.register_structure_hook(cls, _refusal)
     converter.register_structure_hook_factory(is_class, _class_structure(converter, forbid))
     converter.register_structure_hook_factory(
-        lambda tp: is_sequence(tp) or is_any_set(tp), _sequence_factory(converter)
+        lambda tp: is_sequence(tp) or is_any_set(tp) or is_list_like(tp),
+        _sequence_factory(converter),
     )
     converter.register_structure_hook_factory(is_mapping, _mapping_factory(converter))
     register_scalars(converter)
+    converter.register_structure_hook_func(
+        lambda tp: tp is object, lambda value, _: value
+    )  # as Any
 
     converter.register_unstructure_hook_factory(is_class, _class_unstructure(converter))
     converter.register_unstructure_hook_factory(
@@ -244,6 +248,12 @@ def _make(forbid: bool, detailed: bool = True) -> cattrs.Converter:
     converter.register_unstructure_hook(float, _unstructure_float)
     for kind in (str, int, bool):
         converter.register_unstructure_hook(kind, _checked_scalar(converter, kind))
+    # A field annotated ``object`` holds anything, as ``Any`` does: write it as its own
+    # class says (cattrs would pass it through unlooked-at, NaN included).
+    converter.register_unstructure_hook_func(
+        lambda tp: tp is object,
+        lambda value: value if value.__class__ is object else converter.unstructure(value),
+    )
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_unstructure_hook(UUID, str)

@@ -26,7 +26,7 @@ import attrs
 from cattrs.cols import is_any_set, is_mapping, is_sequence
 
 from ._converter import fields_of
-from ._json_types import is_class, problem, unwrap
+from ._json_types import is_class, is_list_like, problem, unwrap
 
 __all__ = ["json_schema"]
 
@@ -122,7 +122,7 @@ class _Walker:
             items = [self.schema(a) for a in args]
             size = len(items)
             return {"type": "array", "prefixItems": items, "items": False, "minItems": size}
-        if is_sequence(tp) or is_any_set(tp):
+        if is_sequence(tp) or is_any_set(tp) or is_list_like(tp):
             # (sets too: duplicates are accepted, and dropped)
             schema: dict[str, Any] = {"type": "array"}
             if args and args[0] is not Any:

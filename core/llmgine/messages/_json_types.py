@@ -12,7 +12,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import typing
-from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet, Sequence
+from collections.abc import (
+    Collection,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    MutableSequence,
+    MutableSet,
+    Sequence,
+)
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from types import NoneType, UnionType
@@ -21,12 +29,22 @@ from uuid import UUID
 
 import attrs
 
-__all__ = ["is_class", "is_scalar_union", "problem", "unwrap"]
+__all__ = [
+    "LISTS",
+    "is_class",
+    "is_list_like",
+    "is_scalar_union",
+    "is_typeddict",
+    "problem",
+    "unwrap",
+]
 
 SCALARS = frozenset({str, int, float, bool, NoneType, datetime, date, UUID})
 _SEQUENCES = frozenset(
     {list, tuple, set, frozenset, Sequence, MutableSequence, AbstractSet, MutableSet}
 )
+#: read as a list (JSON's array), as a Sequence is
+LISTS = frozenset({Iterable, Collection})
 _MAPPINGS = frozenset({dict, Mapping, MutableMapping})
 _UNIONS = (typing.Union, UnionType)
 
@@ -65,8 +83,10 @@ def problem(tp: Any) -> str | None:
         return None
     if is_class(origin):  # a generic class: Box[int]
         return None
-    if tp in _SEQUENCES or origin in _SEQUENCES:
+    if tp in _SEQUENCES or origin in _SEQUENCES or is_list_like(tp):
         return None
+    if is_typeddict(tp):
+        return f"{tp.__qualname__} is a TypedDict: use an attrs or dataclass class"
     if tp in _MAPPINGS or origin in _MAPPINGS:
         key = unwrap(args[0]) if args else str
         if key is str or key is Any:
@@ -88,3 +108,13 @@ def is_scalar_union(tp: Any) -> bool:
         or (isinstance(m, type) and issubclass(m, enum.Enum))
         for m in members
     )
+
+
+def is_list_like(tp: Any) -> bool:
+    """``Iterable[X]`` or ``Collection[X]``: read as a ``list[X]``."""
+    return tp in LISTS or typing.get_origin(tp) in LISTS
+
+
+def is_typeddict(tp: Any) -> bool:
+    """A ``TypedDict`` class (a JSON object of its keys)."""
+    return typing.is_typeddict(tp)

@@ -35,7 +35,7 @@ from ._json_scalars import describe
 from ._json_schema import json_schema
 from .errors import FieldError, MessageValidationError
 
-__all__ = ["META_FIELDS", "from_json", "json_schema", "to_json", "to_jsonable"]
+__all__ = ["META_FIELDS", "check_convertible", "from_json", "json_schema", "to_json", "to_jsonable"]
 
 T = TypeVar("T")
 
@@ -91,6 +91,21 @@ def from_json(
         raise MessageValidationError(cls, field_errors(exc)) from exc
     except Exception:
         raise first from None
+
+
+def check_convertible(cls: type) -> None:
+    """Raise ``TypeError`` naming the field if :func:`from_json` cannot build ``cls``.
+
+    What a transport calls when a class is first named for it, so that a class that
+    cannot travel fails once, for its sender, rather than each of its messages.
+    """
+    name = getattr(cls, "__qualname__", repr(cls))
+    try:
+        json_schema(cls)  # (names the field whose annotation has no JSON form)
+        for converter in (FAST[LENIENT], LENIENT):
+            converter.get_structure_hook(cls)
+    except (TypeError, StructureHandlerNotFoundError) as exc:
+        raise TypeError(f"{name} cannot be converted from JSON: {exc}") from None
 
 
 def _parsed(cls: type, data: Any) -> Any:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-from llmgine.messages.conversion import from_json, to_jsonable
+from llmgine.messages.conversion import check_convertible, from_json, to_jsonable
 from llmgine.messages.errors import MessageValidationError
 
 from .errors import WireError
@@ -32,12 +32,14 @@ _set = object.__setattr__  # frozen classes too; runs ``timestamp``'s setter on 
 
 
 def check_travels(cls: type) -> None:
-    """Raise ``TypeError`` unless ``cls``'s instances can travel (attrs or dataclass fields)."""
+    """Raise ``TypeError`` unless ``cls``'s instances can travel: an attrs or dataclass
+    class whose fields the core's conversion can write and read (naming the field)."""
     if not (attrs.has(cls) or dataclasses.is_dataclass(cls)):
         raise TypeError(
             f"{cls.__qualname__} must be an attrs or @dataclass class to travel over Redis "
             "(its fields are what is sent)"
         )
+    check_convertible(cls)
 
 
 def fields_of_message(message: Any, kind: str, name: str) -> dict[str, Any]:

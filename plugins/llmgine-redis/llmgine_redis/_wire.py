@@ -254,6 +254,12 @@ def decode(raw: object, kind: str, max_bytes: int) -> tuple[Any, dict[str, Any]]
     if doc.get("kind") != kind:
         raise WireError("malformed", f"expected kind {kind!r}, got {doc.get('kind')!r:.80}")
     name = doc.get("type")
+    cls = get_message_catalog().class_of(name) if isinstance(name, str) else None
+    if cls is not None:  # registered, but it cannot travel: say why
+        try:
+            spec_of(cls)
+        except (TypeError, ValueError) as exc:
+            raise WireError("unknown-type", f"{kind} type {name!r:.120}: {exc}") from None
     raise WireError(
         "unknown-type",
         f"{kind} type {name!r:.120} is not registered here (a plugin of this service names "

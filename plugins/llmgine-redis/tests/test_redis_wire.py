@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 import llmgine_redis
@@ -221,3 +221,34 @@ def test_a_session_id_that_is_not_a_string_is_refused_naming_it(bad: object) -> 
     doc["session_id"] = bad
     with pytest.raises(WireError, match=r"test\.wire\.x\.session_id must be a string or null"):
         _build(spec, doc)
+
+
+class Corner(TypedDict):
+    x: int
+
+
+@dataclasses.dataclass
+class Drawn(Event):
+    corner: Corner  # a TypedDict: no JSON form the conversion knows
+
+
+def test_a_class_that_cannot_be_converted_fails_for_its_sender_and_reader() -> None:
+    get_message_catalog().register(Drawn, "test.wire.drawn", source="plugin 'drawing'")
+    try:
+        with pytest.raises(TypeError, match=r"Drawn\.corner: .*TypedDict"):
+            spec_of(Drawn)
+        entry = json.dumps(
+            {
+                "v": 1,
+                "kind": "event",
+                "type": "test.wire.drawn",
+                "id": "e1",
+                "ts": "2026-12-07T00:00:00+00:00",
+                "fields": {"corner": {"x": 1}},
+            }
+        )
+        # the reader says why, not that the type is unknown to it
+        with pytest.raises(WireError, match=r"unknown-type.*Drawn\.corner: .*TypedDict"):
+            decode(entry, "event", 1 << 20)
+    finally:
+        get_message_catalog().remove_source("plugin 'drawing'")
