@@ -56,7 +56,11 @@ def _is_enum(tp: Any) -> bool:
 
 
 def _scalar(name: str, accepts: tuple[type, ...]) -> Hook:
+    exact = accepts[0]
+
     def structure(value: Any, tp: Any) -> Any:
+        if value.__class__ is exact and tp is exact:  # (the common case in one test)
+            return value
         if tp not in accepts and _is_enum(tp):  # cattrs sends an IntEnum here, by its base
             return _enum_hook(tp)(value, tp)
         if isinstance(value, accepts) and not (bool not in accepts and isinstance(value, bool)):
@@ -67,6 +71,8 @@ def _scalar(name: str, accepts: tuple[type, ...]) -> Hook:
 
 
 def _structure_int(value: Any, tp: Any) -> int:
+    if value.__class__ is int and tp is int:  # (the common case in one test)
+        return value
     if tp is not int and _is_enum(tp):  # cattrs sends an IntEnum here, by its base
         return _enum_hook(tp)(value, tp)  # type: ignore[no-any-return]
     if isinstance(value, int) and not isinstance(value, bool):
@@ -78,6 +84,8 @@ def _structure_int(value: Any, tp: Any) -> int:
 
 
 def _structure_float(value: Any, tp: Any) -> float:
+    if value.__class__ is float and tp is float and _isfinite(value):  # (the common case)
+        return value
     if tp is not float and _is_enum(tp):  # a float-valued enum
         return _enum_hook(tp)(value, tp)  # type: ignore[no-any-return]
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -85,6 +93,9 @@ def _structure_float(value: Any, tp: Any) -> float:
             return float(value)
         raise ValueError(f"expected a finite number, got {value!r} (JSON has no NaN or infinity)")
     raise TypeError(f"expected number, got {describe(value)}")
+
+
+_isfinite = math.isfinite
 
 
 def _from_string(kind: type, parse: Callable[[str], Any], what: str) -> Hook:
