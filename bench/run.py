@@ -111,7 +111,16 @@ def measure_hot(
         timer.close()
     pick = min if stat == "min" else statistics.median
     rows = [
-        Row(c.name, c.group, c.label, pick(t.samples), c.floor, c.peers, c.targets, {"n": t.n})
+        Row(
+            c.name,
+            c.group,
+            c.label,
+            pick(t.samples),
+            c.floor,
+            c.peers,
+            c.targets,
+            {"n": t.n, "min": min(t.samples), "median": statistics.median(t.samples)},
+        )
         for c, t in timed
     ]
     return rows, skipped
