@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import sync_fns
+from cases import async_fns, sync_fns
 from llmgine_cases import bench_bus, bench_types
 
 
@@ -43,6 +43,20 @@ def _emit10(n: int) -> None:
         emit(event)
 
 
+def _emit_async10(n: int) -> None:
+    tick = bench_types()[2]
+    bus = bench_bus()
+    for fn in async_fns(10):
+        bus.subscribe_event("bench.tick.fast", fn)
+    event, emit = tick(1, 2, 3), bus.emit_async
+
+    async def run() -> None:
+        for _ in range(n // 10):
+            await emit(event)
+
+    asyncio.run(run())
+
+
 def _turns(n: int) -> None:
     import turns
 
@@ -54,7 +68,12 @@ def _turns(n: int) -> None:
     asyncio.run(run())
 
 
-PATHS = {"dispatch": _dispatch, "emit_exact_10": _emit10, "llm_turn_async": _turns}
+PATHS = {
+    "dispatch": _dispatch,
+    "emit_exact_10": _emit10,
+    "emit_async_10": _emit_async10,  # (n / 10 emits)
+    "llm_turn_async": _turns,  # (n / 2000 turns)
+}
 
 
 def _owner(filename: str, name: str) -> str:
