@@ -119,6 +119,28 @@ def _subscribers(probe: Probe, is_async: bool, blinker: bool = False) -> list[Ca
     return made
 
 
+def _wire(
+    probe: Probe, on: Callable[[Any, Any], Any], token: Any, finished: Any, is_async: bool
+) -> None:
+    """Subscribe ``FANOUT`` subscribers to ``token`` and one to ``finished`` with ``on``."""
+    for fn in _subscribers(probe, is_async):
+        on(token, fn)
+    on(finished, _subscribers(probe, is_async)[1])
+
+
+async def _stream(
+    turn: int, make: Callable[..., Any], publish: Callable[[Any], Awaitable[Any]], stream: bool
+) -> None:
+    """Publish a turn's ``TOKENS`` token events made by ``make``, awaiting each publish
+    (upstream and bubus: their per-token call costs far more than this loop's extra call)."""
+    for i in range(TOKENS):
+        token = make(turn=turn, index=i, text="tok")
+        token.sent = now_ns()
+        await publish(token)
+        if stream:
+            await asyncio.sleep(0)
+
+
 # llmgine (this project) -----------------------------------------------------------------
 
 
@@ -237,18 +259,14 @@ async def upstream(await_processing: bool) -> Impl:
     bus = MessageBus()
     await bus.start()
     probe = Probe()
-    for fn in _subscribers(probe, True):
-        bus.register_event_handler(UpToken, fn)
-    bus.register_event_handler(UpFinished, _subscribers(probe, True)[1])
+    _wire(probe, bus.register_event_handler, UpToken, UpFinished, True)
     stream = False
 
+    def publish(event: Any) -> Awaitable[None]:
+        return bus.publish(event, await_processing=await_processing)  # type: ignore[no-any-return]
+
     async def handle(command: Any) -> Any:
-        for i in range(TOKENS):
-            event = UpToken(turn=command.turn, index=i, text="tok")
-            event.sent = now_ns()
-            await bus.publish(event, await_processing=await_processing)
-            if stream:
-                await asyncio.sleep(0)
+        await _stream(command.turn, UpToken, publish, stream)
         await bus.publish(UpFinished(turn=command.turn), await_processing=False)
         return CommandResult(success=True, command_id=command.command_id)
 
@@ -288,18 +306,14 @@ async def bubus_impl() -> Impl:
 
     probe = Probe()
     bus = EventBus(name="BenchBus")
-    for fn in _subscribers(probe, True):
-        bus.on(TokenEvent, fn)
-    bus.on(TurnFinished, _subscribers(probe, True)[1])
+    _wire(probe, bus.on, TokenEvent, TurnFinished, True)
     stream = False
 
+    async def publish(token: Any) -> None:
+        await bus.dispatch(token)
+
     async def handle(event: Any) -> None:
-        for i in range(TOKENS):
-            token = TokenEvent(turn=event.turn, index=i, text="tok")
-            token.sent = now_ns()
-            await bus.dispatch(token)
-            if stream:
-                await asyncio.sleep(0)
+        await _stream(event.turn, TokenEvent, publish, stream)
         bus.dispatch(TurnFinished(turn=event.turn))
 
     bus.on(TurnEvent, handle)
@@ -328,9 +342,7 @@ async def pyee_impl(is_async: bool, bare: bool) -> Impl:
 
     probe = Probe()
     ee = AsyncIOEventEmitter()
-    for fn in _subscribers(probe, is_async):
-        ee.on("token", fn)
-    ee.on("finished", _subscribers(probe, is_async)[1])
+    _wire(probe, ee.on, "token", "finished", is_async)
     emit = ee.emit
 
     async def turn(i: int, streaming: bool) -> None:
