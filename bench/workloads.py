@@ -348,6 +348,13 @@ def workload_tables(found: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v:,.0f}" for k, v in redis["median"].items()),
             "",
         ]
+        median = redis["median"]
+        if "llmgine-w1" in median and "llmgine-w2" in median:
+            lines += [
+                f"- 1 -> 2 worker processes on the event stream: {median['llmgine-w1']:,.0f} -> "
+                f"{median['llmgine-w2']:,.0f} events/s "
+                f"({median['llmgine-w2'] / median['llmgine-w1']:.2f}x)",
+            ]
         for t in redis["targets"]:
             ratio = "" if t["ratio"] is None else f" (is {t['ratio']:.2f})"
             lines.append(f"- llmgine {t['target']}{ratio}: {_verdict(t['met'])}")
