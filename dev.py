@@ -3,6 +3,7 @@
 
     python3 dev.py example              # run examples/example.py (installs only what it needs)
     python3 dev.py example chat         # run examples/chat_server.py, an LLM chat server
+    python3 dev.py example tools        # run examples/tools_example.py, commands as LLM tools
     python3 dev.py test [--python X.Y]  # the whole suite on CPython 3.11, 3.12 and 3.13
                                         # (other arguments go to pytest)
     python3 dev.py check                # ruff check, ruff format --check, mypy --strict
@@ -181,6 +182,9 @@ def main(argv: list[str]) -> int:
                 step("running examples/chat_server.py")
                 return run(env, str(ROOT / "examples" / "chat_server.py"), *rest[1:])
             env = running().ensure("example")
+            if rest[:1] == ["tools"]:  # the core alone: the "example" level has it
+                step("running examples/tools_example.py")
+                return run(env, str(ROOT / "examples" / "tools_example.py"), *rest[1:])
             step("running examples/example.py")
             return run(env, str(ROOT / "examples" / "example.py"), *rest)
         if task == "bench":

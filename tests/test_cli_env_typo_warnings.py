@@ -1,7 +1,7 @@
 """Unknown names in ``LLMGINE_LOAD_PLUGINS`` / ``LLMGINE_DISABLE_PLUGINS`` warn once per
 plugin host, naming the variable, the name and the closest installed plugin name.
 
-The shipped plugins (audit, otel, redis, resources, workflows) are installed in the
+The shipped plugins (audit, mcp, otel, redis, resources, workflows) are installed in the
 test environment.
 """
 
@@ -80,7 +80,7 @@ def test_a_name_close_to_nothing_lists_the_installed_plugins(
     (message,) = messages(typo_warnings(load_plugins))
     assert message == (
         "LLMGINE_DISABLE_PLUGINS names 'kafka', which is not an installed plugin "
-        "(installed: audit, otel, redis, resources, workflows)"
+        "(installed: audit, mcp, otel, redis, resources, workflows)"
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 from llmgine import cli
 from llmgine.plugins import PluginHost, use_plugin_host
 
-CORE = {"plugins", "new-plugin", "trace"}
+CORE = {"plugins", "new-plugin", "trace", "schema"}
 
 #: ``llmgine``, :func:`x`, :class:`x`, :mod:`x`, ... as docstrings write them.
 MARKUP = re.compile(r"``|:[a-z]+:`")

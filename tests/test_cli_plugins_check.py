@@ -1,7 +1,7 @@
 """``llmgine plugins`` and ``llmgine plugins --check``: plugins in error and unknown names
 in ``LLMGINE_LOAD_PLUGINS`` / ``LLMGINE_DISABLE_PLUGINS`` are shown, and fail the check.
 
-The shipped plugins (audit, otel, redis, resources, workflows) are installed in the
+The shipped plugins (audit, mcp, otel, redis, resources, workflows) are installed in the
 test environment; each test gets a plugin host of its own.
 """
 
@@ -185,7 +185,7 @@ def test_the_listing_shows_unknown_names_after_the_plugins(
         "did you mean 'resources'?\n"
         "zzz-nothing-like-it  [unknown]   not installed\n"
         "  error: LLMGINE_LOAD_PLUGINS names 'zzz-nothing-like-it', which is not an installed "
-        "plugin (installed: audit, otel, redis, resources, workflows)\n"
+        "plugin (installed: audit, mcp, otel, redis, resources, workflows)\n"
         "\n"
         "problems: 2 unknown names (llmgine plugins --check exits 1 on them)\n"
     )

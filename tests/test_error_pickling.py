@@ -17,8 +17,10 @@ from llmgine.messages.errors import (
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
+    FieldError,
     InvalidPatternError,
     MessageBusException,
+    MessageValidationError,
     NoActiveScopeError,
     SessionError,
     SubscriberBaseExceptionError,
@@ -28,6 +30,7 @@ from llmgine.messages.events import ResourceDeletedEvent
 from llmgine.middleware import HandlerTimeoutError
 from llmgine.plugins import UnknownPluginNameWarning
 from llmgine.plugins.errors import IncompatiblePluginError, PluginLoadError, WireNameClash
+from llmgine.tools import ToolboxError
 
 
 class Unhandled:
@@ -55,6 +58,9 @@ ERRORS: list[BaseException] = [
     BackgroundError("would wait for itself"),
     BackgroundOverflowError("dropped"),
     EventCascadeError("too deep"),
+    MessageValidationError(
+        ResourceDeletedEvent, [FieldError("resource_id", "expected string, got 3")]
+    ),
     failed_subscribers(),
     SubscriberBaseExceptionError("app.on_deleted", GeneratorExit()),
     PluginLoadError("plugin 'p' failed", plugin="p", distribution="llmgine-p"),
@@ -62,6 +68,7 @@ ERRORS: list[BaseException] = [
     HandlerTimeoutError("slow"),
     WireNameClash("wire name 'a' is claimed twice"),
     ScaffoldError("bad name"),
+    ToolboxError("tool name 'a b' of app.AB must be 1 to 64 letters, ..."),
     UnknownPluginNameWarning("LLMGINE_LOAD_PLUGINS names 'resourcs', which is not ..."),
 ]
 

@@ -1,7 +1,8 @@
 """The llmgine command line: the core's subcommands, the plugins' ones, and main().
 
 The core's subcommands are ``plugins`` (see :mod:`llmgine._cli_plugins`),
-``new-plugin`` and ``trace`` (:mod:`llmgine._cli_trace`); installed plugins add
+``new-plugin``, ``trace`` (:mod:`llmgine._cli_trace`) and ``schema``
+(:mod:`llmgine._cli_schema`); installed plugins add
 theirs through the ``register_cli`` hook. The help texts are plain text: they are
 printed at terminals and make the generated CLI reference.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from ._cli_plugins import add_parser as add_plugins_parser
+from ._cli_schema import add_parser as add_schema_parser
 from ._cli_trace import add_parser as add_trace_parser
 from ._trace_watch import disarm
 from .messages.errors import MessageBusException
@@ -26,8 +28,9 @@ from .plugins._discovery import unknown_names
 __all__ = ["build_parser", "main"]
 
 DESCRIPTION = """The llmgine command line: list the installed plugins and check them (plugins),
-start a new plugin distribution (new-plugin), and run a program with the tree of
-its commands and events printed (trace). Installed plugins add subcommands of
+start a new plugin distribution (new-plugin), run a program with the tree of its
+commands and events printed (trace), and print the application's commands and
+events with their JSON Schema (schema). Installed plugins add subcommands of
 their own, listed below (e.g. worker from llmgine-redis).
 """
 
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.set_defaults(func=_cmd_new_plugin)
     add_trace_parser(sub)
+    add_schema_parser(sub)
     host = get_plugin_host()
     # Failures are shown by `llmgine plugins` instead; a plugin that requires the core by
     # its old name loads, and is worth a line whatever the subcommand.

@@ -39,6 +39,7 @@ SITE_PAGES = {
     "README.md": "index.md",
     "bench/README.md": "performance.md",
     "plugins/llmgine-audit/README.md": "plugins/audit.md",
+    "plugins/llmgine-mcp/README.md": "plugins/mcp.md",
     "plugins/llmgine-otel/README.md": "plugins/otel.md",
     "plugins/llmgine-redis/README.md": "plugins/redis.md",
     "plugins/llmgine-resources/README.md": "plugins/resources.md",

@@ -19,8 +19,10 @@ from .errors import (
     CommandHandlerNotFound,
     DuplicateHandlerError,
     EventCascadeError,
+    FieldError,
     InvalidPatternError,
     MessageBusException,
+    MessageValidationError,
     NoActiveScopeError,
     SessionError,
     SubscriberBaseExceptionError,
@@ -29,6 +31,7 @@ from .errors import (
 from .events import Event
 
 if TYPE_CHECKING:
+    from .conversion import from_json, json_schema, to_json, to_jsonable
     from .events import SystemEvent
 
 __all__ = [
@@ -41,9 +44,11 @@ __all__ = [
     "Event",
     "EventCascadeError",
     "Failure",
+    "FieldError",
     "InvalidPatternError",
     "MessageBus",
     "MessageBusException",
+    "MessageValidationError",
     "NoActiveScopeError",
     "Plan",
     "Session",
@@ -53,9 +58,23 @@ __all__ = [
     "SubscriberError",
     "Subscription",
     "SystemEvent",
+    "from_json",
+    "json_schema",
     "message_bus",
+    "to_json",
+    "to_jsonable",
 ]
 
 if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from mypy)
-    # built on first use, like the other core events: see messages/_lazy.py
-    __getattr__, __dir__ = lazy_names(__name__, "llmgine.messages.events", ["SystemEvent"])
+    # built on first use, like the other core events (see messages/_lazy.py); the
+    # conversion imports cattrs, which a process that never converts need not load
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        {
+            "SystemEvent": "llmgine.messages.events",
+            **dict.fromkeys(
+                ["from_json", "json_schema", "to_json", "to_jsonable"],
+                "llmgine.messages.conversion",
+            ),
+        },
+    )

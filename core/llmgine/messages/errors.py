@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._errors import reduce_error
 
@@ -18,8 +18,10 @@ __all__ = [
     "CommandHandlerNotFound",
     "DuplicateHandlerError",
     "EventCascadeError",
+    "FieldError",
     "InvalidPatternError",
     "MessageBusException",
+    "MessageValidationError",
     "NoActiveScopeError",
     "SessionError",
     "SubscriberBaseExceptionError",
@@ -87,6 +89,42 @@ class BackgroundOverflowError(BackgroundError):
     """A background subscriber's full queue dropped an event (``overflow="drop_oldest"`` or
     ``"drop_newest"``). A transport's ``deliver`` lists it as that subscriber's failure, so
     the event is not acknowledged (unless the subscription said ``at_most_once=True``)."""
+
+
+class FieldError(NamedTuple):
+    """One bad field of a :class:`MessageValidationError`."""
+
+    #: where, from the top of the input: ``"items[2].qty"`` (``""``: the object itself)
+    path: str
+    #: what is wrong: ``'expected integer, got "ten"'``
+    message: str
+
+
+class MessageValidationError(MessageBusException, ValueError):
+    """Input did not make a valid message (:func:`~llmgine.messages.conversion.from_json`).
+
+    ``message_class`` is the class asked for; ``errors`` lists every bad field, with
+    its path and what is wrong with it, in input order.
+    """
+
+    message_class: type
+    errors: tuple[FieldError, ...]
+
+    def __init__(self, message_class: type, errors: Sequence[FieldError]) -> None:
+        self.message_class = message_class
+        self.errors = tuple(errors)
+        count = len(self.errors)
+        name = getattr(message_class, "__qualname__", None) or repr(message_class)
+        lines = [f"invalid {name}: {count} error{'s' * (count != 1)}"]
+        shown = self.errors[:_SHOWN]
+        lines += [f"  {path or '(the object)'}: {message}" for path, message in shown]
+        if count > _SHOWN:
+            lines.append(f"  ... and {count - _SHOWN} more (see .errors)")
+        super().__init__("\n".join(lines))
+
+
+#: how many of a MessageValidationError's errors its message lists
+_SHOWN = 20
 
 
 class SubscriberError(MessageBusException, ExceptionGroup):

@@ -32,6 +32,7 @@ from .errors import IncompatiblePluginError, PluginLoadError, WireNameClash
 
 if TYPE_CHECKING:
     from .catalog import MessageCatalog, RegisterMessage, default_wire_name
+    from .channels import ChannelInfo, TransportInfo
     from .host import PluginHost
     from .info import PluginInfo
     from .state import BusState, env_flag
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BusState",
+    "ChannelInfo",
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "IncompatiblePluginError",
@@ -52,6 +54,7 @@ __all__ = [
     "Register",
     "RegisterMessage",
     "Subscribe",
+    "TransportInfo",
     "UnknownPluginNameWarning",
     "WireNameClash",
     "default_wire_name",
@@ -74,11 +77,13 @@ if not TYPE_CHECKING:  # (a module __getattr__ would hide misspelled names from 
         __name__,
         {
             "BusState": "llmgine.plugins.state",
+            "ChannelInfo": "llmgine.plugins.channels",
             "MessageCatalog": "llmgine.plugins.catalog",
             "PluginHost": "llmgine.plugins.host",
             "PluginInfo": "llmgine.plugins.info",
             "PluginStatus": "llmgine.plugins.status",
             "RegisterMessage": "llmgine.plugins.catalog",
+            "TransportInfo": "llmgine.plugins.channels",
             "default_wire_name": "llmgine.plugins.catalog",
             "env_flag": "llmgine.plugins.state",
         },

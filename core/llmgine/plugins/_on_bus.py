@@ -17,7 +17,15 @@ from .errors import PluginLoadError, is_plugin_failure
 if TYPE_CHECKING:
     from .host import PluginHost
 
-__all__ = ["BusPlugins", "ShutDown", "provided_by", "register_on", "remove", "stop"]
+__all__ = [
+    "BusPlugins",
+    "ShutDown",
+    "provided_by",
+    "register_on",
+    "registrations",
+    "remove",
+    "stop",
+]
 
 
 def _nothing() -> None:
@@ -215,15 +223,22 @@ def remove(host: PluginHost, bus: MessageBus, name: str) -> None:
 def provided_by(host: PluginHost, name: str, bus: MessageBus) -> tuple[list[str], list[str]]:
     """The command types and subscription keys plugin ``name`` registers, as text.
 
+    See :func:`registrations`, which this describes.
+    """
+    return registrations(host, name, bus).described()
+
+
+def registrations(host: PluginHost, name: str, bus: MessageBus) -> Registrations:
+    """What plugin ``name`` registers on ``bus``, which is left holding it.
+
     Calls its registration hooks (not ``register_middleware``) with ``bus``, which
     is never started, so nothing is activated but what ``register_handlers()``
     refuses (a command another plugin handles, a bad pattern) fails here too; a
     plugin that fails leaves nothing on ``bus`` and raises :class:`PluginLoadError`.
     """
     try:
-        done = register_all(host, bus, name, None)
+        return register_all(host, bus, name, None)
     except BaseException as exc:
         if not is_plugin_failure(exc):
             raise
         raise host.hook_error(name, "could not register its handlers", exc) from exc
-    return done.described()

@@ -56,6 +56,14 @@ class Registrations:
         """The ``add_event_middleware`` argument of ``register_middleware``."""
         self._removers.append(self._bus.add_event_middleware(middleware, slot=self._slot))
 
+    def command_types(self) -> list[type]:
+        """The command types registered here, in order."""
+        return list(self._commands)
+
+    def subscriptions(self) -> list[Any]:
+        """The :class:`~llmgine.messages.bus.Subscription` objects made here, in order."""
+        return list(self._subscriptions)
+
     def described(self) -> tuple[list[str], list[str]]:
         """The command types and subscription keys recorded here, as text."""
         keys = [s.key for s in self._subscriptions]

@@ -184,11 +184,20 @@ class MessageCatalog:
             sources = self._sources.get(name)
             return next(iter(sources)) if sources else None
 
+    def wire_names(self) -> list[str]:
+        """Every wire name, in registration order, importing nothing (unlike :meth:`names`)."""
+        with self._lock:
+            return list(self._by_name)
+
+    def reference_of(self, name: str) -> str | None:
+        """The ``"module:QualifiedName"`` of the class registered as ``name``, importing
+        nothing; ``None`` if ``name`` is not registered."""
+        found = self._by_name.get(name)
+        return found if found is None or isinstance(found, str) else _key(found)
+
     def names(self) -> Mapping[str, type]:
         """A copy of ``{wire name: class}``, in registration order (imports references)."""
-        with self._lock:
-            wires = list(self._by_name)
-        found = {wire: self.class_of(wire) for wire in wires}
+        found = {wire: self.class_of(wire) for wire in self.wire_names()}
         return {wire: cls for wire, cls in found.items() if cls is not None}
 
     def remove_source(self, source: str) -> None:

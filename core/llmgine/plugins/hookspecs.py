@@ -7,7 +7,7 @@ Plugins implement them as plain functions marked with ``@llmgine.hookimpl``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import hookspec
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from ..messages._typing import Register, Subscribe
     from ..messages.bus import MessageBus
     from .catalog import RegisterMessage
+    from .channels import TransportInfo
     from .status import PluginStatus
 
 __all__ = [
+    "describe_channels",
     "plugin_status",
     "register_cli",
     "register_commands",
@@ -74,3 +76,8 @@ def plugin_status() -> PluginStatus | None:
 @hookspec
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``llmgine`` subcommands: ``subparsers.add_parser(...).set_defaults(func=...)``."""
+
+
+@hookspec
+def describe_channels(messages: Mapping[str, type], bus: MessageBus) -> TransportInfo | None:
+    """Transports: describe the channels ``messages`` (wire name -> class) travel on, or None."""

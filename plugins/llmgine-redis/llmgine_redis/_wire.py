@@ -37,8 +37,7 @@ from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 from llmgine.plugins import get_message_catalog
 
-from ._builder import FORMAT_VERSION, Builder, Document, compile_builder, compile_document
-from ._codec import Field, fields_of, parse_datetime
+from ._codec import build, check_travels, fields_of_message, parse_datetime
 from ._config import check_not_reserved
 from .errors import WireError
 
@@ -53,33 +52,23 @@ __all__ = [
     "spec_of",
 ]
 
+#: The version of the wire format this code writes and reads.
+FORMAT_VERSION = 1
+
 
 @attrs.frozen
 class Spec:
-    """How one class travels under one wire name: compiled once, from the catalogue's entry."""
+    """How one class travels under one wire name (from the catalogue's entry)."""
 
     cls: type
     name: str
     kind: str
-    fields: tuple[Field, ...]
-    #: an instance's wire document (what encode() calls)
-    document: Document = attrs.field(init=False)
-    #: rebuilds an instance from its parts (what decode() calls)
-    build: Builder = attrs.field(init=False)
-
-    @document.default
-    def _document(self) -> Document:
-        return compile_document(self.cls, self.kind, self.name, self.fields)
-
-    @build.default
-    def _build(self) -> Builder:
-        return compile_builder(self.cls, self.kind, self.name, self.fields)
 
 
-# Compiled specs by class: derived from the catalogue, never configuration. An entry
+# Specs by class: derived from the catalogue, never configuration. An entry
 # is used only while the catalogue still gives its class the same name, so it cannot
 # go stale; a class's spec depends on nothing but the class and that name.
-_compiled: dict[type, Spec] = {}
+_specs: dict[type, Spec] = {}
 
 
 def spec_of(cls: type) -> Spec | None:
@@ -91,18 +80,19 @@ def spec_of(cls: type) -> Spec | None:
     name = get_message_catalog().name_of(cls)
     if name is None:
         return None
-    spec = _compiled.get(cls)
+    spec = _specs.get(cls)
     if spec is None or spec.name != name:
-        spec = _compile(cls, name)
+        spec = _make_spec(cls, name)
     return spec
 
 
-def _compile(cls: type, name: str) -> Spec:
+def _make_spec(cls: type, name: str) -> Spec:
     source = get_message_catalog().source_of(name)
     check_not_reserved(name, f"wire name {name!r} of {cls.__qualname__} (registered by {source})")
     kind = "event" if issubclass(cls, Event) else "command"
-    spec = Spec(cls, name, kind, fields_of(cls))
-    _compiled[cls] = spec
+    check_travels(cls)
+    spec = Spec(cls, name, kind)
+    _specs[cls] = spec
     return spec
 
 
@@ -110,7 +100,7 @@ def _spec_named(name: Any) -> Spec | None:
     cls = get_message_catalog().class_of(name)
     if cls is None:
         return None
-    spec = _compiled.get(cls)
+    spec = _specs.get(cls)
     if spec is not None and spec.name == name:
         return spec
     try:
@@ -138,7 +128,7 @@ def register_type(cls: type, name: str) -> None:
     if isinstance(name, str):
         check_not_reserved(name, f"wire name {name!r} of {getattr(cls, '__qualname__', cls)}")
     if isinstance(cls, type) and issubclass(cls, Event | Command):
-        fields_of(cls)  # TypeError now for a class that could not travel
+        check_travels(cls)  # TypeError now for a class that could not travel
     get_message_catalog().register(cls, name, source="application")
 
 
@@ -188,7 +178,7 @@ def encode(
     ``max_bytes`` (the ``max_entry_bytes`` setting, which every consumer must share),
     a larger entry (``oversized``).
     """
-    doc = spec.document(message)
+    doc = _document(message, spec)
     if trace:
         doc["trace"] = dict(trace)
     if reply_to is not None:
@@ -204,6 +194,24 @@ def encode(
     if max_bytes is not None and len(data) > max_bytes:
         raise _oversized(message, spec, len(data), max_bytes)
     return data
+
+
+def _document(message: Any, spec: Spec) -> dict[str, Any]:
+    """The wire document of ``message``, without ``trace`` and ``reply_to``."""
+    event = spec.kind == "event"
+    doc = {
+        "v": FORMAT_VERSION,
+        "kind": spec.kind,
+        "type": spec.name,
+        "id": message.event_id if event else message.command_id,
+    }
+    if event:
+        doc["ts"] = message.timestamp
+    doc["correlation_id"] = message.correlation_id
+    doc["causation_id"] = message.causation_id
+    doc["session_id"] = message.session_id
+    doc["fields"] = fields_of_message(message, spec.kind, spec.name)
+    return doc
 
 
 def _oversized(message: Any, spec: Spec, size: int, limit: int) -> WireError:
@@ -278,12 +286,8 @@ def _build(spec: Spec, doc: dict[str, Any]) -> Any:
             raise WireError("invalid-fields", f"{spec.name}.ts: {exc}") from None
         if timestamp.tzinfo is None:
             raise WireError("invalid-fields", f"{spec.name}.ts has no time zone")
-    try:
-        return spec.build(fields, ident, timestamp, correlation, causation, session)
-    except WireError:
-        raise
-    except Exception as exc:  # the class's own validation
-        raise WireError("invalid-fields", f"{spec.name}: {type(exc).__name__}: {exc}") from None
+    ids = (ident, correlation, causation, session)
+    return build(spec.cls, spec.name, spec.kind, fields, ids, timestamp)
 
 
 _NO_FIELDS: dict[str, Any] = {}

@@ -1,22 +1,38 @@
-"""The hooks of entry point ``redis``: start the transport, report status, ``llmgine worker``."""
+"""The hooks of entry point ``redis``: start the transport, report status, ``llmgine worker``,
+describe its streams for ``llmgine schema``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import llmgine
 from llmgine.messages.bus import MessageBus, message_bus
+from llmgine.messages.commands import Command
+from llmgine.messages.events import Event
+from llmgine.plugins import ChannelInfo, TransportInfo, get_message_catalog
 from llmgine.plugins.status import PluginStatus
 
 from . import _cli
-from ._config import TRANSPORT_ENV, URL_ENV
+from ._commands import remote_types
+from ._config import TRANSPORT_ENV, URL_ENV, RedisConfig
+from ._outbox import compile_patterns
 from ._settings import RedisSettings
-from ._transport import disable, installed_settings, start, transport_of
+from ._transport import disable, installed_settings, remote_command, start, transport_of
 from ._urls import safe_url
 
-__all__ = ["plugin_status", "register_cli", "selected", "shutdown", "startup"]
+__all__ = [
+    "describe_channels",
+    "plugin_status",
+    "register_cli",
+    "selected",
+    "shutdown",
+    "startup",
+]
 
 logger = logging.getLogger("llmgine.redis")
 
@@ -59,3 +75,74 @@ def plugin_status() -> PluginStatus:
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``llmgine worker --group NAME`` (see :mod:`llmgine_redis._cli`)."""
     _cli.add_worker_command(subparsers)
+
+
+@llmgine.hookimpl
+def describe_channels(messages: Mapping[str, type], bus: MessageBus) -> TransportInfo | None:
+    """The event stream and one stream per remote command type, if the transport is on
+    for ``bus`` (running, installed, or selected by the environment); else ``None``."""
+    transport = transport_of(bus)
+    if transport is not None:
+        settings, remote = transport.settings, transport.remote_types()
+    else:
+        found = installed_settings(bus)
+        if found is None and not selected():
+            return None
+        settings = found or RedisSettings.from_env()
+        own = [remote_command(item, settings.origin) for item in settings.remote]
+        remote = list(dict.fromkeys([*remote_types(), *own]))
+    config = settings.config
+    match = compile_patterns(config.patterns) if config.patterns is not None else None
+    events = []
+    for wire, cls in messages.items():
+        if issubclass(cls, Event):
+            kind = getattr(cls, "event_type", None)  # (None: decided per instance)
+            if match is None or (isinstance(kind, str) and match.match(kind)):
+                events.append(wire)
+    which = "every event class with a wire name"
+    if config.patterns is not None:
+        which = f"the event classes whose type matches {', '.join(config.patterns)}"
+    channels = [
+        ChannelInfo(
+            name="events",
+            address=config.event_stream,
+            messages=events,
+            description=f"The event stream (Redis stream {config.event_stream}): {which}. "
+            "Each consumer group gets every event; dead letters go to "
+            f"{config.event_stream}:dead.",
+        )
+    ]
+    catalog = get_message_catalog()
+    for cls in remote:
+        name = catalog.name_of(cls)
+        if name is None or not issubclass(cls, Command):  # (remote() requires both)
+            continue
+        stream = config.command_stream(name)
+        channels.append(
+            ChannelInfo(
+                name="commands." + re.sub(r"[^A-Za-z0-9_.\-]", "_", name),  # (a key)
+                address=stream,
+                messages=[name],
+                description=f"The remote command {name}, run by one worker of group "
+                f"{config.command_group}; the worker pushes the outcome to "
+                f"{config.reply_key('{command_id}')}.",
+            )
+        )
+    host, pathname = _server(config)
+    return TransportInfo(
+        name="redis",
+        protocol="redis",
+        host=host,
+        pathname=pathname,
+        description="llmgine-redis: Redis Streams (wire format 1, see its README)",
+        channels=channels,
+    )
+
+
+def _server(config: RedisConfig) -> tuple[str, str | None]:
+    """The host (``host:port``) and path (``/db``, or a socket's path) of the Redis URL,
+    without its credentials."""
+    parts = urlsplit(config.url)
+    if parts.scheme == "unix":
+        return "localhost", parts.path or None
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}", parts.path or "/0"

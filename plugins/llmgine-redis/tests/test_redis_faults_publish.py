@@ -416,17 +416,17 @@ async def test_nan_and_infinity_are_refused_naming_the_field(config, raw):
     bus = MessageBus.isolated()
     transport = llmgine_redis.install(bus, **attrs.asdict(config()))
     cases = [
-        (Reading("s", float("nan")), r"field value is nan"),
-        (Reading("s", 1.0, previous=float("inf")), r"field previous is inf"),
+        (Reading("s", float("nan")), r"Reading\.value: nan is not a JSON number"),
+        (Reading("s", 1.0, previous=float("inf")), r"Reading\.previous: inf"),
         (
             Reading("s", 1.0, extra={"a": [1, {"b": -float("inf")}]}),
-            r"field extra\['a'\]\[1\]\['b'\] is -inf",
+            r'Reading\.extra\["a"\]\[1\]\["b"\]: -inf',
         ),
         (
             ResourceCreatedEvent(
                 resource_id="r", resource_type="t", resource_data={"n": float("nan")}
             ),
-            r"field resource_data\['n'\] is nan",
+            r'ResourceCreatedEvent\.resource_data\["n"\]: nan',
         ),
     ]
     for event, where in cases:
@@ -447,10 +447,10 @@ def test_a_float_where_the_annotation_says_none_is_checked_too(config, raw):
     transport = llmgine_redis.install(bus, **attrs.asdict(config()))
     nan, inf = float("nan"), float("inf")
     cases = [
-        (Counted(count=inf), r"field count is inf"),  # type: ignore[arg-type]
-        (Counted(counts=[1, nan]), r"field counts\[1\] is nan"),  # type: ignore[list-item]
-        (Counted(pair=(1, inf)), r"field pair\[1\] is inf"),
-        (Counted(label=nan), r"field label is nan"),  # type: ignore[arg-type]
+        (Counted(count=inf), r"Counted\.count: inf"),  # type: ignore[arg-type]
+        (Counted(counts=[1, nan]), r"Counted\.counts\[1\]: nan"),  # type: ignore[list-item]
+        (Counted(pair=(1, inf)), r"Counted\.pair\[1\]: inf"),
+        (Counted(label=nan), r"Counted\.label: nan"),  # type: ignore[arg-type]
     ]
     for event, where in cases:
         with pytest.raises(WireError, match=where):
@@ -462,7 +462,7 @@ def test_a_float_where_the_annotation_says_none_is_checked_too(config, raw):
 async def test_remote_commands_are_checked_the_same_way(config, raw, prefix):
     bus = MessageBus.isolated()
     llmgine_redis.install(bus, **attrs.asdict(config(max_entry_bytes=1_000)))
-    with pytest.raises(WireError, match=r"field value is inf"):
+    with pytest.raises(WireError, match=r"Measure\.value: inf"):
         await bus.dispatch_async(Measure(float("inf")))
     with pytest.raises(WireError, match=r"oversized.*max_entry_bytes"):
         await bus.dispatch_async(Measure(1.0, blob="x" * 1_000))
