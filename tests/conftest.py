@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 
@@ -55,5 +56,17 @@ def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # No installed plugin may leak into these tests, whatever the environment has.
     monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "")
     monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
+    with use_plugin_host(PluginHost()):
+        yield
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh host that loads every installed plugin (the shipped ones), no transport set."""
+    monkeypatch.delenv("LLMGINE_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
+    for variable in list(os.environ):
+        if variable == "LLMGINE_TRANSPORT" or variable.startswith("LLMGINE_REDIS_"):
+            monkeypatch.delenv(variable)
     with use_plugin_host(PluginHost()):
         yield

@@ -319,3 +319,70 @@ def test_a_describe_channels_hook_returning_something_else_is_an_error(
         "describe_channels hook: TypeError: it returned {'channels': []}, not a "
         "llmgine.plugins.TransportInfo\n"
     )
+
+
+FAILS_TO_REGISTER = """
+import llmgine
+
+
+@llmgine.hookimpl
+def register_commands(register, bus):
+    raise RuntimeError("no database")
+"""
+
+
+def test_a_plugin_in_error_is_warned_about_on_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(monkeypatch, tmp_path, shop=SHOP, failing=FAILS_TO_REGISTER)
+    for args in ((), ("--json",), ("--asyncapi",)):
+        status, out, err = run(capsys, *args)
+        assert status == 0, args
+        assert "PlaceOrder" in out  # the other plugins are still described
+        assert err.startswith("llmgine schema: warning: plugin 'failing' is in error (left out): ")
+        assert "RuntimeError: no database" in err
+        assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("--json",), ("--asyncapi",)])
+def test_a_selected_transport_that_no_plugin_describes_prints_no_document(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: tuple[str, ...],
+) -> None:
+    install(monkeypatch, tmp_path, shop=SHOP)
+    monkeypatch.setenv("LLMGINE_TRANSPORT", "kafka")
+    status, out, err = run(capsys, *args)
+    assert (status, out) == (1, "")
+    assert err == (
+        "llmgine schema: LLMGINE_TRANSPORT=kafka selects a transport, but no installed "
+        "plugin describes it; no document printed\n"
+    )
+    # the text summary still prints, with the warning
+    status, out, err = run(capsys)
+    assert status == 0
+    assert "from 1 plugin and the core" in out
+    assert err == (
+        "llmgine schema: warning: LLMGINE_TRANSPORT=kafka selects a transport, but no "
+        "installed plugin describes it\n"
+    )
+
+
+def test_a_selected_transport_whose_plugin_is_in_error_prints_no_document(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the shipped Redis plugin, with a URL redis-py refuses (a port out of range)
+    monkeypatch.setenv("LLMGINE_LOAD_PLUGINS", "redis")
+    monkeypatch.setenv("LLMGINE_TRANSPORT", "redis")
+    monkeypatch.setenv("LLMGINE_REDIS_URL", "redis://:pw@redis.internal:99999/0")
+    status, out, err = run(capsys, "--asyncapi")
+    assert (status, out) == (1, "")
+    warning, error = err.splitlines()
+    assert warning.startswith("llmgine schema: warning: plugin 'redis' is in error (left out): ")
+    assert "is not a Redis URL" in warning
+    assert "pw" not in err
+    assert error == (
+        "llmgine schema: LLMGINE_TRANSPORT=redis selects a transport, but no plugin "
+        "describes it (in error: 'redis'); no document printed"
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -15,25 +13,12 @@ import jsonschema
 import pytest
 from llmgine import cli
 from llmgine.messages.conversion import json_schema, to_json
-from llmgine.plugins import PluginHost, use_plugin_host
 from llmgine.plugins.draft07 import DRAFT_07, to_draft07
 from llmgine.plugins.schema import collect
 
 from .asyncapi_spec import problems
 
 SHIPPED = {"audit", "mcp", "otel", "redis", "resources", "workflows"}
-
-
-@pytest.fixture
-def shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh host that loads every installed plugin (the shipped ones), no transport set."""
-    monkeypatch.delenv("LLMGINE_LOAD_PLUGINS", raising=False)
-    monkeypatch.delenv("LLMGINE_DISABLE_PLUGINS", raising=False)
-    for variable in list(os.environ):
-        if variable == "LLMGINE_TRANSPORT" or variable.startswith("LLMGINE_REDIS_"):
-            monkeypatch.delenv(variable)
-    with use_plugin_host(PluginHost()):
-        yield
 
 
 def asyncapi(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:

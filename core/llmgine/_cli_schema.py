@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -24,9 +25,15 @@ A class whose schema cannot be derived (a field of a type with no JSON form) is
 listed with the reason instead of a schema, as is a class registered by reference
 that cannot be imported; both are also warned about on stderr.
 
+A plugin in error (it fails to load or to register) is left out, and warned about
+on stderr.
+
 --asyncapi prints an AsyncAPI 3.0.0 document: its channels are those of the
 configured transport (with llmgine-redis selected: the event stream and one stream
 per remote command type) or, with none, one in-process channel named "bus".
+With LLMGINE_TRANSPORT set but no plugin describing a transport (the transport's
+plugin is in error, or not installed), --asyncapi and --json print nothing and
+exit with status 1 rather than describe the in-process bus.
 """
 
 EPILOG = """\
@@ -79,6 +86,19 @@ def _run(args: argparse.Namespace) -> int:
     for entry in catalogue.messages:
         if entry.error is not None:
             print(f"llmgine schema: warning: {entry.name}: {entry.error}", file=sys.stderr)
+    for plugin in catalogue.plugins:
+        if plugin.state == "error":
+            print(
+                f"llmgine schema: warning: plugin {plugin.name!r} is in error (left out): "
+                f"{plugin.error}",
+                file=sys.stderr,
+            )
+    missing = _missing_transport(catalogue)
+    if missing is not None and (args.asyncapi or args.json):
+        print(f"llmgine schema: {missing}; no document printed", file=sys.stderr)
+        return 1
+    if missing is not None:
+        print(f"llmgine schema: warning: {missing}", file=sys.stderr)
     if args.asyncapi:
         document = asyncapi_document(catalogue, title=args.title, version=args.app_version)
         print(json.dumps(document, indent=2))
@@ -87,6 +107,18 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_summary(catalogue)
     return 0
+
+
+def _missing_transport(catalogue: Catalogue) -> str | None:
+    """Why no transport is described although ``LLMGINE_TRANSPORT`` selects one, if so."""
+    selected = os.environ.get("LLMGINE_TRANSPORT", "").strip()
+    if not selected or catalogue.transports:
+        return None
+    failed = [repr(p.name) for p in catalogue.plugins if p.state == "error"]
+    why = "no installed plugin describes it"
+    if failed:
+        why = f"no plugin describes it (in error: {', '.join(failed)})"
+    return f"LLMGINE_TRANSPORT={selected} selects a transport, but {why}"
 
 
 def _print_summary(catalogue: Catalogue) -> None:

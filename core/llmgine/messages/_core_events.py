@@ -7,7 +7,7 @@ that ``typing.get_type_hints`` resolves them whatever module they claim.
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
@@ -196,6 +196,10 @@ class SystemEvent(_CoreEvent):
     Its type name is ``system.<component>.<severity>``, so ``"system.*.error"``
     matches every error. ``severity`` is one of :data:`SEVERITIES`.
     """
+
+    #: the pattern every type name of the class matches (its ``event_type`` is decided
+    #: per instance): what a transport checks its own patterns against
+    event_type_pattern: ClassVar[str] = "system.*.*"
 
     component: str = attrs.field(validator=_component)
     severity: Severity = attrs.field(validator=_severity)

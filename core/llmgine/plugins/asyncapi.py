@@ -8,7 +8,8 @@
   for its events: the application both sends and receives on each of them.
 * **components.schemas**: each message's payload, the JSON Schema of its fields
   rewritten as draft-07 (:mod:`llmgine.plugins.draft07`), in a multi-format schema
-  object (``schemaFormat: application/schema+json;version=draft-07``);
+  object (``schemaFormat: application/schema+json;version=draft-07``), and each class
+  it nests beside it (:mod:`llmgine.plugins.asyncapi_schemas`);
   **components.messages**: every message of the catalogue, keyed by its wire name
   (else its class name), with ``x-llmgine-*`` extensions: class, kind, wire name,
   event type, the plugins that handle or subscribe to it, and why it has no payload
@@ -17,24 +18,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .. import __version__
+from .asyncapi_schemas import SCHEMA_FORMAT, SchemaComponents, unique_key
 from .channels import ChannelInfo
-from .draft07 import to_draft07
 from .schema import Catalogue, MessageSchema
 
 __all__ = ["ASYNCAPI_VERSION", "IN_PROCESS", "SCHEMA_FORMAT", "asyncapi_document"]
 
 ASYNCAPI_VERSION = "3.0.0"
-SCHEMA_FORMAT = "application/schema+json;version=draft-07"
 #: the one channel of an application whose messages no transport carries
 IN_PROCESS = "bus"
 
 #: (send, receive) operation names per message kind
 _VERBS = {"command": ("dispatch", "handle"), "event": ("emit", "receive")}
-_NOT_KEY = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def asyncapi_document(
@@ -42,11 +40,12 @@ def asyncapi_document(
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of ``catalogue``, as JSON values.
 
-    ``title`` and ``version`` (default: the llmgine version) fill its ``info``.
+    ``title`` and ``version`` (default: the llmgine version) fill its ``info``. Keys
+    that two messages, channels or servers would share get a suffix (``_2``, ...).
     """
     ids = _message_ids(catalogue.messages)
     by_wire = {m.wire_name: m for m in catalogue.messages if m.wire_name is not None}
-    schemas: dict[str, Any] = {}
+    schemas = SchemaComponents(ids.values())
     messages: dict[str, Any] = {}
     for entry in catalogue.messages:
         key = ids[id(entry)]
@@ -60,16 +59,13 @@ def asyncapi_document(
             server["pathname"] = transport.pathname
         if transport.description:
             server["description"] = transport.description
-        servers[transport.name] = server
+        name = unique_key(transport.name, servers)
+        servers[name] = server
         for channel in transport.channels:
             carried = [by_wire[w] for w in channel.messages if w in by_wire]
-            if channel.name in channels:
-                raise ValueError(
-                    f"two transports describe a channel named {channel.name!r}; "
-                    "channel names must be unique"
-                )
-            channels[channel.name] = _channel(channel, carried, ids, transport.name)
-            operations.update(_operations(channel.name, carried, ids))
+            key = unique_key(channel.name, channels)
+            channels[key] = _channel(channel, carried, ids, name)
+            operations.update(_operations(key, carried, ids))
     if not catalogue.transports:
         local = ChannelInfo(
             name=IN_PROCESS,
@@ -97,7 +93,7 @@ def asyncapi_document(
     document.update(
         channels=channels,
         operations=operations,
-        components={"schemas": schemas, "messages": messages},
+        components={"schemas": schemas.schemas, "messages": messages},
     )
     return document
 
@@ -108,17 +104,13 @@ def _message_ids(entries: tuple[MessageSchema, ...]) -> dict[int, str]:
     ids: dict[int, str] = {}
     taken: set[str] = set()
     for entry in entries:
-        base = _NOT_KEY.sub("_", entry.wire_name or entry.name)
-        key, n = base, 1
-        while key in taken:
-            n += 1
-            key = f"{base}_{n}"
+        key = unique_key(entry.wire_name or entry.name, taken)
         taken.add(key)
         ids[id(entry)] = key
     return ids
 
 
-def _message(entry: MessageSchema, key: str, schemas: dict[str, Any]) -> dict[str, Any]:
+def _message(entry: MessageSchema, key: str, schemas: SchemaComponents) -> dict[str, Any]:
     """The message object of ``entry``; its payload schema goes into ``schemas``."""
     message: dict[str, Any] = {"name": key, "title": entry.name.rpartition(".")[2]}
     description = entry.description
@@ -128,7 +120,7 @@ def _message(entry: MessageSchema, key: str, schemas: dict[str, Any]) -> dict[st
     error = entry.error
     if entry.schema is not None:
         try:
-            schemas[key] = {"schemaFormat": SCHEMA_FORMAT, "schema": to_draft07(entry.schema)}
+            schemas.add(key, entry.schema)
             message["payload"] = {"$ref": f"#/components/schemas/{key}"}
         except ValueError as exc:
             error = f"no draft-07 schema: {exc}"

@@ -45,18 +45,22 @@ _UNSUPPORTED = frozenset(
 )
 
 
-def to_draft07(schema: Mapping[str, Any]) -> dict[str, Any]:
+def to_draft07(
+    schema: Mapping[str, Any], *, refs: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """``schema`` (draft 2020-12) as the same constraints in draft-07, with its ``$schema``.
 
+    ``refs`` replaces the ``$ref`` values it has a key for, as draft-07 writes them
+    (``#/definitions/Line``, ``#``): where the definitions are moved to.
     Raises :class:`ValueError` naming a keyword draft-07 cannot express, and where it is.
     """
-    converted: dict[str, Any] = _convert(schema, "#")
+    converted: dict[str, Any] = _convert(schema, "#", refs or {})
     if "$schema" in schema:
         converted["$schema"] = DRAFT_07
     return converted
 
 
-def _convert(schema: Any, where: str) -> Any:
+def _convert(schema: Any, where: str, refs: Mapping[str, str]) -> Any:
     if not isinstance(schema, Mapping):  # true / false
         return schema
     out: dict[str, Any] = {}
@@ -64,14 +68,16 @@ def _convert(schema: Any, where: str) -> Any:
         if key in _UNSUPPORTED:
             raise ValueError(f"{where}: draft-07 has no {key!r} (a draft 2020-12 keyword)")
         if key in _ONE:
-            out[key] = _convert(value, f"{where}/{key}")
+            out[key] = _convert(value, f"{where}/{key}", refs)
         elif key in _MAP:
             name = "definitions" if key == "$defs" else key
-            out[name] = {k: _convert(v, f"{where}/{key}/{k}") for k, v in value.items()}
+            out[name] = {k: _convert(v, f"{where}/{key}/{k}", refs) for k, v in value.items()}
         elif key in _LIST:
-            out[key] = [_convert(v, f"{where}/{key}/{i}") for i, v in enumerate(value)]
-        elif key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
-            out[key] = "#/definitions/" + value.removeprefix("#/$defs/")
+            out[key] = [_convert(v, f"{where}/{key}/{i}", refs) for i, v in enumerate(value)]
+        elif key == "$ref" and isinstance(value, str):
+            if value.startswith("#/$defs/"):
+                value = "#/definitions/" + value.removeprefix("#/$defs/")
+            out[key] = refs.get(value, value)
         else:
             out[key] = value
     if "prefixItems" in out:

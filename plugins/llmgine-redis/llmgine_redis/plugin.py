@@ -4,10 +4,11 @@ describe its streams for ``llmgine schema``."""
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import llmgine
@@ -80,7 +81,12 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 @llmgine.hookimpl
 def describe_channels(messages: Mapping[str, type], bus: MessageBus) -> TransportInfo | None:
     """The event stream and one stream per remote command type, if the transport is on
-    for ``bus`` (running, installed, or selected by the environment); else ``None``."""
+    for ``bus`` (running, installed, or selected by the environment); else ``None``.
+
+    With patterns, the event stream lists the classes whose type matches one, and those
+    whose type is decided per instance (``SystemEvent``) when a pattern can match one of
+    their types: one that overlaps their ``event_type_pattern`` (unknown: any type).
+    """
     transport = transport_of(bus)
     if transport is not None:
         settings, remote = transport.settings, transport.remote_types()
@@ -93,15 +99,23 @@ def describe_channels(messages: Mapping[str, type], bus: MessageBus) -> Transpor
         remote = list(dict.fromkeys([*remote_types(), *own]))
     config = settings.config
     match = compile_patterns(config.patterns) if config.patterns is not None else None
-    events = []
+    events, maybe = [], []
     for wire, cls in messages.items():
-        if issubclass(cls, Event):
-            kind = getattr(cls, "event_type", None)  # (None: decided per instance)
-            if match is None or (isinstance(kind, str) and match.match(kind)):
+        if not issubclass(cls, Event):
+            continue
+        kind = getattr(cls, "event_type", None)  # (not a str: decided per instance)
+        if match is None or (isinstance(kind, str) and match.match(kind)):
+            events.append(wire)
+        elif not isinstance(kind, str) and config.patterns is not None:
+            shape = getattr(cls, "event_type_pattern", None)
+            if _overlap(config.patterns, shape if isinstance(shape, str) else "**"):
                 events.append(wire)
+                maybe.append(wire)
     which = "every event class with a wire name"
     if config.patterns is not None:
         which = f"the event classes whose type matches {', '.join(config.patterns)}"
+        if maybe:
+            which += f" (those of {', '.join(maybe)}, decided per instance, may match)"
     channels = [
         ChannelInfo(
             name="events",
@@ -137,6 +151,33 @@ def describe_channels(messages: Mapping[str, type], bus: MessageBus) -> Transpor
         description="llmgine-redis: Redis Streams (wire format 1, see its README)",
         channels=channels,
     )
+
+
+def _overlap(patterns: Sequence[str], shape: str) -> bool:
+    """Whether a type name can match both one of ``patterns`` and ``shape`` (patterns:
+    ``*`` one segment, ``**`` one or more)."""
+    return any(_segments_overlap(_segments(p), _segments(shape)) for p in patterns)
+
+
+def _segments(pattern: str) -> tuple[str, ...]:
+    # "**" is one segment ("*") then any number more ("") : one token kind per meaning
+    out: list[str] = []
+    for segment in pattern.split("."):
+        out += ["*", ""] if segment == "**" else [segment]
+    return tuple(out)
+
+
+@functools.cache
+def _segments_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if not a or not b:
+        return all(s == "" for s in a + b)
+    if a[0] == "":  # any number of segments: none, or one more of b's
+        return _segments_overlap(a[1:], b) or (b[0] != "" and _segments_overlap(a, b[1:]))
+    if b[0] == "":
+        return _segments_overlap(b, a)
+    if a[0] != b[0] and "*" not in (a[0], b[0]):
+        return False
+    return _segments_overlap(a[1:], b[1:])
 
 
 def _server(config: RedisConfig) -> tuple[str, str | None]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import attrs
 import pytest
 from llmgine.messages.bus import MessageBus
 from llmgine.messages.commands import Command
-from llmgine.messages.events import Event
+from llmgine.messages.events import Event, SystemEvent
 from llmgine.plugins import ChannelInfo, TransportInfo
 from llmgine_redis import plugin
+from llmgine_redis._outbox import compile_patterns
 
 
 @dataclasses.dataclass
@@ -103,3 +105,44 @@ def test_hook_describe_channels_without_patterns_carries_every_event(
     assert (described.host, described.pathname) == ("localhost", "/run/redis.sock")
     assert described.channels[0].address == "llmgine:events"
     assert described.channels[0].messages == ("billing.Charged", "audit.Entry")
+
+
+@attrs.frozen
+class Measured(Event):
+    """Typed per instance, with no event_type_pattern: it may have any type."""
+
+    name: str
+    event_type: str = attrs.field(init=False, default=attrs.Factory(lambda s: s.name, True))
+
+
+@pytest.mark.parametrize(
+    ("patterns", "listed"),
+    [
+        ("**", {"billing.Charged", "audit.Entry", "llmgine.SystemEvent", "metrics.Measured"}),
+        ("system.**", {"llmgine.SystemEvent", "metrics.Measured"}),
+        ("system.*.error", {"llmgine.SystemEvent", "metrics.Measured"}),
+        ("billing.*,**.error", {"billing.Charged", "llmgine.SystemEvent", "metrics.Measured"}),
+        # Redis patterns: "*" is one segment, and a SystemEvent's type has three
+        ("*", {"metrics.Measured"}),
+        ("system.*", {"metrics.Measured"}),
+        ("billing.*", {"billing.Charged", "metrics.Measured"}),
+    ],
+)
+def test_hook_describe_channels_lists_events_typed_per_instance_when_patterns_may_match(
+    monkeypatch: pytest.MonkeyPatch, patterns: str, listed: set[str]
+) -> None:
+    monkeypatch.setenv("LLMGINE_TRANSPORT", "redis")
+    monkeypatch.setenv("LLMGINE_REDIS_PATTERNS", patterns)
+    messages = {**MESSAGES, "llmgine.SystemEvent": SystemEvent, "metrics.Measured": Measured}
+    described = plugin.describe_channels(messages, MessageBus.isolated())
+    assert described is not None
+    events = described.channels[0]
+    assert set(events.messages) == listed
+    # what the channel lists does travel: the outbox's own matching agrees
+    if "llmgine.SystemEvent" in listed:
+        event = SystemEvent(component="db", severity="error", message="down")
+        assert compile_patterns(tuple(patterns.split(","))).match(event.event_type)
+    guessed = [name for name in ("llmgine.SystemEvent", "metrics.Measured") if name in listed]
+    assert f"(those of {', '.join(guessed)}, decided per instance, may match)" in (
+        events.description
+    )
