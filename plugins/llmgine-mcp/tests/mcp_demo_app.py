@@ -73,7 +73,15 @@ async def closed() -> None:
     print("mcp_demo_app: closed (async on_close)", file=sys.stderr)
 
 
+async def hang() -> None:
+    """An on_close callback that never returns (the second-signal test sets the variable)."""
+    print("mcp_demo_app: hanging in on_close", file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+
+
 bus.on_close(closed)
+if os.environ.get("MCP_DEMO_HANG_ON_CLOSE"):
+    bus.on_close(hang)
 register_plugin(sys.modules[__name__], "mcp-demo")
 
 toolbox = Toolbox([AddNumbers, Divide], bus=bus)

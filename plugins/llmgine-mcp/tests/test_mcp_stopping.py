@@ -15,18 +15,17 @@ from typing import IO, Any
 
 import pytest
 from mcp.types import LATEST_PROTOCOL_VERSION
-
 from test_mcp_end_to_end import HERE, LLMGINE, server
 
 pytestmark = pytest.mark.slow  # starts processes
 
 
-def start() -> subprocess.Popen[str]:
+def start(**env: str) -> subprocess.Popen[str]:
     """``llmgine mcp serve mcp_demo_app:toolbox``, its three streams pipes."""
     return subprocess.Popen(
         [LLMGINE, "mcp", "serve", "mcp_demo_app:toolbox"],
         cwd=HERE,
-        env=server().env,
+        env={**(server().env or {}), **env},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -50,7 +49,8 @@ def initialize(process: subprocess.Popen[str]) -> None:
     send(process.stdin, {"id": 1, "method": "initialize", "params": params})
     assert process.stdout is not None
     answer = json.loads(process.stdout.readline())
-    assert answer["id"] == 1 and "result" in answer
+    assert answer["id"] == 1
+    assert "result" in answer
     send(process.stdin, {"method": "notifications/initialized"})
 
 
@@ -83,7 +83,8 @@ def test_a_signal_closes_the_bus_and_exits_while_stdin_is_still_open(
         initialize(process)
         process.send_signal(sig)
         status = process.wait(timeout=120)  # stdin stays open: the signal alone stops it
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
     finally:
         process.kill()
@@ -94,3 +95,21 @@ def test_a_signal_closes_the_bus_and_exits_while_stdin_is_still_open(
     assert f"llmgine mcp: {sig.name}: closing the bus and exiting (again to exit at once)" in said
     assert "mcp_demo_app: shut down" in said  # the plugins' shutdown hooks ran
     assert "mcp_demo_app: closed (async on_close)" in said
+
+
+def test_a_second_signal_exits_at_once_when_closing_the_bus_hangs() -> None:
+    process = start(MCP_DEMO_HANG_ON_CLOSE="1")
+    try:
+        initialize(process)
+        process.send_signal(signal.SIGTERM)
+        assert process.stderr is not None
+        said = []
+        while "mcp_demo_app: hanging in on_close" not in said:
+            said.append(process.stderr.readline().rstrip("\n"))
+            assert said[-1] or process.poll() is None, said  # (not exited meanwhile)
+        process.send_signal(signal.SIGINT)
+        status = process.wait(timeout=120)
+    finally:
+        process.kill()
+        process.communicate()
+    assert status == 128 + signal.SIGINT.value
