@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,16 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FLOORS", "PEERS", "Case", "Plain3", "Target", "async_fns", "sync_fns"]
+__all__ = [
+    "FLOORS",
+    "PEERS",
+    "Case",
+    "Plain3",
+    "Target",
+    "async_fns",
+    "skip_reason",
+    "sync_fns",
+]
 
 Env = dict[str, Any]
 
@@ -58,7 +68,19 @@ class Case:
     peers: tuple[str, ...] = ()
     targets: tuple[Target, ...] = ()
     needs: str | None = None  # import name of the peer library
+    min_python: tuple[int, int] | None = None  # e.g. (3, 12) for eager tasks
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` cannot run here (a peer not installed, an older CPython), or None."""
+    import importlib.util
+
+    if case.needs and importlib.util.find_spec(case.needs) is None:
+        return f"{case.needs} not installed"
+    if case.min_python and sys.version_info < case.min_python:
+        return "needs CPython >= {}.{}".format(*case.min_python)
+    return None
 
 
 # Shared building blocks -------------------------------------------------------------
@@ -125,7 +147,25 @@ def _floor_env() -> Env:
             return done.value
         return None
 
+    async def tasks(fns: list[Any], message: Any) -> None:
+        # The floor of emit_async to async subscribers: one task each, all awaited.
+        started = [create_task(f(message)) for f in fns]
+        for task in started:
+            await task
+
+    async def eager_tasks(fns: list[Any], message: Any) -> None:
+        # The same with eager tasks (CPython >= 3.12): a coroutine that does not suspend
+        # finishes inside create_task and is never scheduled.
+        loop = asyncio.get_running_loop()
+        started = [eager(loop, f(message)) for f in fns]
+        for task in started:
+            await task
+
+    eager = getattr(asyncio, "eager_task_factory", None)
+    create_task = asyncio.create_task
     return {
+        "tasks": tasks,
+        "eager_tasks": eager_tasks,
         "var": contextvars.ContextVar("bench_var", default=None),
         "now": datetime.now,
         "UTC": UTC,
@@ -216,6 +256,23 @@ FLOORS = [
         _floor_env,
     ),
     Case(
+        "tasks10",
+        "floor",
+        "start 10 tasks (1 per coroutine), await each",
+        "await tasks(afns10, msg)",
+        _floor_env,
+        True,
+    ),
+    Case(
+        "tasks10_eager",
+        "floor",
+        "the same with eager tasks (3.12+)",
+        "await eager_tasks(afns10, msg)",
+        _floor_env,
+        True,
+        min_python=(3, 12),
+    ),
+    Case(
         "gather10",
         "floor",
         "await asyncio.gather(10 coroutines)",
@@ -294,7 +351,51 @@ def _lato() -> Env:
     return {"app": app, "cmd": Ping(a=1)}
 
 
+def _pydantic() -> Env:
+    """What FastStream's and bubus's users construct: pydantic v2 models with the same
+    fields, validated (strictly, as the core's validators are), a uuid4 id and an aware
+    timestamp."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    Text = Annotated[str, Field(min_length=1)]
+
+    class Message(BaseModel):
+        model_config = ConfigDict(frozen=True, strict=True)
+        id: uuid.UUID = Field(default_factory=uuid.uuid4)
+        timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Tick(Message):
+        a: int
+        b: int
+        c: int
+
+    class ResourceCreated(Message):
+        resource_id: Text
+        resource_type: Text
+        resource_data: dict[str, Any] = Field(default_factory=dict)
+
+    return {"Tick": Tick, "ResourceCreated": ResourceCreated, "data": {"title": "x"}}
+
+
 PEERS = [
+    Case(
+        "pydantic_tick",
+        "peer",
+        "new pydantic v2 model, 3 int fields + uuid4 + aware time",
+        "Tick(a=1, b=2, c=3)",
+        _pydantic,
+        needs="pydantic",
+    ),
+    Case(
+        "pydantic_resource",
+        "peer",
+        "new pydantic v2 model like ResourceCreatedEvent",
+        "ResourceCreated(resource_id='r1', resource_type='doc', resource_data=data)",
+        _pydantic,
+        needs="pydantic",
+    ),
     Case(
         "pyee_1", "peer", "pyee emit, 1 listener", "ee.emit('event', msg)", _pyee(1), needs="pyee"
     ),

@@ -19,6 +19,12 @@ producer's first XADD to the consumer's last acknowledgement:
   ``pip install ./ './plugins/llmgine-redis[bench]'`` (from the repository root);
   skipped when FastStream is missing.
   FastStream's end is when its handler saw the last event (its ack comes after).
+* ``llmgine-w1``/``llmgine-w2``: the ``llmgine`` case with 1 and then 2 consumer
+  processes in the group (issue 18's "1 -> 2 worker processes"); the consumers count
+  what they handled in a shared Redis counter (one INCRBY per batch, in both cases) and
+  the end is when it reached the total. On a 2-core machine the producer, the workers
+  and Redis share the cores, so this shows the overhead of a second worker more than
+  its gain.
 
 Prints the median events/s per case and the issue's targets for llmgine: >= 60%
 of raw, >= 8x faststream, >= faststream-batch. A standalone script so that the
@@ -181,9 +187,40 @@ def consume_faststream(url: str, stream: str, n: int, batch: bool) -> float:
     return asyncio.run(main())
 
 
+def consume_llmgine_shared(url: str, stream: str, n: int, name: str) -> float:
+    """One of several llmgine workers in the group: stop when all of them together have
+    handled ``n`` events (a counter next to the stream)."""
+    from llmgine.messages.bus import MessageBus
+    from llmgine_redis import EventConsumer, RedisConfig
+
+    bus = MessageBus.isolated()
+    bus.subscribe_event("resource.created", lambda event: None)
+    config = RedisConfig(url=url, stream=stream, batch=READ, block_ms=100)
+    consumer = EventConsumer(bus, config, GROUP, consumer=name)
+    counter = redis.asyncio.Redis.from_url(url)
+
+    async def main() -> float:
+        print("ready", flush=True)
+        while True:
+            handled = await consumer.poll()
+            total = await counter.incrby(f"{stream}:seen", handled) if handled else None
+            if total is None:
+                total = int(await counter.get(f"{stream}:seen") or 0)
+            if total >= n:
+                break
+        await consumer.drain()
+        end = time.time()
+        await counter.aclose()
+        return end
+
+    return asyncio.run(main())
+
+
 PRODUCERS = {
     "raw": produce_raw,
     "llmgine": produce_llmgine,
+    "llmgine-w1": produce_llmgine,
+    "llmgine-w2": produce_llmgine,
     "faststream": produce_faststream,
     "faststream-batch": produce_faststream,
 }
@@ -199,32 +236,40 @@ CONSUMERS = {
 
 
 def run_case(case: str, url: str, n: int) -> float:
-    """Run one producer/consumer pair; return events/s."""
+    """Run one producer and its consumers (1, or the N of ``llmgine-wN``); return events/s."""
     stream = f"llmgine-bench:{case}:{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(url)
     client.xgroup_create(stream, GROUP, id="0", mkstream=True)
     me = [sys.executable, __file__]
-    consumer = subprocess.Popen(
-        [*me, "_consume", case, url, stream, str(n)], stdout=subprocess.PIPE, text=True
-    )
+    workers = int(case.rsplit("-w", 1)[1]) if "-w" in case else 1
+    consumers = [
+        subprocess.Popen(
+            [*me, "_consume", case, url, stream, str(n), f"c{i + 1}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
     try:
-        assert consumer.stdout is not None
-        for line in consumer.stdout:  # FastStream logs to stdout too
-            if line.strip() == "ready":
-                break
-        else:
-            raise RuntimeError(f"{case} consumer exited before it was ready")
+        for consumer in consumers:
+            assert consumer.stdout is not None
+            for line in consumer.stdout:  # FastStream logs to stdout too
+                if line.strip() == "ready":
+                    break
+            else:
+                raise RuntimeError(f"{case} consumer exited before it was ready")
         produced = subprocess.run(
             [*me, "_produce", case, url, stream, str(n)], capture_output=True, text=True
         )
         if produced.returncode:
             raise RuntimeError(f"{case} producer failed:\n{produced.stderr}")
         start = _last_number(produced.stdout)
-        out, _ = consumer.communicate(timeout=600)
-        end = _last_number(out)
+        # (the first to see the total finished the work; the others notice it after it)
+        end = min(_last_number(consumer.communicate(timeout=600)[0]) for consumer in consumers)
     finally:
-        if consumer.poll() is None:
-            consumer.kill()
+        for consumer in consumers:
+            if consumer.poll() is None:
+                consumer.kill()
         keys = list(client.scan_iter(f"{stream}*"))
         client.delete(*keys)
         client.close()
@@ -251,6 +296,9 @@ def faststream_installed() -> bool:
 def main(argv: list[str]) -> int:
     if argv and argv[0] in ("_produce", "_consume"):
         role, case, url, stream, n = argv[:5]
+        if role == "_consume" and "-w" in case:
+            print(repr(consume_llmgine_shared(url, stream, int(n), argv[5])), flush=True)
+            return 0
         table = PRODUCERS if role == "_produce" else CONSUMERS
         print(repr(table[case](url, stream, int(n))), flush=True)
         return 0
@@ -258,7 +306,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--cases", default="raw,llmgine,faststream,faststream-batch")
+    parser.add_argument(
+        "--cases", default="raw,llmgine,faststream,faststream-batch,llmgine-w1,llmgine-w2"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     cases = [c for c in args.cases.split(",") if c]

@@ -6,20 +6,25 @@
     python3 dev.py bench --json out.json  # also write the results as JSON
     python3 dev.py bench --only emit      # only cases whose name contains "emit" (+ their refs)
     python3 dev.py bench --only dispatch,new_  # ... "dispatch" or "new_"
+    python3 dev.py bench --sections turns,latency  # only some of the workloads
+    python3 dev.py bench --no-envs        # skip peers that need an environment of their own
 
 Every figure is a median over rounds of ns per operation (``gc`` off while timing,
 rounds of all cases interleaved so machine noise hits them alike). Each llmgine row
 shows its ratio to its floor (the plain-Python equivalent), each peer's time divided
 by llmgine's (``pyee_10 2.6`` = llmgine is 2.6x faster than pyee with 10
-listeners), and the targets of issue 4, met or not. Peers that are not installed
-are skipped (``pip install -e .[bench]``; ``dev.py bench`` does it).
+listeners), and the targets of issues 4 and 18, met or not. Peers that are not
+installed are skipped (``pip install -e .[bench]``; ``dev.py bench`` does it).
+
+Then the workloads of issue 18 (``workloads.py``), each in processes of its own: the
+LLM turn against upstream LLMgine (in ``.bench-envs/``), bubus, pyee and blinker;
+publish-to-delivery latency under 1/100/1,000 concurrent turns; memory; Redis.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import platform
 import statistics
@@ -32,10 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import FLOORS, PEERS, Case, Target
+from cases import FLOORS, PEERS, Case, Target, skip_reason
 from llmgine_cases import LLMGINE
 from session_cases import SESSIONS
 from timing import Timed, Timer
+from workloads import Settings, measure_workloads, workload_tables
+
+WORKLOADS = ("turns", "latency", "memory", "redis")
 
 STARTUP_ROWS: dict[str, tuple[str, str | None, tuple[Target, ...]]] = {
     "pass": ("python -I -c pass (subtracted from the rows below)", None, ()),
@@ -89,8 +97,9 @@ def measure_hot(
     timed: list[tuple[Case, Timed]] = []
     try:
         for case in cases:
-            if case.needs and importlib.util.find_spec(case.needs) is None:
-                skipped.append(f"{case.name} ({case.needs} not installed)")
+            reason = skip_reason(case)
+            if reason:
+                skipped.append(f"{case.name} ({reason})")
                 continue
             item = Timed(case.stmt, case.setup(), case.is_async)
             timer.calibrate(item)
@@ -102,7 +111,16 @@ def measure_hot(
         timer.close()
     pick = min if stat == "min" else statistics.median
     rows = [
-        Row(c.name, c.group, c.label, pick(t.samples), c.floor, c.peers, c.targets, {"n": t.n})
+        Row(
+            c.name,
+            c.group,
+            c.label,
+            pick(t.samples),
+            c.floor,
+            c.peers,
+            c.targets,
+            {"n": t.n, "min": min(t.samples), "median": statistics.median(t.samples)},
+        )
         for c, t in timed
     ]
     return rows, skipped
@@ -212,7 +230,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 def _versions() -> dict[str, str]:
     found = {}
-    for dist in ("llmgine", "attrs", "pluggy", "pyee", "blinker", "lato"):
+    for dist in ("llmgine", "attrs", "pluggy", "pyee", "blinker", "lato", "pydantic", "bubus"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[dist] = metadata.version(dist)
     return found
@@ -229,6 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         help="only cases whose name contains TEXT (or one of TEXT,TEXT...)",
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up rows")
+    parser.add_argument(
+        "--sections",
+        metavar="NAMES",
+        help=f"workloads to run, of {','.join(WORKLOADS)} (default: all; none with --only)",
+    )
+    parser.add_argument(
+        "--no-hot", action="store_true", help="skip the in-process rows (workloads only)"
+    )
+    parser.add_argument(
+        "--no-envs",
+        action="store_true",
+        help="skip peers that need an environment of their own (upstream LLMgine)",
+    )
     parser.add_argument("--rounds", type=int, help="rounds per case (default 11, quick 3)")
     parser.add_argument(
         "--stat",
@@ -237,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         help="figure per case over its rounds (min is steadier on a busy machine)",
     )
     args = parser.parse_args(argv)
+    if args.sections is None:
+        sections = frozenset() if args.only else frozenset(WORKLOADS)
+    else:
+        sections = frozenset(filter(None, args.sections.split(",")))
+        if sections - set(WORKLOADS):
+            parser.error(f"--sections: unknown {','.join(sorted(sections - set(WORKLOADS)))}")
 
     rounds = args.rounds or (3 if args.quick else 11)
     round_ns = 2_000_000 if args.quick else 40_000_000
@@ -245,13 +282,19 @@ def main(argv: list[str] | None = None) -> int:
     startup = not args.no_startup and (
         not args.only or any(text in "startup register" for text in args.only.split(","))
     )
-    if not cases and not startup:
+    if args.no_hot:
+        cases = []
+    elif not cases and not startup:
         names = ", ".join(c.name for c in [*FLOORS, *PEERS, *LLMGINE, *SESSIONS])
         parser.error(f"--only {args.only}: no case name contains that (cases: {names})")
     rows, skipped = measure_hot(cases, rounds, round_ns, args.stat)
     if startup:
         rows += measure_startup_rows(3 if args.quick else 21)
     results = evaluate(rows)
+    settings = Settings(
+        quick=args.quick, rounds=1 if args.quick else 5, envs=not args.no_envs, sections=sections
+    )
+    workloads = measure_workloads(settings, skipped) if sections else {}
 
     command = "python3 dev.py bench " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"$ {command.strip()}")
@@ -261,14 +304,28 @@ def main(argv: list[str] | None = None) -> int:
         "peer column: peer's time / llmgine's (>1: llmgine faster)"
     )
     print(table(results))
+    if workloads:
+        print()
+        print(workload_tables(workloads))
     for name in skipped:
         print(f"skipped: {name}")
     checked = [t for r in results for t in r["targets"] if t["met"] is not None]
+    checked += [
+        t
+        for t in (
+            *workloads.get("turns", {}).get("targets", []),
+            *workloads.get("redis", {}).get("targets", []),
+        )
+        if t["met"] is not None
+    ]
     met = sum(t["met"] for t in checked)
     print(f"targets met: {met} of {len(checked)}; took {time.perf_counter() - started:.1f} s")
 
     if args.markdown:
-        _write(args.markdown, markdown(results))
+        text = markdown(results)
+        if workloads:
+            text += "\n" + workload_tables(workloads)
+        _write(args.markdown, text)
     if args.json:
         payload = {
             "command": command.strip(),
@@ -280,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             "round_ns": round_ns,
             "skipped": skipped,
             "results": results,
+            "workloads": workloads,
         }
         _write(args.json, json.dumps(payload, indent=2) + "\n")
     return 0

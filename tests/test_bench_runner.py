@@ -25,9 +25,21 @@ FLOORS = [
     "await10",
     "drive10",
     "drive10_ctx",
+    "tasks10",
     "gather10",
 ]
-PEERS = ["pyee_1", "pyee_10", "blinker_1", "blinker_10", "pluggy_1", "pluggy_10", "lato"]
+PEERS = [
+    "pyee_1",
+    "pyee_10",
+    "blinker_1",
+    "blinker_10",
+    "pluggy_1",
+    "pluggy_10",
+    "lato",
+    "pydantic_tick",
+    "pydantic_resource",
+    "tasks10_eager",  # (CPython >= 3.12 only)
+]
 LLMGINE = [
     "dispatch",
     "dispatch_queue",
@@ -40,6 +52,9 @@ LLMGINE = [
     "emit_async_sync_10",
 ]
 STARTUP = ["startup_deps", "startup_import", "startup_own", "register_0", "register_50"]
+# issue 18's workloads; the peers' rows may be missing when not installed
+TURNS_OURS = ["ours_async", "ours_sync", "ours_background", "ours_thread"]
+TURNS_PEERS = ["bubus", "pyee_async_msg", "pyee_sync_msg", "blinker_bare", "blinker_msg"]
 
 
 @pytest.mark.slow
@@ -47,7 +62,19 @@ def test_quick_run_reports_every_case_with_ratios_and_targets(tmp_path: Path) ->
     out = tmp_path / "results" / "bench.json"  # (a directory that does not exist yet)
     table = tmp_path / "results" / "bench.md"
     done = subprocess.run(
-        [sys.executable, str(RUNNER), "--quick", "--json", str(out), "--markdown", str(table)],
+        # --no-envs: no virtual environment is built for upstream LLMgine (pip, network)
+        [
+            sys.executable,
+            str(RUNNER),
+            "--quick",
+            "--no-envs",
+            "--sections",
+            "turns,latency,memory",
+            "--json",
+            str(out),
+            "--markdown",
+            str(table),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -69,6 +96,29 @@ def test_quick_run_reports_every_case_with_ratios_and_targets(tmp_path: Path) ->
     markdown = table.read_text()
     for name in FLOORS + LLMGINE + STARTUP:
         assert f"| {name} |" in markdown
+
+    assert rows["emit_async_10"]["floor"] == "tasks10"
+    assert "upstream_nowait (--no-envs)" in skipped
+
+    workloads = payload["workloads"]
+    throughput = workloads["turns"]["throughput"]
+    for name in TURNS_OURS:
+        assert throughput[name]["turns_per_s"] > 0, name
+        assert throughput[name]["deliveries_per_s"] > throughput[name]["turns_per_s"]
+        assert f"`{name}`" in markdown
+    for name in TURNS_PEERS:
+        assert name in throughput or name in workloads["turns"]["errors"], name
+    latency = workloads["turns"]["latency"]["ours_async"]
+    for level in ("1", "100"):
+        assert 0 < latency[level]["p50_us"] <= latency[level]["p99_us"] <= latency[level]["p999_us"]
+    verdicts = {t["target"]: t["met"] for t in workloads["turns"]["targets"]}
+    assert verdicts[">= 5x faster than upstream_best"] is None  # (not measured: --no-envs)
+    memory = workloads["memory"]
+    for row in ("bytes_per_subscription", "bytes_per_session", "bytes_per_background_event"):
+        assert memory[row] > 0, row
+    assert memory["rss"]["rss_end"] > 0
+    assert "RSS over" in done.stdout
+    assert "growth" in done.stdout
 
     dispatch = rows["dispatch"]
     assert dispatch["floor"] == "call"

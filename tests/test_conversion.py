@@ -29,7 +29,7 @@ from llmgine.messages import (
     to_json,
     to_jsonable,
 )
-from llmgine.messages.conversion import META_FIELDS, check_convertible
+from llmgine.messages.conversion import COMMAND_META, EVENT_META, META_FIELDS, check_convertible
 from llmgine.messages.events import ResourceCreatedEvent, SystemEvent
 
 
@@ -209,7 +209,7 @@ def test_post_init_errors_are_reported() -> None:
         from_json(Positive, {"n": -1})
 
 
-@pytest.mark.parametrize("name", sorted(META_FIELDS))
+@pytest.mark.parametrize("name", sorted(COMMAND_META))
 def test_meta_fields_are_never_taken_from_input(name: str) -> None:
     with pytest.raises(MessageValidationError) as caught:
         from_json(Order, {"items": [], name: "forged"})
@@ -573,3 +573,22 @@ def test_check_convertible_names_the_field_that_cannot_be_converted() -> None:
         TypeError, match=r"Plot cannot be converted from JSON: Plot\.points: .*TypedDict"
     ):
         check_convertible(Plot)
+
+
+@dataclass
+class CancelCalendarEntry(Command[None]):
+    event_id: str  # the calendar's id: a command's own field, not the bus's
+    timestamp: datetime
+
+
+def test_a_command_may_have_fields_named_like_an_events_meta_fields() -> None:
+    assert COMMAND_META < META_FIELDS
+    assert EVENT_META < META_FIELDS
+    command = from_json(
+        CancelCalendarEntry, {"event_id": "cal-7", "timestamp": "2026-12-07T09:00:00+00:00"}
+    )
+    assert command.event_id == "cal-7"
+    assert from_json(CancelCalendarEntry, to_json(command)) == command
+    assert json_schema(CancelCalendarEntry)["required"] == ["event_id", "timestamp"]
+    with pytest.raises(MessageValidationError, match="command_id: set by the bus"):
+        from_json(CancelCalendarEntry, {**to_jsonable(command), "command_id": "x"})

@@ -344,3 +344,33 @@ async def test_call_async_lets_cancellation_through(bus: MessageBus, toolbox: To
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_a_result_with_a_cycle_or_an_unprintable_error_still_gets_an_answer() -> None:
+    bus = MessageBus.isolated()
+
+    @dataclass
+    class Loop(Command[Any]):
+        pass
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    @dataclass
+    class Fails(Command[None]):
+        pass
+
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    bus.register_command(Loop, lambda command: cycle)
+
+    def fail(command: Fails) -> None:
+        raise Unprintable
+
+    bus.register_command(Fails, fail)
+    toolbox = Toolbox([Loop, Fails], bus=bus)
+    assert toolbox.call("loop", {})["error"]["type"] == "result_not_json"
+    reply = toolbox.call("fails", {})
+    assert reply["error"]["type"] == "handler_error"
+    assert "Unprintable" in reply["error"]["message"]

@@ -179,8 +179,10 @@ class Toolbox:
             return command
         try:
             result = self._bus.dispatch(command)
-        except AsyncHandlerError:
-            raise
+        except AsyncHandlerError as exc:
+            raise AsyncHandlerError(
+                f"{exc}; for a toolbox: await toolbox.call_async({name!r}, arguments)"
+            ) from exc
         except Exception as exc:
             return _failed(name, command, exc)
         return _succeeded(name, result)
@@ -317,7 +319,11 @@ def _failed(name: str, command: Command[Any], exc: Exception) -> Reply:
         _log.error("tool %r: %s", name, exc)
         return _error("unavailable", f"tool {name!r} is not available now (no handler runs it)")
     _log.error("tool %r: the handler of %s failed", name, type_name(type(command)), exc_info=exc)
-    return _error("handler_error", f"tool {name!r} failed: {type(exc).__name__}: {exc}")
+    try:
+        text = str(exc)
+    except Exception:  # (an exception whose __str__ fails: the answer is still given)
+        text = "(its message cannot be shown)"
+    return _error("handler_error", f"tool {name!r} failed: {type(exc).__name__}: {text}")
 
 
 def _succeeded(name: str, result: Any) -> Reply:
@@ -325,8 +331,8 @@ def _succeeded(name: str, result: Any) -> Reply:
         values = to_jsonable(result)
         # to_jsonable passes values of other types through: make sure JSON can hold them
         json.dumps(values, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        _log.error("tool %r: its result %r cannot be given as JSON", name, result, exc_info=exc)
+    except (TypeError, ValueError, RecursionError) as exc:  # (a cycle: RecursionError)
+        _log.error("tool %r: its result cannot be given as JSON", name, exc_info=exc)
         return _error(
             "result_not_json",
             f"tool {name!r} ran and succeeded, but its result cannot be given as JSON "

@@ -22,7 +22,7 @@ from cattrs.errors import (
     StructureHandlerNotFoundError,
 )
 
-from ._converter import META_FIELDS
+from ._converter import meta_fields
 from .errors import FieldError
 
 __all__ = ["field_errors", "nonfinite_path"]
@@ -35,10 +35,11 @@ def field_errors(exc: BaseException, path: str = "") -> list[FieldError]:
 
 def _walk(exc: BaseException, path: str) -> Iterator[FieldError]:
     if isinstance(exc, ForbiddenExtraKeysError):
+        meta = meta_fields(exc.cl)
         for name in sorted(exc.extra_fields, key=str):
             why = (
                 "set by the bus, never taken from input"
-                if name in META_FIELDS
+                if name in meta
                 else "unknown field (this message has no such field)"
             )
             yield FieldError(_join(path, name), why)

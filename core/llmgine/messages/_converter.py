@@ -50,20 +50,26 @@ from ._json_types import is_class, is_list_like, problem
 from .commands import Command
 from .events import Event
 
-__all__ = ["FAST", "LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of"]
+__all__ = ["FAST", "LENIENT", "META_FIELDS", "STRICT", "describe", "fields_of", "meta_fields"]
 
-#: What the bus sets on every message, never taken from input nor written as data.
-META_FIELDS = frozenset(
-    {
-        "command_id",
-        "event_id",
-        "timestamp",
-        "correlation_id",
-        "causation_id",
-        "session_id",
-        "event_type",
-    }
+#: What the bus sets on every event, never taken from input nor written as data.
+EVENT_META = frozenset(
+    {"event_id", "timestamp", "correlation_id", "causation_id", "session_id", "event_type"}
 )
+#: What the bus sets on every command (a command may have a field named ``event_id``).
+COMMAND_META = frozenset({"command_id", "correlation_id", "causation_id", "session_id"})
+#: Every name that is the bus's on some message.
+META_FIELDS = EVENT_META | COMMAND_META
+
+
+def meta_fields(cls: type) -> frozenset[str]:
+    """The names that are the bus's on ``cls``: its ids, timestamp and session."""
+    if isinstance(cls, type):
+        if issubclass(cls, Event):
+            return EVENT_META
+        if issubclass(cls, Command):
+            return COMMAND_META
+    return frozenset()
 
 
 def fields_of(cls: type) -> list[tuple[str, bool]]:
@@ -81,11 +87,8 @@ def fields_of(cls: type) -> list[tuple[str, bool]]:
         ]
     else:
         raise TypeError(f"{cls.__qualname__} is not an attrs or @dataclass class")
-    return [(name, required) for name, init, required in found if init and not _is_meta(cls, name)]
-
-
-def _is_meta(cls: type, name: str) -> bool:
-    return name in META_FIELDS and issubclass(cls, Event | Command)
+    meta = meta_fields(cls)
+    return [(name, required) for name, init, required in found if init and name not in meta]
 
 
 # Structuring: containers, classes ------------------------------------------------------
@@ -148,12 +151,13 @@ def _refusal(value: Any, tp: Any) -> Any:
 
 
 def _omitted(cls: type) -> dict[str, Any]:
-    if not issubclass(cls, Event | Command):
+    meta = meta_fields(cls)
+    if not meta:
         return {}
     names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
     if dataclasses.is_dataclass(cls):
         names |= {f.name for f in dataclasses.fields(cls)}
-    return {name: override(omit=True) for name in names & META_FIELDS}
+    return {name: override(omit=True) for name in names & meta}
 
 
 def _class_structure(converter: cattrs.Converter, forbid: bool) -> Callable[[Any], Any]:

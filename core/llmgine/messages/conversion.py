@@ -12,9 +12,10 @@ Types are checked, not coerced (``"10"`` is no integer), recursively through nes
 attrs and dataclass classes, ``list``/``tuple``/``set``, ``dict[str, X]``,
 ``Literal``, enums, ``X | None``, ``datetime``/``date`` (ISO 8601 strings) and
 ``UUID``; then the class is called, so its own validators run. The bus's meta
-fields (:data:`META_FIELDS`: the ids, timestamp and session) are never taken from
-input. :func:`to_json` and :func:`to_jsonable` go the other way, and
-:func:`json_schema` describes what :func:`from_json` accepts.
+fields (:func:`meta_fields`: an event's :data:`EVENT_META`, a command's
+:data:`COMMAND_META`: the ids, timestamp and session) are never taken from input.
+:func:`to_json` and :func:`to_jsonable` go the other way, and :func:`json_schema`
+describes what :func:`from_json` accepts.
 
 The conversion is cattrs' (attrs' companion library), configured as
 :mod:`llmgine.messages._converter` says.
@@ -30,12 +31,22 @@ from typing import Any, Literal, TypeVar
 from cattrs.errors import BaseValidationError, StructureHandlerNotFoundError
 
 from ._conversion_errors import field_errors, nonfinite_path
-from ._converter import FAST, LENIENT, META_FIELDS, STRICT
+from ._converter import COMMAND_META, EVENT_META, FAST, LENIENT, META_FIELDS, STRICT, meta_fields
 from ._json_scalars import describe
 from ._json_schema import json_schema
 from .errors import FieldError, MessageValidationError
 
-__all__ = ["META_FIELDS", "check_convertible", "from_json", "json_schema", "to_json", "to_jsonable"]
+__all__ = [
+    "COMMAND_META",
+    "EVENT_META",
+    "META_FIELDS",
+    "check_convertible",
+    "from_json",
+    "json_schema",
+    "meta_fields",
+    "to_json",
+    "to_jsonable",
+]
 
 T = TypeVar("T")
 
