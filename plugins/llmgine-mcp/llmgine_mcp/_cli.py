@@ -24,12 +24,14 @@ __all__ = ["add_mcp_command", "prepare", "serve_command"]
 
 _DESCRIPTION = (
     "Serve the commands of an application's llmgine.tools.Toolbox as the tools of an MCP "
-    "server over stdin and stdout, until stdin closes (the client ends the session) or "
-    "Ctrl-C. MODULE:ATTRIBUTE names the toolbox, or a function returning one. Before "
+    "server over stdin and stdout, until stdin closes (the client ends the session), "
+    "SIGTERM or Ctrl-C. MODULE:ATTRIBUTE names the toolbox, or a function returning one. Before "
     "serving, it calls register_handlers() on the toolbox's bus, so the installed "
     "plugins' handlers run the tools' commands (--no-register-handlers: the module "
-    "registers them itself), and closes that bus when it stops. Logs and errors go to "
-    "stderr."
+    "registers them itself), and closes that bus when it stops (SIGTERM or SIGINT: "
+    "closes the bus and exits with status 128 + the signal's number; a second signal "
+    "exits at once). Logs and errors go to stderr, and so does what the module and "
+    "the handlers print."
 )
 
 
@@ -89,6 +91,7 @@ def prepare(args: argparse.Namespace) -> Toolbox:
 
     sys.path.insert(0, str(args.app_dir.resolve()))
     # stdout will carry the protocol: a print() while the module loads must not reach it
+    # (serve_command points fd 1 at stderr too, for what writes there directly)
     with contextlib.redirect_stdout(sys.stderr):
         toolbox = load_toolbox(args.spec)
         if args.register_handlers:
@@ -97,19 +100,15 @@ def prepare(args: argparse.Namespace) -> Toolbox:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Run ``llmgine mcp serve``; return the exit status (0 once the client is gone)."""
-    from ._server import serve
+    """Run ``llmgine mcp serve``: 0 once the client is gone (128 + N after signal N)."""
+    from ._lifecycle import say, serve_until_stopped
+    from ._stdio import stdout_to_stderr
 
-    toolbox = prepare(args)
-    names = ", ".join(toolbox.names) or "none"
-    print(
-        f"llmgine mcp: serving {len(toolbox)} tool(s) of {args.spec} over stdio: {names}",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        asyncio.run(serve(toolbox, name=args.name))
-    finally:
-        if args.register_handlers:
-            toolbox.bus.close()  # runs the plugins' shutdown hooks (files, connections)
-    return 0
+    # fd 1 points at stderr from the module's import on: only the protocol writes to stdout
+    with stdout_to_stderr() as wire:
+        toolbox = prepare(args)
+        names = ", ".join(toolbox.names) or "none"
+        say(f"serving {len(toolbox)} tool(s) of {args.spec} over stdio: {names}")
+        return asyncio.run(
+            serve_until_stopped(toolbox, wire, name=args.name, close_bus=args.register_handlers)
+        )

@@ -9,6 +9,7 @@ signature). It validates nothing itself: the toolbox does, and answers every cal
 from __future__ import annotations
 
 import json
+import logging
 from importlib.metadata import version
 from typing import Any
 
@@ -19,8 +20,11 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 from ._config import DEFAULT_NAME
+from ._stdio import protocol_stdout, stdout_to_stderr
 
-__all__ = ["DEFAULT_NAME", "build_server", "serve", "tool_result"]
+__all__ = ["DEFAULT_NAME", "build_server", "serve", "serve_on", "tool_result"]
+
+_log = logging.getLogger("llmgine_mcp")
 
 
 def tool_result(reply: dict[str, Any]) -> types.CallToolResult:
@@ -48,6 +52,10 @@ def build_server(toolbox: Toolbox, *, name: str = DEFAULT_NAME) -> Server[Any]:
     is validated and dispatched on ``toolbox.bus`` like any other (middleware,
     pending events and tracing apply). Run it with :func:`serve` over stdio, or with
     any transport of the SDK (e.g. ``server.streamable_http_app()``).
+
+    A handler that raises ``SystemExit`` (``sys.exit()``, argparse rejecting an
+    option) fails the call with a ``"handler_error"`` answer instead of stopping the
+    server; ``KeyboardInterrupt`` and cancellation propagate.
     """
     tools = [types.Tool.model_validate(d) for d in toolbox.definitions("mcp")]
 
@@ -59,7 +67,11 @@ def build_server(toolbox: Toolbox, *, name: str = DEFAULT_NAME) -> Server[Any]:
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return tool_result(await toolbox.call_async(params.name, params.arguments))
+        try:
+            reply = await toolbox.call_async(params.name, params.arguments)
+        except SystemExit as exc:  # (argparse on made-up options): the handler's failure
+            reply = _exited(params.name, exc)
+        return tool_result(reply)
 
     return Server(
         name,
@@ -73,10 +85,29 @@ def build_server(toolbox: Toolbox, *, name: str = DEFAULT_NAME) -> Server[Any]:
 async def serve(toolbox: Toolbox, *, name: str = DEFAULT_NAME) -> None:
     """Serve ``toolbox`` over this process's stdin and stdout until stdin closes.
 
-    While serving, what the handlers print goes to stderr (the SDK points stdout
-    there), so it cannot corrupt the protocol. Registers no handler: the toolbox's
-    bus must have them (``llmgine mcp serve`` calls ``register_handlers`` first).
+    While serving, fd 1 and ``sys.stdout`` point at stderr, and the protocol is
+    written to a private duplicate of the original fd 1: what handlers print, or
+    write to fd 1, goes to stderr and cannot corrupt the protocol. Registers no
+    handler: the toolbox's bus must have them (``llmgine mcp serve`` calls
+    ``register_handlers`` first), and does not close the bus.
     """
+    with stdout_to_stderr() as wire:
+        await serve_on(toolbox, wire, name=name)
+
+
+async def serve_on(toolbox: Toolbox, wire: int, *, name: str = DEFAULT_NAME) -> None:
+    """Serve ``toolbox`` over stdin and fd ``wire`` (from :func:`stdout_to_stderr`)."""
     server = build_server(toolbox, name=name)
-    async with stdio_server() as (read_stream, write_stream):
+    async with stdio_server(stdout=protocol_stdout(wire)) as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+def _exited(name: str, exc: SystemExit) -> dict[str, Any]:
+    _log.error("tool %r: the handler called sys.exit(%r)", name, exc.code, exc_info=exc)
+    return {
+        "ok": False,
+        "error": {
+            "type": "handler_error",
+            "message": f"tool {name!r} failed: SystemExit: {exc.code} (the handler exited)",
+        },
+    }

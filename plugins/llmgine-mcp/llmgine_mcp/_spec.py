@@ -43,7 +43,8 @@ def load_toolbox(spec: str) -> Toolbox:
                 "run from the directory that holds it, pass --app-dir, or install it"
             ) from exc
         raise _import_failed(spec, module_name, exc) from exc
-    except Exception as exc:  # the module's own code failed: its error, named
+    # the module's own code failed (or exited: serving then would be a silent exit 0)
+    except (Exception, SystemExit) as exc:
         raise _import_failed(spec, module_name, exc) from exc
     for part in attribute.split("."):
         if not hasattr(found, part):
@@ -59,7 +60,7 @@ def load_toolbox(spec: str) -> Toolbox:
         )
     try:
         made = found()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ToolboxSpecError(
             f"{spec}: calling {attribute}() failed: {type(exc).__name__}: {exc}"
         ) from exc

@@ -6,6 +6,8 @@ process's plugin host), never by the tests themselves.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from dataclasses import dataclass
 
@@ -15,6 +17,10 @@ from llmgine.plugins import Register, register_plugin
 from llmgine.tools import Toolbox
 
 print("mcp_demo_app: printed while importing")  # must reach stderr, not the protocol
+# past sys.stdout: the real stdout (block-buffered on a pipe, flushed late) and fd 1 itself
+if sys.__stdout__ is not None:
+    sys.__stdout__.write("mcp_demo_app: written to sys.__stdout__ while importing\n")
+os.write(1, b"mcp_demo_app: written to fd 1 while importing\n")
 
 bus = MessageBus.isolated()
 
@@ -61,6 +67,21 @@ def shutdown(bus: MessageBus) -> None:
     print("mcp_demo_app: shut down", file=sys.stderr)
 
 
+async def closed() -> None:
+    """An ``async def`` on_close callback: ``llmgine mcp serve`` awaits it (bus.aclose)."""
+    await asyncio.sleep(0)
+    print("mcp_demo_app: closed (async on_close)", file=sys.stderr)
+
+
+async def hang() -> None:
+    """An on_close callback that never returns (the second-signal test sets the variable)."""
+    print("mcp_demo_app: hanging in on_close", file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+
+
+bus.on_close(closed)
+if os.environ.get("MCP_DEMO_HANG_ON_CLOSE"):
+    bus.on_close(hang)
 register_plugin(sys.modules[__name__], "mcp-demo")
 
 toolbox = Toolbox([AddNumbers, Divide], bus=bus)

@@ -25,8 +25,14 @@ pytestmark = pytest.mark.slow  # starts processes
 
 def server(*args: str) -> StdioServerParameters:
     """``llmgine mcp serve mcp_demo_app:toolbox ARGS`` run from this directory."""
-    # the test's environment (its PYTHONPATH included), without llmgine's settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGINE_")}
+    # the test's environment (its PYTHONPATH included), without llmgine's settings, and
+    # without PYTHONUNBUFFERED (clients do not set it: the server's stdout is then
+    # block-buffered, and what is buffered must not reach the protocol at exit)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LLMGINE_") and k != "PYTHONUNBUFFERED"
+    }
     return StdioServerParameters(
         command=LLMGINE,
         args=["mcp", "serve", "mcp_demo_app:toolbox", *args],
@@ -45,7 +51,9 @@ def reply(result: Any) -> dict[str, Any]:
 
 
 @pytest.mark.asyncio
-async def test_a_client_lists_the_tools_and_calls_them(tmp_path: Path) -> None:
+async def test_a_client_lists_the_tools_and_calls_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     errlog = tmp_path / "stderr.txt"
     with errlog.open("w") as stderr:
         async with (
@@ -89,8 +97,13 @@ async def test_a_client_lists_the_tools_and_calls_them(tmp_path: Path) -> None:
 
             # the server lives on after the errors
             assert reply(await session.call_tool("add_numbers", {"a": 1, "b": 1}))["ok"]
+    # nothing but the protocol on the server's stdout, to the end (the SDK's client logs
+    # an error for every line that is not JSON-RPC)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("mcp")] == []
     logged = errlog.read_text()
     assert "mcp_demo_app: printed while importing" in logged
+    assert "mcp_demo_app: written to sys.__stdout__ while importing" in logged
+    assert "mcp_demo_app: written to fd 1 while importing" in logged
     assert "mcp_demo_app: adding" in logged
     assert "serving 2 tool(s) of mcp_demo_app:toolbox over stdio: add_numbers, divide" in logged
 
@@ -126,7 +139,9 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_when_stdin_closes_it_closes_the_bus_and_exits_0() -> None:
     done = run("mcp", "serve", "mcp_demo_app:toolbox")
     assert (done.returncode, done.stdout) == (0, "")
-    assert done.stderr.splitlines()[-1] == "mcp_demo_app: shut down"  # the plugins' shutdown
+    said = done.stderr.splitlines()
+    assert "mcp_demo_app: shut down" in said  # the plugins' shutdown hooks
+    assert "mcp_demo_app: closed (async on_close)" in said  # awaited, with the sync ones
 
 
 def test_a_bad_spec_stops_the_command_with_one_line_naming_it() -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,19 @@ def crash(command: Crash) -> None:
     raise RuntimeError("the disk is full")
 
 
+@dataclass
+class Report(Command[str]):
+    """Run the report with command-line options, e.g. "--year 2024"."""
+
+    options: str
+
+
+def report(command: Report) -> str:
+    parser = argparse.ArgumentParser(prog="report")
+    parser.add_argument("--year", type=int, required=True)
+    return f"report for {parser.parse_args(shlex.split(command.options)).year}"
+
+
 @pytest.fixture
 def toolbox() -> Toolbox:
     bus = MessageBus.isolated()
@@ -40,7 +55,8 @@ def toolbox() -> Toolbox:
 
     bus.register_command(Greet, greet)
     bus.register_command(Crash, crash)
-    return Toolbox([Greet, Crash], bus=bus)
+    bus.register_command(Report, report)
+    return Toolbox([Greet, Crash, Report], bus=bus)
 
 
 def test_tool_result_carries_the_answer_as_structured_content_and_json_text() -> None:
@@ -97,3 +113,24 @@ async def test_tools_call_answers_what_call_async_answers(toolbox: Toolbox) -> N
     crashed = await call(toolbox, "crash", {})
     assert crashed["error"]["type"] == "handler_error"
     assert "RuntimeError: the disk is full" in crashed["error"]["message"]
+
+
+@pytest.mark.asyncio
+async def test_a_handler_that_exits_fails_the_call_and_the_server_lives_on(
+    toolbox: Toolbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):  # the toolbox lets it through: the host decides
+        await toolbox.call_async("report", {"options": "--month 5"})
+    async with Client(build_server(toolbox)) as client:
+        exited = await client.call_tool("report", {"options": "--month 5"})
+        assert exited.is_error
+        assert exited.structured_content == {
+            "ok": False,
+            "error": {
+                "type": "handler_error",
+                "message": "tool 'report' failed: SystemExit: 2 (the handler exited)",
+            },
+        }
+        after = await client.call_tool("report", {"options": "--year 2024"})
+    assert after.structured_content == {"ok": True, "result": "report for 2024"}
+    assert "the following arguments are required: --year" in capsys.readouterr().err

@@ -152,3 +152,15 @@ def test_the_error_is_a_bus_exception_and_a_value_error() -> None:
         load_toolbox("nothing")
     assert isinstance(caught.value, MessageBusException)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_module_that_exits_while_imported_is_named_instead_of_serving_nothing(
+    app: Callable[[str], str],
+) -> None:
+    # (uncaught, sys.exit(0) would end `llmgine mcp serve` with status 0 and no word)
+    exiting = app("import sys\nsys.exit(0)\n")
+    assert bad(f"{exiting}:toolbox") == (
+        f"{exiting}:toolbox: importing {exiting!r} failed: SystemExit: 0"
+    )
+    name = app("import sys\ndef make():\n    sys.exit('no config')\n")
+    assert bad(f"{name}:make") == f"{name}:make: calling make() failed: SystemExit: no config"
