@@ -169,7 +169,9 @@ def test_the_warning_points_at_the_caller_of_register_handlers() -> None:
     two_plugins()
     with pytest.warns(RuntimeWarning, match="startup hook") as caught:
         register_handlers(MessageBus.isolated(), lenient=True)
-    assert [w.filename for w in caught] == [__file__]
+    # (only ours: the garbage collector may report, say, another test's unclosed
+    # database meanwhile, at whatever line it happens to run)
+    assert [w.filename for w in caught if "startup hook" in str(w.message)] == [__file__]
 
 
 def add_host_middleware(bus: MessageBus, name: str, log: list[str]) -> None:
