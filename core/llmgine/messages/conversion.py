@@ -81,10 +81,8 @@ def from_json(
         return fast.structure(data, cls)
     except StructureHandlerNotFoundError as exc:
         raise TypeError(
-            f"cannot convert JSON to {getattr(cls, '__qualname__', cls)}: {exc}; supported: "
-            "JSON scalars, "
-            "attrs and dataclass classes, list/tuple/set, dict[str, X], Literal, enums, "
-            "X | None, datetime, date, UUID"
+            f"cannot convert JSON to {getattr(cls, '__qualname__', cls)}: {exc} (the "
+            "annotations from_json supports are listed in docs/guide/validation.md)"
         ) from None
     except Exception as exc:  # bad input: convert again, to find every bad field
         first = exc
