@@ -130,16 +130,20 @@ def _mapping_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
         if problem(tp) is not None:  # (keys that are not strings, a Counter, ...)
             return _refuse(tp)
-        inner = cattrs.cols.mapping_structure_factory(tp, converter)
-
-        def structure(value: Any, tp_: Any) -> Any:
-            if value.__class__ is not dict and not isinstance(value, Mapping):
-                raise TypeError(f"expected object, got {describe(value)}")
-            return inner(value, tp_)
-
-        return structure
+        return _object_first(cattrs.cols.mapping_structure_factory(tp, converter))
 
     return factory
+
+
+def _object_first(inner: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``inner``, for a JSON object only: anything else is refused, saying what it is."""
+
+    def structure(value: Any, tp: Any) -> Any:
+        if value.__class__ is not dict and not isinstance(value, Mapping):
+            raise TypeError(f"expected object, got {describe(value)}")
+        return inner(value, tp)
+
+    return structure
 
 
 def _refuse(tp: Any) -> Callable[[Any, Any], Any]:
@@ -176,13 +180,7 @@ def _class_structure(converter: cattrs.Converter, forbid: bool) -> Callable[[Any
                 "may name only what its module defines at the top level)",
                 cls,
             ) from None
-
-        def structure(value: Any, tp: Any) -> Any:
-            if value.__class__ is not dict and not isinstance(value, Mapping):
-                raise TypeError(f"expected object, got {describe(value)}")
-            return build(value, tp)
-
-        return structure
+        return _object_first(build)
 
     return factory
 
